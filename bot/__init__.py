@@ -1,0 +1,1 @@
+"""ticketbot: runbook automation for Jira Service Management and Zendesk."""

@@ -1,0 +1,96 @@
+"""Conditions that explain themselves.
+
+Every check a rule makes returns a :class:`Verdict` carrying what it observed and what it
+expected, so a trace says *why* a rule did not fire ("summary was 'Partner onboarding',
+expected 'EverBright Partner Onboarding'"), as Home Assistant's condition traces do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    passed: bool
+    observed: Any = None
+    expected: Any = None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["observed"] = _plain(self.observed)
+        data["expected"] = _plain(self.expected)
+        return data
+
+    def __str__(self) -> str:
+        mark = "ok " if self.passed else "NO "
+        text = f"{mark}{self.name}: observed {self.observed!r}, expected {self.expected!r}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def normalize_text(text: str | None) -> str:
+    """Case- and whitespace-insensitive form: ``'  EverBright   partner onboarding '`` -> ``'everbright partner onboarding'``."""
+    return " ".join((text or "").split()).casefold()
+
+
+def equals(name: str, observed: Any, expected: Any) -> Verdict:
+    return Verdict(name, observed == expected, observed, expected)
+
+
+def text_matches(name: str, observed: str | None, expected: str) -> Verdict:
+    """Equal once case and runs of whitespace are ignored."""
+    return Verdict(name, normalize_text(observed) == normalize_text(expected), observed, expected,
+                   "case and whitespace ignored")
+
+
+def one_of(name: str, observed: Any, allowed: Iterable[Any]) -> Verdict:
+    allowed = list(allowed)
+    return Verdict(name, observed in allowed, observed, allowed)
+
+
+def is_true(name: str, observed: bool, note: str = "") -> Verdict:
+    return Verdict(name, bool(observed), observed, True, note)
+
+
+def all_passed(verdicts: Iterable[Verdict]) -> bool:
+    return all(v.passed for v in verdicts)
+
+
+_LABEL_SEPARATORS = r"[ \t]*(?::|-|–|—|=|\|)?[ \t]*(?:\r?\n[ \t]*)*"
+_BULLET = r"(?:^|\n)[ \t]*(?:[-*•·>#|]+|\d+[.)])?[ \t]*(?:\*\*|\*|_)?"
+
+
+def labelled_value(text: str, label: str, *, other_labels: Iterable[str] = ()) -> str | None:
+    """Find ``label`` in a form-like text and return the value after it.
+
+    Tolerates bullets (``-``, ``*``, ``•``, numbering), bold/italic markers, a colon,
+    dash or equals sign, line breaks between label and value, and extra spaces. The value
+    runs to the end of its line. Returns ``None`` when the label is absent or empty; a
+    "value" that is really the next label (``other_labels``) counts as empty.
+    """
+    others = [normalize_text(o) for o in other_labels]
+    words = r"\s+".join(re.escape(w) for w in label.split())
+    pattern = re.compile(
+        _BULLET + words + r"(?:\*\*|\*|_)?" + _LABEL_SEPARATORS + r"(?:\*\*|\*|_)?(?P<value>[^\n]*)",
+        re.IGNORECASE,
+    )
+    for match in pattern.finditer(text or ""):
+        value = " ".join(match.group("value").strip(" \t*_|").split())
+        if value and not value.startswith(":") and not any(normalize_text(value).startswith(o) for o in others):
+            return value
+    return None

@@ -1,0 +1,73 @@
+"""The rules YAML: which rules run, and the site-specific names, people and delays they use.
+
+Each rule declares a pydantic model for its block under ``rules.<rule id>``; the seed
+runbook's values are that model's defaults, so an empty block already describes the
+runbook as written, and a site overrides only what differs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from bot.settings import ConfigurationError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"24h"``, ``"1d 6h"``, ``"90m"``, ``3600`` (seconds) -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        text = value.strip()
+        parts = _DURATION.findall(text)
+        if parts and _DURATION.sub("", text).strip() == "":
+            return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts))
+    raise ValueError(f"not a duration: {value!r} (use e.g. 24h, 90m, 2d)")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class RuleBlock(BaseModel):
+    """Base for every rule's config block: unknown keys are errors (typos must not pass)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+
+
+class RawConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: dict[str, dict[str, Any] | None] = {}
+
+
+def load_raw(path: Path) -> RawConfig:
+    if not path.exists():
+        raise ConfigurationError(f"TICKETBOT_CONFIG: file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is not valid YAML: {exc}") from None
+    try:
+        return RawConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigurationError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def validate_block(rule_id: str, model: type[RuleBlock], block: dict[str, Any] | None, path: Path) -> RuleBlock:
+    try:
+        return model.model_validate(block or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(["rules", rule_id, *map(str, first["loc"])])
+        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from None

@@ -1,0 +1,149 @@
+"""Effects: what a rule wants to be true, with a stable key.
+
+Effects are *desired state*. The executor compares them with the ticket's current
+state (and with its own record of applied keys) before it writes, which is what
+makes a webhook delivered five times produce one change.
+
+There is deliberately no public-comment effect: every comment ticketbot writes is
+internal, so a runbook that says "customers are not copied" cannot be broken by a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Effect:
+    rule_id: str
+    ticket_key: str
+    step: str
+    kind: ClassVar[str] = "effect"
+    #: Field effects of one plan are merged into a single edit call by the executor.
+    is_field_change: ClassVar[bool] = False
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the same rule, ticket and step always give the same key."""
+        return f"{self.rule_id}:{self.ticket_key}:{self.step}"
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["kind"] = self.kind
+        data["key"] = self.key
+        data["summary"] = self.describe()
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetField(Effect):
+    """Set a field by its display name; select fields take the option's value."""
+
+    field: str
+    value: Any
+    kind: ClassVar[str] = "set_field"
+    is_field_change: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"set {self.field!r} = {self.value!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetReporter(Effect):
+    email: str
+    kind: ClassVar[str] = "set_reporter"
+    is_field_change: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"set reporter = {self.email}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetOrganization(Effect):
+    """Service Management organization by name; created and added to the desk when missing."""
+
+    name: str
+    kind: ClassVar[str] = "set_organization"
+    is_field_change: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"set organization = {self.name!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetRequestType(Effect):
+    name: str
+    kind: ClassVar[str] = "set_request_type"
+    is_field_change: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"set request type = {self.name!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddWatcher(Effect):
+    email: str
+    kind: ClassVar[str] = "add_watcher"
+
+    def describe(self) -> str:
+        return f"add watcher {self.email}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveParticipant(Effect):
+    """Make sure a person is *not* a request participant (no customer copies)."""
+
+    email: str
+    kind: ClassVar[str] = "remove_participant"
+
+    def describe(self) -> str:
+        return f"ensure {self.email} is not a request participant"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InternalComment(Effect):
+    body: str
+    kind: ClassVar[str] = "internal_comment"
+
+    def describe(self) -> str:
+        first = self.body.strip().splitlines()[0] if self.body.strip() else ""
+        return f"internal comment: {first[:90]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transition(Effect):
+    """Move the ticket to the status named (the transition is found by its target)."""
+
+    status: str
+    kind: ClassVar[str] = "transition"
+
+    def describe(self) -> str:
+        return f"transition to {self.status!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkTickets(Effect):
+    link_type: str
+    inward_key: str
+    outward_key: str
+    kind: ClassVar[str] = "link"
+
+    def describe(self) -> str:
+        return f"link {self.inward_key} -[{self.link_type}]-> {self.outward_key}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateTicket(Effect):
+    project: str
+    issue_type: str
+    summary: str
+    description: str = ""
+    field_values: dict[str, Any] = field(default_factory=dict, hash=False)
+    kind: ClassVar[str] = "create_ticket"
+
+    def describe(self) -> str:
+        return f"create {self.issue_type} in {self.project}: {self.summary!r}"

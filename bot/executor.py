@@ -1,0 +1,173 @@
+"""The executor: makes a plan's effects true through a Tracker, or (dry-run) only says what it would do.
+
+Before any write it checks two things, so repeated deliveries and re-runs write nothing:
+its own record of applied effect keys, and the ticket's current state (a watcher already
+watching, a field already set, an identical internal comment already there).
+All field changes of one plan for one ticket go out in a single edit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.effects import (
+    AddWatcher,
+    CreateTicket,
+    Effect,
+    InternalComment,
+    LinkTickets,
+    RemoveParticipant,
+    SetField,
+    SetOrganization,
+    SetReporter,
+    SetRequestType,
+    Transition,
+)
+from bot.model import Ticket, User
+from bot.store import Store
+from bot.trackers.base import Tracker, TrackerError
+
+log = logging.getLogger(__name__)
+
+APPLIED = "applied"
+ALREADY = "already-true"
+FAILED = "failed"
+WOULD_APPLY = "would-apply"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    effect: Effect
+    status: str  # applied | already-true | failed | would-apply
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {**self.effect.as_dict(), "outcome": self.status, "detail": self.detail}
+
+
+class Executor:
+    def __init__(self, tracker: Tracker, store: Store, clock: Clock, *, scope: str, dry_run: bool = False) -> None:
+        self.tracker = tracker
+        self.store = store
+        self.clock = clock
+        self.scope = scope
+        self.dry_run = dry_run
+
+    # public ----------------------------------------------------------------------------
+    def apply(self, plan: Sequence[Effect]) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        pending: list[tuple[int, Effect]] = []
+        tickets: dict[str, Ticket | None] = {}
+        for index, effect in enumerate(plan):
+            if self.store.is_applied(self.scope, effect.key):
+                outcomes[index] = Outcome(effect, ALREADY, "recorded as applied earlier")
+                continue
+            current = self._current(effect.ticket_key, tickets)
+            if current is not None and self._already_true(effect, current):
+                outcomes[index] = Outcome(effect, ALREADY, "already true on the ticket")
+                self._record(effect, ALREADY)
+                continue
+            pending.append((index, effect))
+
+        field_changes = [(i, e) for i, e in pending if e.is_field_change]
+        others = [(i, e) for i, e in pending if not e.is_field_change]
+        for key in dict.fromkeys(e.ticket_key for _, e in field_changes):
+            batch = [(i, e) for i, e in field_changes if e.ticket_key == key]
+            for i, outcome in zip([i for i, _ in batch], self._apply_fields(key, [e for _, e in batch]), strict=True):
+                outcomes[i] = outcome
+        for index, effect in others:
+            outcomes[index] = self._apply_one(effect)
+        return [outcomes[i] for i in range(len(plan))]
+
+    # state checks ----------------------------------------------------------------------
+    def _current(self, key: str, cache: dict[str, Ticket | None]) -> Ticket | None:
+        if key not in cache:
+            try:
+                cache[key] = self.tracker.get_ticket(key, with_people=True)
+            except TrackerError as exc:
+                log.warning("could not read %s before writing: %s", key, exc)
+                cache[key] = None
+        return cache[key]
+
+    def _user(self, email: str) -> User:
+        return self.tracker.find_user(email) or User(email=email)
+
+    def _is_person(self, person: User | None, email: str) -> bool:
+        if person is None:
+            return False
+        return person.is_email(email) or person.same_person(self._user(email))
+
+    def _already_true(self, effect: Effect, ticket: Ticket) -> bool:
+        match effect:
+            case SetField(field=name, value=value):
+                return ticket.fields.get(name) == value
+            case SetReporter(email=email):
+                return self._is_person(ticket.reporter, email)
+            case SetOrganization(name=name):
+                return [o.casefold() for o in ticket.organizations] == [name.casefold()]
+            case SetRequestType(name=name):
+                return (ticket.request_type or "").casefold() == name.casefold()
+            case AddWatcher(email=email):
+                return any(self._is_person(w, email) for w in ticket.watchers or ())
+            case RemoveParticipant(email=email):
+                return not any(self._is_person(p, email) for p in ticket.participants or ())
+            case InternalComment(body=body):
+                return any(c.body.strip() == body.strip() for c in ticket.comments)
+            case Transition(status=status):
+                return ticket.status.casefold() == status.casefold()
+            case LinkTickets(link_type=lt, inward_key=a, outward_key=b):
+                return any(link.type.casefold() == lt.casefold() and {link.inward_key, link.outward_key} == {a, b}
+                           for link in ticket.links)
+            case _:
+                return False
+
+    # writes ------------------------------------------------------------------------------
+    def _apply_fields(self, key: str, batch: list[Effect]) -> list[Outcome]:
+        if self.dry_run:
+            return [Outcome(e, WOULD_APPLY, "dry-run: part of one edit") for e in batch]
+        try:
+            self.tracker.update_fields(key, batch)
+        except TrackerError as exc:
+            return [Outcome(e, FAILED, str(exc)) for e in batch]
+        for effect in batch:
+            self._record(effect, APPLIED)
+        return [Outcome(e, APPLIED, f"one edit of {len(batch)} field(s)") for e in batch]
+
+    def _apply_one(self, effect: Effect) -> Outcome:
+        if self.dry_run:
+            return Outcome(effect, WOULD_APPLY, "dry-run")
+        try:
+            detail = self._write(effect)
+        except TrackerError as exc:
+            return Outcome(effect, FAILED, str(exc))
+        self._record(effect, APPLIED, detail)
+        return Outcome(effect, APPLIED, detail)
+
+    def _write(self, effect: Effect) -> str:
+        t = self.tracker
+        match effect:
+            case AddWatcher(ticket_key=key, email=email):
+                t.add_watcher(key, email)
+            case RemoveParticipant(ticket_key=key, email=email):
+                t.remove_participant(key, email)
+            case InternalComment(ticket_key=key, body=body):
+                return f"comment {t.add_internal_comment(key, body)}"
+            case Transition(ticket_key=key, status=status):
+                t.transition(key, status)
+            case LinkTickets(link_type=lt, inward_key=a, outward_key=b):
+                t.link(lt, a, b)
+            case CreateTicket(project=p, issue_type=it, summary=s, description=d, field_values=fv):
+                return f"created {t.create_ticket(p, it, s, d, dict(fv))}"
+            case _:
+                raise TrackerError(f"executor cannot apply {effect.kind}")
+        return ""
+
+    def _record(self, effect: Effect, outcome: str, detail: str = "") -> None:
+        if self.dry_run:
+            return
+        self.store.record_applied(scope=self.scope, effect_key=effect.key, ticket_key=effect.ticket_key,
+                                  rule_id=effect.rule_id, kind=effect.kind, outcome=outcome, detail=detail,
+                                  at=self.clock.now())

@@ -1,0 +1,113 @@
+"""The normalized vocabulary every rule speaks, whatever the tracker.
+
+Adapters translate Jira / Zendesk JSON into these; rules never see vendor JSON.
+Field values are keyed by the *display name* a runbook uses ("Needs Configuration?"),
+never by a site-specific id such as ``customfield_10042``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class User:
+    """A person on a tracker. Jira Cloud often hides e-mail addresses, so either may be empty."""
+
+    account_id: str = ""
+    email: str = ""
+    display_name: str = ""
+
+    def same_person(self, other: User | None) -> bool:
+        if other is None:
+            return False
+        if self.account_id and other.account_id:
+            return self.account_id == other.account_id
+        return bool(self.email) and self.email.lower() == other.email.lower()
+
+    def is_email(self, email: str) -> bool:
+        return bool(self.email) and self.email.lower() == email.strip().lower()
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    body: str
+    author: User | None = None
+    internal: bool = True
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    type: str
+    inward_key: str
+    outward_key: str
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A tracker ticket, as rules see it."""
+
+    key: str
+    project: str
+    summary: str
+    description: str = ""
+    status: str = ""
+    issue_type: str = ""
+    tracker: str = "jira"
+    id: str = ""
+    reporter: User | None = None
+    creator: User | None = None
+    organizations: tuple[str, ...] = ()
+    request_type: str | None = None
+    labels: tuple[str, ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict)
+    watchers: tuple[User, ...] | None = None  # None: not loaded
+    participants: tuple[User, ...] | None = None  # None: not loaded
+    links: tuple[Link, ...] = ()
+    comments: tuple[Comment, ...] = ()
+    created: datetime | None = None
+    updated: datetime | None = None
+
+    def field(self, name: str) -> Any:
+        return self.fields.get(name)
+
+
+# Kinds of event every source maps onto.
+TICKET_CREATED = "ticket.created"
+TICKET_UPDATED = "ticket.updated"
+TICKET_DELETED = "ticket.deleted"
+COMMENT_CREATED = "comment.created"
+COMMENT_UPDATED = "comment.updated"
+COMMENT_DELETED = "comment.deleted"
+MANUAL = "manual"  # an admin asked for an evaluation (dry-run KEY, /ticketbot dry-run)
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One item of a changelog: which field went from what to what."""
+
+    field: str
+    from_value: str | None
+    to_value: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a ticket, normalized and deduplicable."""
+
+    id: str
+    source: str  # "jira" | "zendesk" | "poll" | "replay" | "cli" | "slack" | "timer"
+    kind: str
+    ticket_key: str
+    occurred_at: datetime
+    ticket: Ticket | None = None
+    actor: User | None = None
+    changes: tuple[Change, ...] = ()
+    comment: Comment | None = None
+    raw_type: str = ""
+    payload: dict[str, Any] | None = field(default=None, compare=False, repr=False)

@@ -1,0 +1,1 @@
+"""Tracker ports and adapters (Jira, in-memory; Zendesk later)."""

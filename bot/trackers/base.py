@@ -1,0 +1,72 @@
+"""The Tracker port: the narrow interface the executor (and read-only rule context) need.
+
+Adapters translate names and HTTP; they hold no rule logic. Every adapter must pass
+the shared contract suite in ``tests/trackers/contract.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from bot.effects import Effect
+from bot.model import Ticket, User
+
+
+class TrackerError(Exception):
+    """A tracker refused or failed an operation; the message says what and why."""
+
+
+class NotFound(TrackerError):
+    """A named thing (ticket, user, status, link type, request type, option…) does not exist."""
+
+
+@runtime_checkable
+class TrackerReader(Protocol):
+    """What rules may use through their context: reads only."""
+
+    name: str
+
+    def get_ticket(self, key: str, *, with_people: bool = False) -> Ticket:
+        """Read a ticket. ``with_people`` also loads watchers and request participants."""
+        ...
+
+    def find_user(self, email: str) -> User | None:
+        """Look a person up by e-mail; ``None`` when the site has no such user."""
+        ...
+
+
+@runtime_checkable
+class Tracker(TrackerReader, Protocol):
+    def update_fields(self, key: str, changes: Sequence[Effect]) -> None:
+        """Apply every field change of one plan in a single edit.
+
+        ``changes`` holds only effects whose ``is_field_change`` is true:
+        SetField, SetReporter, SetOrganization, SetRequestType.
+        """
+        ...
+
+    def add_watcher(self, key: str, email: str) -> None: ...
+
+    def remove_participant(self, key: str, email: str) -> None: ...
+
+    def add_internal_comment(self, key: str, body: str) -> str:
+        """Post an internal (never customer-visible) comment; returns its id."""
+        ...
+
+    def transition(self, key: str, status: str) -> None:
+        """Move ``key`` to the status named, through whichever transition leads there."""
+        ...
+
+    def link(self, link_type: str, inward_key: str, outward_key: str) -> None: ...
+
+    def create_ticket(
+        self,
+        project: str,
+        issue_type: str,
+        summary: str,
+        description: str = "",
+        field_values: dict[str, Any] | None = None,
+    ) -> str:
+        """Create a ticket and return its key."""
+        ...

@@ -1,0 +1,200 @@
+"""Jira JSON -> normalized model. Shared by the REST adapter and the webhook source.
+
+Field ids differ per site (``customfield_10010`` here, ``customfield_10200`` there), so
+values are keyed by display name, using the site's field catalog (``GET /field``).
+Service Management system fields are recognised by their schema type, not by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.model import Comment, Link, Ticket, User
+
+ORGANIZATIONS_SCHEMA = "com.atlassian.servicedesk:sd-customer-organizations"
+REQUEST_TYPE_SCHEMA = "com.atlassian.servicedesk:vp-origin"
+PARTICIPANTS_SCHEMA = "com.atlassian.servicedesk:sd-request-participants"
+
+#: Jira's own fields that the Ticket model carries as attributes.
+_SYSTEM_FIELDS = {
+    "summary", "description", "status", "issuetype", "project", "reporter", "creator",
+    "labels", "issuelinks", "comment", "created", "updated", "watches",
+}
+
+
+@dataclass
+class FieldCatalog:
+    """Field id <-> display name for one Jira site, with the JSM special fields found."""
+
+    names: dict[str, str] = field(default_factory=dict)  # id -> name
+    ids: dict[str, str] = field(default_factory=dict)  # lower(name) -> id
+    schema_types: dict[str, str] = field(default_factory=dict)  # id -> schema type/custom
+    organizations_id: str | None = None
+    request_type_id: str | None = None
+    participants_id: str | None = None
+
+    @classmethod
+    def from_fields(cls, fields_json: Iterable[Mapping[str, Any]]) -> FieldCatalog:
+        catalog = cls()
+        for f in fields_json:
+            fid, name = f["id"], f.get("name") or f["id"]
+            schema = f.get("schema") or {}
+            custom = schema.get("custom", "")
+            catalog.names[fid] = name
+            catalog.ids.setdefault(name.strip().lower(), fid)
+            catalog.schema_types[fid] = custom or schema.get("type", "")
+            if custom == ORGANIZATIONS_SCHEMA:
+                catalog.organizations_id = fid
+            elif custom == REQUEST_TYPE_SCHEMA:
+                catalog.request_type_id = fid
+            elif custom == PARTICIPANTS_SCHEMA:
+                catalog.participants_id = fid
+        return catalog
+
+    def id_for(self, name: str) -> str | None:
+        return self.ids.get(name.strip().lower())
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """Jira writes ``2019-08-27T12:43:24.193-0700``; Python wants ``-07:00`` before 3.11's parser."""
+    if not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def user_from_json(data: Mapping[str, Any] | None) -> User | None:
+    if not data:
+        return None
+    return User(
+        account_id=data.get("accountId") or data.get("key") or data.get("name") or "",
+        email=data.get("emailAddress") or "",
+        display_name=data.get("displayName") or "",
+    )
+
+
+def adf_to_text(node: Any) -> str:
+    """Plain text of an Atlassian Document Format node (v3 bodies); strings pass through."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return "".join(adf_to_text(n) for n in node)
+    if isinstance(node, Mapping):
+        kind = node.get("type")
+        if kind == "text":
+            return node.get("text", "")
+        if kind == "hardBreak":
+            return "\n"
+        if kind == "mention":
+            return (node.get("attrs") or {}).get("text", "")
+        inner = adf_to_text(node.get("content", []))
+        if kind in {"paragraph", "heading", "listItem", "codeBlock", "blockquote"}:
+            return inner + "\n"
+        return inner
+    return str(node)
+
+
+def plain_value(value: Any) -> Any:
+    """A field value as a rule compares it: option -> its value, user -> User, lists recursively."""
+    if isinstance(value, list):
+        return [plain_value(v) for v in value]
+    if isinstance(value, Mapping):
+        if "accountId" in value or "emailAddress" in value:
+            return user_from_json(value)
+        if "value" in value:
+            child = value.get("child")
+            return f"{value['value']} / {child['value']}" if child else value["value"]
+        if "name" in value:
+            return value["name"]
+        return dict(value)
+    return value
+
+
+def comment_from_json(data: Mapping[str, Any]) -> Comment:
+    internal = not data.get("jsdPublic", True)
+    for prop in data.get("properties") or []:
+        if prop.get("key") == "sd.public.comment":
+            internal = bool((prop.get("value") or {}).get("internal"))
+    return Comment(
+        id=str(data.get("id", "")),
+        body=adf_to_text(data.get("body")),
+        author=user_from_json(data.get("author")),
+        internal=internal,
+        created=parse_datetime(data.get("created")),
+    )
+
+
+def links_from_json(key: str, links: Iterable[Mapping[str, Any]]) -> tuple[Link, ...]:
+    out = []
+    for link in links or []:
+        type_name = (link.get("type") or {}).get("name", "")
+        if "outwardIssue" in link:
+            out.append(Link(type_name, key, link["outwardIssue"]["key"]))
+        elif "inwardIssue" in link:
+            out.append(Link(type_name, link["inwardIssue"]["key"], key))
+    return tuple(out)
+
+
+def ticket_from_json(
+    issue: Mapping[str, Any],
+    catalog: FieldCatalog,
+    *,
+    watchers: tuple[User, ...] | None = None,
+    participants: tuple[User, ...] | None = None,
+) -> Ticket:
+    """Normalize one issue JSON (REST or webhook) into a :class:`Ticket`."""
+    f = issue.get("fields") or {}
+    key = issue.get("key", "")
+    named: dict[str, Any] = {}
+    organizations: tuple[str, ...] = ()
+    request_type: str | None = None
+    for fid, raw in f.items():
+        if fid in _SYSTEM_FIELDS:
+            continue
+        if fid == catalog.organizations_id:
+            organizations = tuple(o.get("name", "") for o in raw or [])
+            continue
+        if fid == catalog.request_type_id:
+            request_type = ((raw or {}).get("requestType") or {}).get("name")
+            continue
+        if fid == catalog.participants_id:
+            if participants is None and raw is not None:
+                participants = tuple(u for u in (user_from_json(p) for p in raw) if u)
+            continue
+        if raw is None:
+            continue
+        named[catalog.names.get(fid, fid)] = plain_value(raw)
+    project = (f.get("project") or {}).get("key") or key.rsplit("-", 1)[0]
+    comments = tuple(comment_from_json(c) for c in ((f.get("comment") or {}).get("comments") or []))
+    return Ticket(
+        key=key,
+        id=str(issue.get("id", "")),
+        project=project,
+        summary=f.get("summary") or "",
+        description=adf_to_text(f.get("description")),
+        status=(f.get("status") or {}).get("name", ""),
+        issue_type=(f.get("issuetype") or {}).get("name", ""),
+        tracker="jira",
+        reporter=user_from_json(f.get("reporter")),
+        creator=user_from_json(f.get("creator")),
+        organizations=organizations,
+        request_type=request_type,
+        labels=tuple(f.get("labels") or ()),
+        fields=named,
+        watchers=watchers,
+        participants=participants,
+        links=links_from_json(key, f.get("issuelinks") or []),
+        comments=comments,
+        created=parse_datetime(f.get("created")),
+        updated=parse_datetime(f.get("updated")),
+    )
