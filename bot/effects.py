@@ -147,3 +147,22 @@ class CreateTicket(Effect):
 
     def describe(self) -> str:
         return f"create {self.issue_type} in {self.project}: {self.summary!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackMessage(Effect):
+    """A Slack message to a person (by Slack id, else looked up by e-mail) or to a channel.
+
+    ``actions`` adds Approve / Reject buttons whose value is the ticket key.
+    """
+
+    text: str
+    user_email: str = ""
+    slack_user: str = ""
+    channel: str = ""
+    actions: tuple[str, ...] = ()  # e.g. ("approve", "reject")
+    kind: ClassVar[str] = "slack_message"
+
+    def describe(self) -> str:
+        to = self.channel or self.slack_user or self.user_email
+        return f"slack to {to}: {self.text.splitlines()[0][:80]}"

@@ -57,10 +57,11 @@ class Executor:
         self.dry_run = dry_run
 
     # public ----------------------------------------------------------------------------
-    def apply(self, plan: Sequence[Effect]) -> list[Outcome]:
+    def apply(self, plan: Sequence[Effect], *, known: dict[str, Ticket] | None = None) -> list[Outcome]:
+        """Make ``plan`` true; ``known`` holds tickets the caller has just read (with people)."""
         outcomes: dict[int, Outcome] = {}
         pending: list[tuple[int, Effect]] = []
-        tickets: dict[str, Ticket | None] = {}
+        tickets: dict[str, Ticket | None] = dict(known or {})
         for index, effect in enumerate(plan):
             if self.store.is_applied(self.scope, effect.key):
                 outcomes[index] = Outcome(effect, ALREADY, "recorded as applied earlier")

@@ -84,6 +84,10 @@ COMMENT_CREATED = "comment.created"
 COMMENT_UPDATED = "comment.updated"
 COMMENT_DELETED = "comment.deleted"
 MANUAL = "manual"  # an admin asked for an evaluation (dry-run KEY, /ticketbot dry-run)
+TIMER_FIRED = "timer.fired"  # a rule's durable timer came due; payload {"timer": name, "data": {...}}
+APPROVAL_GIVEN = "approval.given"  # a person approved from Slack; payload {"via": "button"|"command", ...}
+APPROVAL_REJECTED = "approval.rejected"  # payload {"via": ..., "reason": str}
+COMMS_REQUESTED = "comms.requested"  # customer communication needed; payload {"reason": str}
 UNKNOWN = "unknown"
 
 

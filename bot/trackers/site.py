@@ -96,3 +96,26 @@ class Site(_Model):
     def user_by_email(self, email: str) -> SiteUser | None:
         wanted = email.strip().lower()
         return next((u for u in self.users if u.email.lower() == wanted), None)
+
+
+_SD_SCHEMAS = {
+    "sd-organizations": ("array", "com.atlassian.servicedesk:sd-customer-organizations"),
+    "sd-request-type": ("sd-customerrequesttype", "com.atlassian.servicedesk:vp-origin"),
+    "sd-participants": ("array", "com.atlassian.servicedesk:sd-request-participants"),
+    "option": ("option", "com.atlassian.jira.plugin.system.customfieldtypes:select"),
+    "options": ("array", "com.atlassian.jira.plugin.system.customfieldtypes:multiselect"),
+    "user": ("user", "com.atlassian.jira.plugin.system.customfieldtypes:userpicker"),
+    "number": ("number", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
+    "text": ("string", "com.atlassian.jira.plugin.system.customfieldtypes:textfield"),
+}
+
+
+def jira_field_json(site: Site) -> list[dict[str, Any]]:
+    """The site's custom fields as Jira's ``GET /rest/api/2/field`` lists them."""
+    out = []
+    for f in site.fields:
+        kind, custom = _SD_SCHEMAS.get(f.type, _SD_SCHEMAS["text"])
+        out.append({"id": f.id, "key": f.id, "name": f.name, "custom": True, "orderable": True,
+                    "navigable": True, "searchable": True, "clauseNames": [f"cf[{f.id.split('_')[-1]}]", f.name],
+                    "schema": {"type": kind, "custom": custom, "customId": int(f.id.split("_")[-1])}})
+    return out

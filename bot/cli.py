@@ -1,0 +1,220 @@
+"""The ``ticketbot`` command line: dry-run, replay, why, rules (and, later, run).
+
+Configuration errors end with one line naming the key and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.clock import SystemClock
+from bot.config import RuleBlock
+from bot.engine import BoundRule
+from bot.executor import WOULD_APPLY
+from bot.model import MANUAL, Event
+from bot.pipeline import ProcessReport, Processor
+from bot.replay import Replay, ReplayError, read_records
+from bot.settings import ConfigurationError, Settings, load_settings
+from bot.store import Store
+from bot.trackers.base import TrackerError
+from bot.trackers.site import Site
+
+app = typer.Typer(help="ticketbot: onboarding runbooks on Jira and Zendesk, with Slack.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+rules_app = typer.Typer(help="The configured rules.", invoke_without_command=True)
+app.add_typer(rules_app, name="rules")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Rules YAML (default: TICKETBOT_CONFIG).")]
+
+
+def _settings(config: Path | None = None) -> Settings:
+    settings = load_settings(**({"config": config} if config else {}))
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _rules(settings: Settings) -> list[BoundRule]:
+    from rules import load_rules  # rules import bot; keep bot importable without them
+
+    return load_rules(settings.config)
+
+
+def _jira(settings: Settings):  # noqa: ANN202 - the adapter type is imported lazily
+    from bot.trackers.jira import JiraTracker
+
+    jira = settings.require_jira()
+    return JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
+                       max_retries=jira.max_retries)
+
+
+# dry-run -------------------------------------------------------------------------------
+@app.command("dry-run")
+def dry_run(key: str, config: ConfigOption = None,
+            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Read KEY from Jira and show what every rule would do. Writes nothing."""
+    settings = _settings(config)
+    rules = _rules(settings)
+    tracker = _jira(settings)
+    clock = SystemClock()
+    store = Store("sqlite://")  # nothing of a dry-run is kept
+    processor = Processor(rules, tracker, store, clock, scope="dry-run", dry_run=True, record_traces=False)
+    event = Event(id=f"dry-run:{uuid.uuid4()}", source="cli", kind=MANUAL, ticket_key=key, occurred_at=clock.now())
+    try:
+        report = processor.process(event)
+    except TrackerError as exc:
+        err.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        out.print_json(data=report.as_dict())
+    else:
+        print_report(report)
+
+
+def print_report(report: ProcessReport, *, indent: str = "") -> None:
+    """A human account of one event: per rule, its verdicts and each effect's fate."""
+    if report.skipped:
+        out.print(f"{indent}[dim]skipped: {report.skipped}[/dim]")
+    for rule in report.rules:
+        ev = rule.result.evaluation
+        head = "[red]ERROR[/red]" if rule.result.error else ("[green]fired[/green]" if ev.effects else "[dim]no action[/dim]")
+        out.print(f"{indent}{rule.rule_id}: {head}")
+        for verdict in ev.verdicts:
+            mark = "[green]✓[/green]" if verdict.passed else "[yellow]✗[/yellow]"
+            out.print(f"{indent}  {mark} {verdict.name}: observed {verdict.observed!r}, expected {verdict.expected!r}"
+                      + (f" ({verdict.note})" if verdict.note else ""))
+        for note in ev.notes:
+            out.print(f"{indent}  [dim]note: {note}[/dim]")
+        if rule.result.error:
+            out.print(f"{indent}  [red]{rule.result.error}[/red]")
+        for outcome in rule.outcomes:
+            colour = {"applied": "green", WOULD_APPLY: "cyan", "failed": "red"}.get(outcome.status, "dim")
+            detail = f" — {outcome.detail}" if outcome.detail else ""
+            out.print(f"{indent}  → [{colour}]{outcome.status}[/{colour}] {outcome.effect.describe()}{detail}")
+
+
+# replay --------------------------------------------------------------------------------
+@app.command()
+def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
+           site: Annotated[Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")] = None,
+           config: ConfigOption = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Play recorded events through the rules on an in-memory site and a virtual clock."""
+    settings = _settings(config)
+    rules = _rules(settings)
+    site_path = site or files[0].parent / "site.yaml"
+    if not site_path.exists():
+        raise ConfigurationError(f"--site: {site_path} not found")
+    store = Store(settings.database_url)
+    scope = f"replay-{uuid.uuid4().hex[:8]}"
+    player = Replay(rules, Site.load(site_path), store, scope=scope)
+    records = (record for path in files for record in read_records(path))
+    steps = []
+    for step in player.run(records):
+        steps.append(step)
+        if not as_json:
+            _print_step(step)
+    if as_json:
+        out.print_json(data={"scope": scope, "steps": [s.as_dict() for s in steps],
+                             "changes": player.tracker.log})
+    else:
+        applied = sum(1 for s in steps for o in s.report.outcomes if o.status == "applied")
+        out.print(f"\n{len(steps)} events replayed, {applied} effects applied, "
+                  f"{len(player.tracker.log)} changes on the site (scope {scope}; "
+                  f"`ticketbot why KEY` shows the traces).")
+
+
+def _print_step(step) -> None:  # noqa: ANN001 - bot.replay.Step
+    e = step.event
+    out.print(f"[bold]{e.occurred_at:%Y-%m-%d %H:%M}[/bold] {e.source} {e.kind} {e.ticket_key}")
+    fired = [r for r in step.report.rules if r.outcomes or r.result.error]
+    if not fired:
+        quiet = ", ".join(f"{r.rule_id}: {_first_failed(r)}" for r in step.report.rules) or step.report.skipped
+        out.print(f"  [dim]no action ({quiet})[/dim]")
+    for rule in fired:
+        for outcome in rule.outcomes:
+            out.print(f"  {rule.rule_id} → {outcome.status}: {outcome.effect.describe()}")
+        if rule.result.error:
+            out.print(f"  {rule.rule_id} → [red]error[/red]: {rule.result.error}")
+
+
+def _first_failed(rule) -> str:  # noqa: ANN001 - bot.pipeline.RuleReport
+    ev = rule.result.evaluation
+    failed = next((v for v in ev.verdicts if not v.passed), None)
+    if failed is None:
+        return ev.notes[0] if ev.notes else "nothing to do"
+    return f"{failed.name} was {failed.observed!r}"
+
+
+# why -----------------------------------------------------------------------------------
+@app.command()
+def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scope (live, replay-…).")] = None,
+        limit: int = 20, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Why did (or didn't) ticketbot act on KEY: the stored traces, newest last."""
+    settings = _settings()
+    traces = Store(settings.database_url).traces(key, scope=scope, limit=limit)
+    if as_json:
+        out.print_json(data=[{"scope": t.scope, "event": t.event_id, "kind": t.event_kind, "rule": t.rule_id,
+                              "at": t.at.isoformat(), "matched": t.matched, "verdicts": t.verdicts,
+                              "effects": t.effects, "notes": t.notes, "error": t.error} for t in traces])
+        return
+    if not traces:
+        out.print(f"No trace for {key}: no event for it has been evaluated" + (f" in scope {scope}." if scope else "."))
+        return
+    for t in traces:
+        out.print(f"[bold]{t.at:%Y-%m-%d %H:%M:%S}[/bold] [{t.scope}] {t.event_kind} → {t.rule_id}: "
+                  + ("[red]error[/red]" if t.error else ("matched" if t.matched else "not matched")))
+        for v in t.verdicts:
+            out.print(f"  {'✓' if v['passed'] else '✗'} {v['name']}: observed {v['observed']!r}, expected {v['expected']!r}"
+                      + (f" ({v['note']})" if v.get("note") else ""))
+        for note in t.notes:
+            out.print(f"  [dim]note: {note}[/dim]")
+        for e in t.effects:
+            out.print(f"  → {e['outcome']}: {e['summary']}" + (f" — {e['detail']}" if e.get("detail") else ""))
+        if t.error:
+            out.print(f"  [red]{t.error}[/red]")
+
+
+# rules ---------------------------------------------------------------------------------
+@rules_app.callback()
+def rules_list(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """List every known rule, whether it is enabled, and the projects it watches."""
+    if ctx.invoked_subcommand:
+        return
+    from rules import REGISTRY
+
+    settings = _settings(config)
+    bound = {b.id: b for b in _rules(settings)}
+    table = Table("rule", "title", "enabled", "watches")
+    for rule_id, rule in REGISTRY.items():
+        b = bound.get(rule_id)
+        cfg: RuleBlock | None = b.config if b else None
+        enabled = "yes" if cfg and cfg.enabled else ("disabled" if cfg else "not configured")
+        table.add_row(rule_id, rule.title, enabled, ", ".join(sorted(rule.watched_projects(cfg))) if cfg else "")
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigurationError as exc:
+        err.print(f"configuration error: {exc}")
+        sys.exit(2)
+    except ReplayError as exc:
+        err.print(f"replay error: {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

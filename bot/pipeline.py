@@ -1,0 +1,105 @@
+"""One path for every event: read the ticket, evaluate every rule, apply (or report) each plan, trace it.
+
+The webhook daemon, the poller, ``ticketbot replay`` and ``ticketbot dry-run`` all call
+:meth:`Processor.process`; only the tracker behind it and the executor's ``dry_run`` differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock
+from bot.engine import BoundRule, Engine, RuleResult
+from bot.executor import APPLIED, FAILED, Executor, Outcome
+from bot.model import TICKET_DELETED, UNKNOWN, Event, Ticket
+from bot.store import LIVE, Store
+from bot.trackers.base import NotFound, Tracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RuleReport:
+    """One rule's verdicts, plan and what became of each effect, for one event."""
+
+    result: RuleResult
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def rule_id(self) -> str:
+        return self.result.rule_id
+
+    def as_dict(self) -> dict[str, Any]:
+        ev = self.result.evaluation
+        return {"rule": self.rule_id, "matched": ev.matched and not self.result.error,
+                "verdicts": [v.as_dict() for v in ev.verdicts], "notes": list(ev.notes),
+                "error": self.result.error, "effects": [o.as_dict() for o in self.outcomes]}
+
+
+@dataclass
+class ProcessReport:
+    event: Event
+    rules: list[RuleReport] = field(default_factory=list)
+    skipped: str = ""  # why the event was not evaluated at all
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return [o for r in self.rules for o in r.outcomes]
+
+    @property
+    def failed(self) -> bool:
+        return any(o.status == FAILED for o in self.outcomes) or any(r.result.error for r in self.rules)
+
+    def as_dict(self) -> dict[str, Any]:
+        e = self.event
+        return {"event": {"id": e.id, "source": e.source, "kind": e.kind, "ticket": e.ticket_key,
+                          "at": e.occurred_at.isoformat()},
+                "skipped": self.skipped, "rules": [r.as_dict() for r in self.rules]}
+
+
+class Processor:
+    """Evaluates events against the bound rules and applies their plans through one tracker."""
+
+    def __init__(self, rules: Sequence[BoundRule], tracker: Tracker, store: Store, clock: Clock, *,
+                 scope: str = LIVE, dry_run: bool = False, record_traces: bool = True) -> None:
+        self.tracker = tracker
+        self.store = store
+        self.clock = clock
+        self.scope = scope
+        self.record_traces = record_traces
+        self.engine = Engine(rules, tracker, clock)
+        self.executor = Executor(tracker, store, clock, scope=scope, dry_run=dry_run)
+
+    def process(self, event: Event) -> ProcessReport:
+        report = ProcessReport(event)
+        if event.kind in (UNKNOWN, TICKET_DELETED):
+            report.skipped = f"{event.kind} events are not evaluated"
+            return report
+        try:
+            ticket = self.tracker.get_ticket(event.ticket_key, with_people=True)
+        except NotFound:
+            report.skipped = f"{event.ticket_key} no longer exists"
+            return report
+        fresh: dict[str, Ticket] = {ticket.key: ticket}
+        for result in self.engine.evaluate(event, ticket):
+            rule_report = RuleReport(result)
+            if result.evaluation.effects:
+                rule_report.outcomes = self.executor.apply(result.evaluation.effects, known=fresh)
+                if any(o.status == APPLIED for o in rule_report.outcomes):
+                    fresh = {}  # the next rule must see the ticket as it is now
+            report.rules.append(rule_report)
+            self._trace(event, rule_report)
+        return report
+
+    def _trace(self, event: Event, rule_report: RuleReport) -> None:
+        if not self.record_traces:
+            return
+        ev = rule_report.result.evaluation
+        self.store.add_trace(
+            scope=self.scope, event_id=event.id, event_kind=event.kind, ticket_key=event.ticket_key,
+            rule_id=rule_report.rule_id, at=self.clock.now(), matched=ev.matched and not rule_report.result.error,
+            verdicts=[v.as_dict() for v in ev.verdicts], effects=[o.as_dict() for o in rule_report.outcomes],
+            notes=list(ev.notes), error=rule_report.result.error)
