@@ -205,6 +205,11 @@ def rules_list(ctx: typer.Context, config: ConfigOption = None) -> None:
     out.print(table)
 
 
+from bot.cli_daemon import register as register_daemon_commands  # noqa: E402 - registers on app above
+
+register_daemon_commands(app, rules_app)
+
+
 def main() -> None:
     try:
         app()

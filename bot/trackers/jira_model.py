@@ -32,6 +32,7 @@ class FieldCatalog:
     names: dict[str, str] = field(default_factory=dict)  # id -> name
     ids: dict[str, str] = field(default_factory=dict)  # lower(name) -> id
     schema_types: dict[str, str] = field(default_factory=dict)  # id -> schema type/custom
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the field's whole schema
     organizations_id: str | None = None
     request_type_id: str | None = None
     participants_id: str | None = None
@@ -46,6 +47,7 @@ class FieldCatalog:
             catalog.names[fid] = name
             catalog.ids.setdefault(name.strip().lower(), fid)
             catalog.schema_types[fid] = custom or schema.get("type", "")
+            catalog.schemas[fid] = dict(schema)
             if custom == ORGANIZATIONS_SCHEMA:
                 catalog.organizations_id = fid
             elif custom == REQUEST_TYPE_SCHEMA:
@@ -56,6 +58,10 @@ class FieldCatalog:
 
     def id_for(self, name: str) -> str | None:
         return self.ids.get(name.strip().lower())
+
+    def name_for(self, field_id: str) -> str:
+        """The display name of a field id (the id itself when the site does not list it)."""
+        return self.names.get(field_id, field_id)
 
 
 def parse_datetime(value: str | None) -> datetime | None:

@@ -1,0 +1,137 @@
+"""CLI commands of the daemon: ``run``, ``db upgrade``, ``dead-letters``, ``rules pause|resume``.
+
+``bot/cli.py`` adds them with ``register(app, rules_app)``. Until then (and in the
+subprocess tests) ``python -m bot.cli_daemon run`` serves the same commands on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.settings import ConfigurationError, Settings, load_settings
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Rules YAML (default: TICKETBOT_CONFIG).")]
+
+
+def _settings(config: Path | None = None) -> Settings:
+    settings = load_settings(**({"config": config} if config else {}))
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def run(config: ConfigOption = None) -> None:
+    """Serve webhooks, process the inbox, poll Jira: the daemon (stops cleanly on SIGTERM)."""
+    from bot.daemon import run as serve
+
+    serve(_settings(config))
+
+
+def db_upgrade() -> None:
+    """Apply the database migrations (``ticketbot run`` also does this at start)."""
+    from bot.migrations import current, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    out.print(f"database at revision {current(settings.database_url)}")
+
+
+RetryOption = Annotated[int | None, typer.Option("--retry", help="Put this dead letter back in line.")]
+RetryAllOption = Annotated[bool, typer.Option("--all", help="Put every dead letter back in line.")]
+ReasonOption = Annotated[str, typer.Option(help="Why, for the trace and the alert.")]
+
+
+def dead_letters(retry: RetryOption = None, retry_all: RetryAllOption = False) -> None:
+    """List the events given up after their last attempt, or retry them."""
+    inbox = _inbox(_settings())
+    if retry is not None or retry_all:
+        count = inbox.retry_dead(None if retry_all else retry)
+        if retry is not None and not count:
+            err.print(f"no dead letter with id {retry}")
+            raise typer.Exit(1)
+        out.print(f"{count} event(s) queued again; a running daemon picks them up.")
+        return
+    rows = inbox.dead_letters()
+    if not rows:
+        out.print("No dead letters.")
+        return
+    table = Table("id", "source", "ticket", "kind", "received", "attempts", "last error")
+    for r in rows:
+        table.add_row(str(r.id), r.source, r.ticket_key, r.kind, f"{r.received_at:%Y-%m-%d %H:%M:%S}",
+                      str(r.attempts), (r.last_error or "")[:200])
+    out.print(table)
+    out.print("Retry with `ticketbot dead-letters --retry ID` or `--all`.")
+
+
+def rules_pause(rule_id: str, reason: ReasonOption = "paused by an admin") -> None:
+    """Pause a rule entirely until `ticketbot rules resume ID`."""
+    guards = _guards(_settings(), rule_id)
+    guards.pause(rule_id, reason, by="admin")
+    out.print(f"rule {rule_id} paused.")
+
+
+def rules_resume(rule_id: str) -> None:
+    """Resume a rule paused by an admin or by a cap (entirely and on every ticket)."""
+    guards = _guards(_settings(), rule_id)
+    lifted = guards.resume(rule_id)
+    out.print(f"rule {rule_id} resumed ({lifted} pause(s) lifted); its caps count afresh from now.")
+
+
+def _inbox(settings: Settings):  # noqa: ANN202 - bot.inbox.Inbox, imported lazily
+    from bot.clock import SystemClock
+    from bot.inbox import Inbox
+    from bot.migrations import upgrade
+    from bot.store import Store
+
+    upgrade(settings.database_url)
+    return Inbox(Store(settings.database_url).engine, SystemClock())
+
+
+def _guards(settings: Settings, rule_id: str):  # noqa: ANN202 - bot.guards.Guards, imported lazily
+    from bot.clock import SystemClock
+    from bot.guards import Guards
+    from bot.migrations import upgrade
+    from bot.store import Store
+    from rules import REGISTRY
+
+    if rule_id not in REGISTRY:
+        raise ConfigurationError(f"unknown rule id {rule_id!r} (known: {', '.join(REGISTRY)})")
+    upgrade(settings.database_url)
+    return Guards(Store(settings.database_url), settings.guards, SystemClock())
+
+
+def register(app: typer.Typer, rules_app: typer.Typer) -> None:
+    """Add the daemon's commands to the ``ticketbot`` app and its ``rules`` group."""
+    app.command("run")(run)
+    db_app = typer.Typer(help="The database.", no_args_is_help=True)
+    db_app.command("upgrade")(db_upgrade)
+    app.add_typer(db_app, name="db")
+    app.command("dead-letters")(dead_letters)
+    rules_app.command("pause")(rules_pause)
+    rules_app.command("resume")(rules_resume)
+
+
+def main() -> None:
+    """The daemon's commands on their own (``python -m bot.cli_daemon``), as ``ticketbot`` will run them."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    rules_app = typer.Typer(help="The configured rules.", no_args_is_help=True)
+    app.add_typer(rules_app, name="rules")
+    register(app, rules_app)
+    try:
+        app()
+    except ConfigurationError as exc:
+        err.print(f"configuration error: {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

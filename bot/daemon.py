@@ -1,0 +1,360 @@
+"""``ticketbot run``: the daemon's parts wired together.
+
+    webhook -> Intake (verify, parse, commit to inbox) -> 202
+    inbox -> WorkerPool -> Handler (decode, guards, Processor) -> tracker, traces, applied effects
+    leader only: Scheduler -> jira-poll (Poller -> inbox), inbox-sweep, later the timers
+
+:class:`Daemon` takes its collaborators (rules, tracker, clock, alert) so tests build it
+around an in-memory site and a virtual clock; :func:`build_daemon` builds it from settings.
+Other areas extend it: ``extensions=[register]`` adds HTTP routes, :meth:`Daemon.add_source`
+lets a new event source (Slack commands, timers) go through the same inbox and workers,
+``daemon.scheduler.add_job(...)`` adds leader-only periodic jobs.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import select
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from bot.clock import Clock, SystemClock
+from bot.engine import BoundRule
+from bot.guards import Guards
+from bot.inbox import Inbox
+from bot.leader import LeaderElector, lock_for
+from bot.metrics import Metrics, merge_expositions
+from bot.migrations import upgrade
+from bot.model import Event, User
+from bot.poller import DaemonState, Poller, decode_poll
+from bot.scheduler import Scheduler
+from bot.server import Endpoint, Intake, create_app, jira_verifier, zendesk_verifier
+from bot.settings import Settings
+from bot.store import Store
+from bot.trackers.base import Tracker
+from bot.trackers.jira_model import FieldCatalog
+from bot.worker import STATUS_EVERY, WORKER_NICENESS, Handler, Retry, Source, WorkerPool, WorkerProcess, write_status
+
+log = logging.getLogger(__name__)
+
+#: Finished inbox rows are kept this long: Jira retries for hours, not weeks.
+INBOX_RETENTION = timedelta(days=14)
+SWEEP_SECONDS = 30
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, rules: Sequence[BoundRule], tracker: Tracker,
+                 clock: Clock | None = None, zendesk_tracker: Tracker | None = None,
+                 bot_user: Callable[[], User | None] = lambda: None,
+                 catalog: Callable[[], FieldCatalog | None] = lambda: None,
+                 alert: Callable[[str], None] | None = None,
+                 extensions: Sequence[Callable[[FastAPI], None]] = (), migrate: bool = True) -> None:
+        self.settings = settings
+        self.rules = list(rules)
+        self.clock = clock or SystemClock()
+        if migrate:
+            upgrade(settings.database_url)
+        self.store = Store(settings.database_url)
+        self.inbox = Inbox(self.store.engine, self.clock)
+        self.state = DaemonState(self.store.engine, self.clock)
+        self.metrics = Metrics()
+        self.guards = Guards(self.store, settings.guards, self.clock, bot_user=bot_user, alert=alert)
+        trackers = {"jira": tracker, **({"zendesk": zendesk_tracker} if zendesk_tracker else {})}
+        self.handler = Handler(rules=self.rules, trackers=trackers, sources=_sources(catalog), guards=self.guards,
+                               store=self.store, clock=self.clock, metrics=self.metrics, dry_run=settings.dry_run)
+        w = settings.worker
+        self.workers = WorkerPool(self.inbox, self.handler, self.metrics, count=w.count, lease_seconds=w.lease_seconds,
+                                  idle_poll=w.idle_poll, retry=Retry(w.max_attempts, w.backoff_base, w.backoff_max))
+        self.elector = LeaderElector(lock_for(settings.database_url), retry=w.leader_retry)
+        self.scheduler = Scheduler(self.elector)
+        self.poller = Poller(tracker, self.inbox, self.state, self.clock,  # type: ignore[arg-type]
+                             projects=self.watched_projects, overlap=settings.jira.poll_overlap)
+        self._register_jobs(tracker)
+        self.metrics.watch(inbox_depth=self.inbox.depth, api_counters=trackers)
+        self.worker_processes: list[WorkerProcess] = []
+        self.on_stopped: list[Callable[[], None]] = []
+        self.intake = Intake(self.inbox, self.metrics, self.clock, endpoints=self._endpoints())
+        self.app = create_app(self.intake, self.metrics, self.health, max_body_bytes=settings.http.max_body_bytes,
+                              on_startup=self.start, on_shutdown=self.stop, extensions=extensions)
+
+    def delegate_processing(self, processes: Sequence[WorkerProcess]) -> None:
+        """Run the workers in these child processes instead of threads of this one."""
+        self.worker_processes = list(processes)
+        for process in self.worker_processes:
+            self.inbox.on_notify.append(process.wake)
+        self.metrics.foreign_processing = lambda: merge_expositions(
+            [p.metrics_text().decode() for p in self.worker_processes])
+        self.metrics.watch(inbox_depth=self.inbox.depth, api_counters=self.handler.trackers,
+                           more_api_counts=self._children_api_counts)
+
+    def _children_api_counts(self) -> dict[str, dict[str, float]]:
+        total: dict[str, dict[str, float]] = {}
+        for process in self.worker_processes:
+            for system, counts in process.api_counts().items():
+                mine = total.setdefault(system, {"calls": 0.0, "throttled": 0.0})
+                for name, value in counts.items():
+                    mine[name] = mine.get(name, 0.0) + value
+        return total
+
+    # extension points -------------------------------------------------------------------------
+    def add_source(self, source: Source) -> None:
+        """Let events of another source (``slack``, ``timer``…) be queued and processed like webhooks."""
+        self.handler.sources[source.name] = source
+
+    def watched_projects(self) -> set[str]:
+        return {p for b in self.rules if b.config.enabled for p in b.rule.watched_projects(b.config)}
+
+    # lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Workers first (the inbox may hold events from before a restart), then the election."""
+        for name, endpoint in self.intake.endpoints.items():
+            if endpoint.verify is None and not endpoint.closed_reason:
+                log.warning("/webhooks/%s accepts UNSIGNED requests (TICKETBOT_%s__ALLOW_UNSIGNED is set); "
+                            "anyone who can reach it can make ticketbot act", name, name.upper())
+        if self.worker_processes:
+            for process in self.worker_processes:
+                process.start()
+        else:
+            self.inbox.reclaim_orphans()
+            self.workers.start()
+        self.elector.start()
+        log.info("ticketbot daemon started: %d worker thread(s) in %s, rules: %s", self.workers.count,
+                 f"{len(self.worker_processes)} worker process(es)" if self.worker_processes else "this process",
+                 ", ".join(b.id for b in self.rules if b.config.enabled) or "none")
+
+    def stop(self) -> None:
+        """Stop periodic jobs, let workers finish the events in hand; the rest waits in the inbox."""
+        self.elector.stop()
+        for process in self.worker_processes:
+            process.stop()
+        if not self.worker_processes:
+            self.workers.stop()
+        for hook in self.on_stopped:
+            hook()
+        log.info("ticketbot daemon stopped; %d event(s) wait in the inbox", self._depth_or_zero())
+
+    # health -----------------------------------------------------------------------------------
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        database, db_ok = "ok", True
+        try:
+            with self.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure to reach the database is "unhealthy", never a 500
+            database, db_ok = f"unreachable: {exc.__class__.__name__}", False
+        leader = self.elector.is_leader
+        scheduler_ok = self.elector.alive and (self.scheduler.running or not leader)
+        workers = self._workers_health()
+        report: dict[str, Any] = {
+            "database": database,
+            "workers": workers,
+            "scheduler": {"alive": scheduler_ok, "leader": leader, "running": self.scheduler.running,
+                          "jobs": self.scheduler.job_ids},
+            "last_poll": self._safe(self.poller.last_poll) if db_ok else None,
+            "inbox_depth": self._safe(self.inbox.depth) if db_ok else None,
+        }
+        ok = db_ok and workers["alive"] and scheduler_ok
+        report["status"] = "ok" if ok else "unhealthy"
+        return ok, report
+
+    def _workers_health(self) -> dict[str, Any]:
+        if not self.worker_processes:
+            return {"alive": self.workers.alive, "in_flight": self.workers.in_flight}
+        return {"alive": all(p.alive for p in self.worker_processes),
+                "in_flight": sum(p.in_flight() or 0 for p in self.worker_processes),
+                "processes": len(self.worker_processes), "restarts": sum(p.restarts for p in self.worker_processes)}
+
+    # wiring helpers ---------------------------------------------------------------------------
+    def _register_jobs(self, tracker: Tracker) -> None:
+        interval = self.settings.jira.poll_interval
+        if interval > 0 and hasattr(tracker, "search_updated"):
+            self.scheduler.add_job("jira-poll", self.poller.poll_once, "interval", seconds=interval)
+        self.scheduler.add_job("inbox-sweep", self.sweep, "interval", seconds=SWEEP_SECONDS)
+
+    def sweep(self) -> None:
+        """Leader housekeeping: reclaim events of dead local processes, forget old finished ones."""
+        self.inbox.reclaim_orphans()
+        self.inbox.prune(INBOX_RETENTION)
+
+    def _endpoints(self) -> dict[str, Endpoint]:
+        from bot.sources import jira_webhook, zendesk_webhook
+
+        s = self.settings
+        jira = Endpoint("jira", lambda payload, headers: jira_webhook.parse_jira_webhook(payload, headers=headers),
+                        None, (jira_webhook.MalformedEvent,))
+        _secure(jira, s.jira.webhook_secret, s.jira.allow_unsigned, jira_verifier)
+        zendesk = Endpoint("zendesk", lambda payload, _headers: zendesk_webhook.normalize_zendesk_webhook(
+            payload, received_at=self.clock.now()), None, (zendesk_webhook.MalformedEvent,))
+        _secure(zendesk, s.zendesk.webhook_secret, s.zendesk.allow_unsigned,
+                lambda secret: zendesk_verifier(secret, self.clock, s.zendesk.max_signature_age))
+        return {"jira": jira, "zendesk": zendesk}
+
+    def _depth_or_zero(self) -> int:
+        return self._safe(self.inbox.depth) or 0
+
+    @staticmethod
+    def _safe(read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except Exception:  # health and shutdown messages must not fail on a database hiccup
+            log.warning("could not read %s", getattr(read, "__name__", "a value"), exc_info=True)
+            return None
+
+
+def _secure(endpoint: Endpoint, secret: SecretStr | None, allow_unsigned: bool,
+            verifier: Callable[[str], Callable[..., None]]) -> None:
+    """Verify with the secret; without one, stay closed unless explicitly opened."""
+    if secret is not None and secret.get_secret_value():
+        endpoint.verify = verifier(secret.get_secret_value())
+    elif not allow_unsigned:
+        endpoint.closed_reason = "webhook endpoint closed: no signing secret is configured"
+
+
+def _sources(catalog: Callable[[], FieldCatalog | None]) -> dict[str, Source]:
+    """How each inbox source's envelope becomes an Event again (with the site's field names)."""
+    from bot.sources import jira_webhook, zendesk_webhook
+
+    def jira(envelope: dict[str, Any]) -> Event:
+        return jira_webhook.parse_jira_webhook(envelope["body"], headers=envelope.get("headers"), catalog=catalog())
+
+    def zendesk(envelope: dict[str, Any]) -> Event:
+        return zendesk_webhook.normalize_zendesk_webhook(
+            envelope["body"], received_at=datetime.fromisoformat(envelope["received_at"]))
+
+    return {
+        "jira": Source("jira", jira, "jira", (jira_webhook.MalformedEvent,)),
+        "zendesk": Source("zendesk", zendesk, "zendesk", (zendesk_webhook.MalformedEvent,)),
+        "poll": Source("poll", decode_poll, "jira", (KeyError, ValueError)),
+    }
+
+
+# from settings -----------------------------------------------------------------------------------
+AlertFactory = Callable[[Settings], Callable[[str], None] | None]
+
+
+def build_daemon(settings: Settings, *, alert: Callable[[str], None] | None = None,
+                 extensions: Sequence[Callable[[FastAPI], None]] = (), migrate: bool = True) -> Daemon:
+    """The daemon ``ticketbot run`` serves: Jira from ``TICKETBOT_JIRA__*``, or the testing site."""
+    from rules import load_rules  # rules import bot; keep bot importable without them
+
+    rules = load_rules(settings.config)
+    clock = SystemClock()
+    if settings.tracker.startswith("memory:"):
+        tracker, bot_user, catalog = _memory_site(settings.tracker, clock)
+    else:
+        tracker, bot_user, catalog = _jira(settings)
+    return Daemon(settings, rules=rules, tracker=tracker, clock=clock, bot_user=bot_user, catalog=catalog,
+                  alert=alert, extensions=extensions, migrate=migrate)
+
+
+def _memory_site(setting: str, clock: Clock) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:
+    from bot.trackers.shared_memory import SharedMemoryTracker
+    from bot.trackers.site import jira_field_json
+
+    tracker = SharedMemoryTracker.open(setting, now=clock.now)
+    log.warning("TESTING MODE: tracker is the in-memory site %s, not Jira", setting.removeprefix("memory:"))
+    account = tracker.site.bot_account
+    bot = User(account_id=account.account_id, email=account.email, display_name=account.display_name)
+    catalog = FieldCatalog.from_fields(jira_field_json(tracker.site))
+    return tracker, lambda: bot, lambda: catalog
+
+
+def _jira(settings: Settings) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:
+    from bot.trackers.jira import JiraTracker
+
+    jira = settings.require_jira()
+    tracker = JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
+                          max_retries=jira.max_retries)
+    known: list[User] = [User(account_id=jira.bot_account_id)] if jira.bot_account_id else []
+
+    def bot_user() -> User | None:
+        """The account the API token belongs to, looked up once (its events are our own)."""
+        if not known:
+            try:
+                found = tracker.find_user(jira.email or "")
+            except Exception:  # retried on the next event; until then own events are not recognised
+                log.warning("could not look up the bot's own Jira account", exc_info=True)
+                return None
+            known.append(found or User(email=jira.email or ""))
+        return known[0]
+
+    catalog = getattr(tracker, "field_catalog", None) or tracker._fields  # noqa: SLF001 - see report
+    return tracker, bot_user, catalog
+
+
+def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
+        extensions: Sequence[Callable[[FastAPI], None]] = ()) -> None:
+    """Serve until SIGTERM/SIGINT: uvicorn stops accepting, finishes requests, then the lifespan
+    shutdown lets workers finish their events; whatever was not started stays in the inbox.
+
+    ``alert_factory(settings)`` builds the admin alert (Slack) in whichever process runs the
+    guards; it must be a module-level function (it is sent to the worker processes).
+    """
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+    daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, extensions=extensions)
+    status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
+    if settings.worker.processes:
+        daemon.delegate_processing([
+            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory)
+            for i in range(settings.worker.processes)])
+    config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=30)
+    # Everything loaded so far lives as long as the process: keep it out of the collector's sight, or
+    # each full collection walks the whole of SQLAlchemy, FastAPI and co. (~150 ms, stalling every ack).
+    gc.collect()
+    gc.freeze()
+    # Cleaned at lifespan shutdown: after SIGTERM uvicorn re-raises the signal, so no `finally` would run.
+    daemon.on_stopped.append(lambda: shutil.rmtree(status_dir, ignore_errors=True))
+    uvicorn.Server(config).run()
+
+
+def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
+                         alert_factory: AlertFactory | None) -> None:
+    """The worker child: claim and process inbox events until SIGTERM or until the parent is gone."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.nice(WORKER_NICENESS)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
+    daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, migrate=False)
+    daemon.inbox.reclaim_orphans()
+    daemon.workers.start()
+    threading.Thread(target=_relay_wakeups, args=(wake, daemon.inbox, stop), name="wake-relay", daemon=True).start()
+    parent = os.getppid()
+    report = lambda: write_status(status_path, daemon.workers, daemon.metrics, daemon.handler.trackers)  # noqa: E731
+    report()
+    while not stop.wait(STATUS_EVERY):
+        report()
+        if os.getppid() != parent:
+            log.warning("the HTTP process is gone; worker process stopping")
+            stop.set()
+    daemon.workers.stop()
+    report()
+
+
+def _relay_wakeups(wake: Any, inbox: Inbox, stop: threading.Event) -> None:
+    """Turn bytes from the HTTP process into local wake-ups; end of file means the parent died."""
+    fd = wake.fileno()
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if not ready:
+            continue
+        if not os.read(fd, 4096):
+            log.warning("lost the HTTP process; worker process stopping")
+            stop.set()
+            return
+        inbox.notify()

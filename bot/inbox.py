@@ -1,0 +1,527 @@
+"""The inbox: every received event, committed before it is acknowledged, processed from here.
+
+One row per distinct event (a unique *dedup key*), so a redelivery is a no-op. Workers
+*claim* rows with a compare-and-set UPDATE on a version column plus a lease, which works the
+same on SQLite and PostgreSQL and across replicas:
+
+* only the oldest unfinished event of a ticket is claimable, so one ticket's events are
+  processed in arrival order, while other tickets' events run in parallel;
+* a failed event goes back to ``pending`` with a later ``next_attempt_at`` (and keeps
+  blocking the ticket's later events, which must not overtake it); after the last attempt it
+  becomes ``dead`` and no longer blocks anything;
+* a claim whose owner died is claimable again when its lease runs out, or at once when
+  the owner was a process on this host that no longer exists.
+
+Scheduling columns hold epoch seconds (floats): comparisons behave the same on both
+databases, with no time-zone handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+
+from bot.clock import Clock
+from bot.model import Event
+from bot.store import Base
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+PROCESSING = "processing"
+DONE = "done"
+IGNORED = "ignored"
+DEAD = "dead"
+#: States that hold a ticket's later events back.
+UNFINISHED = (PENDING, PROCESSING)
+
+
+
+class InboxRow(Base):
+    """One received event and where it is in its life."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index("ix_inbox_ticket_status", "ticket_key", "status", "id"),
+        Index("ix_inbox_status_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    ticket_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    #: What is needed to rebuild the Event: ``{"source", "headers", "body"}`` for webhooks
+    #: (the shape ``ticketbot replay`` reads), ``{"source": "poll", ...}`` for polls.
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_ts: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this worker now owns; ``version`` proves it when the result is written back."""
+
+    id: int
+    version: int
+    dedup_key: str
+    source: str
+    ticket_key: str
+    envelope: dict[str, Any]
+    attempts: int
+    received_ts: float
+
+
+#: Tells this life of a pid from an earlier one (every container's main process is pid 1).
+_PROCESS_NONCE = uuid.uuid4().hex[:8]
+
+
+def owner_id() -> str:
+    """This process, as a lease owner: host, pid and a per-process nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_NONCE}"
+
+
+def _owner_is_dead(owner: str, me: str) -> bool:
+    """True when ``owner`` was a process on this host that is gone (we can tell without waiting)."""
+    try:
+        host, pid_text, nonce = owner.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    my_host, my_pid, my_nonce = me.rsplit(":", 2)
+    if host != my_host:
+        return False
+    if pid == int(my_pid):
+        return nonce != my_nonce  # an earlier life of this pid (a restarted container)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
+
+
+def dedup_key(source: str, event: Event) -> str:
+    """The inbox key of an event: its source's stable id for it.
+
+    Parsers give an event the same id on every delivery (Jira: the delivery identifier
+    header, else a digest of the event's identity); an id-less event gets a digest here.
+    """
+    if event.id:
+        return f"{source}:{event.id}"[:300]
+    identity = [
+        event.raw_type or event.kind, event.ticket_key, event.occurred_at.astimezone(UTC).isoformat(),
+        event.comment.id if event.comment else "",
+        [[c.field, c.from_value, c.to_value] for c in event.changes],
+    ]
+    digest = hashlib.sha256(json.dumps(identity, default=str).encode()).hexdigest()
+    return f"{source}:sha256:{digest}"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; everything stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class _GroupCommit:
+    """Inserts from many request threads, committed together by one writer thread.
+
+    Each caller still returns only once its row is committed. One writer instead of dozens
+    of threads taking turns at SQLite's write lock (whose waiters sleep in 1-100 ms steps)
+    is what keeps acknowledgements fast under load; PostgreSQL saves commits too.
+    """
+
+    MAX_BATCH = 256
+    LOCK_PATIENCE = 10.0
+
+    def __init__(self, engine: Engine, statement: Any) -> None:
+        self.engine = engine
+        self.statement = statement  # INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def write(self, values: dict[str, Any]) -> bool:
+        """Insert ``values`` (ignoring a duplicate key); True when a row went in. Raises what the commit raised."""
+        pending = _Pending(values)
+        self._ensure_thread()
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.inserted
+
+    async def write_async(self, values: dict[str, Any]) -> bool:
+        """:meth:`write` for the event loop: waits for the commit without holding a thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+
+        def resolve() -> None:
+            if future.done():
+                return
+            if pending.error is not None:
+                future.set_exception(pending.error)
+            else:
+                future.set_result(pending.inserted)
+
+        pending = _Pending(values, on_done=lambda: loop.call_soon_threadsafe(resolve))
+        self._ensure_thread()
+        self._queue.put(pending)
+        return await future
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """One multi-row INSERT for the batch; a key twice in one batch is a redelivery of the first."""
+        first: dict[str, _Pending] = {}
+        for p in batch:
+            first.setdefault(p.values["dedup_key"], p)
+        try:
+            with self.engine.connect() as conn:
+                try:
+                    self._begin(conn)
+                    rows = conn.execute(self.statement, [p.values for p in first.values()]).scalars().all()
+                    conn.commit()
+                finally:
+                    self._restore(conn)
+        except Exception as exc:  # every caller of the batch gets the failure (their HTTP answer: 503)
+            for p in batch:
+                p.error = exc
+                p.finish()
+            return
+        inserted = set(rows)
+        for p in batch:
+            p.inserted = first[p.values["dedup_key"]] is p and p.values["dedup_key"] in inserted
+            p.finish()
+
+    def _begin(self, conn: Any) -> None:
+        """On SQLite, take the write lock up front, retrying every half millisecond.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so a writer
+        competing with a busy worker process waits far longer than the lock is held; the
+        acknowledgement path retries fast instead (for at most ``LOCK_PATIENCE`` seconds).
+        """
+        if conn.dialect.name != "sqlite":
+            return
+        conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+        # Leave WAL checkpoints (which copy pages and fsync) to the workers' commits, off this path.
+        conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+        deadline = time.monotonic() + self.LOCK_PATIENCE
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                conn.rollback()
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.0005)
+
+    @staticmethod
+    def _restore(conn: Any) -> None:
+        """The connection goes back to the pool as ``make_engine`` configured it."""
+        if conn.dialect.name == "sqlite":
+            conn.rollback()  # nothing open; makes the PRAGMAs run outside any transaction
+            conn.exec_driver_sql("PRAGMA busy_timeout = 5000")
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 1000")
+            conn.commit()
+
+
+@dataclass
+class _Pending:
+    values: dict[str, Any]
+    inserted: bool = False
+    error: Exception | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    on_done: Callable[[], None] | None = None
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.on_done is not None:
+            self.on_done()
+
+
+class Inbox:
+    """The durable queue of received events, shared by every replica on one database."""
+
+    def __init__(self, engine: Engine, clock: Clock, *, owner: str | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.owner = owner or owner_id()
+        self._dialect = engine.dialect.name
+        self._wake = threading.Condition()
+        self._claim_lock = threading.Lock()  # in-process claimers take turns; CAS guards across replicas
+        self._queries = self._claim_queries()
+        self._writer = _GroupCommit(engine, self._insert_ignoring_duplicates())
+        #: Called after each new event (e.g. to wake workers running in another process).
+        self.on_notify: list[Callable[[], None]] = []
+
+    # receiving ------------------------------------------------------------------------------
+    def add(self, *, key: str, source: str, event: Event, envelope: dict[str, Any], ignored: str = "") -> bool:
+        """Commit one event; False when its key is already there (a redelivery: nothing happens).
+
+        ``ignored`` records the event as received but not to be processed, with that reason.
+        """
+        inserted = self._writer.write(self._row(key, source, event, envelope, ignored))
+        if inserted and not ignored:
+            self.notify()
+        return inserted
+
+    async def add_async(self, *, key: str, source: str, event: Event, envelope: dict[str, Any],
+                        ignored: str = "") -> bool:
+        """:meth:`add` for the event loop (the webhook endpoints)."""
+        inserted = await self._writer.write_async(self._row(key, source, event, envelope, ignored))
+        if inserted and not ignored:
+            self.notify()
+        return inserted
+
+    def _row(self, key: str, source: str, event: Event, envelope: dict[str, Any], ignored: str) -> dict[str, Any]:
+        now = self.clock.now()
+        return dict(
+            dedup_key=key, source=source, kind=event.kind, ticket_key=event.ticket_key or "",
+            status=IGNORED if ignored else PENDING, envelope=envelope, occurred_at=event.occurred_at,
+            received_at=now, received_ts=now.timestamp(), attempts=0, next_attempt_at=now.timestamp(),
+            version=0, note=ignored, finished_at=now if ignored else None,
+        )
+
+    def _insert_ignoring_duplicates(self):  # noqa: ANN202 - dialect-specific Insert
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self._dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise RuntimeError(f"unsupported database {self._dialect}")
+        # RETURNING says which rows went in (rowcount is not reliable with RETURNING on psycopg).
+        return (insert(InboxRow).on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(InboxRow.dedup_key))
+
+    def notify(self) -> None:
+        """Wake idle workers (other replicas find the row on their next look)."""
+        with self._wake:
+            self._wake.notify_all()
+        for hook in self.on_notify:
+            hook()
+
+    def wait(self, timeout: float) -> None:
+        with self._wake:
+            self._wake.wait(timeout)
+
+    # claiming -------------------------------------------------------------------------------
+    def claim(self, lease_seconds: float) -> Claim | None:
+        """Take the oldest ready event whose ticket has nothing earlier unfinished, or None."""
+        with self._claim_lock:
+            now = self.clock.now().timestamp()
+            for row_id, version in self._candidates(now):
+                claim = self._take(row_id, version, now, lease_seconds)
+                if claim is not None:
+                    return claim
+        return None
+
+    def _candidates(self, now: float) -> list[tuple[int, int]]:
+        """Unblocked ready rows: expired claims first, then due events in due order."""
+        expired, due = self._queries
+        with self.engine.connect() as conn:
+            return [(r.id, r.version) for query in (expired, due) for r in conn.execute(query, {"now": now})]
+
+    @staticmethod
+    def _claim_queries(limit: int = 8) -> tuple[Select, Select]:
+        """Built once (statement caching then skips recompiling). Each query walks the
+        (status, next_attempt_at) index in order and stops at ``limit``: its cost does not
+        grow with the backlog or with the finished rows."""
+        row, earlier = InboxRow, aliased(InboxRow)
+        now = bindparam("now", type_=Float)
+        blocked = exists().where(earlier.ticket_key == row.ticket_key, earlier.id < row.id,
+                                 earlier.status.in_(UNFINISHED))
+        expired = (select(row.id, row.version).where(row.status == PROCESSING, row.lease_until < now, ~blocked)
+                   .limit(limit))
+        due = (select(row.id, row.version).where(row.status == PENDING, row.next_attempt_at <= now, ~blocked)
+               .order_by(row.next_attempt_at, row.id).limit(limit))
+        return expired, due
+
+    @staticmethod
+    def _ready(now: float):  # noqa: ANN205 - a SQL expression
+        return or_(and_(InboxRow.status == PENDING, InboxRow.next_attempt_at <= now),
+                   and_(InboxRow.status == PROCESSING, InboxRow.lease_until < now))
+
+    def _take(self, row_id: int, version: int, now: float, lease_seconds: float) -> Claim | None:
+        """Compare-and-set: the row is ours only if nobody changed it since we looked."""
+        r = InboxRow
+        stmt = (update(r)
+                .where(r.id == row_id, r.version == version, self._ready(now))
+                .values(status=PROCESSING, lease_owner=self.owner, lease_until=now + lease_seconds,
+                        version=r.version + 1, attempts=r.attempts + 1)
+                .returning(r.id, r.version, r.dedup_key, r.source, r.ticket_key, r.envelope, r.attempts,
+                           r.received_ts))
+        with self.engine.begin() as conn:
+            taken = conn.execute(stmt).first()
+        return Claim(**taken._asdict()) if taken is not None else None
+
+    def renew(self, claims: Sequence[Claim], lease_seconds: float) -> None:
+        """Extend the leases of events still being worked on (a slow tracker is not a dead worker)."""
+        if not claims:
+            return
+        until = self.clock.now().timestamp() + lease_seconds
+        with self.engine.begin() as conn:
+            conn.execute(update(InboxRow).where(
+                InboxRow.id.in_([c.id for c in claims]), InboxRow.lease_owner == self.owner,
+                InboxRow.status == PROCESSING).values(lease_until=until))
+
+    # results --------------------------------------------------------------------------------
+    def complete(self, claim: Claim, *, note: str = "", status: str = DONE) -> bool:
+        """Mark a claimed event finished; False if the claim had been lost meanwhile."""
+        return self._finish(claim, status=status, note=note, finished_at=self.clock.now(),
+                            lease_owner=None, lease_until=None, last_error=None)
+
+    def fail(self, claim: Claim, error: str, *, retry_in: float | None) -> bool:
+        """Record a failure: retry after ``retry_in`` seconds, or dead-letter when None."""
+        if retry_in is None:
+            return self._finish(claim, status=DEAD, last_error=error[:4000], finished_at=self.clock.now(),
+                                lease_owner=None, lease_until=None)
+        return self._finish(claim, status=PENDING, last_error=error[:4000], lease_owner=None, lease_until=None,
+                            next_attempt_at=self.clock.now().timestamp() + retry_in)
+
+    def _finish(self, claim: Claim, **values: Any) -> bool:
+        stmt = (update(InboxRow)
+                .where(InboxRow.id == claim.id, InboxRow.version == claim.version,
+                       InboxRow.lease_owner == self.owner)
+                .values(version=InboxRow.version + 1, **values))
+        with self.engine.begin() as conn:
+            done = conn.execute(stmt).rowcount == 1
+        if not done:
+            log.warning("inbox event %s was reclaimed by another worker before it finished here", claim.id)
+        return done
+
+    # housekeeping ---------------------------------------------------------------------------
+    def reclaim_orphans(self) -> int:
+        """Make events claimed by dead processes of this host claimable now, not at lease end."""
+        with self.engine.connect() as conn:
+            owners = conn.execute(select(InboxRow.lease_owner).where(
+                InboxRow.status == PROCESSING, InboxRow.lease_owner != self.owner).distinct()).scalars().all()
+        dead = [o for o in owners if o and _owner_is_dead(o, self.owner)]
+        if not dead:
+            return 0
+        with self.engine.begin() as conn:
+            count = conn.execute(update(InboxRow).where(
+                InboxRow.status == PROCESSING, InboxRow.lease_owner.in_(dead)).values(
+                status=PENDING, lease_owner=None, lease_until=None, version=InboxRow.version + 1,
+                next_attempt_at=self.clock.now().timestamp())).rowcount
+        if count:
+            log.warning("reclaimed %d event(s) left in flight by %d dead process(es)", count, len(dead))
+            self.notify()
+        return count
+
+    def release_mine(self) -> int:
+        """Give back every claim of this process (shutdown with work still unfinished)."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(InboxRow).where(
+                InboxRow.status == PROCESSING, InboxRow.lease_owner == self.owner).values(
+                status=PENDING, lease_owner=None, lease_until=None, version=InboxRow.version + 1,
+                attempts=InboxRow.attempts - 1)).rowcount
+
+    def prune(self, older_than: timedelta) -> int:
+        """Forget finished events past the redelivery horizon (dead letters stay)."""
+        cutoff = (self.clock.now() - older_than).timestamp()
+        with self.engine.begin() as conn:
+            return conn.execute(delete(InboxRow).where(
+                InboxRow.status.in_((DONE, IGNORED)), InboxRow.received_ts < cutoff)).rowcount
+
+    # reading --------------------------------------------------------------------------------
+    def depth(self) -> int:
+        """Events received and not yet finished."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(InboxRow)
+                                .where(InboxRow.status.in_(UNFINISHED))).scalar_one()
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(InboxRow.status, func.count()).group_by(InboxRow.status)).all()
+        return {status: count for status, count in rows}
+
+    def rows(self, *, status: str | None = None, limit: int = 1000) -> list[InboxRow]:
+        query = select(InboxRow).order_by(InboxRow.id).limit(limit)
+        if status:
+            query = query.where(InboxRow.status == status)
+        with Session(self.engine) as session:
+            return list(session.scalars(query).all())
+
+    def newest_occurrence(self, ticket_key: str) -> datetime | None:
+        """When the latest event we hold for a ticket happened (the poller skips what it has)."""
+        with self.engine.connect() as conn:
+            moment = conn.execute(select(func.max(InboxRow.occurred_at))
+                                  .where(InboxRow.ticket_key == ticket_key)).scalar()
+        return as_utc(moment) if moment else None
+
+    # dead letters ---------------------------------------------------------------------------
+    def dead_letters(self) -> list[InboxRow]:
+        return self.rows(status=DEAD)
+
+    def retry_dead(self, row_id: int | None = None) -> int:
+        """Put one dead letter (or all, with None) back in line, with fresh attempts."""
+        stmt = update(InboxRow).where(InboxRow.status == DEAD)
+        if row_id is not None:
+            stmt = stmt.where(InboxRow.id == row_id)
+        stmt = stmt.values(status=PENDING, attempts=0, next_attempt_at=self.clock.now().timestamp(),
+                           version=InboxRow.version + 1, finished_at=None)
+        with self.engine.begin() as conn:
+            count = conn.execute(stmt).rowcount
+        self.notify()
+        return count

@@ -1,0 +1,55 @@
+"""Alembic migrations of ticketbot's database, applied at ``ticketbot run`` start and by ``ticketbot db upgrade``.
+
+Configured in code (no ``alembic.ini`` needed): :func:`upgrade` points Alembic at this
+package. The migrations must describe every table on ``bot.store.Base.metadata``;
+:func:`load_models` imports every module that defines tables, and a test compares the
+migrated schema with that metadata. A module adding a table must be listed there and
+come with a migration (``alembic -c <cfg> revision --autogenerate`` with :func:`alembic_config`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData
+
+#: Every module that puts tables on ``Base.metadata``.
+MODEL_MODULES = ("bot.store", "bot.inbox", "bot.guards", "bot.poller")
+
+
+def load_models() -> MetaData:
+    """Import every table-defining module; returns the complete metadata."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    from bot.store import Base
+
+    return Base.metadata
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent))
+    config.attributes["database_url"] = database_url  # not via set_main_option: '%' in passwords
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (idempotent; replicas starting together wait for each other)."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def current(database_url: str) -> str | None:
+    """The revision the database is at, or None before the first migration."""
+    from alembic.runtime.migration import MigrationContext
+
+    from bot.store import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()

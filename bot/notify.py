@@ -1,0 +1,194 @@
+"""The Notifier port and its Slack adapter.
+
+The executor hands a :class:`~bot.effects.SlackMessage` to :meth:`Notifier.send`; operational
+trouble goes to :meth:`Notifier.alert`. :class:`SlackNotifier` talks to the Slack Web API
+through ``slack_sdk.WebClient``; it translates people and HTTP, and holds no rule logic.
+
+Rate limits: Slack answers 429 with ``Retry-After``; the WebClient from
+:func:`bot.slack.client.web_client` waits it out through an injected ``sleep`` (bounded), and a
+429 it gives up on becomes a :class:`NotifyError` carrying ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import HttpResponse
+
+from bot.effects import SlackMessage
+from bot.settings import SlackSettings
+from bot.slack.blocks import decision_message
+from bot.slack.client import ApiStats, Sleep, retry_after, web_client
+from bot.slack.text import escape
+
+log = logging.getLogger(__name__)
+
+#: Slack's limit for the top-level ``text`` of chat.postMessage.
+TEXT_LIMIT = 40_000
+
+
+class NotifyError(Exception):
+    """A message could not be delivered; the message says to whom and why (never the token)."""
+
+    def __init__(self, message: str, *, code: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        #: Slack's error code (``users_not_found``, ``channel_not_found``, ``ratelimited`` …), if any.
+        self.code = code
+        #: Seconds Slack asked us to wait, when the failure was a rate limit we did not wait out.
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """What the executor needs to reach people."""
+
+    def send(self, message: SlackMessage) -> str:
+        """Deliver the message (DM or channel); return the posted message's ``ts``."""
+        ...
+
+    def alert(self, text: str) -> None:
+        """Tell the operators (the admin channel); a logged no-op when none is configured. Never raises."""
+        ...
+
+
+# --- the adapter -----------------------------------------------------------------------------
+
+
+class SlackNotifier:
+    """Notifier on the Slack Web API: chat.postMessage, users.lookupByEmail, users.info.
+
+    ``calls`` counts HTTP requests per Web API method (429 retries included, when ``stats`` is the
+    one given to the client's retry handler, as :meth:`from_settings` does); ``throttled`` counts
+    429 answers. E-mail ↔ Slack id look-ups are cached for the life of the notifier.
+    """
+
+    def __init__(self, client: WebClient, *, admin_channel: str | None = None,
+                 stats: ApiStats | None = None) -> None:
+        self.client = client
+        self.admin_channel = admin_channel
+        self.stats = stats if stats is not None else ApiStats()
+        self._ids_by_email: dict[str, str] = {}
+        self._emails_by_id: dict[str, str | None] = {}
+
+    @classmethod
+    def from_settings(cls, settings: SlackSettings, *, sleep: Sleep = time.sleep, max_retries: int = 3,
+                      max_wait: float = 30.0) -> SlackNotifier:
+        """The notifier the daemon uses (bot token, API URL and admin channel from settings).
+
+        ``sleep`` waits out a 429's Retry-After (at most ``max_retries`` times, each at most
+        ``max_wait`` seconds; beyond that the send fails with ``NotifyError.retry_after``)."""
+        stats = ApiStats()
+        client = web_client(settings, sleep=sleep, max_retries=max_retries, max_wait=max_wait, stats=stats)
+        return cls(client, admin_channel=settings.admin_channel, stats=stats)
+
+    @property
+    def calls(self) -> Counter[str]:
+        """HTTP requests per Web API method."""
+        return self.stats.calls
+
+    @property
+    def throttled(self) -> int:
+        """429 answers received."""
+        return self.stats.throttled
+
+    # Notifier ------------------------------------------------------------------------------
+
+    def send(self, message: SlackMessage) -> str:
+        """Post the message to its channel or person; buttons when it asks for actions. Returns ts."""
+        channel = self._destination(message)
+        text = escape(message.text)
+        kwargs: dict[str, Any] = {"channel": channel, "text": text[:TEXT_LIMIT]}
+        if message.actions:
+            kwargs["blocks"] = decision_message(text, message.ticket_key, message.actions)
+        response = self._call("chat.postMessage", self.client.chat_postMessage, **kwargs)
+        return str(response["ts"])
+
+    def alert(self, text: str) -> None:
+        """Post to the admin channel, or log when there is none or Slack fails.
+
+        Never raises: alerts are sent from error paths, and must not hide the error they report."""
+        if not self.admin_channel:
+            log.warning("no admin channel configured (TICKETBOT_SLACK__ADMIN_CHANNEL); alert: %s", text)
+            return
+        try:
+            self._call("chat.postMessage", self.client.chat_postMessage, channel=self.admin_channel,
+                       text=escape(text)[:TEXT_LIMIT])
+        except NotifyError as exc:
+            log.error("alert to %s not delivered (%s): %s", self.admin_channel, exc, text)
+
+    # people --------------------------------------------------------------------------------
+
+    def slack_id_for(self, email: str) -> str | None:
+        """The Slack user id registered with ``email``, or None when Slack knows nobody by it."""
+        key = email.strip().lower()
+        if key in self._ids_by_email:
+            return self._ids_by_email[key]
+        try:
+            response = self._call("users.lookupByEmail", self.client.users_lookupByEmail, email=key)
+        except NotifyError as exc:
+            if exc.code == "users_not_found":
+                return None
+            raise
+        user_id = str(response["user"]["id"])
+        self._ids_by_email[key] = user_id
+        self._emails_by_id.setdefault(user_id, key)
+        return user_id
+
+    def email_for(self, slack_user_id: str) -> str | None:
+        """The e-mail address of a Slack user (who clicked), None when hidden or unknown."""
+        if slack_user_id in self._emails_by_id:
+            return self._emails_by_id[slack_user_id]
+        try:
+            response = self._call("users.info", self.client.users_info, user=slack_user_id)
+        except NotifyError as exc:
+            if exc.code == "user_not_found":
+                return None
+            raise
+        email = (response["user"].get("profile") or {}).get("email") or None
+        self._emails_by_id[slack_user_id] = email
+        if email:
+            self._ids_by_email.setdefault(email.lower(), slack_user_id)
+        return email
+
+    # internals -----------------------------------------------------------------------------
+
+    def _destination(self, message: SlackMessage) -> str:
+        """Channel id, or the person's user id (chat.postMessage to a user id posts in the app's DM)."""
+        if message.channel:
+            return message.channel
+        if message.slack_user:
+            return message.slack_user
+        if message.user_email:
+            user_id = self.slack_id_for(message.user_email)
+            if user_id is None:
+                raise NotifyError(f"no Slack user has the e-mail address {message.user_email} "
+                                  f"(message {message.key} not sent)")
+            return user_id
+        raise NotifyError(f"message {message.key} has no channel, Slack user or e-mail address")
+
+    def _call(self, method: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """Call one Web API method, turning slack_sdk's errors into NotifyError (token-free)."""
+        self.stats.calls[method] += 1
+        try:
+            return function(**kwargs)
+        except SlackApiError as exc:
+            raise _api_error(method, exc) from None
+        except (SlackClientError, OSError) as exc:
+            raise NotifyError(f"Slack {method} failed: {type(exc).__name__}") from None
+
+
+def _api_error(method: str, exc: SlackApiError) -> NotifyError:
+    """A NotifyError naming the method and Slack's error code (and the wait, for a 429)."""
+    response = exc.response
+    code = str(response.get("error", "unknown_error")) if response is not None else "no_response"
+    if response is not None and response.status_code == 429:
+        wait = retry_after(HttpResponse(status_code=429, headers=dict(response.headers or {})))
+        return NotifyError(f"Slack {method} rate limited (retry after {wait:g} s)", code=code or "ratelimited",
+                           retry_after=wait)
+    return NotifyError(f"Slack {method} failed: {code}", code=code)

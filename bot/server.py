@@ -1,0 +1,235 @@
+"""The HTTP face of ``ticketbot run``: webhooks in, health and metrics out.
+
+``create_app(...)`` returns the FastAPI app; other areas add their routes with
+``extensions=[register]`` (each ``register(app)`` is called once the core routes exist) or
+``app.include_router(...)`` later, as Slack's ``/slack/events`` will.
+
+A webhook is answered only after its event is committed to the inbox. Answers:
+413 body over the limit, 403 endpoint closed (no secret configured and not explicitly
+opened), 401 signature missing/invalid/stale, 400 not JSON or not an event, 202 accepted
+(``queued``, ``duplicate``: already received, or ``ignored``: unknown event type, recorded),
+503 database unavailable (the sender retries).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from bot.clock import Clock
+from bot.inbox import Inbox, dedup_key
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.model import UNKNOWN, Event
+from bot.security import (
+    JIRA_SIGNATURE_HEADER,
+    ZENDESK_SIGNATURE_HEADER,
+    ZENDESK_TIMESTAMP_HEADER,
+    SignatureError,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bodies up to this size are verified and parsed on the event loop (well under a millisecond).
+INLINE_BODY_BYTES = 64 * 1024
+#: The only request header kept with an event (never the signature, never auth).
+KEPT_HEADERS = ("x-atlassian-webhook-identifier",)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    outcome: str  # metrics label
+
+
+@dataclass
+class Endpoint:
+    """One webhook source: how to verify a request and how to read its body as an Event."""
+
+    source: str
+    parse: Callable[[Any, Mapping[str, str]], Event]
+    verify: Callable[[bytes, Mapping[str, str]], None] | None  # raises SignatureError; None: open
+    malformed: tuple[type[Exception], ...] = (ValueError,)
+    closed_reason: str = ""  # set when neither a secret nor an explicit opening is configured
+
+
+@dataclass
+class Intake:
+    """Verify, parse and record webhooks; the HTTP layer maps the outcome to a status."""
+
+    inbox: Inbox
+    metrics: Metrics
+    clock: Clock
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+    def receive(self, source: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+        """Verify, parse and commit one webhook (blocking)."""
+        checked = self.check(source, body, headers)
+        if isinstance(checked, Reply):
+            return checked
+        try:
+            new = self.inbox.add(**checked.row())
+        except SQLAlchemyError as exc:
+            return _unavailable(source, exc)
+        return checked.reply(new)
+
+    async def receive_async(self, source: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+        """:meth:`receive` on the event loop: no thread hop, the commit is awaited (small bodies only)."""
+        checked = self.check(source, body, headers)
+        if isinstance(checked, Reply):
+            return checked
+        try:
+            new = await self.inbox.add_async(**checked.row())
+        except SQLAlchemyError as exc:
+            return _unavailable(source, exc)
+        return checked.reply(new)
+
+    def check(self, source: str, body: bytes, headers: Mapping[str, str]) -> Reply | Accepted:
+        """Everything before the commit: signature, JSON, the source's parser."""
+        endpoint = self.endpoints[source]
+        if endpoint.closed_reason:
+            return Reply(403, {"error": endpoint.closed_reason}, "forbidden")
+        if endpoint.verify is not None:
+            try:
+                endpoint.verify(body, headers)
+            except SignatureError as exc:
+                return Reply(401, {"error": str(exc)}, "unauthorized")
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return Reply(400, {"error": "body is not JSON"}, "bad_request")
+        try:
+            event = endpoint.parse(payload, headers)
+        except endpoint.malformed as exc:
+            return Reply(400, {"error": f"not a {source} event: {exc}"}, "bad_request")
+        kept = {name: headers[name] for name in KEPT_HEADERS if headers.get(name)}
+        envelope = {"source": source, "headers": kept, "body": payload, "received_at": self.clock.now().isoformat()}
+        ignored = f"unknown event type {event.raw_type!r}" if event.kind == UNKNOWN else ""
+        return Accepted(source, dedup_key(source, event), event, envelope, ignored)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A verified, parsed webhook, ready to be committed to the inbox."""
+
+    source: str
+    key: str
+    event: Event
+    envelope: dict[str, Any]
+    ignored: str
+
+    def row(self) -> dict[str, Any]:
+        return {"key": self.key, "source": self.source, "event": self.event, "envelope": self.envelope,
+                "ignored": self.ignored}
+
+    def reply(self, new: bool) -> Reply:
+        if not new:
+            return Reply(202, {"status": "duplicate", "id": self.key}, "duplicate")
+        if self.ignored:
+            return Reply(202, {"status": "ignored", "reason": self.ignored, "id": self.key}, "ignored")
+        return Reply(202, {"status": "queued", "id": self.key}, "queued")
+
+
+def _unavailable(source: str, exc: Exception) -> Reply:
+    log.error("could not record a %s webhook: %s", source, exc.__class__.__name__)
+    return Reply(503, {"error": "database unavailable, retry later"}, "unavailable")
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is (or declares to be) over ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(intake: Intake, metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], *,
+               max_body_bytes: int = 1024 * 1024, on_startup: Callable[[], None] | None = None,
+               on_shutdown: Callable[[], None] | None = None,
+               extensions: Sequence[Callable[[FastAPI], None]] = ()) -> FastAPI:
+    """The ASGI app. ``on_startup``/``on_shutdown`` run in the lifespan (workers, scheduler)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if on_startup:
+            await run_in_threadpool(on_startup)
+        try:
+            yield
+        finally:
+            if on_shutdown:
+                await run_in_threadpool(on_shutdown)
+
+    app = FastAPI(title="ticketbot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def webhook(source: str, request: Request) -> Response:
+        started = time.perf_counter()
+        body = await read_limited(request, max_body_bytes)
+        if body is None:
+            reply = Reply(413, {"error": f"body over {max_body_bytes} bytes"}, "too_large")
+        elif len(body) <= INLINE_BODY_BYTES:
+            reply = await intake.receive_async(source, body, request.headers)
+        else:  # parsing a big body would hold up every other request on the loop
+            reply = await run_in_threadpool(intake.receive, source, body, request.headers)
+        metrics.received.labels(source, reply.outcome).inc()
+        metrics.ack.labels(source).observe(time.perf_counter() - started)
+        return JSONResponse(reply.body, status_code=reply.status)
+
+    for source in intake.endpoints:
+        app.add_api_route(f"/webhooks/{source}", _bind(webhook, source), methods=["POST"],
+                          name=f"webhook_{source}", include_in_schema=False)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        ok, report = await run_in_threadpool(health)
+        return JSONResponse(report, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE)
+
+    for extend in extensions:
+        extend(app)
+    return app
+
+
+def _bind(handler: Callable[..., Any], source: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return await handler(source, request)
+
+    return endpoint
+
+
+# signature checks wired to settings ----------------------------------------------------------------
+def jira_verifier(secret: str) -> Callable[[bytes, Mapping[str, str]], None]:
+    from bot.security import verify_jira_signature
+
+    def verify(body: bytes, headers: Mapping[str, str]) -> None:
+        verify_jira_signature(secret, body, headers.get(JIRA_SIGNATURE_HEADER))
+
+    return verify
+
+
+def zendesk_verifier(secret: str, clock: Clock, max_age: float) -> Callable[[bytes, Mapping[str, str]], None]:
+    from bot.security import verify_zendesk
+
+    def verify(body: bytes, headers: Mapping[str, str]) -> None:
+        verify_zendesk(secret, body, headers.get(ZENDESK_SIGNATURE_HEADER),
+                                 headers.get(ZENDESK_TIMESTAMP_HEADER), now=clock.now(), max_age=max_age)
+
+    return verify

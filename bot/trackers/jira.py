@@ -1,0 +1,538 @@
+"""The Jira Cloud (+ Service Management) adapter: the Tracker port on the ``jira`` library.
+
+It translates names into ids and effects into REST calls, nothing more: no rule logic.
+Every names->ids lookup (fields, options, users, link types, service desks, request
+types, organizations) is resolved once and cached for the life of the adapter; the
+available transitions are read each time because they depend on the current status.
+
+Rate limits are handled here rather than by the library: ``jira.JIRA``'s own
+``ResilientSession`` retries with ``time.sleep`` and jitter, which makes tests sleep
+and ignores the exact ``Retry-After``. We switch it off (``max_retries=0``) and mount a
+requests adapter that honours ``Retry-After`` through an injected ``sleep`` and counts
+every HTTP call, so a benchmark can report calls per operation.
+
+Comments are only ever posted internal (``sd.public.comment`` internal=true): this
+module has no code path that posts a public comment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from jira import JIRA, JIRAError
+from requests.adapters import HTTPAdapter
+
+from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
+from bot.model import Ticket, User
+from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.jira_model import FieldCatalog, ticket_from_json, user_from_json
+
+log = logging.getLogger(__name__)
+
+#: Statuses that mean "not now, try again later"; 503 only when Jira says when.
+_RATE_LIMITED = 429
+_UNAVAILABLE = 503
+_MAX_BACKOFF = 60.0
+_PAGE = 50
+_NO_BODY = object()
+
+#: Field kinds as far as writing a value is concerned (from the field's schema).
+_SINGLE_OPTION = (":select", ":radiobuttons")
+_MULTI_OPTION = (":multiselect", ":multicheckboxes")
+
+OptionsLoader = Callable[[], dict[str, list[str]]]
+
+
+class RateLimited(TrackerError):
+    """Jira kept answering 429/503 after the allowed number of retries."""
+
+
+# HTTP: retries and call counting ---------------------------------------------------------------
+def retry_delay(response: requests.Response, attempt: int) -> float | None:
+    """Seconds to wait before retrying ``response``, or ``None`` when it must not be retried.
+
+    429 is always retried (the request was not processed); 503 only with ``Retry-After``,
+    because without it we cannot tell whether a write went through.
+    """
+    header = response.headers.get("Retry-After")
+    seconds = _seconds(header)
+    if response.status_code == _RATE_LIMITED:
+        return seconds if seconds is not None else min(_MAX_BACKOFF, 2.0**attempt)
+    if response.status_code == _UNAVAILABLE and seconds is not None:
+        return seconds
+    return None
+
+
+def _seconds(header: str | None) -> float | None:
+    try:
+        return max(0.0, float(header)) if header is not None else None
+    except ValueError:  # an HTTP-date; Jira sends seconds, so fall back to backoff
+        return None
+
+
+class _RetryingAdapter(HTTPAdapter):
+    """Counts every HTTP call and retries 429/503 after ``Retry-After`` via the injected sleep."""
+
+    def __init__(self, *, retries: int, sleep: Callable[[float], None], calls: Counter[tuple[str, str]]) -> None:
+        super().__init__()
+        self.retries = retries
+        self.sleep = sleep
+        self.calls = calls
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        path = urlsplit(request.url or "").path
+        method = request.method or "GET"
+        attempt = 0
+        while True:
+            self.calls[(method, path)] += 1
+            response = super().send(request, **kwargs)
+            delay = retry_delay(response, attempt)
+            if delay is None:
+                return response
+            if attempt >= self.retries:
+                response.close()
+                raise RateLimited(f"Jira answered {response.status_code} to {method} {path} "
+                                  f"{attempt + 1} time(s); gave up after {self.retries} retries")
+            # No headers in the log: they would carry the Authorization header.
+            log.warning("Jira answered %s to %s %s; retrying in %.1fs (%d/%d)",
+                        response.status_code, method, path, delay, attempt + 1, self.retries)
+            response.close()
+            self.sleep(delay)
+            attempt += 1
+
+
+# the adapter -----------------------------------------------------------------------------------
+class JiraTracker:
+    """Tracker port for Jira Cloud and Jira Service Management (REST v2 + servicedeskapi)."""
+
+    name = "jira"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        email: str | None = None,
+        api_token: str | None = None,
+        *,
+        token: str | None = None,
+        client: JIRA | None = None,
+        max_retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+    ) -> None:
+        """Connect with ``url``/``email``/``api_token`` (``token`` is an alias), or wrap ``client``.
+
+        A given ``client`` is reconfigured the same way: its own retries are switched off
+        and our retrying, counting transport is mounted on its session.
+        """
+        if client is None:
+            secret = api_token or token
+            if not (url and email and secret):
+                raise ValueError("JiraTracker needs url, email and api token, or a jira.JIRA client")
+            client = JIRA(server=url, basic_auth=(email, secret), max_retries=0,
+                          get_server_info=False, timeout=timeout)
+        self.client = client
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self._session = client._session
+        self._session.max_retries = 0  # the library's retry loop sleeps for real; ours is injected
+        adapter = _RetryingAdapter(retries=max_retries, sleep=sleep, calls=self.calls)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._server = client.server_url.rstrip("/")
+        self.clear_caches()
+
+    def __repr__(self) -> str:  # never the token
+        return f"JiraTracker({self._server!r})"
+
+    def clear_caches(self) -> None:
+        """Forget every names->ids lookup (e.g. after an admin renamed things)."""
+        self._catalog: FieldCatalog | None = None
+        self._users: dict[str, User | None] = {}
+        self._options: dict[str, list[str]] = {}
+        self._link_types: dict[str, dict[str, Any]] | None = None
+        self._desks: dict[str, str] | None = None
+        self._request_types: dict[str, dict[str, str]] = {}
+        self._organizations: dict[str, str] | None = None
+        self._desk_organizations: dict[str, set[str]] = {}
+        self._issue_types: dict[str, dict[str, str]] = {}
+
+    # reads ---------------------------------------------------------------------------------------
+    def get_ticket(self, key: str, *, with_people: bool = False) -> Ticket:
+        """One GET of the issue; ``with_people`` adds one GET of its watchers."""
+        with self._errors(f"GET issue {key}"):
+            raw = self.client.issue(key).raw
+        watchers = self._watchers(key) if with_people else None
+        ticket = self._ticket(raw, watchers=watchers)
+        if with_people and ticket.participants is None:
+            ticket = replace(ticket, participants=())  # loaded, and nobody is there
+        return ticket
+
+    def find_user(self, email: str) -> User | None:
+        """The user with this e-mail (cached, misses too); ``None`` when Jira has none."""
+        wanted = email.strip().lower()
+        if wanted not in self._users:
+            found = self._request("GET", self._api("user/search"), params={"query": wanted})
+            self._users[wanted] = _pick_user(found or [], wanted)
+        return self._users[wanted]
+
+    def search_updated(self, projects: Iterable[str], since: datetime) -> list[Ticket]:
+        """Tickets of ``projects`` updated at or after ``since`` (minute precision), oldest first.
+
+        Jira reads the JQL date in the bot account's time zone; we send UTC, so that
+        account's profile should be set to UTC (or overlap is absorbed by deduplication).
+        """
+        projects = list(projects)
+        if not projects:
+            return []
+        moment = since.astimezone(UTC) if since.tzinfo else since
+        names = ", ".join(f'"{p}"' for p in projects)
+        jql = f'project in ({names}) AND updated >= "{moment:%Y/%m/%d %H:%M}" ORDER BY updated ASC'
+        return [self._ticket(issue) for issue in self._search(jql)]
+
+    # writes --------------------------------------------------------------------------------------
+    def update_fields(self, key: str, changes: Sequence[Effect]) -> None:
+        """All field changes of one plan in ONE ``PUT /issue/{key}``."""
+        project = _project_of(key)
+        options = cache(lambda: self._edit_options(key))
+        fields: dict[str, Any] = {}
+        for effect in changes:
+            field_id, value = self._field_change(effect, project, options)
+            fields[field_id] = value
+        if fields:
+            self._request("PUT", self._api(f"issue/{key}"), body={"fields": fields})
+
+    def add_watcher(self, key: str, email: str) -> None:
+        # The body is the bare account id as a JSON string, as the API wants.
+        self._request("POST", self._api(f"issue/{key}/watchers"), body=self._account_id(email))
+
+    def remove_participant(self, key: str, email: str) -> None:
+        """Make sure ``email`` is not a request participant; nothing to do for an unknown person."""
+        user = self.find_user(email)
+        if user is None or not user.account_id:
+            return
+        self._request("DELETE", self._sd(f"request/{key}/participant"), body={"accountIds": [user.account_id]})
+
+    def add_internal_comment(self, key: str, body: str) -> str:
+        """Post an internal comment (the only kind this adapter can post); returns its id."""
+        with self._errors(f"POST comment on {key}"):
+            comment = self.client.add_comment(key, body, is_internal=True)
+        return str(comment.id)
+
+    def transition(self, key: str, status: str) -> None:
+        """Find the transition whose target status is ``status`` (any case) and perform it."""
+        with self._errors(f"GET transitions of {key}"):
+            available = self.client.transitions(key)
+        chosen = next((t for t in available if (t.get("to") or {}).get("name", "").casefold() == status.casefold()),
+                      None)
+        if chosen is None:
+            targets = sorted({(t.get("to") or {}).get("name", "?") for t in available})
+            raise NotFound(f"{key} has no transition to {status!r} from its current status; "
+                           f"available targets: {', '.join(targets) or 'none'}")
+        self._request("POST", self._api(f"issue/{key}/transitions"), body={"transition": {"id": str(chosen["id"])}})
+
+    def link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        link = self._link_type(link_type)
+        body = {"type": {"id": str(link["id"])}, "inwardIssue": {"key": inward_key},
+                "outwardIssue": {"key": outward_key}}
+        self._request("POST", self._api("issueLink"), body=body)
+
+    def create_ticket(
+        self,
+        project: str,
+        issue_type: str,
+        summary: str,
+        description: str = "",
+        field_values: dict[str, Any] | None = None,
+    ) -> str:
+        """Create an issue; ``field_values`` by display name, translated as in :meth:`update_fields`."""
+        options = cache(lambda: self._create_options(project, issue_type))
+        fields: dict[str, Any] = {"project": {"key": project}, "issuetype": {"name": issue_type}, "summary": summary}
+        if description:
+            fields["description"] = description  # v2: wiki text, not ADF
+        for name, value in (field_values or {}).items():
+            field_id = self._field_id(name)
+            fields[field_id] = self._field_value(field_id, value, project, options)
+        created = self._request("POST", self._api("issue"), body={"fields": fields})
+        return str(created["key"])
+
+    # field translation ---------------------------------------------------------------------------
+    def _field_change(self, effect: Effect, project: str, options: OptionsLoader) -> tuple[str, Any]:
+        catalog = self._fields()
+        match effect:
+            case SetField(field=name, value=value):
+                field_id = self._field_id(name)
+                return field_id, self._field_value(field_id, value, project, options)
+            case SetReporter(email=email):
+                return "reporter", {"accountId": self._account_id(email)}
+            case SetOrganization(name=name):
+                field_id = _require(catalog.organizations_id, "an Organizations field (Service Management)")
+                return field_id, [int(self._organization_id(project, name))]
+            case SetRequestType(name=name):
+                field_id = _require(catalog.request_type_id, "a Request Type field (Service Management)")
+                return field_id, self._request_type_id(project, name)
+        raise TrackerError(f"{effect.kind} is not a field change")
+
+    def _field_id(self, name: str) -> str:
+        catalog = self._fields()
+        field_id = catalog.id_for(name) or (name if name in catalog.names else None)
+        if field_id is None:
+            raise NotFound(f"Jira has no field named {name!r}")
+        return field_id
+
+    def _field_value(self, field_id: str, value: Any, project: str, options: OptionsLoader) -> Any:
+        """The JSON Jira wants for ``value`` in this field, from the field's schema."""
+        catalog = self._fields()
+        if field_id == catalog.organizations_id:
+            return [int(self._organization_id(project, n)) for n in _as_list(value)]
+        if field_id == catalog.request_type_id:
+            return self._request_type_id(project, str(value))
+        if field_id == catalog.participants_id:
+            return [{"accountId": self._account_id(e)} for e in _as_list(value)]
+        schema = catalog.schemas.get(field_id, {})
+        kind, custom, items = schema.get("type", ""), schema.get("custom", ""), schema.get("items", "")
+        if custom.endswith(_MULTI_OPTION) or (kind == "array" and items == "option"):
+            return [{"value": self._option(field_id, v, options)} for v in _as_list(value)]
+        if custom.endswith(_SINGLE_OPTION) or kind == "option":
+            return None if value is None else {"value": self._option(field_id, value, options)}
+        if kind == "option-with-child":
+            parent, _, child = str(value).partition(" / ")
+            return {"value": parent, "child": {"value": child}} if child else {"value": parent}
+        if kind == "user":
+            return None if value is None else {"accountId": self._account_id(_email_of(value))}
+        if kind == "array" and items == "user":
+            return [{"accountId": self._account_id(_email_of(v))} for v in _as_list(value)]
+        if kind == "number" and isinstance(value, str):
+            return float(value)
+        if kind in {"priority", "resolution", "version", "component"}:
+            return {"name": value}
+        return value
+
+    def _option(self, field_id: str, wanted: Any, options: OptionsLoader) -> str:
+        """The option's exact value; reloads the metadata once before saying it does not exist."""
+        match = _pick_option(self._options.get(field_id), str(wanted))
+        if match is None:
+            self._options.update(options())  # the cache may be stale or from another context
+            match = _pick_option(self._options.get(field_id), str(wanted))
+        if match is not None:
+            return match
+        name = self._fields().name_for(field_id)
+        known = self._options.get(field_id)
+        if known is None:
+            raise NotFound(f"field {name!r} ({field_id}) offers no options here (is it on the issue's screen?)")
+        raise NotFound(f"field {name!r} has no option {wanted!r}; options are: {', '.join(known)}")
+
+    def _edit_options(self, key: str) -> dict[str, list[str]]:
+        meta = self._request("GET", self._api(f"issue/{key}/editmeta")) or {}
+        return _options_from_meta((meta.get("fields") or {}).items())
+
+    def _create_options(self, project: str, issue_type: str) -> dict[str, list[str]]:
+        type_id = self._issue_type_id(project, issue_type)
+        fields = self._platform_pages(f"issue/createmeta/{project}/issuetypes/{type_id}", "fields")
+        return _options_from_meta((f.get("fieldId") or f.get("key"), f) for f in fields)
+
+    # cached lookups --------------------------------------------------------------------------------
+    def _fields(self) -> FieldCatalog:
+        if self._catalog is None:
+            with self._errors("GET field"):
+                self._catalog = FieldCatalog.from_fields(self.client.fields())
+        return self._catalog
+
+    def _account_id(self, email: str) -> str:
+        user = self.find_user(email)
+        if user is None or not user.account_id:
+            raise NotFound(f"Jira has no user with e-mail {email!r}")
+        return user.account_id
+
+    def _link_type(self, name: str) -> dict[str, Any]:
+        if self._link_types is None:
+            data = self._request("GET", self._api("issueLinkType")) or {}
+            self._link_types = {t["name"].casefold(): t for t in data.get("issueLinkTypes", [])}
+        found = self._link_types.get(name.casefold())
+        if found is None:
+            names = ", ".join(t["name"] for t in self._link_types.values())
+            raise NotFound(f"Jira has no issue link type {name!r}; types are: {names}")
+        return found
+
+    def _issue_type_id(self, project: str, name: str) -> str:
+        if project not in self._issue_types:
+            types = self._platform_pages(f"issue/createmeta/{project}/issuetypes", "issueTypes")
+            self._issue_types[project] = {t["name"].casefold(): str(t["id"]) for t in types}
+        found = self._issue_types[project].get(name.casefold())
+        if found is None:
+            raise NotFound(f"project {project} has no issue type {name!r}")
+        return found
+
+    def _service_desk_id(self, project: str) -> str:
+        if self._desks is None:
+            self._desks = {d["projectKey"]: str(d["id"]) for d in self._sd_pages("servicedesk")}
+        found = self._desks.get(project)
+        if found is None:
+            raise NotFound(f"project {project} has no service desk (organizations and request types need one)")
+        return found
+
+    def _request_type_id(self, project: str, name: str) -> str:
+        desk = self._service_desk_id(project)
+        if desk not in self._request_types:
+            pages = self._sd_pages(f"servicedesk/{desk}/requesttype")
+            self._request_types[desk] = {t["name"].casefold(): str(t["id"]) for t in pages}
+        found = self._request_types[desk].get(name.casefold())
+        if found is None:
+            raise NotFound(f"service desk of {project} has no request type {name!r}; "
+                           f"types are: {', '.join(sorted(self._request_types[desk]))}")
+        return found
+
+    def _organization_id(self, project: str, name: str) -> str:
+        """The organization's id: found by name, created when missing, and on the project's desk."""
+        desk = self._service_desk_id(project)
+        if self._organizations is None:
+            self._organizations = {o["name"].casefold(): str(o["id"]) for o in self._sd_pages("organization")}
+        org_id = self._organizations.get(name.casefold())
+        if org_id is None:
+            created = self._request("POST", self._sd("organization"), body={"name": name})
+            org_id = self._organizations[name.casefold()] = str(created["id"])
+        if desk not in self._desk_organizations:
+            pages = self._sd_pages(f"servicedesk/{desk}/organization")
+            self._desk_organizations[desk] = {str(o["id"]) for o in pages}
+        if org_id not in self._desk_organizations[desk]:
+            self._request("POST", self._sd(f"servicedesk/{desk}/organization"), body={"organizationId": int(org_id)})
+            self._desk_organizations[desk].add(org_id)
+        return org_id
+
+    # reading helpers -------------------------------------------------------------------------------
+    def _ticket(self, raw: Mapping[str, Any], *, watchers: tuple[User, ...] | None = None) -> Ticket:
+        return ticket_from_json(raw, self._fields(), watchers=watchers)
+
+    def _watchers(self, key: str) -> tuple[User, ...]:
+        data = self._request("GET", self._api(f"issue/{key}/watchers")) or {}
+        return tuple(u for u in (user_from_json(w) for w in data.get("watchers", [])) if u)
+
+    def _search(self, jql: str) -> Iterator[Mapping[str, Any]]:
+        """Every issue matching ``jql`` (enhanced search, paged by ``nextPageToken``)."""
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"jql": jql, "fields": "*all", "maxResults": _PAGE}
+            if token:
+                params["nextPageToken"] = token
+            page = self._request("GET", self._api("search/jql"), params=params) or {}
+            yield from page.get("issues", [])
+            token = page.get("nextPageToken")
+            if page.get("isLast", True) or not token:
+                return
+
+    def _platform_pages(self, path: str, key: str) -> list[dict[str, Any]]:
+        """All items of a ``startAt``/``maxResults``/``total`` paged platform resource."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._request("GET", self._api(path), params={"startAt": len(items), "maxResults": _PAGE}) or {}
+            batch = page.get(key) or page.get("values") or []
+            items.extend(batch)
+            if not batch or len(items) >= int(page.get("total", len(items))):
+                return items
+
+    def _sd_pages(self, path: str) -> list[dict[str, Any]]:
+        """All values of a Service Management ``start``/``limit``/``isLastPage`` paged resource."""
+        values: list[dict[str, Any]] = []
+        while True:
+            page = self._request("GET", self._sd(path), params={"start": len(values), "limit": _PAGE}) or {}
+            batch = page.get("values") or []
+            values.extend(batch)
+            if page.get("isLastPage", True) or not batch:
+                return values
+
+    # HTTP ------------------------------------------------------------------------------------------
+    def _api(self, path: str) -> str:
+        return self.client._get_url(path)  # /rest/api/2/... as the library is configured
+
+    def _sd(self, path: str) -> str:
+        return f"{self._server}/rest/servicedeskapi/{path}"
+
+    def _request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
+                 body: Any = _NO_BODY) -> Any:
+        """One call through the library's session; JSON in, JSON (or ``None``) out."""
+        kwargs: dict[str, Any] = {}
+        if params:
+            kwargs["params"] = dict(params)
+        if body is not _NO_BODY:
+            kwargs["data"] = json.dumps(body)
+        what = f"{method} {urlsplit(url).path}"
+        with self._errors(what):
+            response = self._session.request(method, url, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise TrackerError(f"Jira {what} answered {response.status_code} with a body that is not JSON") from None
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn the library's and requests' errors into TrackerError / NotFound with a clear message."""
+        try:
+            yield
+        except JIRAError as exc:
+            # str(exc) would dump response headers; build our own message instead.
+            detail = (exc.text or "").strip() or "no details"
+            cls = NotFound if exc.status_code == 404 else TrackerError
+            raise cls(f"Jira {what} failed (HTTP {exc.status_code}): {detail}") from None
+        except requests.RequestException as exc:
+            raise TrackerError(f"Jira {what} failed: {exc.__class__.__name__}") from None
+
+
+# small pure helpers --------------------------------------------------------------------------------
+def _project_of(key: str) -> str:
+    return key.rsplit("-", 1)[0]
+
+
+def _require(field_id: str | None, what: str) -> str:
+    if field_id is None:
+        raise NotFound(f"this Jira site has no {what}")
+    return field_id
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+
+
+def _email_of(value: Any) -> str:
+    return value.email if isinstance(value, User) else str(value)
+
+
+def _pick_user(found: Sequence[Mapping[str, Any]], email: str) -> User | None:
+    """The search hit whose e-mail is ``email``; a lone hit with a hidden e-mail counts too."""
+    users = [u for u in (user_from_json(raw) for raw in found) if u]
+    exact = next((u for u in users if u.is_email(email)), None)
+    if exact is not None:
+        return exact
+    hidden = [u for u in users if not u.email]
+    if len(users) == 1 and hidden:
+        return replace(hidden[0], email=email)  # Jira hides addresses; the query was exact
+    return None
+
+
+def _pick_option(options: list[str] | None, wanted: str) -> str | None:
+    if not options:
+        return None
+    return next((o for o in options if o.casefold() == wanted.strip().casefold()), None)
+
+
+def _options_from_meta(fields: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, list[str]]:
+    """``{field id: [option values]}`` from editmeta/createmeta field descriptions."""
+    out: dict[str, list[str]] = {}
+    for field_id, meta in fields:
+        allowed = meta.get("allowedValues") or []
+        values = [v["value"] for v in allowed if isinstance(v, Mapping) and "value" in v]
+        if field_id and values:
+            out[field_id] = values
+    return out

@@ -1,0 +1,109 @@
+"""Loop and blast-radius guards: own events, per-ticket and per-rule caps, pause and resume."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.inbox import DONE
+from tests.daemon.helpers import encode, jira_headers, lines_of, onboarding_created, onboarding_site, onboarding_updated
+
+RULE = "everbright_onboarding"
+BOT = {"accountId": "5b10ac8d82e05b22cc7d4ef0", "emailAddress": "ticketbot@goeverbright.com",
+       "displayName": "ticketbot", "accountType": "atlassian"}
+
+
+def _receive(daemon, body: dict) -> None:  # noqa: ANN001
+    raw = encode(body)
+    assert daemon.intake.receive("jira", raw, {k.lower(): v for k, v in jira_headers(raw).items()}).status == 202
+
+
+def _by_bot(body: dict) -> dict:
+    body["user"] = BOT
+    return body
+
+
+def test_events_caused_by_the_bot_are_ignored(make_daemon):
+    daemon = make_daemon(onboarding_site(["SS-1"]))
+    _receive(daemon, _by_bot(onboarding_updated("SS-1", 1793610840000)))
+    daemon.workers.drain()
+    [row] = daemon.inbox.rows()
+    assert (row.status, row.note) == (DONE, "event caused by ticketbot's own account")
+    assert daemon.handler.trackers["jira"].changes() == []
+    assert daemon.store.traces() == []  # the bot's own echoes would drown the traces
+
+
+def test_a_rule_may_opt_into_the_bots_own_events(make_daemon, rules, monkeypatch):
+    monkeypatch.setattr(rules[0].rule, "handles_own_events", True, raising=False)
+    daemon = make_daemon(onboarding_site(["SS-1"]))
+    _receive(daemon, _by_bot(onboarding_updated("SS-1", 1793610840000)))
+    daemon.workers.drain()
+    assert lines_of(daemon.handler.trackers["jira"].changes(), "SS-1")
+
+
+def test_per_ticket_cap_pauses_the_rule_on_that_ticket_until_resumed(make_daemon, clock):
+    alerts: list[str] = []
+    daemon = make_daemon(onboarding_site(["SS-1", "SS-2"]), alert=alerts.append,
+                         guards={"max_writes_per_ticket_10min": 3})
+    tracker = daemon.handler.trackers["jira"]
+    _receive(daemon, onboarding_created("SS-1", 1793610840000))
+    daemon.workers.drain()
+    written = len(tracker.changes())  # one plan may overshoot the cap: 7 writes
+    tracker.apply_external_change("SS-1", "Needs Configuration?", None)  # a person undoes one field
+    _receive(daemon, onboarding_updated("SS-1", 1793610900000))
+    daemon.workers.drain()
+    assert len(tracker.changes()) == written
+    [pause] = daemon.guards.active_pauses(RULE)
+    assert (pause.ticket_key, pause.by) == ("SS-1", "cap")
+    assert len(alerts) == 1 and "SS-1" in alerts[0] and f"ticketbot rules resume {RULE}" in alerts[0]
+    trace = daemon.store.traces("SS-1")[-1]
+    assert not trace.matched and "cap reached: 7 bot writes on SS-1 in 10 minutes (max 3)" in trace.notes[0]
+
+    _receive(daemon, onboarding_created("SS-2", 1793610840000))  # other tickets are not paused
+    daemon.workers.drain()
+    assert lines_of(tracker.changes(), "SS-2")
+
+    clock.advance(timedelta(minutes=11))  # time alone does not lift a pause
+    _receive(daemon, onboarding_updated("SS-1", 1793611900000))
+    daemon.workers.drain()
+    assert "rule paused for SS-1" in daemon.store.traces("SS-1")[-1].notes[0]
+
+    assert daemon.guards.resume(RULE) == 1
+    _receive(daemon, onboarding_updated("SS-1", 1793612000000))
+    daemon.workers.drain()
+    resumed = daemon.store.traces("SS-1")[-1]
+    assert resumed.matched and not any("paused" in n for n in resumed.notes)  # evaluated again
+    # (The executor's record keeps an undone field undone: effect keys are applied once, loops or not.)
+    assert {e["outcome"] for e in resumed.effects} == {"already-true"}
+
+
+def test_per_rule_cap_pauses_the_rule_entirely(make_daemon, clock):
+    alerts: list[str] = []
+    daemon = make_daemon(onboarding_site([f"SS-{i}" for i in range(1, 5)]), alert=alerts.append,
+                         guards={"max_tickets_per_rule_hour": 2})
+    tracker = daemon.handler.trackers["jira"]
+    for i in range(1, 5):
+        _receive(daemon, onboarding_created(f"SS-{i}", 1793610840000 + i))
+    daemon.workers.drain()
+    assert [bool(lines_of(tracker.changes(), f"SS-{i}")) for i in range(1, 5)] == [True, True, False, False]
+    [pause] = daemon.guards.active_pauses(RULE)
+    assert (pause.ticket_key, pause.by) == ("", "cap")
+    assert len(alerts) == 1 and "changed 2 tickets in the last hour (max 2); paused entirely" in alerts[0]
+    assert "rule paused since" in daemon.store.traces("SS-4")[-1].notes[0]
+
+    clock.advance(timedelta(minutes=1))
+    daemon.guards.resume(RULE)  # the two tickets changed before the resume no longer count
+    _receive(daemon, onboarding_updated("SS-3", 1793610900000))
+    daemon.workers.drain()
+    assert lines_of(tracker.changes(), "SS-3")
+
+
+@pytest.mark.parametrize("by", ["admin"])
+def test_an_admin_pause_stops_the_rule(make_daemon, by):
+    daemon = make_daemon(onboarding_site(["SS-1"]))
+    daemon.guards.pause(RULE, "investigating", by=by)
+    _receive(daemon, onboarding_created("SS-1", 1793610840000))
+    daemon.workers.drain()
+    assert daemon.handler.trackers["jira"].changes() == []
+    assert "investigating" in daemon.store.traces("SS-1")[-1].notes[0]

@@ -1,0 +1,174 @@
+"""SlackNotifier against the fake Slack Web API: DMs by e-mail, channels, buttons, 429, secrets."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import pytest
+
+from bot.effects import SlackMessage
+from bot.notify import Notifier, NotifyError, SlackNotifier
+from bot.settings import ConfigurationError, Settings, SlackSettings
+from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
+from tests.fakes.fake_slack import FakeSlack
+from tests.slack.helpers import ADMIN, APPROVER
+
+
+def message(**kwargs: object) -> SlackMessage:
+    fields = {"rule_id": "everbright_onboarding", "ticket_key": "ONB-12", "step": "nudge",
+              "text": "ONB-12 waits for your approval"} | kwargs
+    return SlackMessage(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def slept() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def notifier(slack_settings: Settings, slept: list[float]) -> SlackNotifier:
+    return SlackNotifier.from_settings(slack_settings.slack, sleep=slept.append)
+
+
+def test_it_is_a_notifier(notifier: SlackNotifier) -> None:
+    assert isinstance(notifier, Notifier)  # structural: send + alert
+
+
+def test_a_dm_by_email_looks_the_person_up_once(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    first = notifier.send(message(user_email="Approver@ACME.test"))
+    second = notifier.send(message(user_email="approver@acme.test", step="nudge_again"))
+
+    assert [m["ts"] for m in fake_slack.dm(APPROVER)] == [first, second]
+    assert fake_slack.dm(APPROVER)[0]["text"] == "ONB-12 waits for your approval"
+    assert fake_slack.count("users.lookupByEmail") == 1
+    assert notifier.calls == Counter({"users.lookupByEmail": 1, "chat.postMessage": 2})
+
+
+def test_a_dm_by_slack_id_needs_no_lookup(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    notifier.send(message(slack_user=ADMIN, user_email="ignored@acme.test"))
+    assert len(fake_slack.dm(ADMIN)) == 1
+    assert notifier.calls == Counter({"chat.postMessage": 1})
+
+
+def test_nobody_with_that_email_is_a_clear_error(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    with pytest.raises(NotifyError, match="no Slack user has the e-mail address ghost@acme.test"):
+        notifier.send(message(user_email="ghost@acme.test"))
+    assert fake_slack.messages == {}
+
+
+def test_a_message_without_recipient_is_refused(notifier: SlackNotifier) -> None:
+    with pytest.raises(NotifyError, match="has no channel, Slack user or e-mail address"):
+        notifier.send(message())
+
+
+def test_a_channel_message_and_an_unknown_channel(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    notifier.send(message(channel="CADMIN"))
+    assert len(fake_slack.in_channel("CADMIN")) == 1
+    with pytest.raises(NotifyError, match="chat.postMessage failed: channel_not_found") as failure:
+        notifier.send(message(channel="CNOWHERE"))
+    assert failure.value.code == "channel_not_found"
+
+
+def test_actions_render_approve_and_reject_buttons_valued_with_the_ticket_key(
+        notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    notifier.send(message(slack_user=APPROVER, actions=("approve", "reject")))
+
+    [posted] = fake_slack.dm(APPROVER)
+    section, actions = posted["blocks"]
+    assert section["text"] == {"type": "mrkdwn", "text": "ONB-12 waits for your approval"}
+    assert [(b["action_id"], b["value"], b["style"]) for b in actions["elements"]] == [
+        (APPROVE_ACTION, "ONB-12", "primary"), (REJECT_ACTION, "ONB-12", "danger")]
+    assert posted["text"] == "ONB-12 waits for your approval"  # the notification fallback
+
+
+def test_an_action_without_a_listener_is_a_programming_error(notifier: SlackNotifier) -> None:
+    with pytest.raises(ValueError, match="unknown Slack actions"):
+        notifier.send(message(slack_user=APPROVER, actions=("approve", "escalate")))
+
+
+def test_message_text_is_escaped(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    notifier.send(message(channel="CADMIN", text="Summary: <!channel> & <@U0CEO>"))
+    assert fake_slack.in_channel("CADMIN")[0]["text"] == "Summary: &lt;!channel&gt; &amp; &lt;@U0CEO&gt;"
+
+
+def test_alert_goes_to_the_admin_channel(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    notifier.alert("rule nudge_approver paused: 200 tickets in an hour")
+    assert [m["text"] for m in fake_slack.in_channel("CADMIN")] == [
+        "rule nudge_approver paused: 200 tickets in an hour"]
+
+
+def test_alert_without_admin_channel_only_logs(fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    notifier = SlackNotifier.from_settings(SlackSettings(bot_token=fake_slack.token, api_url=fake_slack.base_url))
+    with caplog.at_level(logging.WARNING, logger="bot.notify"):
+        notifier.alert("something odd")
+    assert "something odd" in caplog.text and "TICKETBOT_SLACK__ADMIN_CHANNEL" in caplog.text
+    assert notifier.calls == Counter() and fake_slack.hits == []
+
+
+def test_429_is_waited_out_through_the_injected_sleep(notifier: SlackNotifier, fake_slack: FakeSlack,
+                                                      slept: list[float]) -> None:
+    fake_slack.rate_limit(2, retry_after=7)
+    ts = notifier.send(message(channel="CADMIN"))
+    assert ts == fake_slack.in_channel("CADMIN")[0]["ts"]
+    assert slept == [7.0, 7.0]
+    assert fake_slack.count("chat.postMessage") == notifier.calls["chat.postMessage"] == 3
+    assert notifier.throttled == 2
+
+
+def test_429_retries_are_bounded(slack_settings: Settings, fake_slack: FakeSlack, slept: list[float]) -> None:
+    notifier = SlackNotifier.from_settings(slack_settings.slack, sleep=slept.append, max_retries=2)
+    fake_slack.rate_limit(10, retry_after=1)
+    with pytest.raises(NotifyError, match="rate limited") as failure:
+        notifier.send(message(channel="CADMIN"))
+    assert (failure.value.code, failure.value.retry_after) == ("ratelimited", 1.0)
+    assert slept == [1.0, 1.0]
+    assert fake_slack.count("chat.postMessage") == notifier.calls["chat.postMessage"] == 3
+    assert notifier.throttled == 3
+
+
+def test_a_long_retry_after_is_not_slept_but_reported(notifier: SlackNotifier, fake_slack: FakeSlack,
+                                                      slept: list[float]) -> None:
+    fake_slack.rate_limit(1, retry_after=120)
+    with pytest.raises(NotifyError) as failure:
+        notifier.send(message(channel="CADMIN"))
+    assert (slept, failure.value.retry_after, notifier.throttled) == ([], 120.0, 1)
+
+
+def test_people_by_email_and_by_id(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("UHIDDEN", "hidden@acme.test", "Hidden Email", email_visible=False)
+    assert notifier.slack_id_for("approver@acme.test") == APPROVER
+    assert notifier.slack_id_for("nobody@acme.test") is None
+    assert notifier.email_for(ADMIN) == "admin@acme.test"
+    assert notifier.email_for("UHIDDEN") is None
+    assert notifier.email_for("UGONE") is None
+    assert notifier.email_for(APPROVER) == "approver@acme.test"  # known from the look-up: no call
+    assert fake_slack.count("users.info") == 3
+
+
+def test_the_token_is_never_logged_nor_in_errors(fake_slack: FakeSlack, slack_settings: Settings,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    wrong = SlackNotifier.from_settings(SlackSettings(bot_token="xoxb-wrong-secret-token", api_url=fake_slack.base_url))
+    right = SlackNotifier.from_settings(slack_settings.slack)
+    with caplog.at_level(logging.DEBUG):
+        right.send(message(user_email="approver@acme.test"))
+        with pytest.raises(NotifyError) as failure:
+            wrong.send(message(channel="CADMIN"))
+    assert failure.value.code == "invalid_auth"
+    assert "xoxb-wrong-secret-token" not in str(failure.value)
+    assert caplog.records  # slack_sdk did log at DEBUG
+    assert fake_slack.token not in caplog.text and "xoxb-wrong-secret-token" not in caplog.text
+
+
+def test_no_bot_token_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="TICKETBOT_SLACK__BOT_TOKEN"):
+        SlackNotifier.from_settings(SlackSettings())
+
+
+def test_an_undeliverable_alert_is_logged_not_raised(fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    notifier = SlackNotifier.from_settings(SlackSettings(bot_token=fake_slack.token, api_url=fake_slack.base_url,
+                                                         admin_channel="CGONE"))
+    with caplog.at_level(logging.ERROR, logger="bot.notify"):
+        notifier.alert("worker 3 crashed")
+    assert "alert to CGONE not delivered (Slack chat.postMessage failed: channel_not_found): worker 3 crashed" \
+        in caplog.text
