@@ -5,15 +5,12 @@ Configuration errors end with one line naming the key and exit code 2, never a t
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
 import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from bot.clock import SystemClock
@@ -23,7 +20,8 @@ from bot.executor import WOULD_APPLY
 from bot.model import MANUAL, Event
 from bot.pipeline import ProcessReport, Processor
 from bot.replay import Replay, ReplayError, read_records
-from bot.settings import ConfigurationError, Settings, load_settings
+from bot.cli_common import ConfigOption, err, load_cli_settings, out
+from bot.settings import ConfigurationError, Settings
 from bot.store import Store
 from bot.trackers.base import TrackerError
 from bot.trackers.site import Site
@@ -32,17 +30,7 @@ app = typer.Typer(help="ticketbot: onboarding runbooks on Jira and Zendesk, with
                   add_completion=False, pretty_exceptions_enable=False)
 rules_app = typer.Typer(help="The configured rules.", invoke_without_command=True)
 app.add_typer(rules_app, name="rules")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Rules YAML (default: TICKETBOT_CONFIG).")]
-
-
-def _settings(config: Path | None = None) -> Settings:
-    settings = load_settings(**({"config": config} if config else {}))
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return settings
+_settings = load_cli_settings
 
 
 def _rules(settings: Settings) -> list[BoundRule]:

@@ -6,27 +6,16 @@ subprocess tests) ``python -m bot.cli_daemon run`` serves the same commands on t
 
 from __future__ import annotations
 
-import logging
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from bot.settings import ConfigurationError, Settings, load_settings
+from bot.cli_common import ConfigOption, err, load_cli_settings, out
+from bot.settings import ConfigurationError, Settings
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Rules YAML (default: TICKETBOT_CONFIG).")]
-
-
-def _settings(config: Path | None = None) -> Settings:
-    settings = load_settings(**({"config": config} if config else {}))
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return settings
+_settings = load_cli_settings
 
 
 def run(config: ConfigOption = None) -> None:
