@@ -11,6 +11,7 @@ internal, so a runbook that says "customers are not copied" cannot be broken by 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any, ClassVar
 
 
@@ -22,6 +23,8 @@ class Effect:
     kind: ClassVar[str] = "effect"
     #: Field effects of one plan are merged into a single edit call by the executor.
     is_field_change: ClassVar[bool] = False
+    #: Bookkeeping in the bot's own database (state, timers): applied after the plan's writes succeeded.
+    is_local: ClassVar[bool] = False
 
     @property
     def key(self) -> str:
@@ -106,7 +109,11 @@ class RemoveParticipant(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class InternalComment(Effect):
+    """An internal comment (agents only). ``mentions`` are e-mails the tracker turns into @-mentions
+    placed before the body, so the people are notified without being made participants."""
+
     body: str
+    mentions: tuple[str, ...] = ()
     kind: ClassVar[str] = "internal_comment"
 
     def describe(self) -> str:
@@ -119,10 +126,12 @@ class Transition(Effect):
     """Move the ticket to the status named (the transition is found by its target)."""
 
     status: str
+    resolution: str = ""  # set on the transition screen when the target closes the ticket
     kind: ClassVar[str] = "transition"
 
     def describe(self) -> str:
-        return f"transition to {self.status!r}"
+        suffix = f" (resolution {self.resolution!r})" if self.resolution else ""
+        return f"transition to {self.status!r}{suffix}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,3 +175,50 @@ class SlackMessage(Effect):
     def describe(self) -> str:
         to = self.channel or self.slack_user or self.user_email
         return f"slack to {to}: {self.text.splitlines()[0][:80]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetState(Effect):
+    """Record the runbook's stage for ``ticket_key`` and merge ``data`` into its record."""
+
+    stage: str = ""  # empty keeps the current stage
+    data: dict[str, Any] = field(default_factory=dict, hash=False)
+    kind: ClassVar[str] = "set_state"
+    is_local: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        parts = [f"stage = {self.stage!r}"] if self.stage else []
+        parts += [f"{k} = {v!r}" for k, v in self.data.items()]
+        return "state: " + ", ".join(parts or ["unchanged"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartTimer(Effect):
+    """Arm the durable timer ``<rule>:<ticket>:<name>`` for ``due_at`` (re-arms it if it exists)."""
+
+    name: str
+    due_at: datetime
+    data: dict[str, Any] = field(default_factory=dict, hash=False)
+    kind: ClassVar[str] = "start_timer"
+    is_local: ClassVar[bool] = True
+
+    @property
+    def timer_id(self) -> str:
+        return f"{self.rule_id}:{self.ticket_key}:{self.name}"
+
+    def describe(self) -> str:
+        return f"start timer {self.timer_id} due {self.due_at.isoformat()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelTimer(Effect):
+    name: str
+    kind: ClassVar[str] = "cancel_timer"
+    is_local: ClassVar[bool] = True
+
+    @property
+    def timer_id(self) -> str:
+        return f"{self.rule_id}:{self.ticket_key}:{self.name}"
+
+    def describe(self) -> str:
+        return f"cancel timer {self.timer_id}"

@@ -18,6 +18,7 @@ from bot.conditions import Verdict, all_passed
 from bot.config import RuleBlock
 from bot.effects import Effect
 from bot.model import Event, Ticket
+from bot.state import RuleState, StateStore, Timer
 from bot.trackers.base import TrackerReader
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,34 @@ class Evaluation:
         return cls(verdicts=list(verdicts), notes=list(notes))
 
 
+class StateView:
+    """A rule's read-only view of its own records (stage per ticket, timers) in one scope."""
+
+    def __init__(self, states: StateStore | None, scope: str, rule_id: str) -> None:
+        self._states = states
+        self.scope = scope
+        self.rule_id = rule_id
+
+    def get(self, ticket_key: str) -> RuleState | None:
+        return self._states.get(self.scope, self.rule_id, ticket_key) if self._states else None
+
+    def find(self, *, stages: Sequence[str] = (), **data: object) -> list[RuleState]:
+        return self._states.find(self.scope, self.rule_id, stages=stages, **data) if self._states else []
+
+    def timers(self, ticket_key: str) -> list[Timer]:
+        if not self._states:
+            return []
+        return [t for t in self._states.timers(self.scope, ticket_key) if t.rule_id == self.rule_id]
+
+
 @dataclass(frozen=True)
 class RuleContext:
-    """Read-only view a rule gets: the tracker's reads, the clock, its own config block."""
+    """Read-only view a rule gets: the tracker's reads, the clock, its own config block and records."""
 
     reader: TrackerReader
     clock: Clock
     config: RuleBlock
+    state: StateView = field(default_factory=lambda: StateView(None, "", ""))
 
 
 class Rule:
@@ -84,15 +106,19 @@ class BoundRule:
 
 
 class Engine:
-    def __init__(self, rules: Sequence[BoundRule], reader: TrackerReader, clock: Clock) -> None:
+    def __init__(self, rules: Sequence[BoundRule], reader: TrackerReader, clock: Clock, *,
+                 states: StateStore | None = None, scope: str = "") -> None:
         self.rules = [r for r in rules if r.config.enabled]
         self.reader = reader
         self.clock = clock
+        self.states = states
+        self.scope = scope
 
     def evaluate(self, event: Event, ticket: Ticket) -> list[RuleResult]:
         results = []
         for bound in self.rules:
-            ctx = RuleContext(reader=self.reader, clock=self.clock, config=bound.config)
+            ctx = RuleContext(reader=self.reader, clock=self.clock, config=bound.config,
+                              state=StateView(self.states, self.scope, bound.id))
             try:
                 evaluation = bound.rule.evaluate(event, ticket, ctx)
                 if not evaluation.matched and evaluation.effects:

@@ -4,6 +4,10 @@ Before any write it checks two things, so repeated deliveries and re-runs write 
 its own record of applied effect keys, and the ticket's current state (a watcher already
 watching, a field already set, an identical internal comment already there).
 All field changes of one plan for one ticket go out in a single edit.
+
+Local effects (rule state, timers) are the plan's commit point: they are applied last, and only
+when every tracker and Slack write of the plan succeeded. A plan that failed half-way therefore
+leaves the runbook's stage where it was, and the retried event plans the rest again.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.effects import (
     AddWatcher,
+    CancelTimer,
     CreateTicket,
     Effect,
     InternalComment,
@@ -24,11 +30,18 @@ from bot.effects import (
     SetOrganization,
     SetReporter,
     SetRequestType,
+    SetState,
+    SlackMessage,
+    StartTimer,
     Transition,
 )
 from bot.model import Ticket, User
+from bot.state import StateStore
 from bot.store import Store
 from bot.trackers.base import Tracker, TrackerError
+
+if TYPE_CHECKING:
+    from bot.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +49,7 @@ APPLIED = "applied"
 ALREADY = "already-true"
 FAILED = "failed"
 WOULD_APPLY = "would-apply"
+SKIPPED = "skipped"  # not attempted: Slack not configured, or deferred because an earlier write failed
 
 
 @dataclass(frozen=True)
@@ -49,12 +63,15 @@ class Outcome:
 
 
 class Executor:
-    def __init__(self, tracker: Tracker, store: Store, clock: Clock, *, scope: str, dry_run: bool = False) -> None:
+    def __init__(self, tracker: Tracker, store: Store, clock: Clock, *, scope: str, dry_run: bool = False,
+                 notifier: Notifier | None = None) -> None:
         self.tracker = tracker
         self.store = store
+        self.states = StateStore(store)
         self.clock = clock
         self.scope = scope
         self.dry_run = dry_run
+        self.notifier = notifier
 
     # public ----------------------------------------------------------------------------
     def apply(self, plan: Sequence[Effect], *, known: dict[str, Ticket] | None = None) -> list[Outcome]:
@@ -62,9 +79,17 @@ class Executor:
         outcomes: dict[int, Outcome] = {}
         pending: list[tuple[int, Effect]] = []
         tickets: dict[str, Ticket | None] = dict(known or {})
+        recorded = self.store.applied_keys(self.scope, [e.key for e in plan])
         for index, effect in enumerate(plan):
-            if self.store.is_applied(self.scope, effect.key):
+            if effect.key in recorded:
                 outcomes[index] = Outcome(effect, ALREADY, "recorded as applied earlier")
+                continue
+            if effect.is_local or isinstance(effect, SlackMessage):
+                if effect.is_local and self._local_already_true(effect):
+                    outcomes[index] = Outcome(effect, ALREADY, "already true in the bot's records")
+                    self._record(effect, ALREADY)
+                    continue
+                pending.append((index, effect))
                 continue
             current = self._current(effect.ticket_key, tickets)
             if current is not None and self._already_true(effect, current):
@@ -74,13 +99,20 @@ class Executor:
             pending.append((index, effect))
 
         field_changes = [(i, e) for i, e in pending if e.is_field_change]
-        others = [(i, e) for i, e in pending if not e.is_field_change]
+        others = [(i, e) for i, e in pending if not e.is_field_change and not e.is_local]
+        local = [(i, e) for i, e in pending if e.is_local]
         for key in dict.fromkeys(e.ticket_key for _, e in field_changes):
             batch = [(i, e) for i, e in field_changes if e.ticket_key == key]
             for i, outcome in zip([i for i, _ in batch], self._apply_fields(key, [e for _, e in batch]), strict=True):
                 outcomes[i] = outcome
         for index, effect in others:
             outcomes[index] = self._apply_one(effect)
+        failed = [o for o in outcomes.values() if o.status == FAILED]
+        for index, effect in local:
+            if failed:
+                outcomes[index] = Outcome(effect, SKIPPED, "deferred: an earlier write of this plan failed")
+            else:
+                outcomes[index] = self._apply_local(effect)
         return [outcomes[i] for i in range(len(plan))]
 
     # state checks ----------------------------------------------------------------------
@@ -116,7 +148,8 @@ class Executor:
             case RemoveParticipant(email=email):
                 return not any(self._is_person(p, email) for p in ticket.participants or ())
             case InternalComment(body=body):
-                return any(c.body.strip() == body.strip() for c in ticket.comments)
+                # Mentions are rendered ahead of the body, so a posted comment ends with it.
+                return any(c.body.strip().endswith(body.strip()) for c in ticket.comments)
             case Transition(status=status):
                 return ticket.status.casefold() == status.casefold()
             case LinkTickets(link_type=lt, inward_key=a, outward_key=b):
@@ -124,6 +157,40 @@ class Executor:
                            for link in ticket.links)
             case _:
                 return False
+
+    def _local_already_true(self, effect: Effect) -> bool:
+        match effect:
+            case SetState(stage=stage, data=data):
+                state = self.states.get(self.scope, effect.rule_id, effect.ticket_key)
+                return (state is not None and (not stage or state.stage == stage)
+                        and all(state.data.get(k) == v for k, v in data.items()))
+            case StartTimer(due_at=due_at):
+                timer = self.states.timer(self.scope, effect.timer_id)
+                return timer is not None and timer.due_at == due_at
+            case CancelTimer():
+                timer = self.states.timer(self.scope, effect.timer_id)
+                return timer is None or timer.status != "pending"
+        return False
+
+    def _apply_local(self, effect: Effect) -> Outcome:
+        if self.dry_run:
+            return Outcome(effect, WOULD_APPLY, "dry-run")
+        now = self.clock.now()
+        match effect:
+            case SetState(stage=stage, data=data):
+                state = self.states.put(self.scope, effect.rule_id, effect.ticket_key, stage=stage, data=data, at=now)
+                detail = f"stage {state.stage}"
+            case StartTimer(name=name, due_at=due_at, data=data):
+                self.states.start_timer(self.scope, rule_id=effect.rule_id, ticket_key=effect.ticket_key, name=name,
+                                        due_at=due_at, data=data, at=now)
+                detail = f"timer {effect.timer_id} due {due_at.isoformat()}"
+            case CancelTimer(name=name):
+                cancelled = self.states.cancel_timer(self.scope, effect.rule_id, effect.ticket_key, name)
+                detail = "cancelled" if cancelled else "no pending timer"
+            case _:
+                return Outcome(effect, FAILED, f"executor cannot apply {effect.kind}")
+        self._record(effect, APPLIED, detail)
+        return Outcome(effect, APPLIED, detail)
 
     # writes ------------------------------------------------------------------------------
     def _apply_fields(self, key: str, batch: list[Effect]) -> list[Outcome]:
@@ -140,6 +207,8 @@ class Executor:
     def _apply_one(self, effect: Effect) -> Outcome:
         if self.dry_run:
             return Outcome(effect, WOULD_APPLY, "dry-run")
+        if isinstance(effect, SlackMessage):
+            return self._send(effect)
         try:
             detail = self._write(effect)
         except TrackerError as exc:
@@ -154,10 +223,10 @@ class Executor:
                 t.add_watcher(key, email)
             case RemoveParticipant(ticket_key=key, email=email):
                 t.remove_participant(key, email)
-            case InternalComment(ticket_key=key, body=body):
-                return f"comment {t.add_internal_comment(key, body)}"
-            case Transition(ticket_key=key, status=status):
-                t.transition(key, status)
+            case InternalComment(ticket_key=key, body=body, mentions=mentions):
+                return f"comment {t.add_internal_comment(key, body, mentions)}"
+            case Transition(ticket_key=key, status=status, resolution=resolution):
+                t.transition(key, status, resolution)
             case LinkTickets(link_type=lt, inward_key=a, outward_key=b):
                 t.link(lt, a, b)
             case CreateTicket(project=p, issue_type=it, summary=s, description=d, field_values=fv):
@@ -165,6 +234,18 @@ class Executor:
             case _:
                 raise TrackerError(f"executor cannot apply {effect.kind}")
         return ""
+
+    def _send(self, message: SlackMessage) -> Outcome:
+        from bot.notify import NotifyError
+
+        if self.notifier is None:
+            return Outcome(message, SKIPPED, "Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN)")
+        try:
+            ts = self.notifier.send(message)
+        except NotifyError as exc:
+            return Outcome(message, FAILED, str(exc))
+        self._record(message, APPLIED, f"ts {ts}")
+        return Outcome(message, APPLIED, f"ts {ts}")
 
     def _record(self, effect: Effect, outcome: str, detail: str = "") -> None:
         if self.dry_run:

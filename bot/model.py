@@ -56,6 +56,7 @@ class Ticket:
     summary: str
     description: str = ""
     status: str = ""
+    resolution: str = ""  # empty while the ticket is unresolved
     issue_type: str = ""
     tracker: str = "jira"
     id: str = ""
@@ -115,3 +116,38 @@ class Event:
     comment: Comment | None = None
     raw_type: str = ""
     payload: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+# Serialized events: the inbox envelope of events that are not vendor webhooks (Slack decisions,
+# fired timers, admin requests) and the records ``ticketbot replay`` reads for them.
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-ready dict of an event without its ticket snapshot (the processor reads the ticket fresh)."""
+    actor = event.actor
+    return {
+        "id": event.id, "source": event.source, "kind": event.kind, "ticket_key": event.ticket_key,
+        "occurred_at": event.occurred_at.isoformat(), "raw_type": event.raw_type,
+        "actor": {"account_id": actor.account_id, "email": actor.email, "display_name": actor.display_name}
+        if actor else None,
+        "payload": dict(event.payload or {}),
+    }
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The inverse of :func:`event_to_dict`; raises ValueError/KeyError/TypeError on a malformed dict."""
+    if not isinstance(data, dict):
+        raise TypeError(f"an event must be a JSON object, got {type(data).__name__}")
+    occurred = datetime.fromisoformat(str(data["occurred_at"]))
+    if occurred.tzinfo is None:
+        raise ValueError(f"occurred_at must carry a time zone: {data['occurred_at']!r}")
+    for name in ("id", "source", "kind", "ticket_key"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            raise ValueError(f"event field {name!r} must be a non-empty string")
+    actor = data.get("actor")
+    payload = data.get("payload") or {}
+    if not isinstance(payload, dict):
+        raise ValueError("event payload must be a JSON object")
+    return Event(id=data["id"], source=data["source"], kind=data["kind"], ticket_key=data["ticket_key"],
+                 occurred_at=occurred, raw_type=str(data.get("raw_type") or ""),
+                 actor=User(account_id=str(actor.get("account_id") or ""), email=str(actor.get("email") or ""),
+                            display_name=str(actor.get("display_name") or "")) if isinstance(actor, dict) else None,
+                 payload=payload)

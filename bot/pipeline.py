@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
 from bot.engine import BoundRule, Engine, RuleResult
@@ -17,6 +17,9 @@ from bot.executor import APPLIED, FAILED, Executor, Outcome
 from bot.model import TICKET_DELETED, UNKNOWN, Event, Ticket
 from bot.store import LIVE, Store
 from bot.trackers.base import NotFound, Tracker
+
+if TYPE_CHECKING:
+    from bot.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +67,15 @@ class Processor:
     """Evaluates events against the bound rules and applies their plans through one tracker."""
 
     def __init__(self, rules: Sequence[BoundRule], tracker: Tracker, store: Store, clock: Clock, *,
-                 scope: str = LIVE, dry_run: bool = False, record_traces: bool = True) -> None:
+                 scope: str = LIVE, dry_run: bool = False, record_traces: bool = True,
+                 notifier: Notifier | None = None) -> None:
         self.tracker = tracker
         self.store = store
         self.clock = clock
         self.scope = scope
         self.record_traces = record_traces
-        self.engine = Engine(rules, tracker, clock)
-        self.executor = Executor(tracker, store, clock, scope=scope, dry_run=dry_run)
+        self.executor = Executor(tracker, store, clock, scope=scope, dry_run=dry_run, notifier=notifier)
+        self.engine = Engine(rules, tracker, clock, states=self.executor.states, scope=scope)
 
     def process(self, event: Event) -> ProcessReport:
         report = ProcessReport(event)

@@ -67,6 +67,10 @@ class AppliedEffectRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+def is_in_memory(url: str) -> bool:
+    return url in ("sqlite://", "sqlite:///", "sqlite:///:memory:") or "mode=memory" in url
+
+
 def make_engine(url: str) -> Engine:
     connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
     engine = create_engine(url, connect_args=connect_args, future=True)
@@ -89,8 +93,17 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        if is_in_memory(url):
+            # A private in-memory database lives only in this engine: build it from the models.
+            self.engine = make_engine(url)
+            from bot.migrations import load_models
+
+            load_models().create_all(self.engine)
+        else:
+            from bot.migrations import upgrade
+
+            upgrade(url)  # the schema a real database has is always the migrations' (idempotent)
+            self.engine = make_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
@@ -120,6 +133,14 @@ class Store:
             row = s.scalar(select(AppliedEffectRow.id).where(
                 AppliedEffectRow.scope == scope, AppliedEffectRow.effect_key == effect_key))
             return row is not None
+
+    def applied_keys(self, scope: str, effect_keys: list[str]) -> set[str]:
+        """Which of ``effect_keys`` are recorded as applied (one query)."""
+        if not effect_keys:
+            return set()
+        with self.session() as s:
+            return set(s.scalars(select(AppliedEffectRow.effect_key).where(
+                AppliedEffectRow.scope == scope, AppliedEffectRow.effect_key.in_(effect_keys))).all())
 
     def record_applied(self, *, scope: str, effect_key: str, ticket_key: str, rule_id: str, kind: str,
                        outcome: str, detail: str, at: datetime) -> None:

@@ -17,7 +17,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 
 #: Every module that puts tables on ``Base.metadata``.
-MODEL_MODULES = ("bot.store", "bot.inbox", "bot.guards", "bot.poller")
+MODEL_MODULES = ("bot.store", "bot.state", "bot.inbox", "bot.guards", "bot.poller")
 
 
 def load_models() -> MetaData:
@@ -39,6 +39,13 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database to ``revision`` (idempotent; replicas starting together wait for each other)."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def head() -> str:
+    """The newest revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
 
 
 def current(database_url: str) -> str | None:

@@ -50,12 +50,15 @@ class Tracker(TrackerReader, Protocol):
 
     def remove_participant(self, key: str, email: str) -> None: ...
 
-    def add_internal_comment(self, key: str, body: str) -> str:
-        """Post an internal (never customer-visible) comment; returns its id."""
+    def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
+        """Post an internal (never customer-visible) comment; returns its id.
+
+        ``mentions`` are e-mails of people to @-mention ahead of the body (notified, not made participants).
+        """
         ...
 
-    def transition(self, key: str, status: str) -> None:
-        """Move ``key`` to the status named, through whichever transition leads there."""
+    def transition(self, key: str, status: str, resolution: str = "") -> None:
+        """Move ``key`` to the status named, through whichever transition leads there (setting ``resolution``)."""
         ...
 
     def link(self, link_type: str, inward_key: str, outward_key: str) -> None: ...

@@ -222,13 +222,18 @@ class JiraTracker:
             return
         self._request("DELETE", self._sd(f"request/{key}/participant"), body={"accountIds": [user.account_id]})
 
-    def add_internal_comment(self, key: str, body: str) -> str:
-        """Post an internal comment (the only kind this adapter can post); returns its id."""
+    def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
+        """Post an internal comment (the only kind this adapter can post); returns its id.
+
+        The body is wiki text (the ``jira`` library posts to REST v2); mentions become ``[~accountid:…]``.
+        """
+        if mentions:
+            body = " ".join(f"[~accountid:{self._account_id(m)}]" for m in mentions) + " " + body
         with self._errors(f"POST comment on {key}"):
             comment = self.client.add_comment(key, body, is_internal=True)
         return str(comment.id)
 
-    def transition(self, key: str, status: str) -> None:
+    def transition(self, key: str, status: str, resolution: str = "") -> None:
         """Find the transition whose target status is ``status`` (any case) and perform it."""
         with self._errors(f"GET transitions of {key}"):
             available = self.client.transitions(key)
@@ -238,7 +243,10 @@ class JiraTracker:
             targets = sorted({(t.get("to") or {}).get("name", "?") for t in available})
             raise NotFound(f"{key} has no transition to {status!r} from its current status; "
                            f"available targets: {', '.join(targets) or 'none'}")
-        self._request("POST", self._api(f"issue/{key}/transitions"), body={"transition": {"id": str(chosen["id"])}})
+        body: dict[str, Any] = {"transition": {"id": str(chosen["id"])}}
+        if resolution:
+            body["fields"] = {"resolution": {"name": resolution}}
+        self._request("POST", self._api(f"issue/{key}/transitions"), body=body)
 
     def link(self, link_type: str, inward_key: str, outward_key: str) -> None:
         link = self._link_type(link_type)

@@ -21,7 +21,7 @@ PARTICIPANTS_SCHEMA = "com.atlassian.servicedesk:sd-request-participants"
 #: Jira's own fields that the Ticket model carries as attributes.
 _SYSTEM_FIELDS = {
     "summary", "description", "status", "issuetype", "project", "reporter", "creator",
-    "labels", "issuelinks", "comment", "created", "updated", "watches",
+    "labels", "issuelinks", "comment", "created", "updated", "watches", "resolution",
 }
 
 
@@ -189,6 +189,7 @@ def ticket_from_json(
         summary=f.get("summary") or "",
         description=adf_to_text(f.get("description")),
         status=(f.get("status") or {}).get("name", ""),
+        resolution=(f.get("resolution") or {}).get("name", ""),
         issue_type=(f.get("issuetype") or {}).get("name", ""),
         tracker="jira",
         reporter=user_from_json(f.get("reporter")),

@@ -32,6 +32,7 @@ class _Stored:
     summary: str
     description: str = ""
     status: str = "Open"
+    resolution: str = ""
     issue_type: str = "Task"
     reporter: str = ""  # e-mail
     creator: str = ""
@@ -74,7 +75,8 @@ class MemoryTracker:
         stored = self._stored(key)
         return Ticket(
             key=stored.key, id=stored.key, project=stored.project, summary=stored.summary,
-            description=stored.description, status=stored.status, issue_type=stored.issue_type,
+            description=stored.description, status=stored.status, resolution=stored.resolution,
+            issue_type=stored.issue_type,
             tracker=self.name, reporter=self._person(stored.reporter), creator=self._person(stored.creator),
             organizations=tuple(stored.organizations), request_type=stored.request_type,
             labels=tuple(stored.labels), fields=dict(stored.fields),
@@ -136,8 +138,10 @@ class MemoryTracker:
             self._note(key, f"participant - {email}")
             self._touch(stored)
 
-    def add_internal_comment(self, key: str, body: str) -> str:
+    def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         stored = self._stored(key)
+        if mentions:  # rendered as Jira wiki mentions, as the Jira adapter posts them
+            body = " ".join(f"[~accountid:{self._require_user(m).account_id}]" for m in mentions) + " " + body
         comment_id = str(next(self._ids))
         stored.comments.append(Comment(id=comment_id, body=body, author=_user(self.site.bot_account),
                                        internal=True, created=self._clock()))
@@ -146,12 +150,16 @@ class MemoryTracker:
         self._touch(stored)
         return comment_id
 
-    def transition(self, key: str, status: str) -> None:
+    def transition(self, key: str, status: str, resolution: str = "") -> None:
         stored = self._stored(key)
         for t in self.site.transitions:
             if t.to.casefold() == status.casefold() and (not t.from_ or stored.status in t.from_):
                 old, stored.status = stored.status, t.to
-                self._note(key, f"status {old} -> {t.to}")
+                if resolution:
+                    if resolution not in self.site.resolutions:
+                        raise NotFound(f"resolution {resolution!r} not found; known: {self.site.resolutions}")
+                    stored.resolution = resolution
+                self._note(key, f"status {old} -> {t.to}" + (f" (resolution {resolution})" if resolution else ""))
                 self._touch(stored)
                 return
         targets = sorted({t.to for t in self.site.transitions if not t.from_ or stored.status in t.from_})

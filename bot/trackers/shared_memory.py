@@ -112,13 +112,13 @@ class SharedMemoryTracker(MemoryTracker):
         with self._tx(write=True):
             super().remove_participant(key, email)
 
-    def add_internal_comment(self, key: str, body: str) -> str:
+    def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         with self._tx(write=True):
-            return super().add_internal_comment(key, body)
+            return super().add_internal_comment(key, body, mentions)
 
-    def transition(self, key: str, status: str) -> None:
+    def transition(self, key: str, status: str, resolution: str = "") -> None:
         with self._tx(write=True):
-            super().transition(key, status)
+            super().transition(key, status, resolution)
 
     def link(self, link_type: str, inward_key: str, outward_key: str) -> None:
         with self._tx(write=True):

@@ -86,6 +86,7 @@ class Site(_Model):
     service_desks: list[SiteServiceDesk] = Field(default_factory=list)
     organizations: list[SiteOrganization] = Field(default_factory=list)
     issue_types: list[str] = Field(default_factory=lambda: ["Task"])
+    resolutions: list[str] = Field(default_factory=lambda: ["Done", "Won't Do", "Duplicate", "Declined"])
     tickets: list[SiteTicket] = Field(default_factory=list)
 
     @classmethod

@@ -540,18 +540,23 @@ class ZendeskTracker:
             return
         self._put(tid, {"email_ccs": [{"user_id": user.account_id, "action": "delete"}]}, f"remove CC from {tid}")
 
-    def add_internal_comment(self, key: str, body: str) -> str:
-        """Post an internal note (``public: false``) and return its comment id."""
+    def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
+        """Post an internal note (``public: false``) and return its comment id.
+
+        Zendesk notes have no structured mention; the people are named ahead of the body.
+        """
         tid = ticket_id(key)
         if not body.strip():
             raise TrackerError("refusing to post an empty internal note")
+        if mentions:
+            body = " ".join(f"@{m}" for m in mentions) + " " + body
         audit = self._put(tid, {"comment": _internal_note(body)}, f"comment on {tid}")
         events = (audit.get("audit") or {}).get("events") or []
         comment = next((e for e in events if e.get("type") == "Comment"), None)
         return str(comment["id"]) if comment and comment.get("id") is not None else ""
 
-    def transition(self, key: str, status: str) -> None:
-        """Set the status (Zendesk has no workflow to walk)."""
+    def transition(self, key: str, status: str, resolution: str = "") -> None:
+        """Set the status (Zendesk has no workflow to walk, nor a resolution field: ``resolution`` is ignored)."""
         tid = ticket_id(key)
         self._put(tid, {"status": normalize_status(status)}, f"set status of {tid}")
 

@@ -18,6 +18,7 @@ from tests.daemon.helpers import (
     onboarding_created,
     onboarding_site,
     onboarding_updated,
+    wait_until,
 )
 
 
@@ -101,8 +102,8 @@ class CrashAfterWrite(SharedMemoryTracker):
         super().add_watcher(key, email)
         self._maybe_crash(f"watcher {email}")
 
-    def add_internal_comment(self, key: str, body: str) -> str:
-        comment_id = super().add_internal_comment(key, body)
+    def add_internal_comment(self, key: str, body: str, mentions=()) -> str:  # noqa: ANN001
+        comment_id = super().add_internal_comment(key, body, mentions)
         self._maybe_crash("comment")
         return comment_id
 
@@ -181,3 +182,30 @@ def test_a_crash_after_create_ticket_does_not_create_it_twice(make_daemon, tmp_p
     survivor = SharedMemoryTracker(site, tmp_path / "c.sqlite3", now=clock.now)
     Executor(survivor, store, VirtualClock(), scope="live").apply([effect])
     assert sum("created Task" in line for line in survivor.changes()) == 1
+
+
+def test_a_claim_left_by_a_killed_local_process_is_taken_over_in_seconds_not_at_lease_end(make_daemon):
+    """A SIGKILLed replica's events must not wait for its lease (a minute) or the leader's sweep:
+    the surviving pool's heartbeat hands them back. The virtual clock never moves, so no lease expires."""
+    import subprocess
+    import sys
+
+    from bot.inbox import Inbox, owner_id
+
+    daemon = make_daemon(onboarding_site(["SS-1"]))
+    _receive(daemon, onboarding_created("SS-1", 1793610840000))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    host = owner_id().rsplit(":", 2)[0]
+    killed = Inbox(daemon.store.engine, daemon.clock, owner=f"{host}:{int(gone.stdout)}:deadbeef")
+    assert killed.claim(lease_seconds=60) is not None  # it claimed the event, then died
+    assert daemon.workers.drain() == 0  # nothing claimable by the ordinary rules
+
+    daemon.workers.orphan_check = 0.05
+    daemon.workers.start()
+    try:
+        wait_until(lambda: [r.status for r in daemon.inbox.rows()] == [DONE], timeout=10)
+    finally:
+        daemon.workers.stop()
+    written = [line for line in lines_of(daemon.handler.trackers["jira"].changes(), "SS-1") if "created" not in line]
+    assert sorted(written) == sorted(INTAKE_LINES)

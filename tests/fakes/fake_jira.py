@@ -258,6 +258,7 @@ class StoredIssue:
     participants: list[str] = field(default_factory=list)  # account ids
     watchers: list[str] = field(default_factory=list)  # account ids
     labels: list[str] = field(default_factory=list)
+    resolution: str = ""
     fields: dict[str, Any] = field(default_factory=dict)  # custom field id -> Jira JSON
     comments: list[StoredComment] = field(default_factory=list)
     links: list[StoredLink] = field(default_factory=list)
@@ -681,6 +682,11 @@ class FakeJira:
         chosen = next((t for t in self._available(issue) if t.id == wanted), None)
         if chosen is None:
             raise JiraHTTPError(400, f"Transition id '{wanted}' is not valid for this issue.")
+        resolution = ((body.get("fields") or {}).get("resolution") or {}).get("name")
+        if resolution is not None and resolution not in self.site.resolutions:
+            raise JiraHTTPError(400, errors={"resolution": f"Resolution '{resolution}' is not valid."})
+        if resolution:
+            issue.resolution = resolution
         issue.status = chosen.to
         issue.updated = self.now
         return 204, None
@@ -972,6 +978,7 @@ class FakeJira:
             "summary": issue.summary,
             "description": issue.description or None,
             "status": self._status_json(issue.status),
+            "resolution": {"name": issue.resolution} if issue.resolution else None,
             "issuetype": self._issue_type_json(issue.issue_type) if issue.issue_type in self.site.issue_types
             else {"name": issue.issue_type},
             "project": {"self": f"{self.base_url}/rest/api/2/project/{issue.project}",

@@ -1,0 +1,259 @@
+"""What a runbook remembers between events: each ticket's stage, and its durable timers.
+
+*Rule state* is one row per (scope, rule, ticket): the stage the runbook is at, a small JSON
+record (who approved, which CS ticket belongs to this SS ticket, …) and the history of stages
+with their timestamps. Rules read it through :class:`StateView` (read-only); they change it only
+by returning :class:`~bot.effects.SetState`, which the executor applies after the plan's
+tracker writes succeeded.
+
+*Timers* are rows with an explicit id ``<rule>:<ticket>:<name>`` and a due time. Nothing
+sleeps: a sweep (the leader's scheduler job in the daemon, the virtual clock in a replay)
+turns each due timer into a ``timer.fired`` event whose id is derived from the timer id and its
+due time, so the inbox's dedup makes a timer fire once even when the sweep repeats after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.model import TIMER_FIRED, Event
+from bot.store import Base, Store, _jsonable
+
+PENDING = "pending"
+FIRED = "fired"
+CANCELLED = "cancelled"
+
+
+class RuleStateRow(Base):
+    __tablename__ = "rule_state"
+    __table_args__ = (UniqueConstraint("scope", "rule_id", "ticket_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(100), index=True)
+    ticket_key: Mapped[str] = mapped_column(String(64), index=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TimerRow(Base):
+    __tablename__ = "timers"
+    __table_args__ = (UniqueConstraint("scope", "timer_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    timer_id: Mapped[str] = mapped_column(String(300))
+    rule_id: Mapped[str] = mapped_column(String(100))
+    ticket_key: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | fired | cancelled
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    fire_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """A rule's record of one ticket, as rules read it."""
+
+    rule_id: str
+    ticket_key: str
+    stage: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    history: tuple[Mapping[str, Any], ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.data.get(name, default)
+
+    def entered(self, stage: str) -> datetime | None:
+        """When the ticket (last) entered ``stage``."""
+        for item in reversed(self.history):
+            if item.get("stage") == stage:
+                return _parse(item.get("at"))
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule_id, "ticket": self.ticket_key, "stage": self.stage, "data": dict(self.data),
+                "history": [dict(h) for h in self.history],
+                "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at)}
+
+
+@dataclass(frozen=True)
+class Timer:
+    timer_id: str
+    rule_id: str
+    ticket_key: str
+    name: str
+    due_at: datetime
+    status: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    fired_at: datetime | None = None
+    fire_count: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.timer_id, "rule": self.rule_id, "ticket": self.ticket_key, "name": self.name,
+                "due_at": _iso(self.due_at), "status": self.status, "data": dict(self.data),
+                "fired_at": _iso(self.fired_at), "fire_count": self.fire_count}
+
+    def fired_event(self) -> Event:
+        """The ``timer.fired`` event of this timer at this due time (same id every time it is built)."""
+        return Event(id=f"timer:{self.timer_id}:{_iso(self.due_at)}", source="timer", kind=TIMER_FIRED,
+                     ticket_key=self.ticket_key, occurred_at=self.due_at, raw_type="timer",
+                     payload={"timer": self.name, "timer_id": self.timer_id, "rule": self.rule_id,
+                              "data": dict(self.data), "due_at": _iso(self.due_at)})
+
+
+def timer_id(rule_id: str, ticket_key: str, name: str) -> str:
+    return f"{rule_id}:{ticket_key}:{name}"
+
+
+class StateStore:
+    """Rule state and timers in the bot's database (same engine as :class:`~bot.store.Store`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # rule state ---------------------------------------------------------------------------
+    def get(self, scope: str, rule_id: str, ticket_key: str) -> RuleState | None:
+        with self.store.session() as s:
+            row = s.scalar(select(RuleStateRow).where(RuleStateRow.scope == scope, RuleStateRow.rule_id == rule_id,
+                                                      RuleStateRow.ticket_key == ticket_key))
+            return _state(row) if row else None
+
+    def find(self, scope: str, rule_id: str, *, stages: Sequence[str] = (), **data: Any) -> list[RuleState]:
+        """States of one rule whose stage is in ``stages`` (any when empty) and whose data has these values."""
+        query = select(RuleStateRow).where(RuleStateRow.scope == scope, RuleStateRow.rule_id == rule_id)
+        if stages:
+            query = query.where(RuleStateRow.stage.in_(list(stages)))
+        with self.store.session() as s:
+            rows = s.scalars(query.order_by(RuleStateRow.id)).all()
+        found = [_state(r) for r in rows]
+        return [st for st in found if all(st.data.get(k) == v for k, v in data.items())]
+
+    def all(self, scope: str, ticket_key: str | None = None) -> list[RuleState]:
+        query = select(RuleStateRow).where(RuleStateRow.scope == scope).order_by(RuleStateRow.id)
+        if ticket_key:
+            query = query.where(RuleStateRow.ticket_key == ticket_key)
+        with self.store.session() as s:
+            return [_state(r) for r in s.scalars(query).all()]
+
+    def put(self, scope: str, rule_id: str, ticket_key: str, *, stage: str, data: Mapping[str, Any],
+            at: datetime) -> RuleState:
+        """Set the stage (empty keeps it) and merge ``data`` (a None value deletes a key)."""
+        with self.store.session() as s, s.begin():
+            row = s.scalar(select(RuleStateRow).where(RuleStateRow.scope == scope, RuleStateRow.rule_id == rule_id,
+                                                      RuleStateRow.ticket_key == ticket_key).with_for_update())
+            if row is None:
+                row = RuleStateRow(scope=scope, rule_id=rule_id, ticket_key=ticket_key, stage=stage or "new",
+                                   data={}, history=[], created_at=at, updated_at=at)
+                s.add(row)
+                row.history = [{"stage": row.stage, "at": _iso(at)}]
+            elif stage and stage != row.stage:
+                row.stage = stage
+                row.history = [*row.history, {"stage": stage, "at": _iso(at)}]
+            merged = {**row.data, **_jsonable(dict(data))}
+            row.data = {k: v for k, v in merged.items() if v is not None}
+            row.updated_at = at
+            s.flush()
+            return _state(row)
+
+    # timers -------------------------------------------------------------------------------
+    def start_timer(self, scope: str, *, rule_id: str, ticket_key: str, name: str, due_at: datetime,
+                    data: Mapping[str, Any], at: datetime) -> Timer:
+        """Arm (or re-arm) the timer ``rule:ticket:name`` for ``due_at``."""
+        tid = timer_id(rule_id, ticket_key, name)
+        with self.store.session() as s, s.begin():
+            row = s.scalar(select(TimerRow).where(TimerRow.scope == scope, TimerRow.timer_id == tid).with_for_update())
+            if row is None:
+                row = TimerRow(scope=scope, timer_id=tid, rule_id=rule_id, ticket_key=ticket_key, name=name,
+                               created_at=at, fire_count=0)
+                s.add(row)
+            row.due_at = due_at.astimezone(UTC)
+            row.status = PENDING
+            row.data = _jsonable(dict(data))
+            row.fired_at = None
+            s.flush()
+            return _timer(row)
+
+    def cancel_timer(self, scope: str, rule_id: str, ticket_key: str, name: str) -> bool:
+        """Cancel a pending timer; False when there was none pending."""
+        tid = timer_id(rule_id, ticket_key, name)
+        with self.store.session() as s, s.begin():
+            result = s.execute(update(TimerRow).where(TimerRow.scope == scope, TimerRow.timer_id == tid,
+                                                      TimerRow.status == PENDING).values(status=CANCELLED))
+            return bool(result.rowcount)
+
+    def timer(self, scope: str, tid: str) -> Timer | None:
+        with self.store.session() as s:
+            row = s.scalar(select(TimerRow).where(TimerRow.scope == scope, TimerRow.timer_id == tid))
+            return _timer(row) if row else None
+
+    def timers(self, scope: str, ticket_key: str | None = None, *, status: str | None = None) -> list[Timer]:
+        query = select(TimerRow).where(TimerRow.scope == scope).order_by(TimerRow.due_at, TimerRow.id)
+        if ticket_key:
+            query = query.where(TimerRow.ticket_key == ticket_key)
+        if status:
+            query = query.where(TimerRow.status == status)
+        with self.store.session() as s:
+            return [_timer(r) for r in s.scalars(query).all()]
+
+    def due(self, scope: str, now: datetime, *, limit: int = 500) -> list[Timer]:
+        """Pending timers due at or before ``now``, oldest first."""
+        query = (select(TimerRow).where(TimerRow.scope == scope, TimerRow.status == PENDING, TimerRow.due_at <= now)
+                 .order_by(TimerRow.due_at, TimerRow.id).limit(limit))
+        with self.store.session() as s:
+            return [_timer(r) for r in s.scalars(query).all()]
+
+    def next_due(self, scope: str) -> datetime | None:
+        query = (select(TimerRow.due_at).where(TimerRow.scope == scope, TimerRow.status == PENDING)
+                 .order_by(TimerRow.due_at).limit(1))
+        with self.store.session() as s:
+            value = s.scalar(query)
+        return _aware(value) if value else None
+
+    def mark_fired(self, scope: str, timer: Timer, at: datetime) -> bool:
+        """Pending → fired, only if it is still the same arming (same due time); False if someone else did."""
+        with self.store.session() as s, s.begin():
+            result = s.execute(update(TimerRow).where(
+                TimerRow.scope == scope, TimerRow.timer_id == timer.timer_id, TimerRow.status == PENDING,
+                TimerRow.due_at == timer.due_at).values(status=FIRED, fired_at=at,
+                                                        fire_count=TimerRow.fire_count + 1))
+            return bool(result.rowcount)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite returns naive datetimes
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = _aware(value)
+    return value.isoformat() if value else None
+
+
+def _parse(value: Any) -> datetime | None:
+    return _aware(datetime.fromisoformat(value)) if isinstance(value, str) else None
+
+
+def _state(row: RuleStateRow) -> RuleState:
+    return RuleState(rule_id=row.rule_id, ticket_key=row.ticket_key, stage=row.stage, data=dict(row.data or {}),
+                     history=tuple(row.history or ()), created_at=_aware(row.created_at),
+                     updated_at=_aware(row.updated_at))
+
+
+def _timer(row: TimerRow) -> Timer:
+    return Timer(timer_id=row.timer_id, rule_id=row.rule_id, ticket_key=row.ticket_key, name=row.name,
+                 due_at=_aware(row.due_at), status=row.status, data=dict(row.data or {}),
+                 fired_at=_aware(row.fired_at), fire_count=row.fire_count or 0)
