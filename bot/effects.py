@@ -170,10 +170,11 @@ class SlackMessage(Effect):
     slack_user: str = ""
     channel: str = ""
     actions: tuple[str, ...] = ()  # e.g. ("approve", "reject")
+    alert: bool = False  # to the operators' admin channel (TICKETBOT_SLACK__ADMIN_CHANNEL) instead
     kind: ClassVar[str] = "slack_message"
 
     def describe(self) -> str:
-        to = self.channel or self.slack_user or self.user_email
+        to = "admin channel" if self.alert else (self.channel or self.slack_user or self.user_email)
         return f"slack to {to}: {self.text.splitlines()[0][:80]}"
 
 

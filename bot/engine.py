@@ -85,6 +85,10 @@ class Rule:
         """Projects whose events this rule wants (used to filter and, later, to poll)."""
         return set()
 
+    def approvers(self, config: RuleBlock) -> list[tuple[str, str | None]]:
+        """People who may approve or reject for this rule: (e-mail, Slack member id or None)."""
+        return []
+
 
 @dataclass
 class RuleResult:

@@ -240,6 +240,10 @@ class Executor:
 
         if self.notifier is None:
             return Outcome(message, SKIPPED, "Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN)")
+        if message.alert:
+            self.notifier.alert(message.text)  # never raises; logged when no admin channel is set
+            self._record(message, APPLIED, "alert")
+            return Outcome(message, APPLIED, "alert to the admin channel")
         try:
             ts = self.notifier.send(message)
         except NotifyError as exc:

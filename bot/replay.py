@@ -89,6 +89,9 @@ class RecordingNotifier:
         self.alerts: list[str] = []
 
     def send(self, message: SlackMessage) -> str:
+        if message.alert:
+            self.alert(message.text)
+            return "alert"
         self.sent.append(message)
         to = message.channel or message.slack_user or message.user_email
         buttons = f" [{' / '.join(message.actions)}]" if message.actions else ""
