@@ -72,6 +72,7 @@ class Ticket:
     comments: tuple[Comment, ...] = ()
     created: datetime | None = None
     updated: datetime | None = None
+    url: str = ""  # where a person opens the ticket (Jira: <site>/browse/KEY)
 
     def field(self, name: str) -> Any:
         return self.fields.get(name)

@@ -24,10 +24,16 @@ from typing import Any
 from bot.clock import VirtualClock
 from bot.effects import SlackMessage
 from bot.engine import BoundRule
-from bot.model import COMMENT_CREATED, TICKET_CREATED, TICKET_UPDATED, Event, event_from_dict
-from bot.pipeline import ProcessReport, Processor
+from bot.model import (
+    COMMENT_CREATED,
+    TICKET_CREATED,
+    TICKET_UPDATED,
+    Event,
+    event_from_dict,
+)
+from bot.pipeline import Processor, ProcessReport
 from bot.sources.jira_webhook import parse_jira_webhook
-from bot.state import StateStore
+from bot.state import StateStore, fire_due_timers
 from bot.store import Store
 from bot.trackers.jira_model import FieldCatalog
 from bot.trackers.memory import MemoryTracker
@@ -136,14 +142,7 @@ class Replay:
 
     def fire_due(self, moment: datetime) -> Iterator[Step]:
         """Fire every timer due at or before ``moment``, each at its own due time, in order."""
-        while True:
-            due = self.states.due(self.scope, moment, limit=1)
-            if not due:
-                return
-            timer = due[0]
-            self.clock.set(timer.due_at)
-            if self.states.mark_fired(self.scope, timer, self.clock.now()):
-                yield self._step(timer.fired_event())
+        return fire_due_timers(self.states, self.scope, moment, self.clock, self._step)
 
     def _step(self, event: Event) -> Step:
         before = len(self.tracker.log)

@@ -14,10 +14,10 @@ due time, so the inbox's dedup makes a timer fire once even when the sweep repea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.model import TIMER_FIRED, Event
 from bot.store import Base, Store, _jsonable
 
+T = TypeVar("T")
 PENDING = "pending"
 FIRED = "fired"
 CANCELLED = "cancelled"
@@ -230,6 +231,29 @@ class StateStore:
                 TimerRow.due_at == timer.due_at).values(status=FIRED, fired_at=at,
                                                         fire_count=TimerRow.fire_count + 1))
             return bool(result.rowcount)
+
+
+def fire_due_timers(states: StateStore, scope: str, until: datetime, clock: SettableClock,
+                    handle: Callable[[Event], T]) -> Iterator[T]:
+    """In-process firing (replay, tests): every timer due by ``until``, each at its own due time, in order.
+
+    The clock is moved to each due time before ``handle`` gets the timer's event, so a timer the
+    handler arms again (a repeated reminder) fires in the same sweep when it, too, is due by ``until``.
+    """
+    while True:
+        due = states.due(scope, until, limit=1)
+        if not due:
+            return
+        timer = due[0]
+        clock.set(timer.due_at)
+        if states.mark_fired(scope, timer, clock.now()):
+            yield handle(timer.fired_event())
+
+
+class SettableClock(Protocol):
+    def now(self) -> datetime: ...
+
+    def set(self, moment: datetime) -> None: ...
 
 
 def _aware(value: datetime | None) -> datetime | None:

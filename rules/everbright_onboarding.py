@@ -1,41 +1,93 @@
-"""EverBright partner onboarding on Jira Service Management (seed 002).
+"""EverBright partner onboarding on Jira Service Management (seed 002), steps 2–6.
 
-The runbook, as Support wrote it:
+The runbook, as Support wrote it, and what ticketbot does at each step:
 
 1. An onboarding form arrives in the service desk (SS) as a ticket whose subject is always
    "EverBright Partner Onboarding"; it carries the installer name and contact e-mail.
 2. Support updates the SS ticket: Organizations = installer name; the organization's account
    manager and the approver (David Ellis) as watchers; Reporter = onboarding@goeverbright.com;
    Request Type = "Company-specific Data Change"; "Needs Configuration?" = "Integrated
-   Finance". The customer must not be reporter or request participant, so the automatic
-   first response does not reach them.
+   Finance". The customer must not be reporter or request participant. → :func:`intake`
+3. The CS ticket (created by Jira's automation once "Needs Configuration?" is set, or by
+   ticketbot when ``create_config_ticket``) is found, linked to SS and given the installer's
+   name and contact. → :func:`find_config_ticket`
+4. Config configures the account and puts CS on hold (SS goes back to waiting for support).
+5. Support asks the approver in an internal comment whether the products may go live, and
+   chases them in Slack after 24 h. The answer comes as a comment by the approver, the Slack
+   Approve button, ``/ticketbot approve SS-1``, or a separate new ticket from the approver,
+   which is linked to SS and closed as a duplicate. On approval CS goes back to To Do and
+   Config is asked to push live. → :func:`ask_approval`, :func:`remind`, :func:`decide`,
+   :func:`duplicate_approval_ticket`
+6. When CS is done, the approver is told the products are live and SS is closed. → :func:`close`
 
-This module automates step 2 on every such ticket. Every name, address and delay comes from
-the ``rules.everbright_onboarding`` block of the rules YAML; the defaults below are the values
-the seed names, so an empty block describes the runbook as written.
+Any time: customer communication needed (label, or ``/ticketbot comms``) ⇒ an internal comment
+tagging the account manager and the approver. → :func:`comms`
+
+Customers are never copied: every comment is internal (the effect vocabulary has no public
+comment), and the installer is removed from the request participants.
+
+The runbook's progress per SS ticket is the rule state: stage ``intake`` → ``configuring`` →
+``awaiting-approval`` → ``approved`` (or ``rejected``) → ``closed``, with the CS key, the
+installer, who decided when and how. Every name, address and delay comes from the
+``rules.everbright_onboarding`` block; the defaults are the values the seed names.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import re
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.conditions import Verdict, labelled_value, one_of, text_matches
+from bot.conditions import Verdict, labelled_value, normalize_text, one_of, text_matches
 from bot.config import Duration, RuleBlock
 from bot.effects import (
     AddWatcher,
+    CancelTimer,
+    CreateTicket,
     Effect,
     InternalComment,
+    LinkTickets,
     RemoveParticipant,
     SetField,
     SetOrganization,
     SetReporter,
     SetRequestType,
+    SetState,
+    SlackMessage,
+    StartTimer,
+    Transition,
 )
 from bot.engine import Evaluation, Rule, RuleContext
-from bot.model import MANUAL, TICKET_CREATED, TICKET_UPDATED, Event, Ticket
+from bot.model import (
+    APPROVAL_GIVEN,
+    APPROVAL_REJECTED,
+    COMMENT_CREATED,
+    COMMS_REQUESTED,
+    MANUAL,
+    TICKET_CREATED,
+    TICKET_UPDATED,
+    TIMER_FIRED,
+    Event,
+    Ticket,
+    User,
+)
+from bot.state import RuleState
 from bot.text import untrusted
+
+# stages of an onboarding (the rule state of its SS ticket)
+INTAKE = "intake"
+CONFIGURING = "configuring"
+AWAITING = "awaiting-approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+CLOSED = "closed"
+DUPLICATE = "duplicate"  # the state of a separate approval ticket closed as a duplicate
+OPEN_STAGES = (INTAKE, CONFIGURING, AWAITING, APPROVED, REJECTED)
+
+REMINDER = "approval-reminder"  # timer on SS
+FIND_ONBOARDING = "find-onboarding"  # timer on CS: look again for its SS ticket
 
 
 class _Block(BaseModel):
@@ -74,7 +126,28 @@ class Config(RuleBlock):
     needs_configuration_value: str = "Integrated Finance"
     approver: Person = Person(email="david.ellis@goeverbright.com")
     account_managers: dict[str, str] = Field(default_factory=dict)  # organization name -> e-mail
+    # step 3: the CS ticket
+    create_config_ticket: bool = False  # False: Jira's automation creates it
+    # With create_config_ticket, the CS ticket the bot creates must reach step 3: set this true too
+    # (every write of the rule is guarded by its state, so its own events cannot loop).
+    handles_own_events: bool = False
+    config_ticket_issue_type: str = "Task"
+    config_ticket_fields: dict[str, str] = Field(default_factory=lambda: {
+        "installer_name": "Installer name", "installer_email": "Installer contact email"})
+    find_config_ticket_every: Duration = timedelta(minutes=10)
+    find_config_ticket_attempts: int = Field(default=6, ge=1, le=100)
+    # step 5: approval
     approval_reminder_after: Duration = timedelta(hours=24)
+    approval_reminder_every: Duration = timedelta(hours=24)
+    approval_reminder_max: int = Field(default=3, ge=1, le=20)
+    approval_phrases: list[str] = Field(default_factory=lambda: [
+        "approved", "approve", "go ahead", "ok to push", "okay to push", "good to go", "push live", "push it live"])
+    rejection_phrases: list[str] = Field(default_factory=lambda: [
+        "not approved", "reject", "rejected", "do not push", "don't push", "dont push", "hold off", "not yet"])
+    # step 6 and the rest
+    close_resolution: str = "Done"
+    duplicate_resolution: str = "Duplicate"
+    comms_label: str = "needs-customer-comms"
     statuses: Statuses = Statuses()
     link_types: LinkTypes = LinkTypes()
 
@@ -82,6 +155,14 @@ class Config(RuleBlock):
     @classmethod
     def _casefold_orgs(cls, value: dict[str, str]) -> dict[str, str]:
         return {" ".join(k.split()).casefold(): v.strip() for k, v in value.items()}
+
+    @field_validator("config_ticket_fields")
+    @classmethod
+    def _known_values(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - {"installer_name", "installer_email"}
+        if unknown:
+            raise ValueError(f"unknown value {min(unknown)!r}: use installer_name, installer_email")
+        return value
 
     def account_manager(self, organization: str) -> str | None:
         return self.account_managers.get(" ".join(organization.split()).casefold())
@@ -100,17 +181,172 @@ class EverBrightOnboarding(Rule):
     def watched_projects(self, config: Config) -> set[str]:
         return {config.service_desk_project, config.config_project}
 
+    def approvers(self, config: Config) -> list[tuple[str, str | None]]:
+        return [(config.approver.email, config.approver.slack_user)]
+
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
-        return intake(event, ticket, cfg, self.id)
+        flow = Flow(event, ticket, ctx, cfg, self.id)
+        return flow.route()
+
+
+class Flow:
+    """One evaluation: the event, the ticket it concerns, and the helpers every step shares."""
+
+    def __init__(self, event: Event, ticket: Ticket, ctx: RuleContext, cfg: Config, rule_id: str) -> None:
+        self.event, self.ticket, self.ctx, self.cfg, self.rule_id = event, ticket, ctx, cfg, rule_id
+        self.now = ctx.clock.now()
+
+    def effect(self, cls: type[Effect], key: str, step: str, **kw: object) -> Effect:
+        return cls(rule_id=self.rule_id, ticket_key=key, step=step, **kw)
+
+    # routing ---------------------------------------------------------------------------
+    def route(self) -> Evaluation:
+        cfg, ticket, event = self.cfg, self.ticket, self.event
+        project = one_of("project", ticket.project, [cfg.service_desk_project, cfg.config_project])
+        if not project.passed:
+            return Evaluation.skip([project])
+        if ticket.project == cfg.config_project:
+            return self.on_config_ticket(project)
+        state = self.ctx.state.get(ticket.key)
+        if event.kind == TIMER_FIRED:
+            return self.on_timer(state)
+        if state is None:
+            if self.is_from_approver(ticket.reporter) and event.kind in (TICKET_CREATED, MANUAL):
+                return duplicate_approval_ticket(self)
+            return intake(self)
+        return self.on_onboarding(state)
+
+    def on_onboarding(self, state: RuleState) -> Evaluation:
+        """An event on an SS ticket that is already an onboarding."""
+        event, cfg = self.event, self.cfg
+        stage = Verdict("onboarding stage", state.stage in OPEN_STAGES, state.stage, list(OPEN_STAGES))
+        if not stage.passed:
+            return Evaluation.skip([stage], f"onboarding is {state.stage}; nothing more to do")
+        if event.kind in (APPROVAL_GIVEN, APPROVAL_REJECTED):
+            return decide(self, state, approve=event.kind == APPROVAL_GIVEN, via=str(
+                (event.payload or {}).get("via") or "slack"), reason=str((event.payload or {}).get("reason") or ""))
+        if event.kind == COMMS_REQUESTED:
+            return comms(self, state, str((event.payload or {}).get("reason") or ""), source=f"request {event.id}")
+        if event.kind == COMMENT_CREATED:
+            return self.on_comment(state, stage)
+        if event.kind == TICKET_UPDATED and cfg.comms_label in self.ticket.labels and not state.get("comms_label"):
+            return comms(self, state, f"label {cfg.comms_label!r} added to {self.ticket.key}", source="label")
+        entered = self.status_entered(cfg.statuses.ss_waiting_for_support)
+        signal = Verdict(f"SS moved to {cfg.statuses.ss_waiting_for_support!r}", entered,
+                         [c.to_value for c in self.event.changes if c.field.casefold() == "status"],
+                         cfg.statuses.ss_waiting_for_support)
+        if entered and state.stage == CONFIGURING:
+            return ask_approval(self, state, [stage, signal], f"{self.ticket.key} back to waiting for support")
+        if entered and state.stage == APPROVED:
+            return close(self, state, [stage, signal])
+        return Evaluation.skip([stage, signal], f"onboarding at stage {state.stage}; this event changes nothing")
+
+    def on_comment(self, state: RuleState, stage: Verdict) -> Evaluation:
+        comment = self.event.comment
+        author = comment.author if comment else None
+        by_approver = Verdict("comment by the approver", self.is_from_approver(author),
+                              author.display_name or author.email or author.account_id if author else None,
+                              self.cfg.approver.email)
+        waiting = Verdict("awaiting a decision", state.stage in (AWAITING, REJECTED, CONFIGURING), state.stage,
+                          [CONFIGURING, AWAITING, REJECTED])
+        if not (by_approver.passed and waiting.passed):
+            return Evaluation.skip([stage, by_approver, waiting])
+        verdict = self.decision_in(comment.body if comment else "")
+        found = Verdict("approval or rejection phrase", verdict is not None, _excerpt(comment.body if comment else ""),
+                        {"approve": self.cfg.approval_phrases, "reject": self.cfg.rejection_phrases})
+        if verdict is None:
+            return Evaluation.skip([stage, by_approver, waiting, found], "the approver's comment is not a decision")
+        return decide(self, state, approve=verdict, via=f"comment {comment.id} on {self.ticket.key}",
+                      reason=_excerpt(comment.body) if not verdict else "", verdicts=[stage, by_approver, found])
+
+    def on_timer(self, state: RuleState | None) -> Evaluation:
+        name = str((self.event.payload or {}).get("timer") or "")
+        if name == REMINDER and state is not None:
+            return remind(self, state)
+        return Evaluation.skip([Verdict("known timer", False, name, [REMINDER])])
+
+    def on_config_ticket(self, project: Verdict) -> Evaluation:
+        ticket, cfg = self.ticket, self.cfg
+        owners = self.ctx.state.find(cs_key=ticket.key)
+        if self.event.kind == TIMER_FIRED and (self.event.payload or {}).get("timer") != FIND_ONBOARDING:
+            return Evaluation.skip([project, Verdict("known timer", False, (self.event.payload or {}).get("timer"),
+                                                     [FIND_ONBOARDING])])
+        if not owners:
+            return find_config_ticket(self, project)
+        state = owners[0]
+        owner = Verdict("onboarding of this CS ticket", True, state.ticket_key, "an SS ticket in the rule state")
+        status = ticket.status.casefold()
+        if status == cfg.statuses.cs_on_hold.casefold() and state.stage == CONFIGURING:
+            return ask_approval(self, state, [project, owner, Verdict("CS status", True, ticket.status,
+                                                                      cfg.statuses.cs_on_hold)],
+                                f"{ticket.key} put on hold by Config")
+        if status == cfg.statuses.cs_done.casefold() and state.stage == APPROVED:
+            return close(self, state, [project, owner, Verdict("CS status", True, ticket.status, cfg.statuses.cs_done)])
+        return Evaluation.skip([project, owner, Verdict(
+            "CS status is a signal at this stage", False, {"status": ticket.status, "stage": state.stage},
+            {CONFIGURING: cfg.statuses.cs_on_hold, APPROVED: cfg.statuses.cs_done})])
+
+    # shared helpers ----------------------------------------------------------------------
+    def is_onboarding_subject(self) -> bool:
+        return normalize_text(self.ticket.summary) == normalize_text(self.cfg.subject)
+
+    def is_from_approver(self, person: User | None) -> bool:
+        if person is None:
+            return False
+        if person.is_email(self.cfg.approver.email):
+            return True
+        known = self.ctx.reader.find_user(self.cfg.approver.email)
+        return known is not None and person.same_person(known)
+
+    def status_entered(self, status: str) -> bool:
+        return any(c.field.casefold() == "status" and (c.to_value or "").casefold() == status.casefold()
+                   for c in self.event.changes)
+
+    def decision_in(self, text: str) -> bool | None:
+        """True for approval, False for rejection (checked first: 'not approved'), None for neither."""
+        words = _words(text)
+        if any(_words(p) in words for p in self.cfg.rejection_phrases):
+            return False
+        if any(_words(p) in words for p in self.cfg.approval_phrases):
+            return True
+        return None
+
+    def ticket_ref(self, key: str) -> str:
+        url = self.ticket.url if self.ticket.key == key else ""
+        return f"{key} ({url})" if url else key
+
+
+_WORD = re.compile(r"[\w']+")
+
+
+def _words(text: str) -> str:
+    """Lower-cased words between single spaces, padded, so phrases match on word boundaries."""
+    return " " + " ".join(_WORD.findall(text.casefold())) + " "
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    return untrusted(text, limit=limit)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 # step 2: update the SS ticket ------------------------------------------------------------
-def _is_onboarding_request(event: Event, ticket: Ticket, cfg: Config) -> list[Verdict]:
+def _is_onboarding_request(flow: Flow) -> list[Verdict]:
+    event, ticket, cfg = flow.event, flow.ticket, flow.cfg
     return [
         one_of("event kind", event.kind, INTAKE_EVENTS),
         text_matches("project", ticket.project, cfg.service_desk_project),
         text_matches("summary", ticket.summary, cfg.subject),
+        Verdict("reporter is not the approver", not flow.is_from_approver(ticket.reporter),
+                ticket.reporter.email or ticket.reporter.account_id if ticket.reporter else None,
+                f"not {cfg.approver.email} (their tickets are approvals, not onboardings)"),
     ]
 
 
@@ -122,31 +358,17 @@ def _form_value(ticket: Ticket, label: str, other: str) -> str | None:
     return value
 
 
-def _intake_done(ticket: Ticket, cfg: Config, installer: str | None) -> Verdict:
-    """Already processed: every field value of step 2 is in place."""
-    observed = {
-        "organization": list(ticket.organizations),
-        "request type": ticket.request_type,
-        cfg.needs_configuration_field: ticket.field(cfg.needs_configuration_field),
-    }
-    done = (bool(installer) and [o.casefold() for o in ticket.organizations] == [installer.casefold()]
-            and (ticket.request_type or "").casefold() == cfg.request_type.casefold()
-            and ticket.field(cfg.needs_configuration_field) == cfg.needs_configuration_value)
-    return Verdict("intake not yet applied", not done, observed, "any of these not yet as the runbook says")
-
-
-def intake(event: Event, ticket: Ticket, cfg: Config, rule_id: str) -> Evaluation:
-    verdicts = _is_onboarding_request(event, ticket, cfg)
+def intake(flow: Flow) -> Evaluation:
+    ticket, cfg = flow.ticket, flow.cfg
+    verdicts = _is_onboarding_request(flow)
     if not all(v.passed for v in verdicts):
         return Evaluation.skip(verdicts)
     installer = _form_value(ticket, cfg.installer_name_label, cfg.installer_email_label)
     contact = _form_value(ticket, cfg.installer_email_label, cfg.installer_name_label)
-    verdicts.append(_intake_done(ticket, cfg, installer))
-    if not verdicts[-1].passed:
-        return Evaluation.skip(verdicts, "intake already applied; nothing to do")
+    verdicts.append(Verdict("intake not yet applied", True, None, "no onboarding state for this ticket"))
 
     def effect(cls: type[Effect], step: str, **kw: object) -> Effect:
-        return cls(rule_id=rule_id, ticket_key=ticket.key, step=f"intake:{step}", **kw)
+        return flow.effect(cls, ticket.key, f"intake:{step}", **kw)
 
     values = {cfg.installer_name_label: installer, cfg.installer_email_label: contact}
     missing = [label for label, value in values.items() if not value]
@@ -159,9 +381,9 @@ def intake(event: Event, ticket: Ticket, cfg: Config, rule_id: str) -> Evaluatio
                 f"{' and '.join(repr(m) for m in missing)}. Please add it to the description; "
                 "the ticket will be processed when it is edited.")
         return Evaluation(verdicts=verdicts, effects=[effect(InternalComment, "missing-values", body=body)],
-                          notes=[f"form incomplete, missing {', '.join(missing)}: internal comment only, "
-                                 "no field changed"])
-
+                          notes=[(f"form incomplete, missing {', '.join(missing)}: internal comment only, "
+                                  "no field changed")])
+    assert installer and contact
     effects: list[Effect] = [
         effect(SetOrganization, "organization", name=installer),
         effect(SetReporter, "reporter", email=cfg.reporter_email),
@@ -181,4 +403,234 @@ def intake(event: Event, ticket: Ticket, cfg: Config, rule_id: str) -> Evaluatio
             f"ticketbot: no account manager is configured for organization {untrusted(installer)!s}, "
             "so none was added as a watcher. Please add them by hand and add the organization to "
             "rules.everbright_onboarding.account_managers.")))
+    if cfg.create_config_ticket:
+        effects.append(effect(CreateTicket, "config-ticket", project=cfg.config_project,
+                              issue_type=cfg.config_ticket_issue_type,
+                              summary=f"{cfg.subject}: configure {installer} ({ticket.key})"[:250],
+                              description=(f"Configure the EverBright integrated products for {untrusted(installer)} "
+                                           f"({ticket.key}). Put this ticket on hold when configured, before "
+                                           "pushing anything live."),
+                              field_values=_config_ticket_values(cfg, installer, contact)))
+        notes.append("the CS ticket is created by ticketbot (create_config_ticket)")
+    # The commit point: only once every write above went through is the onboarding recorded.
+    effects.append(effect(SetState, "state", stage=INTAKE, data={"installer": installer, "contact": contact,
+                                                                  "account_manager": manager}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=notes)
+
+
+def _config_ticket_values(cfg: Config, installer: str, contact: str) -> dict[str, str]:
+    values = {"installer_name": installer, "installer_email": contact}
+    return {field_name: values[what] for what, field_name in cfg.config_ticket_fields.items()}
+
+
+# step 3: the CS ticket ----------------------------------------------------------------------
+def find_config_ticket(flow: Flow, project: Verdict) -> Evaluation:
+    """A CS ticket not yet tied to an onboarding: find its SS ticket, link them, carry the values."""
+    ticket, cfg = flow.ticket, flow.cfg
+    text = normalize_text(f"{ticket.summary} {ticket.description}")
+    linked = {link.inward_key for link in ticket.links} | {link.outward_key for link in ticket.links}
+    candidates = flow.ctx.state.find(stages=[INTAKE])
+    matches = [st for st in candidates
+               if st.ticket_key in linked or re.search(rf"\b{re.escape(st.ticket_key.casefold())}\b", text)
+               or (st.get("installer") and normalize_text(st.get("installer")) in text)]
+    verdicts = [project, Verdict("onboarding in intake naming this CS ticket", len(matches) == 1,
+                                 [m.ticket_key for m in matches], "exactly one (by link, SS key or installer name)")]
+    if len(matches) != 1:
+        attempt = int((flow.event.payload or {}).get("data", {}).get("attempt", 0)) + 1 \
+            if flow.event.kind == TIMER_FIRED else 1
+        if len(matches) == 0 and candidates and flow.event.kind in (TICKET_CREATED, TIMER_FIRED) \
+                and attempt <= cfg.find_config_ticket_attempts:
+            # Jira's automation may create CS before the SS intake is recorded: look again later.
+            due = flow.now + cfg.find_config_ticket_every
+            return Evaluation(verdicts=[project], effects=[flow.effect(
+                StartTimer, ticket.key, f"find-onboarding:{attempt}", name=FIND_ONBOARDING, due_at=due,
+                data={"attempt": attempt})], notes=[(f"no onboarding matches {ticket.key} yet; looking again at "
+                                                     f"{_when(due)} (attempt {attempt} of "
+                                                     f"{cfg.find_config_ticket_attempts})")])
+        note = "ambiguous: several onboardings match" if matches else "no onboarding matches this CS ticket"
+        return Evaluation.skip(verdicts, note)
+    state = matches[0]
+    ss = state.ticket_key
+    installer, contact = state.get("installer") or "", state.get("contact") or ""
+    effects: list[Effect] = [flow.effect(LinkTickets, ss, f"config-ticket-link:{ticket.key}",
+                                         link_type=cfg.link_types.config_ticket, inward_key=ss, outward_key=ticket.key)]
+    for name, value in _config_ticket_values(cfg, installer, contact).items():
+        if value and ticket.field(name) != value:
+            effects.append(flow.effect(SetField, ticket.key, f"config-ticket-field:{name}", field=name, value=value))
+    effects.append(flow.effect(SetState, ss, f"state:{CONFIGURING}", stage=CONFIGURING, data={"cs_key": ticket.key}))
+    if flow.event.kind == TIMER_FIRED or ticket.status.casefold() != cfg.statuses.cs_on_hold.casefold():
+        return Evaluation(verdicts=verdicts, effects=effects, notes=[f"{ticket.key} is the config ticket of {ss}"])
+    # Already on hold when found: configuration is done, so step 5 starts at once.
+    asked = ask_approval(flow, _advanced(state, CONFIGURING, cs_key=ticket.key), [], f"{ticket.key} is on hold")
+    return Evaluation(verdicts=verdicts, effects=effects + asked.effects, notes=asked.notes)
+
+
+def _advanced(state: RuleState, stage: str, **data: object) -> RuleState:
+    return RuleState(rule_id=state.rule_id, ticket_key=state.ticket_key, stage=stage,
+                     data={**state.data, **data}, history=state.history)
+
+
+# steps 4→5: ask for approval, remind, decide -------------------------------------------------
+def ask_approval(flow: Flow, state: RuleState, verdicts: list[Verdict], why: str) -> Evaluation:
+    cfg, ss = flow.cfg, state.ticket_key
+    installer, cs = untrusted(state.get("installer")), state.get("cs_key") or "the CS ticket"
+    body = (f"Config has finished configuring {installer} ({cs}, now on hold). Are we approved to push the "
+            f"EverBright products live for this installer? Please reply in this ticket with \"approved\", or "
+            f"\"not approved\" and the reason. ticketbot will follow up in Slack after "
+            f"{_duration(cfg.approval_reminder_after)}.")
+    due = flow.now + cfg.approval_reminder_after
+    effects = [
+        flow.effect(InternalComment, ss, "ask-approval", body=body, mentions=(cfg.approver.email,)),
+        flow.effect(StartTimer, ss, f"timer:{REMINDER}:1", name=REMINDER, due_at=due, data={"n": 1}),
+        flow.effect(SetState, ss, f"state:{AWAITING}", stage=AWAITING,
+                    data={"asked_at": flow.now.isoformat(), "reminders": 0}),
+    ]
+    return Evaluation(verdicts=verdicts, effects=effects, notes=[f"{why}: approval asked, reminder at {_when(due)}"])
+
+
+def remind(flow: Flow, state: RuleState) -> Evaluation:
+    cfg, ss = flow.cfg, state.ticket_key
+    n = int((flow.event.payload or {}).get("data", {}).get("n", 1))
+    waiting = Verdict("still awaiting approval", state.stage == AWAITING, state.stage, AWAITING)
+    if not waiting.passed:
+        return Evaluation.skip([waiting], "the decision came; the reminder is moot")
+    asked = state.get("asked_at", "")
+    text = (f"Hi! The EverBright onboarding of {untrusted(state.get('installer'))} is waiting for your approval "
+            f"to push the products live: {flow.ticket_ref(ss)} (asked {asked[:16].replace('T', ' ')} UTC). "
+            "Approve or reject here, or reply in the ticket.")
+    effects: list[Effect] = [flow.effect(SlackMessage, ss, f"reminder:{n}", text=text, user_email=cfg.approver.email,
+                                         slack_user=cfg.approver.slack_user or "", actions=("approve", "reject"))]
+    notes = [f"reminder {n} of {cfg.approval_reminder_max} to {cfg.approver.email}"]
+    if n < cfg.approval_reminder_max:
+        due = flow.now + cfg.approval_reminder_every
+        effects.append(flow.effect(StartTimer, ss, f"timer:{REMINDER}:{n + 1}", name=REMINDER, due_at=due,
+                                   data={"n": n + 1}))
+        notes.append(f"next reminder at {_when(due)}")
+    else:
+        effects.append(flow.effect(SlackMessage, ss, "escalation", alert=True, text=(
+            f"ticketbot: no approval for the EverBright onboarding {flow.ticket_ref(ss)} "
+            f"({untrusted(state.get('installer'))}) after {n} Slack reminder(s) to {cfg.approver.email}. "
+            "Please follow up in person.")))
+        notes.append("last reminder: the admin channel is alerted")
+    effects.append(flow.effect(SetState, ss, f"state:reminders:{n}", data={"reminders": n}))
+    return Evaluation(verdicts=[waiting], effects=effects, notes=notes)
+
+
+def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str = "",
+           verdicts: list[Verdict] | None = None) -> Evaluation:
+    cfg, ss = flow.cfg, state.ticket_key
+    verdicts = list(verdicts or [])
+    open_ = Verdict("awaiting a decision", state.stage in (CONFIGURING, AWAITING, REJECTED), state.stage,
+                    [CONFIGURING, AWAITING, REJECTED])
+    verdicts.append(open_)
+    if not open_.passed:
+        return Evaluation.skip(verdicts, f"already {state.stage}; a decision now changes nothing")
+    actor = flow.event.actor
+    who = (actor.display_name or actor.email) if actor and flow.event.kind != COMMENT_CREATED else ""
+    if flow.event.kind == COMMENT_CREATED and flow.event.comment and flow.event.comment.author:
+        who = flow.event.comment.author.display_name or flow.event.comment.author.email
+    who = untrusted(who or cfg.approver.email)
+    decision = {"approved": approve, "by": who, "at": flow.now.isoformat(), "via": via}
+    installer = untrusted(state.get("installer"))
+    cs = state.get("cs_key")
+    effects: list[Effect] = [flow.effect(CancelTimer, ss, f"cancel:{REMINDER}:{_digest(via)}", name=REMINDER)]
+    if approve:
+        if cs:
+            effects += [
+                flow.effect(Transition, cs, "approved:cs-to-do", status=cfg.statuses.cs_to_do),
+                flow.effect(InternalComment, cs, "approved:ask-config", body=(
+                    f"Approved by {who} on {_when(flow.now)}: please push the EverBright products live for "
+                    f"{installer} ({ss}) and move this ticket to {cfg.statuses.cs_done} when they are live.")),
+            ]
+        effects.append(flow.effect(InternalComment, ss, "approved:note", body=(
+            f"ticketbot: approval to push live received from {who} on {_when(flow.now)} via {untrusted(via)}. "
+            + (f"{cs} moved back to {cfg.statuses.cs_to_do} and Config asked to push the products live."
+               if cs else "No CS ticket is linked yet: Config must be asked by hand."))))
+        effects.append(flow.effect(SetState, ss, f"state:{APPROVED}", stage=APPROVED, data={"decision": decision}))
+        return Evaluation(verdicts=verdicts, effects=effects, notes=[f"approved by {who} via {via}"])
+    rejections = int(state.get("rejections", 0)) + 1
+    manager = state.get("account_manager") or cfg.account_manager(state.get("installer") or "")
+    people = tuple(p for p in (manager, cfg.approver.email) if p)
+    effects.append(flow.effect(InternalComment, ss, f"rejected:{rejections}", mentions=people, body=(
+        f"ticketbot: {who} did not approve pushing the EverBright products live for {installer} "
+        f"({_when(flow.now)}, via {untrusted(via)})" + (f": \"{untrusted(reason)}\"" if reason else "") +
+        ". Nothing was transitioned; please agree the next steps here.")))
+    effects.append(flow.effect(SetState, ss, f"state:{REJECTED}:{rejections}", stage=REJECTED,
+                               data={"decision": {**decision, "reason": reason}, "rejections": rejections}))
+    return Evaluation(verdicts=verdicts, effects=effects, notes=[f"rejected by {who} via {via}"])
+
+
+def duplicate_approval_ticket(flow: Flow) -> Evaluation:
+    """A new SS ticket from the approver about an onboarding: link, close as duplicate, maybe approve."""
+    ticket, cfg = flow.ticket, flow.cfg
+    text = normalize_text(f"{ticket.summary} {ticket.description}")
+    open_states = flow.ctx.state.find(stages=list(OPEN_STAGES))
+    matches = [st for st in open_states
+               if re.search(rf"\b{re.escape(st.ticket_key.casefold())}\b", text)
+               or (st.get("installer") and normalize_text(st.get("installer")) in text)]
+    verdicts = [Verdict("new ticket from the approver", True, ticket.reporter.email if ticket.reporter else None,
+                        cfg.approver.email),
+                Verdict("names one open onboarding", len(matches) == 1, [m.ticket_key for m in matches],
+                        "exactly one (by SS key or installer name)")]
+    if len(matches) != 1:
+        return Evaluation.skip(verdicts, "not about exactly one open onboarding: left for a person")
+    state = matches[0]
+    ss = state.ticket_key
+    effects: list[Effect] = [
+        flow.effect(LinkTickets, ticket.key, "duplicate:link", link_type=cfg.link_types.duplicate,
+                    inward_key=ticket.key, outward_key=ss),
+        flow.effect(InternalComment, ticket.key, "duplicate:note", body=(
+            f"ticketbot: this is the approver's reply about the EverBright onboarding {ss} "
+            f"({untrusted(state.get('installer'))}); linked to it and closed as a duplicate. Follow up on {ss}.")),
+        flow.effect(Transition, ticket.key, "duplicate:close", status=cfg.statuses.ss_closed,
+                    resolution=cfg.duplicate_resolution),
+        flow.effect(SetState, ticket.key, "duplicate:state", stage=DUPLICATE, data={"of": ss}),
+    ]
+    notes = [f"{ticket.key} is a separate approval ticket for {ss}"]
+    verdict = flow.decision_in(f"{ticket.summary}\n{ticket.description}")
+    if verdict is not None and state.stage in (CONFIGURING, AWAITING, REJECTED):
+        decided = decide(flow, state, approve=verdict, via=f"separate ticket {ticket.key}",
+                         reason="" if verdict else _excerpt(ticket.description))
+        effects += decided.effects
+        notes += decided.notes
+    else:
+        notes.append("no approval phrase in it (or no decision pending): linked and closed only")
+    return Evaluation(verdicts=verdicts, effects=effects, notes=notes)
+
+
+# step 6 and customer communication ------------------------------------------------------------
+def close(flow: Flow, state: RuleState, verdicts: list[Verdict]) -> Evaluation:
+    cfg, ss = flow.cfg, state.ticket_key
+    installer = untrusted(state.get("installer"))
+    effects = [
+        flow.effect(InternalComment, ss, "live:note", mentions=(cfg.approver.email,), body=(
+            f"{state.get('cs_key') or 'The CS ticket'} is complete: the EverBright products are live for "
+            f"{installer}. Closing this onboarding.")),
+        flow.effect(Transition, ss, "live:close", status=cfg.statuses.ss_closed, resolution=cfg.close_resolution),
+        flow.effect(SetState, ss, f"state:{CLOSED}", stage=CLOSED, data={"live_at": flow.now.isoformat()}),
+    ]
+    return Evaluation(verdicts=verdicts, effects=effects, notes=[f"products live for {installer}: {ss} closed"])
+
+
+def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluation:
+    cfg, ss = flow.cfg, state.ticket_key
+    manager = state.get("account_manager") or cfg.account_manager(state.get("installer") or "")
+    people = tuple(p for p in (manager, cfg.approver.email) if p)
+    body = (f"Customer communication is needed for the EverBright onboarding of {untrusted(state.get('installer'))}"
+            + (f": {untrusted(reason, limit=500)}" if reason else "") +
+            ". Customers are not copied on onboarding tickets, so please contact them directly.")
+    if not manager:
+        body += " (No account manager is configured for this organization.)"
+    data: dict[str, object] = {"comms_label": True} if source == "label" else {}
+    data["last_comms"] = {"at": flow.now.isoformat(), "reason": reason}
+    key = _digest(source, reason)
+    return Evaluation(verdicts=[Verdict("customer communication needed", True, reason, "a reason")], effects=[
+        flow.effect(InternalComment, ss, f"comms:{key}", body=body, mentions=people),
+        flow.effect(SetState, ss, f"state:comms:{key}", data=data),
+    ], notes=[f"comms requested ({source})"])
+
+
+def _duration(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} days"
+

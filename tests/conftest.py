@@ -17,6 +17,7 @@ from rules import load_rules
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 CONFIG = ROOT / "config" / "ticketbot.yaml"
+EVERBRIGHT_ONLY = ROOT / "tests" / "everbright_only.yaml"  # the shipped block of that one rule
 SHARED = Path(os.environ.get("TICKETBOT_SHARED_DIR", ROOT.parent / "shared"))
 
 
@@ -27,7 +28,7 @@ def site() -> Site:
 
 @pytest.fixture
 def rules():
-    return load_rules(CONFIG)
+    return load_rules(EVERBRIGHT_ONLY)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ come with a migration (``alembic -c <cfg> revision --autogenerate`` with :func:`
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -17,7 +18,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 
 #: Every module that puts tables on ``Base.metadata``.
-MODEL_MODULES = ("bot.store", "bot.state", "bot.inbox", "bot.guards", "bot.poller")
+MODEL_MODULES = ("bot.store", "bot.state", "bot.inbox", "bot.guards", "bot.poller", "bot.audit")
 
 
 def load_models() -> MetaData:
@@ -38,6 +39,9 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database to ``revision`` (idempotent; replicas starting together wait for each other)."""
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:  # its per-revision INFO lines are noise on every start
+        alembic_log.setLevel(logging.WARNING)
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -151,6 +151,12 @@ def links_from_json(key: str, links: Iterable[Mapping[str, Any]]) -> tuple[Link,
     return tuple(out)
 
 
+def browse_url(self_url: str, key: str) -> str:
+    """``https://x.atlassian.net/rest/api/2/issue/10001`` -> ``https://x.atlassian.net/browse/KEY``."""
+    base = self_url.split("/rest/", 1)[0] if "/rest/" in self_url else ""
+    return f"{base}/browse/{key}" if base else ""
+
+
 def ticket_from_json(
     issue: Mapping[str, Any],
     catalog: FieldCatalog,
@@ -188,6 +194,7 @@ def ticket_from_json(
         project=project,
         summary=f.get("summary") or "",
         description=adf_to_text(f.get("description")),
+        url=browse_url(str(issue.get("self") or ""), key),
         status=(f.get("status") or {}).get("name", ""),
         resolution=(f.get("resolution") or {}).get("name", ""),
         issue_type=(f.get("issuetype") or {}).get("name", ""),

@@ -77,6 +77,7 @@ class SiteTicket(_Model):
 
 
 class Site(_Model):
+    base_url: str = ""  # e.g. https://goeverbright.atlassian.net: tickets get <base_url>/browse/KEY
     bot_account: SiteUser = SiteUser(account_id="bot-0001", email="ticketbot@example.com", display_name="ticketbot")
     users: list[SiteUser] = Field(default_factory=list)
     fields: list[SiteField] = Field(default_factory=list)

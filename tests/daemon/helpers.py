@@ -25,7 +25,7 @@ import yaml
 from bot.trackers.site import Site, SiteTicket
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "config" / "ticketbot.yaml"
+CONFIG = ROOT / "tests" / "everbright_only.yaml"  # one rule: the tests count traces and writes per event
 EXAMPLES = ROOT / "examples" / "everbright"
 SHARED = Path(os.environ.get("TICKETBOT_SHARED_DIR", ROOT.parent / "shared"))
 CONTRACTS = SHARED / "contracts"

@@ -73,9 +73,9 @@ def test_per_ticket_cap_pauses_the_rule_on_that_ticket_until_resumed(make_daemon
     _receive(daemon, onboarding_updated("SS-1", 1793612000000))
     daemon.workers.drain()
     resumed = daemon.store.traces("SS-1")[-1]
-    assert resumed.matched and not any("paused" in n for n in resumed.notes)  # evaluated again
-    # (The executor's record keeps an undone field undone: effect keys are applied once, loops or not.)
-    assert {e["outcome"] for e in resumed.effects} == {"already-true"}
+    assert resumed.verdicts and not any("paused" in n for n in resumed.notes)  # evaluated again
+    # The onboarding is recorded at stage intake, so the rule does not redo step 2 over a person's change.
+    assert resumed.effects == [] and any(v["name"] == "onboarding stage" and v["passed"] for v in resumed.verdicts)
 
 
 def test_per_rule_cap_pauses_the_rule_entirely(make_daemon, clock):

@@ -7,10 +7,25 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.effects import AddWatcher, InternalComment, RemoveParticipant, SetField, SetOrganization, SetReporter, SetRequestType
-from bot.engine import RuleContext
-from bot.model import COMMENT_CREATED, MANUAL, TICKET_CREATED, Event, Ticket
+from bot.clock import VirtualClock
+from bot.effects import (
+    AddWatcher,
+    InternalComment,
+    RemoveParticipant,
+    SetField,
+    SetOrganization,
+    SetReporter,
+    SetRequestType,
+    SetState,
+)
+from bot.engine import RuleContext, StateView
+from bot.model import COMMENT_CREATED, MANUAL, TICKET_CREATED, Event, Ticket, User
+from bot.state import StateStore
+from bot.store import Store
+from bot.trackers.memory import MemoryTracker
+from bot.trackers.site import Site
 from rules.everbright_onboarding import EverBrightOnboarding
+from tests.conftest import EXAMPLES
 
 RULE = EverBrightOnboarding()
 FORM = "* Installer name: Sunpeak Solar\n* Installer contact email: ops@sunpeaksolar.example\n"
@@ -30,12 +45,15 @@ class Case:
     contact: str | None = "ops@sunpeaksolar.example"
     comment_contains: tuple[str, ...] = ()
     watchers: tuple[str, ...] = ("tom.becker@goeverbright.com", "david.ellis@goeverbright.com")
+    state: str | None = None  # the rule's recorded stage for the ticket before the event
 
 
 CASES = [
     Case("positive"),
     Case("manual evaluation (dry-run)", kind=MANUAL),
-    Case("wrong project", project="CS", fires=False, failed_verdict="project"),
+    Case("wrong project", project="HR", fires=False, failed_verdict="project"),
+    Case("a CS ticket while no onboarding awaits one", project="CS", fires=False,
+         failed_verdict="onboarding in intake naming this CS ticket"),
     Case("wrong subject", summary="EverBright onboarding question", fires=False, failed_verdict="summary"),
     Case("comment event is not an intake", kind=COMMENT_CREATED, fires=False, failed_verdict="event kind"),
     Case("subject case and whitespace", summary="  everbright   PARTNER onboarding "),
@@ -61,9 +79,14 @@ CASES = [
          description="Installer name: Ridgeline Roofing\nInstaller contact email: a@ridgeline.example",
          organization="Ridgeline Roofing", contact="a@ridgeline.example",
          comment_contains=("no account manager", "Ridgeline Roofing"), watchers=("david.ellis@goeverbright.com",)),
-    Case("already processed", fires=False, failed_verdict="intake not yet applied",
+    Case("already processed: the rule state says intake", fires=False, state="intake",
+         failed_verdict="SS moved to 'Waiting for support'"),
+    Case("fields already as the runbook says but no state (a crash before the commit point): plans again",
          ticket_extra={"organizations": ("Sunpeak Solar",), "request_type": "Company-specific Data Change",
                        "fields": {"Needs Configuration?": "Integrated Finance"}}),
+    Case("reported by the approver: an approval, not an onboarding", kind=MANUAL, fires=False,
+         failed_verdict="names one open onboarding",
+         ticket_extra={"reporter": User(email="david.ellis@goeverbright.com")}),
 ]
 
 
@@ -71,9 +94,13 @@ def _evaluate(case: Case, rules):
     bound = next(b for b in rules if b.id == RULE.id)
     ticket = Ticket(key=f"{case.project}-7", project=case.project, summary=case.summary,
                     description=case.description, **case.ticket_extra)
-    event = Event(id="e1", source="test", kind=case.kind, ticket_key=ticket.key,
-                  occurred_at=datetime(2026, 11, 2, tzinfo=UTC))
-    ctx = RuleContext(reader=None, clock=None, config=bound.config)  # type: ignore[arg-type] - the intake reads nothing
+    when = datetime(2026, 11, 2, tzinfo=UTC)
+    event = Event(id="e1", source="test", kind=case.kind, ticket_key=ticket.key, occurred_at=when)
+    states = StateStore(Store("sqlite://"))
+    if case.state:
+        states.put("test", RULE.id, ticket.key, stage=case.state, data={"installer": "Sunpeak Solar"}, at=when)
+    ctx = RuleContext(reader=MemoryTracker(Site.load(EXAMPLES / "everbright" / "site.yaml")),
+                      clock=VirtualClock(when), config=bound.config, state=StateView(states, "test", RULE.id))
     return RULE.evaluate(event, ticket, ctx)
 
 
@@ -104,6 +131,8 @@ def test_intake_plan(case: Case, rules) -> None:
     assert [e.email for e in by_kind[RemoveParticipant]] == [case.contact]
     if not case.comment_contains:
         assert InternalComment not in by_kind
+    # The commit point comes last: the onboarding is recorded only after every write went through.
+    assert isinstance(evaluation.effects[-1], SetState) and evaluation.effects[-1].stage == "intake"
 
 
 def test_effect_keys_are_stable_and_distinct(rules) -> None:

@@ -1,0 +1,329 @@
+"""The EverBright runbook end to end (steps 2–6) on the virtual clock.
+
+The real Jira adapter talks to the stateful fake Jira (spec-checked), the real Slack notifier to
+the fake Slack Web API; rule state and timers live in a real SQLite file. People's actions
+(Config putting CS on hold, the approver's comment or separate ticket) are made on the fake, then
+delivered as the webhook event Jira would send. Assertions are on the tickets' final state and on
+the Slack messages, never on call order alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import VirtualClock
+from bot.model import (
+    APPROVAL_GIVEN,
+    APPROVAL_REJECTED,
+    COMMENT_CREATED,
+    COMMS_REQUESTED,
+    TICKET_CREATED,
+    TICKET_UPDATED,
+    Change,
+    Comment,
+    Event,
+    User,
+)
+from bot.notify import SlackNotifier
+from bot.pipeline import Processor, ProcessReport
+from bot.settings import SlackSettings
+from bot.state import StateStore, fire_due_timers
+from bot.store import LIVE, Store
+from bot.trackers.jira import JiraTracker
+from bot.trackers.site import Site, SiteTicket
+from rules import load_rules
+from tests.conftest import CONFIG, EXAMPLES
+from tests.fakes.fake_jira import FakeJira, load_specs, site_with_tickets
+from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
+
+RULE = "everbright_onboarding"
+APPROVER = "david.ellis@goeverbright.com"
+APPROVER_SLACK = "U0DAVID"
+MANAGER = "tom.becker@goeverbright.com"  # Sunpeak Solar's account manager in config/ticketbot.yaml
+CONFIG_PERSON = "lena.config@goeverbright.com"
+FORM = ("Thank you for partnering with EverBright!\n\n* Installer name: Sunpeak Solar\n"
+        "* Installer contact email: ops@sunpeaksolar.example\n")
+
+
+class Runbook:
+    """The bot as one process: tracker client, notifier, store and processor; ``restart`` makes a new one."""
+
+    def __init__(self, tmp_path: Path, jira: FakeJira, slack: FakeSlack, clock: VirtualClock) -> None:
+        self.url = f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"
+        self.jira, self.slack, self.clock = jira, slack, clock
+        self.ids = itertools.count(1)
+        self.reports: list[ProcessReport] = []
+        self.restart()
+
+    def restart(self) -> None:
+        self.store = Store(self.url)
+        self.states = StateStore(self.store)
+        tracker = JiraTracker(self.jira.base_url, "ticketbot@goeverbright.com", "token", sleep=lambda s: None)
+        notifier = SlackNotifier.from_settings(SlackSettings(bot_token=self.slack.token, api_url=self.slack.base_url,
+                                                             admin_channel="CADMIN"), sleep=lambda s: None)
+        self.processor = Processor(load_rules(CONFIG), tracker, self.store, self.clock, notifier=notifier)
+
+    # time -------------------------------------------------------------------------------------
+    def advance(self, delta: timedelta) -> None:
+        """Let time pass; every timer due on the way fires at its due time (as the daemon's sweep would)."""
+        until = self.clock.now() + delta
+        self.reports += list(fire_due_timers(self.states, LIVE, until, self.clock, self._process))
+        self.clock.set(until)
+        self.jira.now = until
+
+    def _process(self, event: Event) -> ProcessReport:
+        self.jira.now = self.clock.now()
+        report = self.processor.process(event)
+        assert not report.failed, report.as_dict()
+        return report
+
+    # what people do, then the webhook Jira sends --------------------------------------------------
+    def deliver(self, kind: str, key: str, actor: str, **kw: object) -> ProcessReport:
+        user = self.jira.site.user_by_email(actor)
+        event = Event(id=f"e{next(self.ids)}", source="jira", kind=kind, ticket_key=key,
+                      occurred_at=self.clock.now(), actor=User(user.account_id, user.email, user.display_name),
+                      **kw)  # type: ignore[arg-type]
+        report = self._process(event)
+        self.reports.append(report)
+        return report
+
+    def create(self, key: str, summary: str, description: str, reporter: str, *, status: str = "Waiting for support",
+               issue_type: str = "Service Request", participants: tuple[str, ...] = ()) -> ProcessReport:
+        self.jira.add_ticket(SiteTicket(key=key, summary=summary, description=description, status=status,
+                                        issue_type=issue_type, reporter=reporter, participants=list(participants)))
+        return self.deliver(TICKET_CREATED, key, reporter)
+
+    def set_status(self, key: str, status: str, by: str = CONFIG_PERSON) -> ProcessReport:
+        old, self.jira.ticket(key).status = self.jira.ticket(key).status, status
+        return self.deliver(TICKET_UPDATED, key, by, changes=(Change("status", old, status),))
+
+    def comment(self, key: str, author: str, body: str) -> ProcessReport:
+        stored = self.jira.comment_as(key, author, body)
+        user = self.jira.site.user_by_email(author)
+        comment = Comment(id=stored.id, body=body, author=User(user.account_id, user.email, user.display_name),
+                          internal=False, created=self.clock.now())
+        return self.deliver(COMMENT_CREATED, key, author, comment=comment)
+
+    def slack_event(self, kind: str, key: str, **payload: object) -> ProcessReport:
+        return self.deliver(kind, key, APPROVER, payload={"slack_user": APPROVER_SLACK, **payload})
+
+    # looking --------------------------------------------------------------------------------------
+    def stage(self, key: str) -> str | None:
+        state = self.states.get(LIVE, RULE, key)
+        return state.stage if state else None
+
+    def comments(self, key: str) -> list[str]:
+        return [c.body for c in self.jira.ticket(key).comments if c.author == self.jira.bot.account_id]
+
+    def reminders(self) -> list[dict]:
+        return self.slack.dm(APPROVER_SLACK)
+
+    def links(self) -> set[tuple[str, str, str]]:
+        names = {t.id: t.name for t in self.jira.site.link_types}
+        return {(names[lk.type_id], lk.inward, lk.outward) for lk in self.jira.links}
+
+    def pending_timers(self) -> list[str]:
+        return [t.timer_id for t in self.states.timers(LIVE, status="pending")]
+
+
+@pytest.fixture
+def runbook(tmp_path: Path) -> Iterator[Runbook]:
+    """SS-101 has arrived, CS-201 was created by Jira's automation, and Config just put CS-201 on hold."""
+    site = site_with_tickets(Site.load(EXAMPLES / "everbright" / "site.yaml"), [
+        {"key": "CS-200", "summary": "Unrelated: new tax table for Colorado", "status": "To Do"}])
+    clock = VirtualClock()
+    slack = FakeSlack()
+    slack.add_user(APPROVER_SLACK, APPROVER, "David Ellis")
+    slack.add_channel("CADMIN")
+    with FakeJira(site, specs=load_specs(), now=clock.now()) as jira, urllib_via_requests():
+        assert jira._mock is not None
+        slack.install(jira._mock)
+        book = Runbook(tmp_path, jira, slack, clock)
+        clock.set(clock.now() + timedelta(hours=9))  # Monday 09:00
+        book.create("SS-101", "EverBright Partner Onboarding", FORM, "ops@sunpeaksolar.example",
+                    participants=("ops@sunpeaksolar.example",))
+        book.advance(timedelta(minutes=2))
+        book.create("CS-201", "EverBright integrated finance setup: Sunpeak Solar",
+                    "Created by automation from SS-101.", "automation@goeverbright.com", status="To Do",
+                    issue_type="Task")
+        book.advance(timedelta(days=1))
+        book.set_status("CS-201", "On Hold")
+        yield book
+        assert jira.violations == [] and slack.violations == []
+        no_public_comment(jira)
+
+
+def no_public_comment(jira: FakeJira) -> None:
+    """The runbook's rule: customers are never copied — nothing the bot wrote is public."""
+    public = [(i.key, c.body[:60]) for i in jira.issues.values() for c in i.comments
+              if c.author == jira.bot.account_id and not c.internal]
+    assert public == []
+
+
+def approved(book: Runbook, via: str) -> None:
+    cs = book.jira.ticket("CS-201")
+    assert cs.status == "To Do"
+    assert any("please push the EverBright products live for Sunpeak Solar (SS-101)" in c for c in book.comments("CS-201"))
+    assert any("approval to push live received from David Ellis" in c and via in c for c in book.comments("SS-101"))
+    assert book.stage("SS-101") == "approved"
+    assert book.pending_timers() == []  # the reminder is cancelled
+    decision = book.states.get(LIVE, RULE, "SS-101").get("decision")
+    assert decision["approved"] is True and via in decision["via"]
+
+
+# steps 2–3 ------------------------------------------------------------------------------------------
+def test_intake_and_the_config_ticket(runbook: Runbook) -> None:
+    ss, jira = runbook.jira.ticket("SS-101"), runbook.jira
+    assert jira.organization_names("SS-101") == ["Sunpeak Solar"]
+    assert jira.request_type_name("SS-101") == "Company-specific Data Change"
+    assert jira.field("SS-101", "Needs Configuration?") == "Integrated Finance"
+    assert ss.reporter == jira.account_id("onboarding@goeverbright.com")
+    assert set(ss.watchers) == {jira.account_id(APPROVER), jira.account_id(MANAGER)}
+    assert ss.participants == []  # the customer is not copied
+    # step 3: CS-201 linked and carrying the installer's name and contact; CS-200 left alone
+    assert ("Relates", "SS-101", "CS-201") in runbook.links()
+    assert jira.field("CS-201", "Installer name") == "Sunpeak Solar"
+    assert jira.field("CS-201", "Installer contact email") == "ops@sunpeaksolar.example"
+    assert jira.field("CS-200", "Installer name") is None
+    assert runbook.states.get(LIVE, RULE, "SS-101").get("cs_key") == "CS-201"
+
+
+# steps 4→5: the question, the reminders, the four ways an approval arrives ------------------------
+def test_on_hold_asks_the_approver_in_an_internal_comment_and_arms_the_reminder(runbook: Runbook) -> None:
+    asked = [c for c in runbook.comments("SS-101") if "Are we approved to push the EverBright products live" in c]
+    assert len(asked) == 1
+    assert asked[0].startswith(f"[~accountid:{runbook.jira.account_id(APPROVER)}]")  # an @-mention, internal
+    assert runbook.stage("SS-101") == "awaiting-approval"
+    timer = runbook.states.timer(LIVE, f"{RULE}:SS-101:approval-reminder")
+    assert timer.status == "pending" and timer.due_at == runbook.clock.now() + timedelta(hours=24)
+    assert runbook.reminders() == []
+
+
+def test_no_answer_for_24h_sends_a_slack_dm_with_buttons_then_repeats_then_alerts(runbook: Runbook) -> None:
+    runbook.advance(timedelta(hours=23, minutes=59))
+    assert runbook.reminders() == []
+    runbook.advance(timedelta(minutes=1))
+    [dm] = runbook.reminders()
+    assert "SS-101" in dm["text"] and "Sunpeak Solar" in dm["text"]
+    assert f"{runbook.jira.base_url}/browse/SS-101" in dm["text"]  # the ticket link
+    buttons = [e for b in dm.get("blocks", []) for e in b.get("elements", []) if e.get("type") == "button"]
+    assert {b["value"] for b in buttons} == {"SS-101"} and len(buttons) == 2
+    runbook.advance(timedelta(hours=48))  # reminders 2 and 3 (approval_reminder_max: 3), then the alert
+    assert len(runbook.reminders()) == 3
+    [alert] = runbook.slack.in_channel("CADMIN")
+    assert "no approval" in alert["text"] and "SS-101" in alert["text"]
+    runbook.advance(timedelta(days=5))
+    assert len(runbook.reminders()) == 3 and len(runbook.slack.in_channel("CADMIN")) == 1
+    assert runbook.jira.ticket("CS-201").status == "On Hold"  # nothing moved without an approval
+
+
+@pytest.mark.parametrize("path", ["comment", "button", "command", "separate ticket"])
+def test_each_approval_path_moves_cs_back_and_cancels_the_reminder(runbook: Runbook, path: str) -> None:
+    runbook.advance(timedelta(hours=3))
+    if path == "comment":
+        runbook.comment("SS-101", APPROVER, "Approved - go ahead and push it live.")
+        via = "comment"
+    elif path in ("button", "command"):
+        runbook.slack_event(APPROVAL_GIVEN, "SS-101", via=path)
+        via = path
+    else:
+        runbook.create("SS-105", "Re: Sunpeak Solar go-live", "Approved, please push Sunpeak Solar live.\nDavid",
+                       APPROVER)
+        via = "separate ticket SS-105"
+        dup = runbook.jira.ticket("SS-105")
+        assert dup.status == "Closed" and dup.resolution == "Duplicate"
+        assert ("Duplicate", "SS-105", "SS-101") in runbook.links()
+        assert runbook.stage("SS-105") == "duplicate"
+    approved(runbook, via)
+    runbook.advance(timedelta(days=3))
+    assert runbook.reminders() == []  # cancelled before it was due
+
+
+def test_a_separate_ticket_without_an_approval_phrase_is_linked_and_closed_but_decides_nothing(runbook: Runbook) -> None:
+    runbook.create("SS-106", "Question about SS-101", "Which products were configured for them?", APPROVER)
+    assert runbook.jira.ticket("SS-106").resolution == "Duplicate"
+    assert runbook.stage("SS-101") == "awaiting-approval" and runbook.jira.ticket("CS-201").status == "On Hold"
+
+
+def test_a_comment_by_someone_else_or_without_a_decision_changes_nothing(runbook: Runbook) -> None:
+    runbook.comment("SS-101", MANAGER, "Approved from my side!")  # not the approver
+    runbook.comment("SS-101", APPROVER, "Looking into it today.")  # the approver, but no decision
+    assert runbook.stage("SS-101") == "awaiting-approval"
+    assert runbook.jira.ticket("CS-201").status == "On Hold"
+
+
+def test_rejection_tags_the_account_manager_and_the_approver_and_transitions_nothing(runbook: Runbook) -> None:
+    runbook.comment("SS-101", APPROVER, "Not approved yet: their state licence is still pending.")
+    [note] = [c for c in runbook.comments("SS-101") if "did not approve" in c]
+    jira = runbook.jira
+    assert note.startswith(f"[~accountid:{jira.account_id(MANAGER)}] [~accountid:{jira.account_id(APPROVER)}]")
+    assert "state licence is still pending" in note
+    assert jira.ticket("CS-201").status == "On Hold"
+    assert runbook.stage("SS-101") == "rejected" and runbook.pending_timers() == []
+    runbook.slack_event(APPROVAL_REJECTED, "SS-101", via="command", reason="still no licence")  # a second one
+    assert sum("did not approve" in c for c in runbook.comments("SS-101")) == 2
+    runbook.advance(timedelta(days=2))
+    runbook.comment("SS-101", APPROVER, "Licence arrived, approved.")  # a later approval still counts
+    approved(runbook, "comment")
+
+
+# step 6 ------------------------------------------------------------------------------------------
+def test_cs_done_tells_the_approver_and_closes_ss(runbook: Runbook) -> None:
+    runbook.slack_event(APPROVAL_GIVEN, "SS-101", via="button")
+    runbook.advance(timedelta(days=1))
+    runbook.set_status("CS-201", "Done")
+    ss = runbook.jira.ticket("SS-101")
+    assert ss.status == "Closed" and ss.resolution == "Done"
+    [live] = [c for c in runbook.comments("SS-101") if "products are live" in c]
+    assert live.startswith(f"[~accountid:{runbook.jira.account_id(APPROVER)}]")
+    assert runbook.stage("SS-101") == "closed"
+    history = [h["stage"] for h in runbook.states.get(LIVE, RULE, "SS-101").history]
+    assert history == ["intake", "configuring", "awaiting-approval", "approved", "closed"]
+    writes = len(runbook.jira.writes)
+    runbook.set_status("CS-201", "Done")  # Jira redelivers; nothing more happens
+    assert len(runbook.jira.writes) == writes
+
+
+def test_cs_done_before_any_approval_does_not_close_ss(runbook: Runbook) -> None:
+    runbook.set_status("CS-201", "Done")
+    assert runbook.jira.ticket("SS-101").status != "Closed" and runbook.stage("SS-101") == "awaiting-approval"
+
+
+# customer communication ------------------------------------------------------------------------------
+def test_customer_comms_by_label_and_by_command_tag_manager_and_approver(runbook: Runbook) -> None:
+    runbook.jira.ticket("SS-101").labels.append("needs-customer-comms")
+    runbook.deliver(TICKET_UPDATED, "SS-101", MANAGER, changes=(Change("labels", "", "needs-customer-comms"),))
+    runbook.deliver(TICKET_UPDATED, "SS-101", MANAGER, changes=(Change("summary", "x", "y"),))  # label still there
+    runbook.deliver(COMMS_REQUESTED, "SS-101", MANAGER, payload={"reason": "not ready to launch in Colorado"})
+    notes = [c for c in runbook.comments("SS-101") if "Customer communication is needed" in c]
+    jira = runbook.jira
+    assert len(notes) == 2
+    assert all(n.startswith(f"[~accountid:{jira.account_id(MANAGER)}] [~accountid:{jira.account_id(APPROVER)}]")
+               for n in notes)
+    assert "not ready to launch in Colorado" in notes[1]
+    assert set(jira.ticket("SS-101").participants) == set()  # still no customer on the ticket
+
+
+# durability ------------------------------------------------------------------------------------------
+def test_a_restart_during_the_wait_keeps_the_timer_and_it_fires_once(runbook: Runbook) -> None:
+    runbook.advance(timedelta(hours=10))
+    runbook.restart()  # a new process: new store engine, clients and processor; the same database
+    runbook.advance(timedelta(hours=14))
+    assert len(runbook.reminders()) == 1
+    runbook.restart()
+    runbook.advance(timedelta(seconds=1))
+    assert len(runbook.reminders()) == 1  # fired once, not again after the restart
+
+
+def test_a_timer_overdue_after_downtime_fires_once(runbook: Runbook) -> None:
+    runbook.clock.set(runbook.clock.now() + timedelta(hours=30))  # the bot was down past the due time
+    runbook.restart()
+    runbook.advance(timedelta(0))
+    assert len(runbook.reminders()) == 1
+    runbook.advance(timedelta(hours=1))
+    assert len(runbook.reminders()) == 1
