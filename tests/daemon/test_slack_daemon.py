@@ -1,0 +1,277 @@
+"""Slack in the daemon, end to end: signed requests to the daemon's own ``POST /slack/events``,
+bolt, the real BotServices, the inbox, the workers; SlackMessage effects and alerts through the
+daemon's notifier to a stateful fake Slack (spec-checked when ../shared is there)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import responses
+from fastapi.testclient import TestClient
+
+from bot.audit import AuditLog
+from bot.daemon_slack import mount_slack, slack_alert
+from bot.internal_sources import decode
+from bot.model import APPROVAL_GIVEN
+from bot.settings import Settings
+from bot.slack.blocks import APPROVE_ACTION
+from bot.state import StateStore
+from bot.store import LIVE
+from tests.approval_rule import RULE_ID, approval_rules
+from tests.daemon.helpers import (
+    encode,
+    jira_headers,
+    lines_of,
+    onboarding_created,
+    onboarding_site,
+)
+from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
+from tests.slack.helpers import (
+    ADMIN,
+    APPROVER,
+    SIGNING_SECRET,
+    STRANGER,
+    WEB_API_SPEC,
+    InlineExecutor,
+    block_action_payload,
+    contract,
+    form,
+    interaction_body,
+    sign,
+    slash_command_fields,
+)
+
+CREATED_MS = 1793610000000
+
+
+@pytest.fixture
+def rules():
+    return approval_rules(approver_email="approver@acme.test")
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack(spec=SlackSpec.load(WEB_API_SPEC) if WEB_API_SPEC.exists() else None)
+    fake.add_user(APPROVER, "approver@acme.test", "Ann Approver")
+    fake.add_user(ADMIN, "admin@acme.test", "Ada Admin")
+    fake.add_user(STRANGER, "stranger@acme.test", "Sam Stranger")
+    fake.add_channel("CADMIN")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock, urllib_via_requests():
+        fake.install(mock)
+        yield fake
+    assert fake.violations == []
+
+
+def _slack(fake: FakeSlack, **more: Any) -> dict[str, Any]:
+    return {"bot_token": fake.token, "signing_secret": SIGNING_SECRET, "admins": [ADMIN], "api_url": fake.base_url,
+            "admin_channel": "CADMIN", **more}
+
+
+@pytest.fixture
+def daemon(make_daemon, fake_slack):
+    """A daemon with Slack configured and mounted (bolt's listeners run inline), SS-1 created and processed."""
+    daemon = make_daemon(onboarding_site(["SS-1"]), slack=_slack(fake_slack))
+    daemon.slack = mount_slack(daemon, listener_executor=InlineExecutor())
+    raw = encode(onboarding_created("SS-1", CREATED_MS))
+    assert daemon.intake.receive("jira", raw, {k.lower(): v for k, v in jira_headers(raw).items()}).status == 202
+    daemon.workers.drain()
+    return daemon
+
+
+def command(http: TestClient, fake: FakeSlack, text: str, user: str,
+            secret: str = SIGNING_SECRET) -> tuple[int, list[dict[str, Any]]]:
+    response_url = fake.new_response_url()
+    body = form(slash_command_fields(text, user, response_url))
+    response = http.post("/slack/events", content=body, headers=sign(body, secret))
+    return response.status_code, fake.response_posts[response_url]
+
+
+def click(http: TestClient, fake: FakeSlack, message: dict[str, Any], user: str) -> list[dict[str, Any]]:
+    response_url = fake.new_response_url()
+    body = interaction_body(block_action_payload(APPROVE_ACTION, "SS-1", user, response_url, message=message))
+    assert http.post("/slack/events", content=body, headers=sign(body)).status_code == 200
+    return fake.response_posts[response_url]
+
+
+def approvals(daemon) -> list:
+    return [r for r in daemon.inbox.rows() if r.kind == APPROVAL_GIVEN]
+
+
+# the notifier ------------------------------------------------------------------------------------------------
+def test_rule_messages_are_sent_through_the_daemons_notifier(daemon, fake_slack):
+    [message] = fake_slack.dm(APPROVER)
+    assert message["text"] == "Please approve SS-1"
+    [buttons] = [b for b in message["blocks"] if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"]) for e in buttons["elements"]] == [
+        ("ticketbot_approve", "SS-1"), ("ticketbot_reject", "SS-1")]
+    [sent] = [a for a in daemon.store.applied("SS-1") if a.kind == "slack_message"]
+    assert (sent.outcome, sent.detail) == ("applied", f"ts {message['ts']}")
+
+
+def test_the_guards_alerts_go_to_the_admin_channel(daemon, fake_slack):
+    http = TestClient(daemon.app)
+    status, [reply] = command(http, fake_slack, f"pause {RULE_ID}", ADMIN)
+    assert status == 200 and reply["text"].startswith(f"Rule {RULE_ID} paused")
+    [alert] = fake_slack.in_channel("CADMIN")
+    assert alert["text"] == (f"ticketbot paused rule {RULE_ID}: paused from Slack by {ADMIN}. "
+                             f"Resume with `ticketbot rules resume {RULE_ID}`.")
+    assert slack_alert(Settings()) is None  # no Slack: the guards log alerts instead
+
+
+# commands ------------------------------------------------------------------------------------------------------
+def test_approve_from_the_approver_puts_an_approval_in_the_inbox(daemon, fake_slack):
+    status, [reply] = command(TestClient(daemon.app), fake_slack, "approve ss-1", APPROVER)
+    assert status == 200
+    assert reply["text"] == "Recorded your approval of SS-1; ticketbot acts on it in a moment."
+    [row] = approvals(daemon)
+    assert (row.source, row.ticket_key, row.status) == ("slack", "SS-1", "pending")
+    assert decode(row.envelope).payload == {"via": "command", "slack_user": APPROVER, "email": "approver@acme.test",
+                                            "role": "approver"}
+    daemon.workers.drain()
+    assert StateStore(daemon.store).get(LIVE, RULE_ID, "SS-1").stage == "approved"
+    assert lines_of(daemon.handler.trackers["jira"].changes(), "SS-1")[-1] == "internal comment: Approved in Slack."
+
+
+def test_approve_from_someone_else_is_refused_politely_recorded_and_queues_nothing(daemon, fake_slack):
+    status, [reply] = command(TestClient(daemon.app), fake_slack, "approve SS-1", STRANGER)
+    assert status == 200
+    assert reply["text"] == "Sorry, only the approver of SS-1 or a ticketbot admin can approve it. I've noted the attempt."
+    assert approvals(daemon) == []
+    [entry] = AuditLog(daemon.store, daemon.clock).entries(outcome="refused")
+    assert (entry.actor, entry.command, entry.detail) == (STRANGER, "approve SS-1", "not an approver of SS-1")
+
+
+def test_the_approve_button_clicked_twice_makes_one_event(daemon, fake_slack):
+    http = TestClient(daemon.app)
+    [message] = fake_slack.dm(APPROVER)
+    [first] = click(http, fake_slack, message, APPROVER)
+    [second] = click(http, fake_slack, message, APPROVER)  # the old message, clicked again before it was replaced
+    assert first["replace_original"] is True and "Recorded your approval of SS-1" in first["text"]
+    assert "was already recorded; nothing new was queued" in second["text"]
+    [row] = approvals(daemon)
+    assert decode(row.envelope).payload["via"] == "button"
+    assert [e.outcome for e in AuditLog(daemon.store, daemon.clock).entries(actor=APPROVER)] == ["done", "duplicate"]
+
+
+def test_status_answers_from_the_bots_records(daemon, fake_slack):
+    status, [reply] = command(TestClient(daemon.app), fake_slack, "status SS-1", STRANGER)
+    assert status == 200
+    assert reply["text"] == daemon.slack.services.status("SS-1").replace(">", "&gt;")  # what the CLI prints, escaped
+    assert "stage *awaiting_approval* since 2026-11-02 09:00 UTC" in reply["text"]
+    assert "`approval_test` reminder: due 2026-11-03 09:00 UTC (in 1d 0h 0m)" in reply["text"]
+    status, [timers] = command(TestClient(daemon.app), fake_slack, "timers", STRANGER)
+    assert timers["text"] == ("Pending timers (1):\n"
+                              "• SS-1 `approval_test` reminder: due 2026-11-03 09:00 UTC (in 1d 0h 0m)")
+
+
+# signatures ------------------------------------------------------------------------------------------------------
+def test_requests_signed_as_the_official_vector_says_are_the_only_ones_accepted(make_daemon, fake_slack):
+    vector = json.loads(contract("signing_test_vector_slash_command.json").read_text(encoding="utf-8"))
+    secret = vector["signing_secret"]
+    assert sign(vector["raw_body"], secret, int(vector["headers"]["X-Slack-Request-Timestamp"]))[
+        "X-Slack-Signature"] == vector["expected_signature"]  # our signer is the documented scheme
+    daemon = make_daemon(onboarding_site(["SS-1"]), slack=_slack(fake_slack, signing_secret=secret))
+    mount_slack(daemon, listener_executor=InlineExecutor())
+    raw = encode(onboarding_created("SS-1", CREATED_MS))
+    daemon.intake.receive("jira", raw, {k.lower(): v for k, v in jira_headers(raw).items()})
+    daemon.workers.drain()
+    http = TestClient(daemon.app)
+
+    assert http.post("/slack/events", content=vector["raw_body"], headers=vector["headers"]).status_code == 401
+    status, _ = command(http, fake_slack, "approve SS-1", APPROVER, secret=SIGNING_SECRET)  # someone else's secret
+    assert status == 401 and approvals(daemon) == []
+    status, [reply] = command(http, fake_slack, "approve SS-1", APPROVER, secret=secret)
+    assert status == 200 and reply["text"].startswith("Recorded your approval")
+    assert len(approvals(daemon)) == 1
+
+
+# without Slack, and Socket Mode ------------------------------------------------------------------------------------
+def test_without_slack_the_daemon_runs_as_before(make_daemon):
+    daemon = make_daemon(onboarding_site(["SS-1"]))
+    assert daemon.notifier is None and mount_slack(daemon) is None
+    with TestClient(daemon.app) as http:
+        assert http.get("/healthz").status_code == 200
+        assert http.post("/slack/events", content=b"x").status_code == 404
+        raw = encode(onboarding_created("SS-1", CREATED_MS))
+        assert http.post("/webhooks/jira", content=raw, headers=jira_headers(raw)).status_code == 202
+    daemon.workers.drain()
+    [skipped] = [o for o in daemon.store.traces("SS-1")[-1].effects if o["kind"] == "slack_message"]
+    assert skipped["outcome"] == "skipped"
+    assert StateStore(daemon.store).get(LIVE, RULE_ID, "SS-1").stage == "awaiting_approval"
+
+
+class FakeSocket:
+    """bolt's SocketModeHandler as the daemon uses it: the first connection attempt fails."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token = app, token
+        self.attempts = 0
+        self.closed = threading.Event()
+
+    def connect(self) -> None:
+        self.attempts += 1
+        if self.attempts == 1:
+            raise ConnectionError("wss://wss-primary.slack.com unreachable")
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_socket_mode_connects_in_the_background_and_closes_at_shutdown(make_daemon, fake_slack, monkeypatch):
+    import bot.daemon_slack
+
+    monkeypatch.setattr(bot.daemon_slack, "CONNECT_RETRY", 0.01)
+    made: list[FakeSocket] = []
+    daemon = make_daemon(onboarding_site([]), slack=_slack(fake_slack, app_token="xapp-1-A0-123-abc"))
+    mount = mount_slack(daemon, socket_factory=lambda app, token: made.append(FakeSocket(app, token)) or made[-1])
+    [socket] = made
+    assert socket.token == "xapp-1-A0-123-abc" and socket.app is mount.app
+    assert socket.attempts == 0  # nothing before the daemon starts
+    with TestClient(daemon.app):
+        assert mount.connected.wait(10)
+        assert socket.attempts == 2  # retried after the failed attempt
+    assert socket.closed.is_set() and not mount.connected.is_set()
+
+
+def test_socket_mode_needs_an_app_level_token(make_daemon, fake_slack):
+    from bot.settings import ConfigurationError
+
+    daemon = make_daemon(onboarding_site([]), slack=_slack(fake_slack, app_token="xoxb-not-an-app-token"))
+    with pytest.raises(ConfigurationError, match="TICKETBOT_SLACK__APP_TOKEN"):
+        mount_slack(daemon)
+
+
+def test_ticketbot_run_mounts_slack_and_never_logs_its_secrets(tmp_path):
+    """The real ``ticketbot run`` (worker process included) with Slack configured and unreachable."""
+    import signal
+
+    from tests.daemon.helpers import SECRET, DaemonProcess, free_port, write_site
+
+    write_site(tmp_path / "site.yaml", onboarding_site(["SS-1"]))
+    token, app_secret = "xoxb-never-logged-0123456789", "signing-secret-never-logged"
+    env = {"TICKETBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
+           "TICKETBOT_JIRA__WEBHOOK_SECRET": SECRET, "TICKETBOT_JIRA__POLL_INTERVAL": "0",
+           "TICKETBOT_TRACKER": f"memory:{tmp_path / 'site.yaml'}:{tmp_path / 'site-state.sqlite3'}",
+           "TICKETBOT_SLACK__BOT_TOKEN": token, "TICKETBOT_SLACK__SIGNING_SECRET": app_secret,
+           "TICKETBOT_SLACK__API_URL": f"http://127.0.0.1:{free_port()}/api/", "TICKETBOT_LOG_LEVEL": "DEBUG"}
+    daemon = DaemonProcess(env, tmp_path / "daemon.log").start()
+    try:
+        import httpx
+
+        body = form(slash_command_fields("status SS-1", STRANGER, "https://hooks.slack.test/commands/1"))
+        unsigned = httpx.post(f"{daemon.url}/slack/events", content=body, timeout=10,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert unsigned.status_code == 401
+        signed = httpx.post(f"{daemon.url}/slack/events", content=body, headers=sign(body, app_secret), timeout=10)
+        assert signed.status_code != 404  # the route is there and verified the request
+        assert daemon.health()["scheduler"]["jobs"] == ["inbox-sweep", "timer-sweep"]
+        assert daemon.kill(signal.SIGTERM) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+    finally:
+        daemon.stop()
+    log = (tmp_path / "daemon.log").read_text()
+    assert "Slack: /slack/events mounted" in log
+    assert token not in log and app_secret not in log
