@@ -196,6 +196,8 @@ def rules_list(ctx: typer.Context, config: ConfigOption = None) -> None:
 from bot.cli_daemon import register as register_daemon_commands  # noqa: E402 - registers on app above
 
 register_daemon_commands(app, rules_app)
+from bot.cli_ops import register as register_ops; register_ops(app)  # adds `ticketbot status`, `timers`
+from bot.cli_check import register as register_check; register_check(app)  # adds `ticketbot check`
 
 
 def main() -> None:

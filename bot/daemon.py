@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -32,18 +32,24 @@ from bot.clock import Clock, SystemClock
 from bot.engine import BoundRule
 from bot.guards import Guards
 from bot.inbox import Inbox
+from bot.internal_sources import internal_sources
 from bot.leader import LeaderElector, lock_for
 from bot.metrics import Metrics, merge_expositions
 from bot.migrations import upgrade
 from bot.model import Event, User
-from bot.poller import DaemonState, Poller, decode_poll
+from bot.poller import ZENDESK_SOURCE, DaemonState, Poller, decode_poll
 from bot.scheduler import Scheduler
 from bot.server import Endpoint, Intake, create_app, jira_verifier, zendesk_verifier
 from bot.settings import Settings
+from bot.state import StateStore
 from bot.store import Store
+from bot.timers import TimerSweep
 from bot.trackers.base import Tracker
 from bot.trackers.jira_model import FieldCatalog
 from bot.worker import STATUS_EVERY, WORKER_NICENESS, Handler, Retry, Source, WorkerPool, WorkerProcess, write_status
+
+if TYPE_CHECKING:
+    from bot.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +63,12 @@ class Daemon:
                  clock: Clock | None = None, zendesk_tracker: Tracker | None = None,
                  bot_user: Callable[[], User | None] = lambda: None,
                  catalog: Callable[[], FieldCatalog | None] = lambda: None,
-                 alert: Callable[[str], None] | None = None,
+                 alert: Callable[[str], None] | None = None, notifier: Notifier | None = None,
                  extensions: Sequence[Callable[[FastAPI], None]] = (), migrate: bool = True) -> None:
         self.settings = settings
+        #: Slack (TICKETBOT_SLACK__BOT_TOKEN): SlackMessage effects and the guards' alerts go through it.
+        self.notifier = notifier if notifier is not None else slack_notifier(settings)
+        alert = alert or (self.notifier.alert if self.notifier is not None else None)
         self.rules = list(rules)
         self.clock = clock or SystemClock()
         if migrate:
@@ -71,17 +80,21 @@ class Daemon:
         self.guards = Guards(self.store, settings.guards, self.clock, bot_user=bot_user, alert=alert)
         trackers = {"jira": tracker, **({"zendesk": zendesk_tracker} if zendesk_tracker else {})}
         self.handler = Handler(rules=self.rules, trackers=trackers, sources=_sources(catalog), guards=self.guards,
-                               store=self.store, clock=self.clock, metrics=self.metrics, dry_run=settings.dry_run)
+                               store=self.store, clock=self.clock, metrics=self.metrics, dry_run=settings.dry_run,
+                               notifier=self.notifier)
         w = settings.worker
         self.workers = WorkerPool(self.inbox, self.handler, self.metrics, count=w.count, lease_seconds=w.lease_seconds,
                                   idle_poll=w.idle_poll, retry=Retry(w.max_attempts, w.backoff_base, w.backoff_max))
         self.elector = LeaderElector(lock_for(settings.database_url), retry=w.leader_retry)
         self.scheduler = Scheduler(self.elector)
+        self.timers = TimerSweep(StateStore(self.store), self.inbox, self.clock)
         self.poller = Poller(tracker, self.inbox, self.state, self.clock,  # type: ignore[arg-type]
                              projects=self.watched_projects, overlap=settings.jira.poll_overlap)
+        self.zendesk_poller = _zendesk_poller(zendesk_tracker, self) if zendesk_tracker is not None else None
         self._register_jobs(tracker)
         self.metrics.watch(inbox_depth=self.inbox.depth, api_counters=trackers)
         self.worker_processes: list[WorkerProcess] = []
+        self.on_started: list[Callable[[], None]] = []  # e.g. Slack's Socket Mode connection
         self.on_stopped: list[Callable[[], None]] = []
         self.intake = Intake(self.inbox, self.metrics, self.clock, endpoints=self._endpoints())
         self.app = create_app(self.intake, self.metrics, self.health, max_body_bytes=settings.http.max_body_bytes,
@@ -128,6 +141,8 @@ class Daemon:
             self.inbox.reclaim_orphans()
             self.workers.start()
         self.elector.start()
+        for hook in self.on_started:
+            hook()
         log.info("ticketbot daemon started: %d worker thread(s) in %s, rules: %s", self.workers.count,
                  f"{len(self.worker_processes)} worker process(es)" if self.worker_processes else "this process",
                  ", ".join(b.id for b in self.rules if b.config.enabled) or "none")
@@ -178,7 +193,12 @@ class Daemon:
         interval = self.settings.jira.poll_interval
         if interval > 0 and hasattr(tracker, "search_updated"):
             self.scheduler.add_job("jira-poll", self.poller.poll_once, "interval", seconds=interval)
+        zendesk_interval = self.settings.zendesk.poll_interval
+        if self.zendesk_poller is not None and zendesk_interval > 0:
+            self.scheduler.add_job("zendesk-poll", self.zendesk_poller.poll_once, "interval", seconds=zendesk_interval)
         self.scheduler.add_job("inbox-sweep", self.sweep, "interval", seconds=SWEEP_SECONDS)
+        self.scheduler.add_job("timer-sweep", self.timers.run_once, "interval",
+                               seconds=self.settings.worker.timer_sweep_seconds)
 
     def sweep(self) -> None:
         """Leader housekeeping: reclaim events of dead local processes, forget old finished ones."""
@@ -210,6 +230,20 @@ class Daemon:
             return None
 
 
+def slack_notifier(settings: Settings) -> Notifier | None:
+    """The Slack notifier when TICKETBOT_SLACK__BOT_TOKEN is set, else None (the daemon runs without Slack)."""
+    from bot.daemon_slack import build_notifier
+
+    return build_notifier(settings)
+
+
+def mount_slack(daemon: Daemon) -> Any:
+    """Serve Slack (``/slack/events``, Socket Mode) from this daemon when it is configured; see bot.daemon_slack."""
+    from bot.daemon_slack import mount_slack as mount
+
+    return mount(daemon)
+
+
 def _secure(endpoint: Endpoint, secret: SecretStr | None, allow_unsigned: bool,
             verifier: Callable[[str], Callable[..., None]]) -> None:
     """Verify with the secret; without one, stay closed unless explicitly opened."""
@@ -234,6 +268,8 @@ def _sources(catalog: Callable[[], FieldCatalog | None]) -> dict[str, Source]:
         "jira": Source("jira", jira, "jira", (jira_webhook.MalformedEvent,)),
         "zendesk": Source("zendesk", zendesk, "zendesk", (zendesk_webhook.MalformedEvent,)),
         "poll": Source("poll", decode_poll, "jira", (KeyError, ValueError)),
+        ZENDESK_SOURCE: Source(ZENDESK_SOURCE, decode_poll, "zendesk", (KeyError, ValueError)),
+        **internal_sources(),  # Slack decisions, fired timers
     }
 
 
@@ -253,7 +289,7 @@ def build_daemon(settings: Settings, *, alert: Callable[[str], None] | None = No
     else:
         tracker, bot_user, catalog = _jira(settings)
     return Daemon(settings, rules=rules, tracker=tracker, clock=clock, bot_user=bot_user, catalog=catalog,
-                  alert=alert, extensions=extensions, migrate=migrate)
+                  zendesk_tracker=_zendesk(settings, clock), alert=alert, extensions=extensions, migrate=migrate)
 
 
 def _memory_site(setting: str, clock: Clock) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:
@@ -287,8 +323,32 @@ def _jira(settings: Settings) -> tuple[Tracker, Callable[[], User | None], Calla
             known.append(found or User(email=jira.email or ""))
         return known[0]
 
-    catalog = getattr(tracker, "field_catalog", None) or tracker._fields  # noqa: SLF001 - see report
-    return tracker, bot_user, catalog
+    return tracker, bot_user, tracker.field_catalog
+
+
+def _zendesk(settings: Settings, clock: Clock) -> Tracker | None:
+    """The Zendesk tracker when ``TICKETBOT_ZENDESK__URL``/``__EMAIL``/``__API_TOKEN`` are set (one of them
+    alone is a configuration error naming the others); None: Zendesk events are recorded and set aside."""
+    from bot.settings import require_zendesk
+    from bot.trackers.zendesk import ZendeskTracker
+
+    z = settings.zendesk
+    if not (z.url or z.email or z.api_token):
+        return None
+    z = require_zendesk(settings)
+    return ZendeskTracker(z.url or "", z.email or "", z.api_token.get_secret_value() if z.api_token else "",
+                          now=clock.now)
+
+
+def _zendesk_poller(tracker: Tracker, daemon: Daemon) -> Poller | None:
+    """Polls Zendesk's incremental export (cursor kept in the daemon state) for the watched groups."""
+    from bot.trackers.zendesk import ZendeskSearcher, ZendeskTracker
+
+    if not isinstance(tracker, ZendeskTracker):
+        return None
+    # Only the very first poll reads from a moment (5 minutes back); after it the export cursor says what is new.
+    return Poller(ZendeskSearcher(tracker), daemon.inbox, daemon.state, daemon.clock, projects=daemon.watched_projects,
+                  overlap=300, system="zendesk", source=ZENDESK_SOURCE)
 
 
 def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
@@ -306,6 +366,7 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, extensions=extensions)
+    mount_slack(daemon)  # /slack/events and Socket Mode when TICKETBOT_SLACK__BOT_TOKEN is set
     status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
     if settings.worker.processes:
         daemon.delegate_processing([

@@ -39,6 +39,9 @@ TICKET_WINDOW = timedelta(minutes=10)
 RULE_WINDOW = timedelta(hours=1)
 WHOLE_RULE = ""  # ticket_key of a pause that covers every ticket
 
+#: Effect kinds that write only the bot's own database: never counted against the write caps.
+BOOKKEEPING = ("set_state", "start_timer", "cancel_timer")
+
 
 class RulePauseRow(Base):
     """A rule stopped, for one ticket or (``ticket_key == ""``) entirely, until resumed."""
@@ -82,8 +85,9 @@ class Guards:
         admission = Admission(own_event=self.is_own_event(event))
         enabled = [r for r in rules if r.config.enabled]
         pauses = self._active_pauses([r.id for r in enabled])
+        facts = self._cap_facts(event, [r.id for r in enabled])
         for bound in enabled:
-            reason = self._refusal(event, bound, admission.own_event, pauses)
+            reason = self._refusal(event, bound, admission.own_event, pauses, facts)
             if reason:
                 admission.refused[bound.id] = reason
             else:
@@ -95,7 +99,7 @@ class Guards:
         return event.actor is not None and bot is not None and event.actor.same_person(bot)
 
     def _refusal(self, event: Event, bound: BoundRule, own: bool,
-                 pauses: dict[tuple[str, str], RulePauseRow]) -> str:
+                 pauses: dict[tuple[str, str], RulePauseRow], facts: _CapFacts) -> str:
         if own and not opts_into_own_events(bound):
             return "event caused by ticketbot's own account"
         for scope in (WHOLE_RULE, event.ticket_key):
@@ -103,14 +107,14 @@ class Guards:
             if pause is not None:
                 where = f" for {scope}" if scope else ""
                 return f"rule paused{where} since {pause.paused_at:%Y-%m-%d %H:%M} UTC: {pause.reason}"
-        return self._check_caps(event, bound)
+        return self._check_caps(event, bound, facts)
 
-    def _check_caps(self, event: Event, bound: BoundRule) -> str:
+    def _check_caps(self, event: Event, bound: BoundRule, facts: _CapFacts) -> str:
         now = self.clock.now()
-        resumed = self._last_resume(bound.id)
+        resumed = facts.resumed.get(bound.id)
         per_ticket = self.settings.max_writes_per_ticket_10min
         if per_ticket and event.ticket_key:
-            writes = self._writes_on_ticket(event.ticket_key, _later(now - TICKET_WINDOW, resumed))
+            writes = facts.writes_since(_later(now - TICKET_WINDOW, resumed))
             if writes >= per_ticket:
                 reason = (f"cap reached: {writes} bot writes on {event.ticket_key} in 10 minutes "
                           f"(max {per_ticket}); paused for this ticket")
@@ -176,27 +180,47 @@ class Guards:
                 RulePauseRow.rule_id.in_(rule_ids), RulePauseRow.resumed_at.is_(None))).all()
         return {(r.rule_id, r.ticket_key): r for r in rows}
 
-    def _last_resume(self, rule_id: str) -> datetime | None:
-        with self.store.engine.connect() as conn:
-            return conn.execute(select(func.max(RulePauseRow.resumed_at))
-                                .where(RulePauseRow.rule_id == rule_id)).scalar()
-
-    def _writes_on_ticket(self, ticket_key: str, since: datetime) -> int:
+    # (rule state and timers are the bot's own bookkeeping, not writes to anyone's tickets)
+    def _cap_facts(self, event: Event, rule_ids: list[str]) -> _CapFacts:
+        """What the caps of every rule need, in two reads per event (not two per rule)."""
+        s = self.settings
+        if not (s.max_writes_per_ticket_10min or s.max_tickets_per_rule_hour) or not rule_ids:
+            return _CapFacts({}, [])
         row = AppliedEffectRow
         with self.store.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(row).where(
-                row.ticket_key == ticket_key, row.scope == LIVE, row.outcome == APPLIED, row.at >= since)).scalar() or 0
+            resumed = dict(conn.execute(select(RulePauseRow.rule_id, func.max(RulePauseRow.resumed_at))
+                                        .where(RulePauseRow.rule_id.in_(rule_ids))
+                                        .group_by(RulePauseRow.rule_id)).all())
+            writes: list[datetime] = []
+            if s.max_writes_per_ticket_10min and event.ticket_key:
+                writes = list(conn.execute(select(row.at).where(
+                    row.ticket_key == event.ticket_key, row.scope == LIVE, row.outcome == APPLIED,
+                    row.kind.not_in(BOOKKEEPING), row.at >= self.clock.now() - TICKET_WINDOW)).scalars())
+        return _CapFacts(resumed, writes)
 
     def _tickets_changed(self, rule_id: str, since: datetime) -> set[str]:
         row = AppliedEffectRow
         with self.store.engine.connect() as conn:
             return set(conn.execute(select(row.ticket_key).distinct().where(
-                row.rule_id == rule_id, row.at >= since, row.scope == LIVE, row.outcome == APPLIED)).scalars())
+                row.rule_id == rule_id, row.at >= since, row.scope == LIVE, row.outcome == APPLIED,
+                row.kind.not_in(BOOKKEEPING))).scalars())
 
 
 #: The per-rule cap reads the executor's record by rule and time on every event; the engine
 #: spine indexes it by ticket only. Declared here, created by the migrations.
 Index("ix_applied_effects_rule_at", AppliedEffectRow.rule_id, AppliedEffectRow.at)
+
+
+@dataclass(frozen=True)
+class _CapFacts:
+    """Read once per event for all its rules: when each rule was last resumed, and when the bot
+    wrote to the event's ticket in the last ten minutes."""
+
+    resumed: dict[str, datetime | None]
+    ticket_writes: list[datetime]
+
+    def writes_since(self, since: datetime) -> int:
+        return sum(1 for at in self.ticket_writes if (at if at.tzinfo else at.replace(tzinfo=since.tzinfo)) >= since)
 
 
 def _later(a: datetime, b: datetime | None) -> datetime:

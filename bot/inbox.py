@@ -9,8 +9,9 @@ same on SQLite and PostgreSQL and across replicas:
 * a failed event goes back to ``pending`` with a later ``next_attempt_at`` (and keeps
   blocking the ticket's later events, which must not overtake it); after the last attempt it
   becomes ``dead`` and no longer blocks anything;
-* a claim whose owner died is claimable again when its lease runs out, or at once when
-  the owner was a process on this host that no longer exists.
+* a claim whose owner died is claimable again when its lease runs out, or within seconds
+  when the owner was a process on this host that no longer exists (every worker pool looks
+  for such claims every ``ORPHAN_CHECK`` seconds, see :mod:`bot.worker`).
 
 Scheduling columns hold epoch seconds (floats): comparisons behave the same on both
 databases, with no time-zone handling.
@@ -42,6 +43,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    Update,
     and_,
     bindparam,
     delete,
@@ -181,6 +183,7 @@ class _GroupCommit:
     def __init__(self, engine: Engine, statement: Any) -> None:
         self.engine = engine
         self.statement = statement  # INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key
+        self.patience = self.LOCK_PATIENCE
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -258,14 +261,15 @@ class _GroupCommit:
 
         SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so a writer
         competing with a busy worker process waits far longer than the lock is held; the
-        acknowledgement path retries fast instead (for at most ``LOCK_PATIENCE`` seconds).
+        acknowledgement path retries fast instead (for at most ``patience`` seconds; past that the
+        webhook is answered 503 and its sender retries).
         """
         if conn.dialect.name != "sqlite":
             return
         conn.exec_driver_sql("PRAGMA busy_timeout = 0")
         # Leave WAL checkpoints (which copy pages and fsync) to the workers' commits, off this path.
         conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
-        deadline = time.monotonic() + self.LOCK_PATIENCE
+        deadline = time.monotonic() + self.patience
         while True:
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -300,6 +304,12 @@ class _Pending:
             self.on_done()
 
 
+def _change(*where: Any) -> Update:
+    """An UPDATE of the rows matching ``where`` that moves their version on. Every change of a row
+    goes through here, so a worker holding an older version (a stale claim) can no longer finish it."""
+    return update(InboxRow).where(*where).values(version=InboxRow.version + 1)
+
+
 class Inbox:
     """The durable queue of received events, shared by every replica on one database."""
 
@@ -316,6 +326,15 @@ class Inbox:
         self.on_notify: list[Callable[[], None]] = []
 
     # receiving ------------------------------------------------------------------------------
+    @property
+    def write_patience(self) -> float:
+        """Seconds a webhook's commit waits for a database locked by someone else before it gives up (503)."""
+        return self._writer.patience
+
+    @write_patience.setter
+    def write_patience(self, seconds: float) -> None:
+        self._writer.patience = seconds
+
     def add(self, *, key: str, source: str, event: Event, envelope: dict[str, Any], ignored: str = "") -> bool:
         """Commit one event; False when its key is already there (a redelivery: nothing happens).
 
@@ -405,10 +424,9 @@ class Inbox:
     def _take(self, row_id: int, version: int, now: float, lease_seconds: float) -> Claim | None:
         """Compare-and-set: the row is ours only if nobody changed it since we looked."""
         r = InboxRow
-        stmt = (update(r)
-                .where(r.id == row_id, r.version == version, self._ready(now))
+        stmt = (_change(r.id == row_id, r.version == version, self._ready(now))
                 .values(status=PROCESSING, lease_owner=self.owner, lease_until=now + lease_seconds,
-                        version=r.version + 1, attempts=r.attempts + 1)
+                        attempts=r.attempts + 1)
                 .returning(r.id, r.version, r.dedup_key, r.source, r.ticket_key, r.envelope, r.attempts,
                            r.received_ts))
         with self.engine.begin() as conn:
@@ -440,10 +458,8 @@ class Inbox:
                             next_attempt_at=self.clock.now().timestamp() + retry_in)
 
     def _finish(self, claim: Claim, **values: Any) -> bool:
-        stmt = (update(InboxRow)
-                .where(InboxRow.id == claim.id, InboxRow.version == claim.version,
-                       InboxRow.lease_owner == self.owner)
-                .values(version=InboxRow.version + 1, **values))
+        stmt = _change(InboxRow.id == claim.id, InboxRow.version == claim.version,
+                       InboxRow.lease_owner == self.owner).values(**values)
         with self.engine.begin() as conn:
             done = conn.execute(stmt).rowcount == 1
         if not done:
@@ -459,11 +475,7 @@ class Inbox:
         dead = [o for o in owners if o and _owner_is_dead(o, self.owner)]
         if not dead:
             return 0
-        with self.engine.begin() as conn:
-            count = conn.execute(update(InboxRow).where(
-                InboxRow.status == PROCESSING, InboxRow.lease_owner.in_(dead)).values(
-                status=PENDING, lease_owner=None, lease_until=None, version=InboxRow.version + 1,
-                next_attempt_at=self.clock.now().timestamp())).rowcount
+        count = self._release(InboxRow.lease_owner.in_(dead), next_attempt_at=self.clock.now().timestamp())
         if count:
             log.warning("reclaimed %d event(s) left in flight by %d dead process(es)", count, len(dead))
             self.notify()
@@ -471,11 +483,13 @@ class Inbox:
 
     def release_mine(self) -> int:
         """Give back every claim of this process (shutdown with work still unfinished)."""
+        return self._release(InboxRow.lease_owner == self.owner, attempts=InboxRow.attempts - 1)
+
+    def _release(self, owned_by: Any, **values: Any) -> int:
+        """Put the claims matching ``owned_by`` back in line (pending, unowned); how many there were."""
         with self.engine.begin() as conn:
-            return conn.execute(update(InboxRow).where(
-                InboxRow.status == PROCESSING, InboxRow.lease_owner == self.owner).values(
-                status=PENDING, lease_owner=None, lease_until=None, version=InboxRow.version + 1,
-                attempts=InboxRow.attempts - 1)).rowcount
+            return conn.execute(_change(InboxRow.status == PROCESSING, owned_by).values(
+                status=PENDING, lease_owner=None, lease_until=None, **values)).rowcount
 
     def prune(self, older_than: timedelta) -> int:
         """Forget finished events past the redelivery horizon (dead letters stay)."""
@@ -516,11 +530,10 @@ class Inbox:
 
     def retry_dead(self, row_id: int | None = None) -> int:
         """Put one dead letter (or all, with None) back in line, with fresh attempts."""
-        stmt = update(InboxRow).where(InboxRow.status == DEAD)
+        stmt = _change(InboxRow.status == DEAD)
         if row_id is not None:
             stmt = stmt.where(InboxRow.id == row_id)
-        stmt = stmt.values(status=PENDING, attempts=0, next_attempt_at=self.clock.now().timestamp(),
-                           version=InboxRow.version + 1, finished_at=None)
+        stmt = stmt.values(status=PENDING, attempts=0, next_attempt_at=self.clock.now().timestamp(), finished_at=None)
         with self.engine.begin() as conn:
             count = conn.execute(stmt).rowcount
         self.notify()

@@ -6,6 +6,11 @@ tickets updated since the persisted watermark minus an overlap (Jira's JQL has m
 precision, clocks drift), and enqueues one ``poll`` event per ticket update. Dedup makes
 the overlap harmless: the same ticket at the same ``updated`` is one inbox row, and an
 update the inbox already holds a webhook for is skipped.
+
+One poller per system: Jira's (source ``poll``) searches with JQL from the watermark; Zendesk's
+(source ``zendesk-poll``) follows the incremental export's cursor, which it keeps in the
+daemon's state next to its watermark, so a restarted or newly elected leader goes on from
+where the last one stopped.
 """
 
 from __future__ import annotations
@@ -29,8 +34,14 @@ from bot.store import Base
 log = logging.getLogger(__name__)
 
 SOURCE = "poll"
+ZENDESK_SOURCE = "zendesk-poll"
 WATERMARK = "jira.poll.watermark"
 LAST_POLL = "jira.poll.last"
+
+
+def state_names(system: str) -> tuple[str, str, str]:
+    """The daemon-state names of one system's poll: its watermark, its last result, its cursor."""
+    return f"{system}.poll.watermark", f"{system}.poll.last", f"{system}.poll.cursor"
 
 
 class StateRow(Base):
@@ -62,6 +73,9 @@ class DaemonState:
 
 
 class Searcher(Protocol):
+    """Tickets updated since a moment. A searcher with a ``cursor`` attribute (Zendesk's export)
+    goes on from its cursor instead; the poller loads it before and saves it after each poll."""
+
     def search_updated(self, projects: Iterable[str], since: datetime) -> list[Ticket]: ...
 
 
@@ -92,13 +106,17 @@ def decode_poll(envelope: dict[str, Any]) -> Event:
 
 class Poller:
     def __init__(self, tracker: Searcher, inbox: Inbox, state: DaemonState, clock: Clock, *,
-                 projects: Callable[[], set[str]], overlap: float) -> None:
+                 projects: Callable[[], set[str]], overlap: float, system: str = "jira",
+                 source: str = SOURCE) -> None:
         self.tracker = tracker
         self.inbox = inbox
         self.state = state
         self.clock = clock
         self.projects = projects
         self.overlap = timedelta(seconds=overlap)
+        self.source = source
+        self._watermark_name, self._last_name, self._cursor_name = state_names(system)
+        self._follows_cursor = hasattr(tracker, "cursor")
 
     def poll_once(self) -> PollResult:
         """One search and its enqueueing; the watermark moves only when the search succeeded."""
@@ -106,6 +124,8 @@ class Poller:
         since = self._watermark(started) - self.overlap
         result = PollResult(at=started.isoformat(), since=since.isoformat())
         projects = sorted(self.projects())
+        if self._follows_cursor:  # where the last poll stopped, whichever replica made it
+            self.tracker.cursor = self.state.get(self._cursor_name)  # type: ignore[attr-defined]
         try:
             tickets = self.tracker.search_updated(projects, since) if projects else []
         except Exception as exc:  # the next poll retries from the same watermark
@@ -115,18 +135,21 @@ class Poller:
             return result
         result.found = len(tickets)
         result.queued = sum(self._enqueue(t, started) for t in tickets)
-        self.state.put(WATERMARK, started.isoformat())
+        self.state.put(self._watermark_name, started.isoformat())
+        cursor = getattr(self.tracker, "cursor", None) if self._follows_cursor else None
+        if cursor:  # saved only once what it covers is in the inbox
+            self.state.put(self._cursor_name, cursor)
         self._remember(result)
         if result.queued:
             log.info("poll found %d updated ticket(s), queued %d", result.found, result.queued)
         return result
 
     def last_poll(self) -> dict[str, Any] | None:
-        raw = self.state.get(LAST_POLL)
+        raw = self.state.get(self._last_name)
         return json.loads(raw) if raw else None
 
     def _watermark(self, now: datetime) -> datetime:
-        raw = self.state.get(WATERMARK)
+        raw = self.state.get(self._watermark_name)
         return datetime.fromisoformat(raw) if raw else now  # first poll: just the overlap
 
     def _enqueue(self, ticket: Ticket, now: datetime) -> bool:
@@ -135,8 +158,8 @@ class Poller:
         if held is not None and held >= moment:
             return False  # a webhook for this update (or a later one) is already in the inbox
         event = decode_poll(poll_envelope(ticket, moment))
-        return self.inbox.add(key=f"{SOURCE}:{event.id}", source=SOURCE, event=event,
+        return self.inbox.add(key=f"{self.source}:{event.id}", source=self.source, event=event,
                               envelope=poll_envelope(ticket, moment))
 
     def _remember(self, result: PollResult) -> None:
-        self.state.put(LAST_POLL, json.dumps(asdict(result)))
+        self.state.put(self._last_name, json.dumps(asdict(result)))

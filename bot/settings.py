@@ -45,12 +45,19 @@ class JiraSettings(BaseModel):
 
 
 class ZendeskSettings(BaseModel):
+    #: The Zendesk account (``https://acme.zendesk.com``), an agent's e-mail and API token: what
+    #: ``ticketbot check`` (and any Zendesk rule) reaches Zendesk with.
+    url: str | None = None
+    email: str | None = None
+    api_token: SecretStr | None = None
     #: Signing secret of the Zendesk webhook; without it the endpoint refuses every request
     #: unless ``allow_unsigned`` is set.
     webhook_secret: SecretStr | None = None
     allow_unsigned: bool = False
     #: Signatures whose timestamp is further than this from now (seconds) are refused.
     max_signature_age: float = Field(default=300.0, gt=0)
+    #: Seconds between polls of the incremental export (with url/email/api_token set); 0 turns it off.
+    poll_interval: float = Field(default=60.0, ge=0)
 
 
 class HttpSettings(BaseModel):
@@ -75,6 +82,8 @@ class WorkerSettings(BaseModel):
     idle_poll: float = Field(default=0.5, gt=0)
     #: How often a replica tries to become the scheduler (seconds).
     leader_retry: float = Field(default=5.0, gt=0)
+    #: How often the leader turns due durable timers into ``timer.fired`` events (seconds).
+    timer_sweep_seconds: float = Field(default=1.0, gt=0)
 
 
 class GuardSettings(BaseModel):
@@ -156,6 +165,14 @@ class Settings(BaseSettings):
             if getattr(self.jira, key) in (None, ""):
                 raise ConfigurationError(f"TICKETBOT_JIRA__{key.upper()} is not set (needed to reach Jira)")
         return self.jira
+
+
+def require_zendesk(settings: Settings) -> ZendeskSettings:
+    """The Zendesk connection, or a ConfigurationError naming the first missing key."""
+    for key in ("url", "email", "api_token"):
+        if getattr(settings.zendesk, key) in (None, ""):
+            raise ConfigurationError(f"TICKETBOT_ZENDESK__{key.upper()} is not set (needed to reach Zendesk)")
+    return settings.zendesk
 
 
 def env_key(loc: tuple) -> str:

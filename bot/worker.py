@@ -21,7 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
 from bot.engine import BoundRule
@@ -33,6 +35,9 @@ from bot.model import Event
 from bot.pipeline import Processor, ProcessReport
 from bot.store import LIVE, Store
 from bot.trackers.base import Tracker
+
+if TYPE_CHECKING:
+    from bot.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,9 @@ class Source:
     system: str
     #: Exceptions meaning "this payload will never parse" (dead-letter at once, no retries).
     malformed: tuple[type[Exception], ...] = ()
+    #: The system of one decoded event when it depends on the event (a Slack decision or a fired
+    #: timer concerns a Jira or a Zendesk ticket); None: always ``system``.
+    route: Callable[[Event], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,8 @@ class Handler:
     """Everything one event goes through once claimed."""
 
     def __init__(self, *, rules: Sequence[BoundRule], trackers: dict[str, Tracker], sources: dict[str, Source],
-                 guards: Guards, store: Store, clock: Clock, metrics: Metrics, dry_run: bool = False) -> None:
+                 guards: Guards, store: Store, clock: Clock, metrics: Metrics, dry_run: bool = False,
+                 notifier: Notifier | None = None) -> None:
         self.rules = list(rules)
         self.trackers = trackers
         self.sources = sources
@@ -82,6 +91,7 @@ class Handler:
         self.clock = clock
         self.metrics = metrics
         self.dry_run = dry_run
+        self.notifier = notifier  # Slack: SlackMessage effects are sent through it
 
     def handle(self, claim: Claim) -> tuple[str, str]:
         """Process one event; returns (final status, note). Raises on a retryable failure."""
@@ -89,14 +99,20 @@ class Handler:
         if source is None:
             return IGNORED, f"no decoder registered for source {claim.source!r}"
         tracker = self.trackers.get(source.system)
-        if tracker is None:
+        if tracker is None and source.route is None:
             return IGNORED, f"no {source.system} tracker configured"
         event = self._decode(source, claim)
+        if source.route is not None:
+            system = source.route(event)
+            tracker = self.trackers.get(system)
+            if tracker is None:
+                return IGNORED, f"no {system} tracker configured"
         admission = self.guards.admit(event, self.rules)
         self.guards.trace_refusals(event, admission)
         if not admission.rules:
             return "done", "; ".join(sorted(set(admission.refused.values()))) or "no enabled rule"
-        processor = Processor(admission.rules, tracker, self.store, self.clock, scope=LIVE, dry_run=self.dry_run)
+        processor = Processor(admission.rules, tracker, self.store, self.clock, scope=LIVE, dry_run=self.dry_run,
+                              notifier=self.notifier)
         report = processor.process(event)
         self.metrics.observe_report(claim.source, report)
         if report.failed:
@@ -117,11 +133,17 @@ def _failure_summary(report: ProcessReport) -> str:
     return "; ".join(parts)[:4000]
 
 
+#: Seconds between looks for claims left by dead processes of this host (see WorkerPool._heartbeat).
+ORPHAN_CHECK = 2.0
+
+
 class WorkerPool:
-    """N threads claiming and handling inbox events, plus a lease-renewing heartbeat."""
+    """N threads claiming and handling inbox events, plus a heartbeat that renews their leases
+    and hands back the claims of dead processes on this host."""
 
     def __init__(self, inbox: Inbox, handler: Handler, metrics: Metrics, *, count: int = 4,
-                 lease_seconds: float = 60.0, idle_poll: float = 0.5, retry: Retry = Retry()) -> None:
+                 lease_seconds: float = 60.0, idle_poll: float = 0.5, retry: Retry = Retry(),
+                 orphan_check: float = ORPHAN_CHECK) -> None:
         self.inbox = inbox
         self.handler = handler
         self.metrics = metrics
@@ -129,6 +151,7 @@ class WorkerPool:
         self.lease_seconds = lease_seconds
         self.idle_poll = idle_poll
         self.retry = retry
+        self.orphan_check = orphan_check
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._in_flight: dict[int, Claim] = {}
@@ -196,41 +219,80 @@ class WorkerPool:
     def _handle(self, claim: Claim) -> None:
         try:
             status, note = self.handler.handle(claim)
-        except Undecodable as exc:
-            log.warning("inbox event %s cannot be decoded; dead-lettered: %s", claim.id, exc)
-            self.metrics.failed.labels(claim.source, "-").inc()
-            self.metrics.dead_lettered.labels(claim.source).inc()
-            self.inbox.fail(claim, str(exc), retry_in=None)
-            return
         except Exception as exc:  # one event's failure never stops the others
             self._failed(claim, exc)
             return
-        self.inbox.complete(claim, status=status, note=note[:4000])
+        self._record(lambda: self.inbox.complete(claim, status=status, note=note[:4000]))
         self.metrics.latency.labels(claim.source).observe(
             max(0.0, self.inbox.clock.now().timestamp() - claim.received_ts))
 
     def _failed(self, claim: Claim, exc: Exception) -> None:
-        error = f"{exc.__class__.__name__}: {exc}"
-        delay = self.retry.delay(claim.attempts)
-        if not isinstance(exc, EventFailed):
+        """Retry later with backoff, or dead-letter: after the last attempt, or at once when undecodable."""
+        undecodable = isinstance(exc, Undecodable)
+        error = str(exc) if undecodable else f"{exc.__class__.__name__}: {exc}"
+        delay = None if undecodable else self.retry.delay(claim.attempts)
+        if not isinstance(exc, EventFailed):  # rule and write failures were counted per rule already
             log.warning("inbox event %s (%s) failed on attempt %d: %s", claim.id, claim.ticket_key,
-                        claim.attempts, error, exc_info=not _expected(exc))
+                        claim.attempts, error, exc_info=not (undecodable or _expected(exc)))
             self.metrics.failed.labels(claim.source, "-").inc()
         if delay is None:
-            log.error("inbox event %s (%s) dead-lettered after %d attempts: %s", claim.id, claim.ticket_key,
+            log.error("inbox event %s (%s) dead-lettered after %d attempt(s): %s", claim.id, claim.ticket_key,
                       claim.attempts, error)
             self.metrics.dead_lettered.labels(claim.source).inc()
-        self.inbox.fail(claim, error, retry_in=delay)
+        self._record(lambda: self.inbox.fail(claim, error, retry_in=delay))
+
+    def _record(self, write: Callable[[], object]) -> None:
+        """Write an event's outcome to the inbox; while the database is unreachable, keep trying.
+
+        The claim stays in flight meanwhile, so the heartbeat renews its lease as soon as the
+        database is back and the outcome lands then, instead of the event waiting out its lease.
+        Gives up (raises) when the pool stops, or once the lease has run out for sure.
+        """
+        deadline = time.monotonic() + self.lease_seconds
+        pause = 0.05
+        while True:
+            try:
+                write()
+                return
+            except SQLAlchemyError as exc:
+                if time.monotonic() + pause > deadline or self._stop.wait(pause):
+                    raise
+                log.warning("could not record an inbox event's outcome (%s); retrying in %.2fs",
+                            exc.__class__.__name__, pause)
+                pause = min(2.0, pause * 2)
 
     def _heartbeat(self) -> None:
-        interval = max(0.05, self.lease_seconds / 3)
-        while not self._stop.wait(interval):
-            with self._mutex:
-                claims = list(self._in_flight.values())
-            try:
-                self.inbox.renew(claims, self.lease_seconds)
-            except Exception:
-                log.exception("could not renew inbox leases")
+        """Renew our leases every third of a lease; every ``orphan_check`` seconds, reclaim dead processes' claims.
+
+        Reclaiming here, in every replica, is what makes a SIGKILLed neighbour's events
+        claimable within seconds: the leader's sweep runs only every ``SWEEP_SECONDS`` (and a new
+        leader's first one that long after its election), and a lease lasts a minute.
+        """
+        renew_every = max(0.05, self.lease_seconds / 3)
+        tick = min(renew_every, self.orphan_check)
+        next_renew = next_reclaim = time.monotonic()
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            if now >= next_renew:
+                next_renew = now + renew_every
+                self._renew_leases()
+            if now >= next_reclaim:
+                next_reclaim = now + self.orphan_check
+                self._reclaim_orphans()
+
+    def _renew_leases(self) -> None:
+        with self._mutex:
+            claims = list(self._in_flight.values())
+        try:
+            self.inbox.renew(claims, self.lease_seconds)
+        except Exception:
+            log.exception("could not renew inbox leases")
+
+    def _reclaim_orphans(self) -> None:
+        try:
+            self.inbox.reclaim_orphans()  # wakes the workers when it hands something back
+        except Exception:  # a database hiccup: the next tick tries again
+            log.warning("could not look for orphaned inbox claims", exc_info=True)
 
 
 def _expected(exc: Exception) -> bool:

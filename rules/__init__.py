@@ -12,10 +12,18 @@ from bot.config import load_raw, validate_block
 from bot.engine import BoundRule, Rule
 from bot.settings import ConfigurationError
 from rules.everbright_onboarding import EverBrightOnboarding
+from rules.momentus_einvoicing import MomentusEInvoicing
+from rules.nfe_onboarding import NfeOnboarding
+from rules.procountor_einvoicing import ProcountorEInvoicing
+from rules.sharespine_onboarding import SharespineOnboarding
 
 #: Every rule, by id. Order is evaluation order.
 REGISTRY: dict[str, Rule] = {rule.id: rule for rule in (
     EverBrightOnboarding(),
+    MomentusEInvoicing(),
+    NfeOnboarding(),
+    SharespineOnboarding(),
+    ProcountorEInvoicing(),
 )}
 
 

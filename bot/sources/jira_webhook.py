@@ -8,7 +8,6 @@ issue snapshot can differ between deliveries).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +26,14 @@ from bot.model import (
     Ticket,
     User,
 )
-from bot.trackers.jira_model import FieldCatalog, comment_from_json, parse_datetime, ticket_from_json, user_from_json
+from bot.sources.common import MalformedEvent, require_object, sha256_hex
+from bot.trackers.jira_model import (
+    FieldCatalog,
+    comment_from_json,
+    parse_datetime,
+    ticket_from_json,
+    user_from_json,
+)
 
 SOURCE = "jira"
 ID_HEADER = "X-Atlassian-Webhook-Identifier"
@@ -42,10 +48,6 @@ KINDS: dict[str, str] = {
 }
 
 
-class MalformedEvent(ValueError):
-    """The payload is not a Jira webhook we can make sense of; the message says why."""
-
-
 def parse_jira_webhook(
     payload: Any,
     *,
@@ -56,8 +58,7 @@ def parse_jira_webhook(
 
     Without a ``catalog``, custom fields of the ticket snapshot are keyed by their id.
     """
-    if not isinstance(payload, Mapping):
-        raise MalformedEvent(f"a Jira webhook body is a JSON object, got {type(payload).__name__}")
+    payload = require_object(payload, "a Jira webhook")
     raw_type = payload.get("webhookEvent")
     if not isinstance(raw_type, str) or not raw_type:
         raise MalformedEvent("Jira webhook body has no 'webhookEvent'")
@@ -88,7 +89,7 @@ def event_digest(payload: Mapping[str, Any]) -> str:
     parts = [payload.get("webhookEvent"), issue.get("id"), issue.get("key"), payload.get("timestamp"),
              comment.get("id"), changelog.get("id")]
     identity = "|".join("" if p is None else str(p) for p in parts)
-    return "sha256:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
+    return "sha256:" + sha256_hex(identity)
 
 
 # parts ----------------------------------------------------------------------------------------

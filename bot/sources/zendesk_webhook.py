@@ -54,22 +54,15 @@ reads the ticket through ``ZendeskTracker.get_ticket(event.ticket_key)``. The ev
 envelope's ``id`` when there is one, else the sha256 of the trigger body (canonical JSON): a
 redelivery of the same call has the same id and is deduplicated.
 
-Signatures: :func:`verify_zendesk_signature` checks ``X-Zendesk-Webhook-Signature`` =
-base64(HMAC-SHA256(key = signing secret as UTF-8 text, msg = timestamp + raw body)), the
-CURRENT documented order. Zendesk's older "verifying" page printed ``BODY + TIMESTAMP`` and its
-only worked example verifies only that way; we follow the current formula and do not accept
-the legacy order (accepting both would double what an attacker may splice), see the tests.
+Signatures are checked in :mod:`bot.security` (``verify_zendesk_signature``).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -86,61 +79,13 @@ from bot.model import (
     Event,
     User,
 )
+from bot.sources.common import MalformedEvent, json_object, sha256_hex
 
 SOURCE = "zendesk"
-SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
-TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 TRIGGER_MARKER = "ticketbot"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 _TRIGGER_KINDS = {TICKET_CREATED, TICKET_UPDATED, TICKET_DELETED, COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED}
 _SUBJECT_TICKET = re.compile(r"^zen:ticket:(\d+)$")
-
-
-class MalformedEvent(ValueError):
-    """A webhook body that is not one of the two shapes this module understands."""
-
-
-class SignatureError(Exception):
-    """A webhook whose signature is missing, wrong or too old: refuse it (401)."""
-
-
-# -- signatures -------------------------------------------------------------------------------------
-
-def zendesk_signature(secret: str, body: bytes, timestamp: str) -> str:
-    """base64(HMAC-SHA256(secret, timestamp + body)), as Zendesk documents it today."""
-    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def _signed_at(timestamp: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(timestamp.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not an ISO-8601 time: {timestamp[:40]!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def verify_zendesk_signature(secret: str, body: bytes, signature: str | None, timestamp: str | None, *,
-                             now: datetime, max_age: timedelta | float = timedelta(minutes=5)) -> None:
-    """Raise :class:`SignatureError` unless ``signature`` signs ``timestamp + body`` and is fresh.
-
-    The comparison is constant-time; a timestamp more than ``max_age`` (a timedelta, or seconds)
-    away from ``now`` (either way) is refused so a captured request cannot be replayed later.
-    Missing headers may be passed as ``None`` or "".
-    """
-    if not isinstance(max_age, timedelta):
-        max_age = timedelta(seconds=max_age)
-    if not secret:
-        raise SignatureError("no Zendesk signing secret is configured")
-    if not signature or not timestamp:
-        raise SignatureError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    expected = zendesk_signature(secret, raw, timestamp)
-    if not hmac.compare_digest(expected.encode("ascii"), signature.strip().encode("utf-8", "replace")):
-        raise SignatureError("Zendesk webhook signature does not match")
-    age = abs(now - _signed_at(timestamp))
-    if age > max_age:
-        raise SignatureError(f"Zendesk webhook timestamp is {age} away from now (limit {max_age})")
 
 
 # -- parsing helpers ----------------------------------------------------------------------------------
@@ -171,18 +116,6 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
 
 
-def _load(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(body, Mapping):
-        return dict(body)
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedEvent(f"Zendesk webhook body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MalformedEvent(f"Zendesk webhook body must be a JSON object, got {type(data).__name__}")
-    return data
-
-
 def _text(value: Any) -> str:
     """A placeholder value; Zendesk renders a missing one as ""."""
     return "" if value is None else str(value).strip()
@@ -193,7 +126,7 @@ def _time(value: Any, what: str) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)  # 3.11+ reads "Z" too
     except ValueError:
         raise MalformedEvent(f"{what} is not an ISO-8601 time: {text[:40]!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -207,8 +140,7 @@ def _ticket_key(value: Any, what: str) -> str:
 
 
 def _digest(data: Mapping[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256_hex(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -345,7 +277,7 @@ def normalize_zendesk_webhook(body: bytes | str | Mapping[str, Any], *, received
 
     ``received_at`` stands in for the time of the change when the body carries none.
     """
-    data = _load(body)
+    data = json_object(body, "Zendesk webhook")
     if _text(data.get("type")).startswith(EVENT_TYPE_PREFIX):
         return _from_envelope(data, received_at)
     if TRIGGER_MARKER in data or "ticket" in data:

@@ -1,7 +1,7 @@
 """The Tracker port: the narrow interface the executor (and read-only rule context) need.
 
 Adapters translate names and HTTP; they hold no rule logic. Every adapter must pass
-the shared contract suite in ``tests/trackers/contract.py``.
+the shared contract suite in ``tests/contract/``.
 """
 
 from __future__ import annotations

@@ -82,13 +82,16 @@ def _seconds(header: str | None) -> float | None:
 
 
 class _RetryingAdapter(HTTPAdapter):
-    """Counts every HTTP call and retries 429/503 after ``Retry-After`` via the injected sleep."""
+    """Counts every HTTP call (and every 429 answer) and retries 429/503 after ``Retry-After`` via the
+    injected sleep."""
 
-    def __init__(self, *, retries: int, sleep: Callable[[float], None], calls: Counter[tuple[str, str]]) -> None:
+    def __init__(self, *, retries: int, sleep: Callable[[float], None], calls: Counter[tuple[str, str]],
+                 throttled: Counter[tuple[str, str]]) -> None:
         super().__init__()
         self.retries = retries
         self.sleep = sleep
         self.calls = calls
+        self.throttled = throttled
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         path = urlsplit(request.url or "").path
@@ -97,6 +100,8 @@ class _RetryingAdapter(HTTPAdapter):
         while True:
             self.calls[(method, path)] += 1
             response = super().send(request, **kwargs)
+            if response.status_code == _RATE_LIMITED:
+                self.throttled[(method, path)] += 1
             delay = retry_delay(response, attempt)
             if delay is None:
                 return response
@@ -142,10 +147,12 @@ class JiraTracker:
             client = JIRA(server=url, basic_auth=(email, secret), max_retries=0,
                           get_server_info=False, timeout=timeout)
         self.client = client
+        #: HTTP calls, and the 429 answers among them, by (method, path): /metrics reads their totals.
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.throttled: Counter[tuple[str, str]] = Counter()
         self._session = client._session
         self._session.max_retries = 0  # the library's retry loop sleeps for real; ours is injected
-        adapter = _RetryingAdapter(retries=max_retries, sleep=sleep, calls=self.calls)
+        adapter = _RetryingAdapter(retries=max_retries, sleep=sleep, calls=self.calls, throttled=self.throttled)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._server = client.server_url.rstrip("/")
@@ -198,6 +205,65 @@ class JiraTracker:
         names = ", ".join(f'"{p}"' for p in projects)
         jql = f'project in ({names}) AND updated >= "{moment:%Y/%m/%d %H:%M}" ORDER BY updated ASC'
         return [self._ticket(issue) for issue in self._search(jql)]
+
+    # catalogs: the names a rule config may use (read-only; ``ticketbot check``) ---------------------
+    def field_names(self) -> list[str]:
+        """Every field's display name, system and custom (``GET /field``, cached)."""
+        return list(dict.fromkeys(self._fields().names.values()))
+
+    def field_options(self, field: str, project: str) -> list[str]:
+        """The options ``field`` offers when creating an issue of any type in ``project`` (createmeta)."""
+        field_id = self._field_id(field)
+        options: dict[str, None] = {}
+        for issue_type in self.issue_types(project):
+            options.update(dict.fromkeys(self._create_options(project, issue_type).get(field_id, [])))
+        return list(options)
+
+    def statuses(self, project: str) -> list[str]:
+        """The statuses of ``project``'s workflows, over all its issue types (``GET /project/{key}/statuses``)."""
+        per_type = self._request("GET", self._api(f"project/{project}/statuses")) or []
+        names = (s.get("name", "") for t in per_type for s in t.get("statuses") or [])
+        return list(dict.fromkeys(n for n in names if n))
+
+    def transition_targets(self, project: str) -> list[str]:
+        """Statuses some transition of ``project``'s workflows leads to (``POST /workflows``, a read).
+
+        The create transition (type INITIAL) does not count: no issue can be moved back through it.
+        """
+        project_id = str((self._request("GET", self._api(f"project/{project}")) or {}).get("id", ""))
+        pairs = [{"projectId": project_id, "issueTypeId": self._issue_type_id(project, name)}
+                 for name in self.issue_types(project)]
+        if not pairs:
+            return []
+        found = self._request("POST", self._api("workflows"), body={"projectAndIssueTypes": pairs}) or {}
+        names = {s.get("statusReference") or s.get("id"): s.get("name", "") for s in found.get("statuses") or []}
+        targets = (names.get(t.get("toStatusReference"), "") for w in found.get("workflows") or []
+                   for t in w.get("transitions") or [] if t.get("type") != "INITIAL")
+        return list(dict.fromkeys(n for n in targets if n))
+
+    def request_types(self, project: str) -> list[str]:
+        """The request types of ``project``'s service desk (NotFound when it has none)."""
+        desk = self._service_desk_id(project)
+        pages = self._sd_pages(f"servicedesk/{desk}/requesttype")
+        self._request_types[desk] = {t["name"].casefold(): str(t["id"]) for t in pages}
+        return [t["name"] for t in pages]
+
+    def link_types(self) -> list[str]:
+        if self._link_types is None:
+            data = self._request("GET", self._api("issueLinkType")) or {}
+            self._link_types = {t["name"].casefold(): t for t in data.get("issueLinkTypes", [])}
+        return [t["name"] for t in self._link_types.values()]
+
+    def organizations(self, project: str | None = None) -> list[str]:
+        """Every Service Management organization, or only those of ``project``'s service desk."""
+        path = f"servicedesk/{self._service_desk_id(project)}/organization" if project else "organization"
+        return [o["name"] for o in self._sd_pages(path)]
+
+    def issue_types(self, project: str) -> list[str]:
+        """The issue types one can create in ``project`` (createmeta)."""
+        types = self._platform_pages(f"issue/createmeta/{project}/issuetypes", "issueTypes")
+        self._issue_types[project] = {t["name"].casefold(): str(t["id"]) for t in types}
+        return [t["name"] for t in types]
 
     # writes --------------------------------------------------------------------------------------
     def update_fields(self, key: str, changes: Sequence[Effect]) -> None:
@@ -264,6 +330,7 @@ class JiraTracker:
     ) -> str:
         """Create an issue; ``field_values`` by display name, translated as in :meth:`update_fields`."""
         options = cache(lambda: self._create_options(project, issue_type))
+        self._issue_type_id(project, issue_type)  # an unknown type is NotFound (cached), not Jira's 400 after the POST
         fields: dict[str, Any] = {"project": {"key": project}, "issuetype": {"name": issue_type}, "summary": summary}
         if description:
             fields["description"] = description  # v2: wiki text, not ADF
@@ -347,6 +414,11 @@ class JiraTracker:
         type_id = self._issue_type_id(project, issue_type)
         fields = self._platform_pages(f"issue/createmeta/{project}/issuetypes/{type_id}", "fields")
         return _options_from_meta((f.get("fieldId") or f.get("key"), f) for f in fields)
+
+    def field_catalog(self) -> FieldCatalog:
+        """Every field's id, name and schema (``GET /field`` once, cached): how webhook bodies, which
+        carry field ids, are read with the names the rules use."""
+        return self._fields()
 
     # cached lookups --------------------------------------------------------------------------------
     def _fields(self) -> FieldCatalog:

@@ -84,6 +84,7 @@ class MemoryTracker:
             participants=tuple(self._person(e) for e in stored.participants) if with_people else None,
             links=tuple(stored.links), comments=tuple(stored.comments),
             created=stored.created, updated=stored.updated,
+            url=f"{self.site.base_url.rstrip('/')}/browse/{stored.key}" if self.site.base_url else "",
         )
 
     def find_user(self, email: str) -> User | None:
@@ -94,6 +95,41 @@ class MemoryTracker:
         """Tickets of ``projects`` updated at or after ``since`` (the polling fallback's query)."""
         return [self.get_ticket(t.key) for t in self.tickets.values()
                 if t.project in projects and t.updated is not None and t.updated >= since]
+
+    # catalogs: the names a rule config may use (read-only; ``ticketbot check``) --------
+    # The in-memory site has one workflow and one set of fields for every project.
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.site.fields]
+
+    def field_options(self, field: str, project: str | None = None) -> list[str]:
+        """The options of a select field (empty for a field that has none)."""
+        spec = self._fields.get(field.casefold())
+        if spec is None:
+            raise NotFound(f"field {field!r} not found")
+        return list(spec.options)
+
+    def statuses(self, project: str | None = None) -> list[str]:
+        return list(self.site.statuses)
+
+    def transition_targets(self, project: str | None = None) -> list[str]:
+        """Every status some transition leads to (from any status)."""
+        return list(dict.fromkeys(t.to for t in self.site.transitions))
+
+    def request_types(self, project: str) -> list[str]:
+        for desk in self.site.service_desks:
+            if desk.project == project:
+                return list(desk.request_types.values())
+        raise NotFound(f"project {project} is not a service desk")
+
+    def link_types(self) -> list[str]:
+        return [t.name for t in self.site.link_types]
+
+    def organizations(self, project: str | None = None) -> list[str]:
+        """Every organization, including those created since the site was loaded."""
+        return sorted(self._orgs.values(), key=str.casefold)
+
+    def issue_types(self, project: str | None = None) -> list[str]:
+        return list(self.site.issue_types)
 
     # writes --------------------------------------------------------------------------
     def update_fields(self, key: str, changes: Sequence[Effect]) -> None:
@@ -182,6 +218,8 @@ class MemoryTracker:
                       field_values: dict[str, Any] | None = None) -> str:
         if issue_type not in self.site.issue_types:
             raise NotFound(f"issue type {issue_type!r} not found; known: {self.site.issue_types}")
+        for name, value in (field_values or {}).items():  # all or nothing, as Jira creates
+            self._check_field_change(SetField(rule_id="create", ticket_key="", step=name, field=name, value=value))
         number = 1 + max((int(k.rsplit("-", 1)[1]) for k in self.tickets if k.startswith(f"{project}-")), default=0)
         key = f"{project}-{number}"
         stored = _Stored(key=key, project=project, summary=summary, description=description,

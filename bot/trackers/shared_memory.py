@@ -94,6 +94,10 @@ class SharedMemoryTracker(MemoryTracker):
         with self._tx():
             return super().search_updated(projects, since)
 
+    def organizations(self, project: str | None = None) -> list[str]:
+        with self._tx():  # organizations created by other processes live in the state file
+            return super().organizations(project)
+
     def changes(self) -> list[str]:
         """The whole change log, as every process wrote it."""
         with self._tx():

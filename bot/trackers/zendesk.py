@@ -113,15 +113,17 @@ def _retry_after(response: requests.Response, attempt: int, now: Callable[[], da
 
 
 class _ThrottledRequest:
-    """Replaces ``session.request``: counts calls and owns the 429 / Retry-After loop."""
+    """Replaces ``session.request``: counts calls (and 429 answers) and owns the 429 / Retry-After loop."""
 
     def __init__(self, send: Callable[..., requests.Response], *, sleep: Callable[[float], None],
-                 max_retries: int, max_wait: float, calls: Counter, now: Callable[[], datetime]) -> None:
+                 max_retries: int, max_wait: float, calls: Counter, throttled: Counter,
+                 now: Callable[[], datetime]) -> None:
         self.send = send
         self.sleep = sleep
         self.max_retries = max_retries
         self.max_wait = max_wait
         self.calls = calls
+        self.throttled = throttled
         self.now = now
 
     def __call__(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
@@ -129,6 +131,8 @@ class _ThrottledRequest:
         for attempt in range(self.max_retries + 1):
             self.calls[(method.upper(), path)] += 1
             response = self.send(method, url, *args, **kwargs)
+            if response.status_code == 429:
+                self.throttled[(method.upper(), path)] += 1
             if not _throttled(response):
                 return response
             wait = _retry_after(response, attempt, self.now)
@@ -362,10 +366,12 @@ class ZendeskTracker:
         """Connect with an API token (``url`` may be a full URL) or wrap an existing ``client``."""
         self.now = now or (lambda: datetime.now(UTC))
         self.default_project = default_project
+        #: HTTP calls, and the 429 answers among them, by (method, path): /metrics reads their totals.
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.throttled: Counter[tuple[str, str]] = Counter()
         self.client = client if client is not None else self._connect(url, email, api_token)
         self._tame(self.client, dict(sleep=sleep, max_retries=max(0, max_retries), max_wait=max_retry_after,
-                                     calls=self.calls, now=self.now))
+                                     calls=self.calls, throttled=self.throttled, now=self.now))
         self._fields: dict[str, FieldDef] | None = None
         self._fields_by_id: dict[int, FieldDef] = {}
         self._groups: _Catalog | None = None
@@ -455,6 +461,55 @@ class ZendeskTracker:
             with self._api("list ticket forms"):
                 self._forms = _Catalog.from_items("ticket form", (f.to_dict() for f in self.client.ticket_forms()))
         return self._forms
+
+    # catalogs: the names a rule config may use (read-only; ``ticketbot check``) ---------------------
+    # A "project" is a group (see the module docstring); naming one that does not exist is NotFound.
+    def field_names(self) -> list[str]:
+        return [d.title for d in self.fields().values()]
+
+    def field_options(self, field: str, project: str | None = None) -> list[str]:
+        """The option names of a dropdown / multiselect field (empty for other fields)."""
+        self._require_project(project)
+        return [name for name, _ in self.field(field).options]
+
+    def statuses(self, project: str | None = None) -> list[str]:
+        """Every status name :meth:`transition` accepts (the API values and their spelled-out forms)."""
+        self._require_project(project)
+        return [*STATUSES, *_STATUS_ALIASES]
+
+    def transition_targets(self, project: str | None = None) -> list[str]:
+        """Zendesk has no workflow: every status can be set from every other."""
+        return self.statuses(project)
+
+    def request_types(self, project: str | None = None) -> list[str]:
+        """Ticket forms play the request type (forms belong to the account, not to a group)."""
+        self._require_project(project)
+        return sorted(self.forms().by_id.values(), key=str.casefold)
+
+    def link_types(self) -> None:
+        """``None``: :meth:`link` records a link of any type name (Zendesk has no link types)."""
+        return None
+
+    def organizations(self, project: str | None = None) -> list[str]:
+        """Every organization of the account (``GET /api/v2/organizations``)."""
+        self._require_project(project)
+        with self._api("list organizations"):
+            found = [o.to_dict() for o in self.client.organizations()]
+        for org in found:
+            self._remember_org(int(org["id"]), str(org.get("name") or ""))
+        return sorted((str(o.get("name") or "") for o in found), key=str.casefold)
+
+    def issue_types(self, project: str | None = None) -> list[str]:
+        self._require_project(project)
+        return list(TICKET_TYPES)
+
+    def projects(self) -> list[str]:
+        """The groups tickets can be in, plus ``default_project`` (tickets without a group)."""
+        return [self.default_project, *sorted(self.groups().by_id.values(), key=str.casefold)]
+
+    def _require_project(self, project: str | None) -> None:
+        if project and project.strip().casefold() != self.default_project.casefold():
+            self.groups().id_for(project)
 
     # reads ------------------------------------------------------------------------------------
     def get_ticket(self, key: str, *, with_people: bool = False) -> Ticket:

@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from bot.inbox import DONE, IGNORED
-from bot.security import jira_signature
+from bot.security import jira_signature, zendesk_signature
 from bot.sources.jira_webhook import parse_jira_webhook
-from bot.sources.zendesk_webhook import zendesk_signature
 from tests.daemon.conftest import ZENDESK_SECRET
 from tests.daemon.helpers import (
     CONTRACTS,
@@ -225,7 +224,7 @@ def test_health_and_metrics(make_daemon):
         assert health.status_code == 200
         report = health.json()
         assert report["database"] == "ok" and report["workers"]["alive"]
-        assert report["scheduler"] == {"alive": True, "leader": True, "running": True, "jobs": ["inbox-sweep"]}
+        assert report["scheduler"] == {"alive": True, "leader": True, "running": True, "jobs": ["inbox-sweep", "timer-sweep"]}
         assert httpx.post(f"{url}/webhooks/jira", content=body, headers=jira_headers(body)).status_code == 202
         assert httpx.post(f"{url}/webhooks/jira", content=b"{", headers=jira_headers(b"{")).status_code == 400
         wait_until(lambda: daemon.inbox.depth() == 0)

@@ -353,6 +353,21 @@ class FakeJira:
             raise KeyError(email)
         return user.account_id
 
+    def add_ticket(self, ticket: Any) -> StoredIssue:
+        """A ticket a person just created (``ticket`` shaped like ``SiteTicket``), created now."""
+        self._seed_ticket(ticket)
+        issue = self.issues[ticket.key]
+        issue.created = issue.updated = self.now
+        return issue
+
+    def comment_as(self, key: str, email: str, body: str, *, internal: bool = False) -> StoredComment:
+        """A comment a person wrote."""
+        issue = self.issues[key]
+        comment = StoredComment(str(next(self._ids)), body, self.account_id(email), internal, self.now)
+        issue.comments.append(comment)
+        issue.updated = self.now
+        return comment
+
     def throttle(self, times: int, *, status: int = 429, retry_after: str | None = "7") -> None:
         """Answer the next ``times`` requests with ``status`` (+ ``Retry-After``) instead of serving them."""
         self._throttles.extend([(status, retry_after)] * times)
@@ -508,6 +523,9 @@ class FakeJira:
             ("POST", f"{api}/issueLink", self._post_link),
             ("GET", f"{api}/search/jql", self._search_jql),
             ("POST", f"{api}/issue", self._create_issue),
+            ("GET", f"{api}/project/(?P<project>[^/]+)", self._get_project),
+            ("GET", f"{api}/project/(?P<project>[^/]+)/statuses", self._get_project_statuses),
+            ("POST", f"{api}/workflows", self._read_workflows),
             ("GET", f"{api}/issue/createmeta/(?P<project>[^/]+)/issuetypes", self._createmeta_types),
             ("GET", f"{api}/issue/createmeta/(?P<project>[^/]+)/issuetypes/(?P<type_id>[^/]+)",
              self._createmeta_fields),
@@ -617,6 +635,54 @@ class FakeJira:
         metas = [{**self._field_meta(fid), "fieldId": fid}
                  for fid in ["summary", "description", "labels", "reporter", *self.fields_by_id]]
         return 200, self._platform_page(metas, query, "fields")
+
+    # platform: projects and their workflow (one workflow, the site's, for every project) -----------
+    def _get_project(self, *, project: str, **_: Any) -> tuple[int, Any]:
+        key = self._known_project(project)
+        return 200, {"self": f"{self.base_url}/rest/api/2/project/{self._project_id(key)}",
+                     "id": self._project_id(key), "key": key, "name": key, "simplified": False,
+                     "projectTypeKey": "service_desk" if self._desk_of(key) else "software"}
+
+    def _get_project_statuses(self, *, project: str, **_: Any) -> tuple[int, Any]:
+        key = self._known_project(project)
+        statuses = [self._status_json(name) for name in self.site.statuses]
+        return 200, [{"self": f"{self.base_url}/rest/api/2/issuetype/{self._issue_type_id(name)}",
+                      "id": self._issue_type_id(name), "name": name, "subtask": False, "statuses": statuses}
+                     for name in self.site.issue_types]
+
+    def _read_workflows(self, *, body: Any, **_: Any) -> tuple[int, Any]:
+        """Bulk get workflows by project and issue type: the site's transitions as one workflow."""
+        pairs = (body or {}).get("projectAndIssueTypes") or []
+        project_ids = {self._project_id(p) for p in self.projects}
+        type_ids = {self._issue_type_id(n) for n in self.site.issue_types}
+        for pair in pairs:
+            if pair.get("projectId") not in project_ids or pair.get("issueTypeId") not in type_ids:
+                raise JiraHTTPError(400, f"Project {pair.get('projectId')!r} has no issue type "
+                                         f"{pair.get('issueTypeId')!r}.")
+        if not pairs:
+            return 200, {"statuses": [], "workflows": []}
+        ref = {name: str(i + 1) for i, name in enumerate(self.site.statuses)}
+        transitions = [{"id": "1", "name": "Create", "description": "", "type": "INITIAL", "links": [],
+                        "toStatusReference": ref[self.site.statuses[0]]}] if self.site.statuses else []
+        transitions += [{"id": t.id, "name": t.name, "description": "", "type": "DIRECTED" if t.from_ else "GLOBAL",
+                         "toStatusReference": ref.get(t.to, "0"),
+                         "links": [{"fromStatusReference": ref.get(f, "0")} for f in t.from_]}
+                        for t in self.site.transitions]
+        category = {"new": "TODO", "indeterminate": "IN_PROGRESS", "done": "DONE"}
+        statuses = [{"id": sid, "name": name, "description": "", "statusReference": sid,
+                     "scope": {"type": "GLOBAL"},
+                     "statusCategory": category[self._status_json(name)["statusCategory"]["key"]]}
+                    for name, sid in ref.items()]
+        workflow = {"id": "fake-workflow-1", "name": "Fake site workflow", "description": "", "isEditable": False,
+                    "scope": {"type": "GLOBAL"}, "statuses": [{"statusReference": sid} for sid in ref.values()],
+                    "transitions": transitions}
+        return 200, {"statuses": statuses, "workflows": [workflow]}
+
+    def _known_project(self, project: str) -> str:
+        key = next((p for p in self.projects if project in (p, self._project_id(p))), None)
+        if key is None:
+            raise JiraHTTPError(404, f"No project could be found with key '{project}'.")
+        return key
 
     def _search_jql(self, *, query: Mapping[str, Any], **_: Any) -> tuple[int, Any]:
         projects, since = _parse_jql(str(query.get("jql", "")))

@@ -558,6 +558,7 @@ class FakeZendesk:
             ("GET", r"/api/v2/users/search", self._search_users),
             ("GET", r"/api/v2/users/show_many", self._show_many("users", self.users)),
             ("GET", r"/api/v2/users/(\d+)", self._show_one("user", self.users)),
+            ("GET", r"/api/v2/organizations", self._list_of("organizations", self.organizations)),
             ("GET", r"/api/v2/organizations/search", self._search_organizations),
             ("GET", r"/api/v2/organizations/show_many", self._show_many("organizations", self.organizations)),
             ("GET", r"/api/v2/organizations/(\d+)", self._show_one("organization", self.organizations)),

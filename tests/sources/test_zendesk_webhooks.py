@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import bot.sources.zendesk_webhook as webhook
+from bot import security
 from bot.model import (
     COMMENT_CREATED,
     TICKET_CREATED,
@@ -23,13 +24,8 @@ from bot.model import (
     UNKNOWN,
     Change,
 )
-from bot.sources.zendesk_webhook import (
-    MalformedEvent,
-    SignatureError,
-    normalize_zendesk_webhook,
-    verify_zendesk_signature,
-    zendesk_signature,
-)
+from bot.security import SignatureError, verify_zendesk_signature, zendesk_signature
+from bot.sources.zendesk_webhook import MalformedEvent, normalize_zendesk_webhook
 
 CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts" / "zendesk"
 RECEIVED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -293,7 +289,7 @@ def test_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(webhook.hmac, "compare_digest", spy)
+    monkeypatch.setattr(security.hmac, "compare_digest", spy)
     verify_zendesk_signature(SECRET, BODY, zendesk_signature(SECRET, BODY, STAMP), STAMP, now=RECEIVED)
     assert len(compared) == 1
 
@@ -307,7 +303,7 @@ def test_locally_computed_vector_verifies() -> None:
     verify_zendesk_signature(local["signing_secret"], local["raw_body"].encode(),
                              local["expected_signature_timestamp_plus_body"], local["timestamp"],
                              now=moment + timedelta(minutes=1))
-    assert vectors["headers"] == [webhook.SIGNATURE_HEADER, webhook.TIMESTAMP_HEADER]
+    assert vectors["headers"] == [security.ZENDESK_SIGNATURE_HEADER, security.ZENDESK_TIMESTAMP_HEADER]
 
 
 @needs_shared

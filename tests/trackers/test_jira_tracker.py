@@ -406,6 +406,7 @@ def test_429_then_success_honours_retry_after(fake: FakeJira, jira: JiraTracker,
     assert slept == [7.0]
     assert fake.ticket("SS-1").watchers == ["acc-maria", "acc-tom"]
     assert jira.calls[("POST", "/rest/api/2/issue/SS-1/watchers")] == 2
+    assert jira.throttled == {("POST", "/rest/api/2/issue/SS-1/watchers"): 1}
 
 
 def test_429_retries_are_bounded(fake: FakeJira, jira: JiraTracker, slept: list[float]) -> None:
@@ -414,6 +415,16 @@ def test_429_retries_are_bounded(fake: FakeJira, jira: JiraTracker, slept: list[
         jira.get_ticket("SS-1")
     assert slept == [3.0, 3.0]
     assert fake.calls == [("GET", "/rest/api/2/issue/SS-1")] * 3
+    assert jira.throttled == {("GET", "/rest/api/2/issue/SS-1"): 3}  # every 429 counts, the last one too
+
+
+def test_only_429_answers_count_as_throttled(fake: FakeJira, jira: JiraTracker, slept: list[float]) -> None:
+    fake.throttle(2, status=503, retry_after="2")
+    jira.get_ticket("SS-1")
+    assert slept == [2.0, 2.0] and jira.throttled == {}
+    fake.throttle(1, status=429, retry_after="1")
+    jira.get_ticket("SS-1")
+    assert sum(jira.throttled.values()) == 1
 
 
 def test_503_with_retry_after_is_retried(fake: FakeJira, jira: JiraTracker, slept: list[float]) -> None:
@@ -451,6 +462,14 @@ def test_rate_limit_logs_never_show_credentials(fake: FakeJira, jira: JiraTracke
     jira.get_ticket("SS-1")
     assert "retrying in 7.0s" in caplog.text
     assert TOKEN not in caplog.text and "Authorization" not in caplog.text
+
+
+def test_field_catalog_is_read_once_and_names_every_field(fake: FakeJira, jira: JiraTracker) -> None:
+    catalog = jira.field_catalog()
+    assert catalog.name_for("customfield_10050") == "Needs Configuration?"
+    assert {"Organizations", "Request Type", "Installer name"} <= set(catalog.names.values())
+    assert jira.field_catalog() is catalog
+    assert fake.calls.count(("GET", "/rest/api/2/field")) == 1
 
 
 def test_http_calls_are_counted_per_method_and_path(jira: JiraTracker) -> None:

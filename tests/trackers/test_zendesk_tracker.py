@@ -397,6 +397,7 @@ def test_429_retry_after_goes_to_the_injected_sleep(tracker: ZendeskTracker, fak
     assert slept == [7.0, 7.0]
     assert fake.ticket(102)["status"] == "pending"
     assert tracker.calls[("PUT", "/api/v2/tickets/102.json")] == 3
+    assert tracker.throttled == {("PUT", "/api/v2/tickets/102.json"): 2}
 
 
 def test_429_retries_are_bounded(tracker: ZendeskTracker, fake: FakeZendesk, slept: list[float]) -> None:

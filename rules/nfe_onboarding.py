@@ -1,0 +1,215 @@
+"""The NF-e onboarding journey (seed 004): six stages, a follow-up, the 60-day target, the handover.
+
+The runbook, as the onboarding team wrote it (in Portuguese; the stage names below are theirs):
+after the purchase the customer gets a scheduling link and the documentation; the *first contact*
+(meeting, chat or e-mail) introduces the consultants; the *evaluation* (the integration meeting)
+sets expectations; the customer builds the *layout*, then the *issuing flow in homologation* until
+a note is authorised in *production*; *closing* hands the customer over to technical support and
+sends the satisfaction survey. "If the customer buys and does not get in touch within 5 business
+days, the consultant reaches out by e-mail or phone." The ideal implementation time is 60 days.
+
+One ticket per customer in ``project`` (issue type ``issue_type``); the consultant keeps the
+select field ``stage_field`` at the customer's stage. Its option values are the seed's stage
+names (``stages``), so the field reads the way the team talks; a select field rather than the
+workflow status, because it works the same on Jira and on Zendesk (whose statuses are fixed).
+
+What ticketbot does:
+
+* purchase (ticket created) and still no first contact after ``follow_up.due`` (5 business days
+  on the Brazilian calendar: São Paulo working hours, national holidays) ⇒ the consultant is
+  asked on Slack, and in an internal comment, to reach out by e-mail or phone;
+* the 60-day target (``target``), counted from the purchase until closing: warnings to the
+  consultant ``warn_before`` it, the onboarding lead told when it is missed, then weekly
+  reminders (``remind_every``, at most ``max_reminders``);
+* closing ⇒ the satisfaction survey is requested (``survey_field`` = ``survey_value``, which the
+  site's survey automation sends), the ticket is handed over to technical support
+  (``handover_field`` = ``handover_value``) and the technical-support channel is told, with how
+  long the onboarding took against the 60-day target.
+
+Messages are in English like the rest of ticketbot; every name comes from ``rules.nfe_onboarding``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.calendar import BusinessCalendar
+from bot.check import Requirement, Touch
+from bot.conditions import text_matches
+from bot.config import RuleBlock
+from bot.effects import Effect
+from bot.engine import Evaluation, Rule, RuleContext
+from bot.model import Event, Ticket
+from bot.text import untrusted
+from rules.runbook import (
+    Acts,
+    Alarm,
+    Alarms,
+    Always,
+    Block,
+    Deadline,
+    Facts,
+    FieldIs,
+    Person,
+    Runbook,
+    Stage,
+    days_left,
+    delay_text,
+    email_of,
+    foreign_timer,
+    one_line,
+    person_requirements,
+)
+
+
+class Stages(Block):
+    """The options of the stage field: the seed's names for the six stages."""
+
+    first_contact: str = "Primeiro contato"
+    evaluation: str = "Avaliação"
+    layout: str = "Montagem do layout"
+    homologation: str = "Emissão em homologação"
+    production: str = "Produção"
+    closing: str = "Encerramento"
+
+
+class Config(RuleBlock):
+    project: str = "ONB"
+    issue_type: str = "Onboarding"
+    stage_field: str = "Etapa do onboarding"
+    stages: Stages = Stages()
+    customer_field: str = "Cliente"
+    consultant_field: str = "Consultor"  # a person field (or an e-mail)
+    onboarding_lead: Person | None = None  # told when the target is missed; the admin channel when empty
+    #: "não entre em contato em 5 dias úteis": one follow-up after 5 business days without contact.
+    follow_up: Alarms = Alarms(due="5 business days")
+    #: "O nosso prazo ideal de implementação é 60 dias".
+    target: Alarms = Alarms(due=timedelta(days=60), warn_before=[timedelta(days=10), timedelta(days=3)],
+                            remind_every=timedelta(days=7), max_reminders=4)
+    survey_field: str = "Pesquisa de satisfação"
+    survey_value: str = "Solicitada"
+    handover_field: str = "Equipe responsável"
+    handover_value: str = "Suporte técnico"
+    technical_support_channel: str = "#suporte-tecnico"
+    calendar: BusinessCalendar = BusinessCalendar(time_zone="America/Sao_Paulo", country="BR", end="18:00")
+
+
+class NfeOnboarding(Rule):
+    id = "nfe_onboarding"
+    title = "NF-e onboarding journey (seed 004)"
+    Config = Config
+
+    def watched_projects(self, config: Config) -> set[str]:
+        return {config.project}
+
+    def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
+        cfg: Config = ctx.config  # type: ignore[assignment]
+        checks = [text_matches("project", ticket.project, cfg.project),
+                  text_matches("issue type", ticket.issue_type, cfg.issue_type)]
+        foreign = foreign_timer(event, self.id)
+        if foreign is not None or not all(v.passed for v in checks):
+            return Evaluation.skip([*checks, *([foreign] if foreign else [])])
+        facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
+        return runbook(cfg, self.id).evaluate(facts, checks)
+
+    def requirements(self, config: Config) -> list[Requirement]:
+        block, p = f"rules.{self.id}", config.project
+        return [*runbook(config, self.id).requirements(p),
+                Requirement("issue_type", config.issue_type, p, source=f"{block}.issue_type"),
+                Requirement("field", config.customer_field, source=f"{block}.customer_field"),
+                Requirement("field", config.consultant_field, source=f"{block}.consultant_field"),
+                Requirement("field", config.survey_field, source=f"{block}.survey_field"),
+                Requirement("option", config.survey_value, p, parent=config.survey_field, source=f"{block}.survey_value"),
+                Requirement("field", config.handover_field, source=f"{block}.handover_field"),
+                Requirement("option", config.handover_value, p, parent=config.handover_field,
+                            source=f"{block}.handover_value"),
+                *person_requirements({"onboarding_lead": config.onboarding_lead}, block)]
+
+    def writes(self, config: Config) -> list[Touch]:
+        p = config.project
+        return [Touch("field", config.survey_field, p), Touch("field", config.handover_field, p),
+                Touch("comment", None, p)]
+
+    def triggers(self, config: Config) -> list[Touch]:
+        guard = "acts only when the onboarding enters a later stage (its stage is recorded) or its own timer rings"
+        return [Touch("ticket", None, config.project, guard=guard),
+                *runbook(config, self.id).triggers(config.project, guard)]
+
+
+# the runbook -----------------------------------------------------------------------------------------
+STAGES = ("first_contact", "evaluation", "layout", "homologation", "production", "closing")
+
+
+def runbook(cfg: Config, rule_id: str) -> Runbook:
+    names = cfg.stages.model_dump()
+    enter = {"closing": lambda facts, acts: closing(cfg, facts, acts)}
+    stages = [Stage("purchased", Always("onboarding ticket"), title="purchase")]
+    stages += [Stage(name, FieldIs(cfg.stage_field, (names[name],)), enter.get(name), title=names[name])
+               for name in STAGES]
+    deadlines = (
+        Deadline("follow_up", starts="purchased", stops=("first_contact",), alarms=cfg.follow_up,
+                 ring=lambda facts, acts, alarm: follow_up(cfg, facts, acts)),
+        Deadline("target", starts="purchased", stops=("closing",), alarms=cfg.target,
+                 ring=lambda facts, acts, alarm: target(cfg, facts, acts, alarm)),
+    )
+    return Runbook(rule_id, tuple(stages), deadlines, cfg.calendar)
+
+
+def _customer(cfg: Config, ticket: Ticket) -> str:
+    return one_line(ticket.field(cfg.customer_field) or ticket.summary)
+
+
+def _consultant(cfg: Config, ticket: Ticket) -> Person | None:
+    email = email_of(ticket.field(cfg.consultant_field))
+    return Person(email=email) if email else None
+
+
+def follow_up(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
+    t, consultant = facts.ticket, _consultant(cfg, facts.ticket)
+    customer = _customer(cfg, t)
+    after = delay_text(cfg.follow_up.due)
+    text = (f"{customer} ({t.key}) bought the product {after} ago and has not been in touch: "
+            "please reach out by e-mail or phone to start the integration.")
+    return [acts.slack("consultant", text, to=consultant or cfg.onboarding_lead),
+            acts.comment("note", f"ticketbot: no first contact within {after} of the purchase; "
+                         f"{'the consultant was' if consultant else 'nobody is set as consultant, the lead was'} "
+                         "asked to reach out by e-mail or phone.",
+                         mentions=[consultant.email] if consultant else [])]
+
+
+def target(cfg: Config, facts: Facts, acts: Acts, alarm: Alarm) -> list[Effect]:
+    t, consultant, lead = facts.ticket, _consultant(cfg, facts.ticket), cfg.onboarding_lead
+    customer = _customer(cfg, t)
+    stage = one_line(t.field(cfg.stage_field) or "purchase")
+    due, goal = f"{alarm.due:%Y-%m-%d}", delay_text(cfg.target.due)
+    if alarm.kind == "warn":
+        return [acts.slack("consultant", f"{customer} ({t.key}): {days_left(alarm, facts.now)} days left to the "
+                           f"onboarding target of {goal} (due {due}); current stage: {stage}.", to=consultant or lead)]
+    text = f"{customer} ({t.key}) missed the onboarding target of {goal} (due {due}); current stage: {stage}."
+    if alarm.kind == "remind":
+        text = f"{customer} ({t.key}) is still onboarding, {(facts.now - alarm.due).days} days past the target " \
+               f"({due}); current stage: {stage}."
+    out = [acts.slack("lead", text, to=lead, alert=lead is None)]
+    if consultant is not None:
+        out.append(acts.slack("consultant", text, to=consultant))
+    if alarm.kind == "due":
+        out.append(acts.comment("note", f"ticketbot: the onboarding target of {goal} (due {due}) was missed at "
+                                f"stage {untrusted(stage)}; {lead.email if lead else 'the admin channel'} was told."))
+    return out
+
+
+def closing(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
+    t = facts.ticket
+    customer = _customer(cfg, t)
+    started = facts.started() or t.created or facts.now
+    within = facts.now <= cfg.calendar.due(started, cfg.target.due)
+    summary = f"{(facts.now - started).days} days, {'within' if within else 'beyond'} the target of " \
+              f"{delay_text(cfg.target.due)}"
+    return [
+        acts.set_field("survey", cfg.survey_field, cfg.survey_value),
+        acts.set_field("handover", cfg.handover_field, cfg.handover_value),
+        acts.comment("note", f"ticketbot: onboarding closed ({summary}). Satisfaction survey requested; the "
+                     f"customer is now supported by {cfg.handover_value}."),
+        acts.slack("handover", f"Handover: {customer} ({t.key}) finished onboarding ({summary}) and is now "
+                   f"yours ({cfg.handover_value}).", channel=cfg.technical_support_channel),
+    ]

@@ -1,0 +1,81 @@
+"""Run a runbook scenario as ``ticketbot replay`` does: the real rules from config/ticketbot.yaml, an
+in-memory site, a SQLite store and a virtual clock on which the rules' timers fire."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.effects import SlackMessage
+from bot.executor import APPLIED
+from bot.model import Ticket
+from bot.replay import Replay, Step, read_records
+from bot.state import RuleState, Timer
+from bot.store import Store
+from bot.trackers.site import Site
+from rules import load_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+CONFIG = ROOT / "config" / "ticketbot.yaml"
+SCOPE = "scenario"
+
+
+@dataclass
+class Run:
+    player: Replay
+    steps: list[Step]
+
+    def ticket(self, key: str) -> Ticket:
+        return self.player.tracker.get_ticket(key, with_people=True)
+
+    def state(self, rule_id: str, key: str) -> RuleState | None:
+        return self.player.states.get(SCOPE, rule_id, key)
+
+    def stages(self, rule_id: str, key: str) -> list[str]:
+        state = self.state(rule_id, key)
+        return [h["stage"] for h in state.history] if state else []
+
+    def timers(self, key: str) -> list[Timer]:
+        return self.player.states.timers(SCOPE, key)
+
+    @property
+    def slack(self) -> list[SlackMessage]:
+        """Slack messages sent to people and channels (not admin alerts), in order."""
+        return list(self.player.notifier.sent)
+
+    @property
+    def alerts(self) -> list[str]:
+        return list(self.player.notifier.alerts)
+
+    def slack_to(self, recipient: str) -> list[str]:
+        return [m.text for m in self.slack if recipient in (m.user_email, m.channel, m.slack_user)]
+
+    def comments(self, key: str) -> list[str]:
+        ticket = self.ticket(key)
+        assert all(c.internal for c in ticket.comments), f"{key} has a public comment"
+        return [c.body for c in ticket.comments]
+
+    def applied(self, rule_id: str) -> list[str]:
+        return [o.effect.describe() for s in self.steps for r in s.report.rules if r.rule_id == rule_id
+                for o in r.outcomes if o.status == APPLIED]
+
+    def errors(self) -> list[str]:
+        return [f"{r.rule_id}: {r.result.error}" for s in self.steps for r in s.report.rules if r.result.error] + [
+            f"{o.effect.describe()}: {o.detail}" for s in self.steps for o in s.report.outcomes
+            if o.status == "failed"]
+
+
+def run(example: str, tmp_path: Path, records: Iterable[dict[str, Any]] | None = None, *,
+        until: datetime | None = None, config: Path = CONFIG) -> Run:
+    """Replay ``records`` (default: the example's events.jsonl) on the example's site."""
+    site = Site.load(EXAMPLES / example / "site.yaml")
+    store = Store(f"sqlite:///{tmp_path / f'{example}.sqlite3'}")
+    player = Replay(load_rules(config), site, store, scope=SCOPE)
+    if records is None:
+        records = read_records(EXAMPLES / example / "events.jsonl")
+    steps = list(player.run(records, until=until))
+    return Run(player, steps)

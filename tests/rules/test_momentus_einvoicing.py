@@ -1,0 +1,110 @@
+"""Momentus E-Invoicing (seed 000) on the virtual clock: the demo end to end, then its variants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.trackers.site import Site
+from tests.rules.scenario import EXAMPLES, run
+from tests.rules.webhooks import Issue, JiraWebhooks
+
+RULE = "momentus_einvoicing"
+AGENT, CONNECT = "priya.natarajan@momentus.example", "connect@momentus.example"
+AM, LEAD = "marcus.hale@momentus.example", "olivia.grant@momentus.example"
+START = datetime(2026, 11, 9, 15, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def test_demo_runs_the_runbook_end_to_end(tmp_path):
+    result = run("momentus", tmp_path)
+    assert result.errors() == []
+    assert result.stages(RULE, "EINV-1") == ["requested", "approved", "form_submitted", "validating", "validated",
+                                            "ready"]
+    # Setup form of an Enterprise customer's first Connect app: the API-user task.
+    task = result.ticket("EINV-2")
+    assert (task.issue_type, task.summary) == ("Task", "Set up the Connect API user for Harbor Hall Events")
+    # Approval: the account manager is told (gap 1); ready: asked to tell the customer (gap 2).
+    to_am = result.slack_to(AM)
+    assert len(to_am) == 2
+    assert "is approved" in to_am[0] and "About E-Invoicing in Enterprise" in to_am[0]
+    assert "ready to use" in to_am[1] and "Please tell events@harborhall.example" in to_am[1]
+    # Support Ops: the form, then a Storecove check every 12 h until the 48 h escalation to the lead.
+    ops = result.slack_to("#support-ops")
+    assert len(ops) == 4 and "Setup form submitted" in ops[0]
+    assert ["after 12 h" in ops[1], "after 24 h" in ops[2], "after 36 h" in ops[3]] == [True] * 3
+    assert len(result.slack_to(LEAD)) == 1 and "after 48 h" in result.slack_to(LEAD)[0]
+    assert result.alerts == []
+    comments = result.comments("EINV-1")  # all internal (asserted by comments())
+    assert len(comments) == 3
+    # Values typed on the ticket are escaped in comments (bot.text.untrusted): "@" cannot mention anyone.
+    assert r"Connect e-mails the requester (events\@harborhall.example)" in comments[0]
+    assert "escalated to olivia.grant@momentus.example" in comments[1]
+    assert r"asked to send events\@harborhall.example this message" in comments[2]
+    assert [t.status for t in result.timers("EINV-1")] == ["fired"]
+
+
+# variants, built from what people do ------------------------------------------------------------------
+def _scenario(*, edition="Enterprise", first_app="Yes", account_manager=AM, validated_after=timedelta(hours=20),
+              redeliver_approval=False):
+    site = Site.load(EXAMPLES / "momentus" / "site.yaml")
+    hooks = JiraWebhooks(site, site.base_url)
+    req = Issue(hooks, "EINV-1", summary="E-Invoicing: Lakeside Arena", issue_type="E-Invoicing request",
+                status="Awaiting sale", created=START)
+    fields = {"Customer": "Lakeside Arena", "Edition": edition, "Requester email": "it@lakeside.example",
+              "First Connect app": first_app, "Account manager": account_manager}
+    pending_at = START + 72 * H
+    records = [req.create(AGENT, fields={k: v for k, v in fields.items() if v})]
+    approval = req.move(START + 24 * H, AGENT, "Approved")
+    records += [approval, approval] if redeliver_approval else [approval]
+    records += [req.change(START + 48 * H, CONNECT, {"Setup form": (None, "Submitted")}),
+                req.change(pending_at, AGENT, {"Storecove validation": (None, "Pending")}),
+                req.change(pending_at + validated_after, AGENT, {"Storecove validation": ("Pending", "Validated")}),
+                req.change(pending_at + validated_after + H, AGENT, {"Connect configuration": (None, "Complete")})]
+    return records
+
+
+def test_validation_within_48_hours_is_checked_but_not_escalated(tmp_path):
+    result = run("momentus", tmp_path, _scenario(validated_after=timedelta(hours=20)),
+                 until=START + timedelta(days=10))
+    checks = [t for t in result.slack_to("#support-ops") if "still pending" in t]
+    assert len(checks) == 1 and "after 12 h" in checks[0]  # the 24 h check never rang: validated at 20 h
+    assert result.slack_to(LEAD) == []
+    assert [t.status for t in result.timers("EINV-1")] == ["cancelled"]
+    assert result.stages(RULE, "EINV-1")[-1] == "ready"
+
+
+def test_elite_needs_no_api_user_task(tmp_path):
+    result = run("momentus", tmp_path, _scenario(edition="Elite"))
+    assert "EINV-2" not in result.player.tracker.tickets
+    assert any("feature flag is enabled automatically" in c for c in result.comments("EINV-1"))
+    assert "About E-Invoicing in Elite" in result.slack_to(AM)[0]
+
+
+def test_existing_connect_customer_needs_no_api_user_task(tmp_path):
+    result = run("momentus", tmp_path, _scenario(first_app="No"))
+    assert "EINV-2" not in result.player.tracker.tickets
+    assert not any("feature flag" in c for c in result.comments("EINV-1"))
+
+
+def test_without_an_account_manager_support_ops_is_asked_to_pass_it_on(tmp_path):
+    result = run("momentus", tmp_path, _scenario(account_manager=None))
+    missing = [t for t in result.slack_to("#support-ops") if "No account manager on EINV-1" in t]
+    assert len(missing) == 2 and "is approved" in missing[0] and "ready to use" in missing[1]
+    assert result.slack_to(AM) == []
+
+
+def test_a_redelivered_approval_tells_the_account_manager_once(tmp_path):
+    result = run("momentus", tmp_path, _scenario(redeliver_approval=True))
+    assert len([t for t in result.slack_to(AM) if "is approved" in t]) == 1
+    assert len([c for c in result.comments("EINV-1") if "approved" in c]) == 1
+
+
+@pytest.mark.parametrize("issue_type", ["Task", "Bug"])
+def test_other_issue_types_in_the_project_are_left_alone(tmp_path, issue_type):
+    site = Site.load(EXAMPLES / "momentus" / "site.yaml")
+    other = Issue(JiraWebhooks(site, site.base_url), "EINV-9", summary="Printer", issue_type=issue_type,
+                  status="To Do", created=START)
+    result = run("momentus", tmp_path, [other.create(AGENT), other.move(START + H, AGENT, "Approved")])
+    assert result.applied(RULE) == [] and result.state(RULE, "EINV-9") is None

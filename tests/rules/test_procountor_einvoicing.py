@@ -1,0 +1,103 @@
+"""Procountor consumer e-invoicing (seed 003) on the virtual clock: the demo end to end, then variants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.trackers.site import Site
+from rules.procountor_einvoicing import Config
+from tests.rules.scenario import EXAMPLES, run
+from tests.rules.webhooks import Issue, JiraWebhooks
+
+RULE = "procountor_einvoicing"
+OWNER, KEEPER = "liisa.koski@kotileipomo.example", "aino.virtanen@kotileipomo.example"
+LEAD, PROCOUNTOR = "mikko.laine@kotileipomo.example", "procountor@kotileipomo.example"
+BOT = "ticketbot@kotileipomo.example"
+STEPS = Config().steps
+
+
+def test_demo_tracks_the_eight_steps_and_chases_the_unallocated_order(tmp_path):
+    result = run("procountor", tmp_path)
+    assert result.errors() == []
+    # The activation: every step entered once, in order (5 and 6 ticked together), then closed.
+    assert result.stages(RULE, "PC-1") == ["started", *(f"step{n}" for n in range(1, 9))]
+    activation = result.ticket("PC-1")
+    assert (activation.status, activation.resolution) == ("Done", "Done")
+    comments = result.comments("PC-1")
+    assert len(comments) == 9 and "Next, step 1: make an agreement with the bank" in comments[0]
+    assert "step 4 (4. Mottagarinfo allokerad) is done. Next, step 5: update" in comments[4]
+    assert comments[-1] == "ticketbot: all eight steps are done: consumer e-invoicing is active."
+    # Step 5 waited 10 business days: the owner was reminded once; then told it is all done.
+    to_owner = result.slack_to(OWNER)
+    assert len(to_owner) == 2
+    assert "waiting 10 business days or more for step 5 (5. CRM/ERP uppdaterat)" in to_owner[0]
+    assert "all eight activation steps are done" in to_owner[1]
+    # The order PC-2: a task PC-3, two daily reminders, then allocated: the task is closed.
+    task = result.ticket("PC-3")
+    assert (task.summary, task.field("E-invoice order")) == ("Allocate e-invoice order PC-2 to a customer", "PC-2")
+    assert (task.status, task.resolution) == ("Done", "Done")
+    assert [link.outward_key for link in result.ticket("PC-2").links] == ["PC-3"]
+    reminders = result.slack_to(KEEPER)
+    assert [t.split(":")[0] for t in reminders] == ["Reminder 1", "Reminder 2"]
+    assert "allocated to customer 10042. Next (step 5)" in result.comments("PC-2")[-1]
+    assert {t.name: t.status for t in result.timers("PC-2")} == {"allocation": "cancelled"}
+    # The order PC-4 arrived allocated: no task, no reminder.
+    assert result.stages(RULE, "PC-4") == ["received", "allocated"]
+    assert "PC-5" not in result.player.tracker.tickets and result.timers("PC-4") == []
+    assert result.slack_to(LEAD) == []
+
+
+def _order(*, allocated_after: timedelta | None, task_event: bool = True):
+    site = Site.load(EXAMPLES / "procountor" / "site.yaml")
+    hooks = JiraWebhooks(site, site.base_url)
+    start = datetime(2027, 2, 8, 9, tzinfo=UTC)  # Monday 11:00 in Helsinki
+    order = Issue(hooks, "PC-1", summary="E-invoice order: Ville Nieminen", issue_type="E-invoice order",
+                  status="To Do", created=start)
+    task = Issue(hooks, "PC-2", summary="Allocate e-invoice order PC-1 to a customer", issue_type="Task",
+                 status="To Do", created=start)
+    records = [order.create(PROCOUNTOR)]
+    if task_event:
+        records.append(task.create(BOT, fields={"E-invoice order": "PC-1"}))
+    if allocated_after is not None:
+        records.append(order.change(start + allocated_after, KEEPER, {"Customer number": (None, "20001")}))
+    return records, start
+
+
+def test_an_order_never_allocated_is_reminded_daily_then_escalated(tmp_path):
+    records, start = _order(allocated_after=None)
+    result = run("procountor", tmp_path, records, until=start + timedelta(days=14))
+    # Every Helsinki business day at 11:00 (Tue-Fri), then the escalation after 5 business days (Mon).
+    fired = [s.event.occurred_at for s in result.steps if s.event.kind == "timer.fired"]
+    assert fired == [start + timedelta(days=d) for d in (1, 2, 3, 4, 7)]
+    assert len(result.slack_to(KEEPER)) == 4
+    assert len(result.slack_to(LEAD)) == 1 and "after 5 business days" in result.slack_to(LEAD)[0]
+    assert result.ticket("PC-2").status == "To Do"
+    # Reminders mention the bookkeeper in the internal comment.
+    assert any(c.startswith("[~accountid:8c00a1000000000000000002] ticketbot: reminder 1")
+               for c in result.comments("PC-1"))
+
+
+def test_allocated_before_the_first_reminder(tmp_path):
+    records, _ = _order(allocated_after=timedelta(hours=3))
+    result = run("procountor", tmp_path, records, until=datetime(2027, 3, 1, tzinfo=UTC))
+    assert result.slack_to(KEEPER) == [] and result.slack_to(LEAD) == []
+    assert result.ticket("PC-2").status == "Done"
+
+
+def test_task_never_seen_the_order_says_to_close_it_by_hand(tmp_path):
+    records, _ = _order(allocated_after=timedelta(hours=3), task_event=False)
+    result = run("procountor", tmp_path, records)
+    assert result.ticket("PC-2").status == "To Do"
+    assert "The allocation task could not be identified; please close it." in result.comments("PC-1")[-1]
+
+
+def test_steps_ticked_out_of_order_count_only_up_to_the_first_gap(tmp_path):
+    site = Site.load(EXAMPLES / "procountor" / "site.yaml")
+    start = datetime(2027, 2, 1, 8, tzinfo=UTC)
+    act = Issue(JiraWebhooks(site, site.base_url), "PC-1", summary="Activation", issue_type="Activation",
+                status="To Do", created=start)
+    records = [act.create(OWNER, fields={"Activation owner": OWNER}),
+               act.change(start + timedelta(hours=1), OWNER, {"Activation steps": (None, [STEPS[0], STEPS[1],
+                                                                                         STEPS[3]])})]
+    result = run("procountor", tmp_path, records)
+    assert result.state(RULE, "PC-1").stage == "step2"

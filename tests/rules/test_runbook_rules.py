@@ -1,0 +1,79 @@
+"""What the four runbook rules share: silence outside their projects, config blocks that are the seed's
+defaults, and declarations (`requirements`, `writes`, `triggers`) that hold on their demo sites."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.check import Unavailable, run_check, trigger_edges
+from bot.trackers.memory import MemoryTracker
+from bot.trackers.site import Site
+from rules import REGISTRY, load_rules
+from tests.rules.scenario import CONFIG, EXAMPLES, run
+
+DEMOS = {"momentus_einvoicing": "momentus", "nfe_onboarding": "nfe", "sharespine_onboarding": "sharespine",
+         "procountor_einvoicing": "procountor"}
+#: Config keys naming people: the seeds name none, so the site's YAML does.
+PEOPLE = {"support_ops_lead", "onboarding_lead", "bookkeeper", "finance_lead"}
+
+
+@pytest.mark.parametrize("demo", ["everbright", *DEMOS.values()])
+def test_each_demo_moves_only_its_own_rule(tmp_path, demo):
+    result = run(demo, tmp_path)
+    assert result.errors() == []
+    acted = {r.rule_id for s in result.steps for r in s.report.rules if r.outcomes}
+    owner = {v: k for k, v in DEMOS.items()}.get(demo, "everbright_onboarding")
+    assert acted == {owner}
+
+
+@pytest.mark.parametrize("rule_id", DEMOS)
+def test_the_config_block_is_the_seeds_defaults(rule_id):
+    bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)
+    defaults = type(bound.rule).Config()
+    assert bound.config.model_dump(exclude=PEOPLE) == defaults.model_dump(exclude=PEOPLE)
+
+
+@pytest.mark.parametrize(("rule_id", "demo"), DEMOS.items())
+def test_every_name_a_rule_needs_exists_on_its_demo_site(rule_id, demo):
+    bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)
+    tracker = MemoryTracker(Site.load(EXAMPLES / demo / "site.yaml"))
+    from bot.check import TrackerResolver
+
+    resolvers = {"jira": TrackerResolver(tracker, demo),
+                 "slack": Unavailable("Slack", "not configured in tests", fatal=False)}
+    report = run_check([bound], lambda systems: resolvers)
+    assert report.undeclared == []
+    assert [(r.requirement.kind, r.requirement.name, r.detail) for r in report.failures] == []
+    assert len(report.resolutions) > 10
+
+
+def test_a_misspelt_name_is_caught_by_the_check(tmp_path):
+    config = tmp_path / "rules.yaml"
+    config.write_text("rules:\n  nfe_onboarding:\n    stages: {layout: Montagem de layout}\n", encoding="utf-8")
+    bound = load_rules(config)[0]
+    from bot.check import TrackerResolver
+
+    tracker = MemoryTracker(Site.load(EXAMPLES / "nfe" / "site.yaml"))
+    report = run_check([bound], lambda systems: {"jira": TrackerResolver(tracker),
+                                                 "slack": Unavailable("Slack", "off", fatal=False)})
+    assert [(r.requirement.kind, r.requirement.name, r.closest) for r in report.failures] == [
+        ("option", "Montagem de layout", ("Montagem do layout",))]
+
+
+@pytest.mark.parametrize(("rule_id", "wakes_itself"), [
+    ("momentus_einvoicing", True),  # it creates a ticket in the project it watches
+    ("nfe_onboarding", False),  # it writes the survey and handover fields; it reacts to the stage field
+    ("sharespine_onboarding", True),  # it creates and moves the step tasks it reacts to
+    ("procountor_einvoicing", True),  # it creates and closes the allocation task
+])
+def test_every_cycle_through_a_runbook_rule_is_guarded(rule_id, wakes_itself):
+    bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)
+    edges = trigger_edges([bound])
+    assert bool(edges) is wakes_itself
+    assert all(e.in_cycle and e.guarded for e in edges)
+    assert bound.rule.watched_projects(bound.config)
+
+
+def test_registry_order_keeps_everbright_first():
+    assert list(REGISTRY)[:1] == ["everbright_onboarding"]
+    assert set(DEMOS) <= set(REGISTRY)
