@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -97,6 +98,9 @@ def print_report(report: ProcessReport, *, indent: str = "") -> None:
 def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
            site: Annotated[Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")] = None,
            config: ConfigOption = None,
+           until: Annotated[datetime | None, typer.Option(
+               help="After the last event, let virtual time run to this moment (UTC; timers due by then fire).",
+               formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"])] = None,
            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Play recorded events through the rules on an in-memory site and a virtual clock."""
     settings = _settings(config)
@@ -109,7 +113,7 @@ def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JS
     player = Replay(rules, Site.load(site_path), store, scope=scope)
     records = (record for path in files for record in read_records(path))
     steps = []
-    for step in player.run(records):
+    for step in player.run(records, until=until.replace(tzinfo=UTC) if until else None):
         steps.append(step)
         if not as_json:
             _print_step(step)

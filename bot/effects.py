@@ -15,6 +15,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready: datetimes (a timer's due time) as ISO 8601."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 @dataclass(frozen=True, kw_only=True)
 class Effect:
     rule_id: str
@@ -35,7 +40,7 @@ class Effect:
         raise NotImplementedError
 
     def as_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
         data["kind"] = self.kind
         data["key"] = self.key
         data["summary"] = self.describe()
