@@ -199,32 +199,31 @@ class SetState(Effect):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StartTimer(Effect):
-    """Arm the durable timer ``<rule>:<ticket>:<name>`` for ``due_at`` (re-arms it if it exists)."""
-
+class _TimerEffect(Effect):
     name: str
-    due_at: datetime
-    data: dict[str, Any] = field(default_factory=dict, hash=False)
-    kind: ClassVar[str] = "start_timer"
     is_local: ClassVar[bool] = True
 
     @property
     def timer_id(self) -> str:
+        """The timer's explicit id: ``<rule>:<ticket>:<name>``."""
         return f"{self.rule_id}:{self.ticket_key}:{self.name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartTimer(_TimerEffect):
+    """Arm the durable timer ``<rule>:<ticket>:<name>`` for ``due_at`` (re-arms it if it exists)."""
+
+    due_at: datetime
+    data: dict[str, Any] = field(default_factory=dict, hash=False)
+    kind: ClassVar[str] = "start_timer"
 
     def describe(self) -> str:
         return f"start timer {self.timer_id} due {self.due_at.isoformat()}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class CancelTimer(Effect):
-    name: str
+class CancelTimer(_TimerEffect):
     kind: ClassVar[str] = "cancel_timer"
-    is_local: ClassVar[bool] = True
-
-    @property
-    def timer_id(self) -> str:
-        return f"{self.rule_id}:{self.ticket_key}:{self.name}"
 
     def describe(self) -> str:
         return f"cancel timer {self.timer_id}"
