@@ -13,6 +13,10 @@ import importlib
 import logging
 from pathlib import Path
 
+# Alembic's INFO lines (plugin setup on import, one per revision) are noise on every start.
+if logging.getLogger("alembic").level == logging.NOTSET:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData
@@ -39,9 +43,6 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database to ``revision`` (idempotent; replicas starting together wait for each other)."""
-    alembic_log = logging.getLogger("alembic")
-    if alembic_log.level == logging.NOTSET:  # its per-revision INFO lines are noise on every start
-        alembic_log.setLevel(logging.WARNING)
     command.upgrade(alembic_config(database_url), revision)
 
 
