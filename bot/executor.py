@@ -254,6 +254,9 @@ class Executor:
     def _record(self, effect: Effect, outcome: str, detail: str = "") -> None:
         if self.dry_run:
             return
+        # A sent Slack message or a created ticket cannot be read back before a retry writes it
+        # again: their records go to the database at once. The others may wait for the event's end.
+        durable = outcome == APPLIED and isinstance(effect, SlackMessage | CreateTicket)
         self.store.record_applied(scope=self.scope, effect_key=effect.key, ticket_key=effect.ticket_key,
                                   rule_id=effect.rule_id, kind=effect.kind, outcome=outcome, detail=detail,
-                                  at=self.clock.now())
+                                  at=self.clock.now(), durable=durable)

@@ -78,6 +78,10 @@ class Processor:
         self.engine = Engine(rules, tracker, clock, states=self.executor.states, scope=scope)
 
     def process(self, event: Event) -> ProcessReport:
+        with self.store.deferred():  # the event's traces and effect records: one transaction
+            return self._process(event)
+
+    def _process(self, event: Event) -> ProcessReport:
         report = ProcessReport(event)
         if event.kind in (UNKNOWN, TICKET_DELETED):
             report.skipped = f"{event.kind} events are not evaluated"

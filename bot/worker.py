@@ -107,13 +107,14 @@ class Handler:
             tracker = self.trackers.get(system)
             if tracker is None:
                 return IGNORED, f"no {system} tracker configured"
-        admission = self.guards.admit(event, self.rules)
-        self.guards.trace_refusals(event, admission)
-        if not admission.rules:
-            return "done", "; ".join(sorted(set(admission.refused.values()))) or "no enabled rule"
-        processor = Processor(admission.rules, tracker, self.store, self.clock, scope=LIVE, dry_run=self.dry_run,
-                              notifier=self.notifier)
-        report = processor.process(event)
+        with self.store.deferred():  # refusals, traces and effect records of the event: one transaction
+            admission = self.guards.admit(event, self.rules)
+            self.guards.trace_refusals(event, admission)
+            if not admission.rules:
+                return "done", "; ".join(sorted(set(admission.refused.values()))) or "no enabled rule"
+            processor = Processor(admission.rules, tracker, self.store, self.clock, scope=LIVE,
+                                  dry_run=self.dry_run, notifier=self.notifier)
+            report = processor.process(event)
         self.metrics.observe_report(claim.source, report)
         if report.failed:
             raise EventFailed(_failure_summary(report))

@@ -1,0 +1,144 @@
+"""The store's deferred writes: one transaction per event, nothing lost when the event fails."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event as sa_event
+
+from bot.clock import VirtualClock
+from bot.effects import AddWatcher, SlackMessage
+from bot.executor import APPLIED, Executor
+from bot.store import LIVE, Store
+from bot.trackers.memory import MemoryTracker
+
+AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+
+
+def trace(store: Store, rule: str = "r1") -> None:
+    store.add_trace(scope=LIVE, event_id="e1", event_kind="ticket.updated", ticket_key="SS-1", rule_id=rule, at=AT,
+                    matched=True, verdicts=[{"name": "c", "passed": True}], effects=[], notes=[], error=None)
+
+
+def record(store: Store, key: str, **extra) -> None:
+    store.record_applied(scope=LIVE, effect_key=key, ticket_key="SS-1", rule_id="r1", kind="add_watcher",
+                         outcome=APPLIED, detail="", at=AT, **extra)
+
+
+def seen_elsewhere(store: Store) -> tuple[int, set[str]]:
+    """What another worker thread (its own connection) sees: trace count and applied keys."""
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append((len(store.traces()), {r.effect_key for r in store.applied()})))
+    worker.start()
+    worker.join()
+    return out[0]
+
+
+def count_commits(store: Store) -> list[int]:
+    commits = [0]
+    sa_event.listen(store.engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
+    return commits
+
+
+def test_an_events_traces_and_records_go_in_one_transaction_at_its_end(store: Store) -> None:
+    commits = count_commits(store)
+    with store.deferred():
+        for rule in ("r1", "r2", "r3"):
+            trace(store, rule)
+        record(store, "r1:SS-1:watcher:a")
+        record(store, "r1:SS-1:watcher:b")
+        assert store.applied_keys(LIVE, ["r1:SS-1:watcher:a", "other"]) == {"r1:SS-1:watcher:a"}
+        assert store.is_applied(LIVE, "r1:SS-1:watcher:b")
+        assert seen_elsewhere(store) == (0, set())  # nothing written yet
+        assert commits[0] == 0
+    assert commits[0] == 1
+    assert seen_elsewhere(store) == (3, {"r1:SS-1:watcher:a", "r1:SS-1:watcher:b"})
+
+
+def test_a_failing_event_still_writes_what_it_did(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="rule blew up"), store.deferred():
+        trace(store)
+        record(store, "r1:SS-1:watcher:a")
+        raise RuntimeError("rule blew up")
+    assert seen_elsewhere(store) == (1, {"r1:SS-1:watcher:a"})
+    with store.deferred():  # the thread's buffer was reset: a new block starts empty
+        pass
+    assert seen_elsewhere(store) == (1, {"r1:SS-1:watcher:a"})
+
+
+def test_a_durable_record_is_written_at_once_with_everything_before_it(store: Store) -> None:
+    with store.deferred():
+        trace(store)
+        record(store, "r1:SS-1:slack:dm", durable=True)
+        assert seen_elsewhere(store) == (1, {"r1:SS-1:slack:dm"})
+        record(store, "r1:SS-1:watcher:a")
+        assert seen_elsewhere(store) == (1, {"r1:SS-1:slack:dm"})
+    assert seen_elsewhere(store)[1] == {"r1:SS-1:slack:dm", "r1:SS-1:watcher:a"}
+
+
+def test_a_key_recorded_twice_keeps_the_first_record(store: Store) -> None:
+    record(store, "r1:SS-1:watcher:a")
+    with store.deferred():
+        store.record_applied(scope=LIVE, effect_key="r1:SS-1:watcher:a", ticket_key="SS-1", rule_id="r1",
+                             kind="add_watcher", outcome="already-true", detail="second", at=AT)
+    rows = store.applied("SS-1")
+    assert [(r.effect_key, r.outcome) for r in rows] == [("r1:SS-1:watcher:a", APPLIED)]
+
+
+def test_nested_blocks_join_the_outer_one(store: Store) -> None:
+    commits = count_commits(store)
+    with store.deferred():
+        with store.deferred():
+            trace(store)
+        assert seen_elsewhere(store) == (0, set())
+        trace(store)
+    assert commits[0] == 1 and seen_elsewhere(store)[0] == 2
+
+
+def test_outside_a_block_each_write_is_its_own_transaction(store: Store) -> None:
+    trace(store)
+    record(store, "r1:SS-1:watcher:a")
+    assert seen_elsewhere(store) == (1, {"r1:SS-1:watcher:a"})
+
+
+class SentSlack:
+    """A notifier that remembers what it sent and what the database held at that moment."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sent: list[str] = []
+
+    def send(self, message: SlackMessage) -> str:
+        self.sent.append(message.text)
+        return f"1700000000.{len(self.sent):06d}"
+
+    def alert(self, text: str) -> None:  # pragma: no cover - not used here
+        self.sent.append(text)
+
+
+def test_the_executor_records_a_sent_slack_message_before_the_event_ends(store: Store, tmp_path) -> None:
+    """A crash after the DM and before the event's end must not send it again: its record is durable.
+    A watcher's record may wait: the next delivery reads the watcher on the ticket."""
+    from tests.daemon.helpers import onboarding_site
+
+    clock = VirtualClock(AT)
+    tracker = MemoryTracker(onboarding_site(["SS-1"]), now=clock.now)
+    executor = Executor(tracker, store, clock, scope=LIVE, notifier=SentSlack(store))
+    dm = SlackMessage(rule_id="r1", ticket_key="SS-1", step="reminder-1", user_email="david.ellis@goeverbright.com",
+                      text="Please approve SS-1")
+    watcher = AddWatcher(rule_id="r1", ticket_key="SS-1", step="watcher", email="david.ellis@goeverbright.com")
+    with store.deferred():
+        outcomes = executor.apply([dm, watcher])
+        assert [o.status for o in outcomes] == [APPLIED, APPLIED]
+        assert seen_elsewhere(store)[1] == {dm.key}  # the DM's record is already in the database
+    assert seen_elsewhere(store)[1] == {dm.key, watcher.key}
+    # a second delivery (after a crash, say) sends nothing again
+    again = Executor(tracker, store, clock, scope=LIVE, notifier=SentSlack(store))
+    assert [o.status for o in again.apply([dm, watcher])] == ["already-true", "already-true"]
