@@ -77,7 +77,10 @@ class Daemon:
         self.inbox = Inbox(self.store.engine, self.clock)
         self.state = DaemonState(self.store.engine, self.clock)
         self.metrics = Metrics()
-        self.guards = Guards(self.store, settings.guards, self.clock, bot_user=bot_user, alert=alert)
+        zendesk_bot = [own_account(zendesk_tracker, settings.zendesk.email)] \
+            if zendesk_tracker is not None and settings.zendesk.email else []
+        self.guards = Guards(self.store, settings.guards, self.clock, bot_user=bot_user, bot_users=zendesk_bot,
+                             alert=alert)
         trackers = {"jira": tracker, **({"zendesk": zendesk_tracker} if zendesk_tracker else {})}
         self.handler = Handler(rules=self.rules, trackers=trackers, sources=_sources(catalog), guards=self.guards,
                                store=self.store, clock=self.clock, metrics=self.metrics, dry_run=settings.dry_run,
@@ -310,20 +313,29 @@ def _jira(settings: Settings) -> tuple[Tracker, Callable[[], User | None], Calla
     jira = settings.require_jira()
     tracker = JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
                           max_retries=jira.max_retries)
-    known: list[User] = [User(account_id=jira.bot_account_id)] if jira.bot_account_id else []
+    if jira.bot_account_id:
+        bot = User(account_id=jira.bot_account_id)
+        bot_user: Callable[[], User | None] = lambda: bot
+    else:  # the account the API token belongs to (its events are our own)
+        bot_user = own_account(tracker, jira.email or "")
+    return tracker, bot_user, tracker.field_catalog
 
-    def bot_user() -> User | None:
-        """The account the API token belongs to, looked up once (its events are our own)."""
+
+def own_account(tracker: Tracker, email: str) -> Callable[[], User | None]:
+    """The bot's own account on a tracker, looked up by its e-mail once (retried while the lookup fails)."""
+    known: list[User] = []
+
+    def lookup() -> User | None:
         if not known:
             try:
-                found = tracker.find_user(jira.email or "")
+                found = tracker.find_user(email)
             except Exception:  # retried on the next event; until then own events are not recognised
-                log.warning("could not look up the bot's own Jira account", exc_info=True)
+                log.warning("could not look up the bot's own account %s", email, exc_info=True)
                 return None
-            known.append(found or User(email=jira.email or ""))
+            known.append(found or User(email=email))
         return known[0]
 
-    return tracker, bot_user, tracker.field_catalog
+    return lookup
 
 
 def _zendesk(settings: Settings, clock: Clock) -> Tracker | None:

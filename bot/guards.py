@@ -2,18 +2,21 @@
 
 Checked before an event is evaluated, per rule:
 
-1. an event caused by the bot's own account is ignored, unless the rule opts in
-   (``handles_own_events = True`` on the rule class, or on its config block);
+1. an event caused by the bot's own account (on Jira or on Zendesk) is ignored, unless the rule
+   opts in (``handles_own_events = True`` on the rule class, or on its config block);
 2. a paused rule (entirely, or for this ticket) does not run;
 3. caps, counted from the executor's own record of applied writes:
-   * bot writes on this ticket in the last 10 minutes >= ``max_writes_per_ticket_10min``
-     pauses the rule *for this ticket* (a loop on one ticket stops there);
+   * the rule's writes on this ticket in the last 10 minutes >= ``max_writes_per_ticket_10min``
+     pauses the rule *for this ticket* (a loop on one ticket stops there; the other rules on
+     that ticket go on, since their writes are counted each for itself);
    * tickets this rule changed in the last hour >= ``max_tickets_per_rule_hour`` pauses the
      rule *entirely* (a rule gone wrong stops before it touches the whole project).
 
 Caps are checked between events, not between the writes of one plan: one event's plan
 may overshoot a cap by its own size, and the next event finds the rule paused. A pause
 lasts until ``ticketbot rules resume ID``; writes made before the resume no longer count.
+Everything the guards need for one event (pauses, resumes, writes on the ticket, tickets each
+rule changed) is read in one connection, whatever the number of rules.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,11 +76,14 @@ def opts_into_own_events(bound: BoundRule) -> bool:
 class Guards:
     def __init__(self, store: Store, settings: GuardSettings, clock: Clock, *,
                  bot_user: Callable[[], User | None] = lambda: None,
+                 bot_users: Sequence[Callable[[], User | None]] = (),
                  alert: Callable[[str], None] | None = None) -> None:
+        """``bot_user`` (Jira) and ``bot_users`` (other systems, e.g. Zendesk) name the bot's own
+        accounts; each is asked on every event and should cache its lookup."""
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.bot_user = bot_user
+        self.bot_users = [bot_user, *bot_users]
         self.alert = alert or (lambda text: log.warning("ALERT: %s", text))
 
     # admission ------------------------------------------------------------------------------
@@ -84,10 +91,9 @@ class Guards:
         """Decide, rule by rule, whether it may run on ``event``; pausing rules that hit a cap."""
         admission = Admission(own_event=self.is_own_event(event))
         enabled = [r for r in rules if r.config.enabled]
-        pauses = self._active_pauses([r.id for r in enabled])
-        facts = self._cap_facts(event, [r.id for r in enabled])
+        facts = self._facts(event, [r.id for r in enabled])
         for bound in enabled:
-            reason = self._refusal(event, bound, admission.own_event, pauses, facts)
+            reason = self._refusal(event, bound, admission.own_event, facts)
             if reason:
                 admission.refused[bound.id] = reason
             else:
@@ -95,34 +101,34 @@ class Guards:
         return admission
 
     def is_own_event(self, event: Event) -> bool:
-        bot = self.bot_user()
-        return event.actor is not None and bot is not None and event.actor.same_person(bot)
+        if event.actor is None:
+            return False
+        return any(event.actor.same_person(bot) for bot in (lookup() for lookup in self.bot_users) if bot)
 
-    def _refusal(self, event: Event, bound: BoundRule, own: bool,
-                 pauses: dict[tuple[str, str], RulePauseRow], facts: _CapFacts) -> str:
+    def _refusal(self, event: Event, bound: BoundRule, own: bool, facts: _Facts) -> str:
         if own and not opts_into_own_events(bound):
             return "event caused by ticketbot's own account"
         for scope in (WHOLE_RULE, event.ticket_key):
-            pause = pauses.get((bound.id, scope))
+            pause = facts.pauses.get((bound.id, scope))
             if pause is not None:
                 where = f" for {scope}" if scope else ""
                 return f"rule paused{where} since {pause.paused_at:%Y-%m-%d %H:%M} UTC: {pause.reason}"
         return self._check_caps(event, bound, facts)
 
-    def _check_caps(self, event: Event, bound: BoundRule, facts: _CapFacts) -> str:
+    def _check_caps(self, event: Event, bound: BoundRule, facts: _Facts) -> str:
         now = self.clock.now()
         resumed = facts.resumed.get(bound.id)
         per_ticket = self.settings.max_writes_per_ticket_10min
         if per_ticket and event.ticket_key:
-            writes = facts.writes_since(_later(now - TICKET_WINDOW, resumed))
+            writes = facts.writes_since(bound.id, _later(now - TICKET_WINDOW, resumed))
             if writes >= per_ticket:
-                reason = (f"cap reached: {writes} bot writes on {event.ticket_key} in 10 minutes "
+                reason = (f"cap reached: {writes} bot writes by this rule on {event.ticket_key} in 10 minutes "
                           f"(max {per_ticket}); paused for this ticket")
                 self.pause(bound.id, reason, ticket_key=event.ticket_key, by="cap")
                 return reason
         per_rule = self.settings.max_tickets_per_rule_hour
         if per_rule:
-            changed = self._tickets_changed(bound.id, _later(now - RULE_WINDOW, resumed))
+            changed = facts.tickets_changed(bound.id, _later(now - RULE_WINDOW, resumed))
             if len(changed) >= per_rule and event.ticket_key not in changed:
                 reason = (f"cap reached: rule changed {len(changed)} tickets in the last hour "
                           f"(max {per_rule}); paused entirely")
@@ -174,36 +180,37 @@ class Guards:
                                  effects=[], notes=[reason], error=None)
 
     # queries ----------------------------------------------------------------------------------
-    def _active_pauses(self, rule_ids: list[str]) -> dict[tuple[str, str], RulePauseRow]:
-        with self.store.session() as s:
-            rows = s.scalars(select(RulePauseRow).where(
-                RulePauseRow.rule_id.in_(rule_ids), RulePauseRow.resumed_at.is_(None))).all()
-        return {(r.rule_id, r.ticket_key): r for r in rows}
+    def _facts(self, event: Event, rule_ids: list[str]) -> _Facts:
+        """What every rule's admission needs for ``event``, read in one connection (not per rule).
 
-    # (rule state and timers are the bot's own bookkeeping, not writes to anyone's tickets)
-    def _cap_facts(self, event: Event, rule_ids: list[str]) -> _CapFacts:
-        """What the caps of every rule need, in two reads per event (not two per rule)."""
-        s = self.settings
-        if not (s.max_writes_per_ticket_10min or s.max_tickets_per_rule_hour) or not rule_ids:
-            return _CapFacts({}, [])
-        row = AppliedEffectRow
+        Rule state and timers are the bot's own bookkeeping, not writes to anyone's tickets: the
+        caps do not count them."""
+        if not rule_ids:
+            return _Facts({}, {}, [], [])
+        s, row, now = self.settings, AppliedEffectRow, self.clock.now()
         with self.store.engine.connect() as conn:
+            pauses = {(p.rule_id, p.ticket_key): p for p in conn.execute(
+                select(RulePauseRow.rule_id, RulePauseRow.ticket_key, RulePauseRow.reason, RulePauseRow.paused_at)
+                .where(RulePauseRow.rule_id.in_(rule_ids), RulePauseRow.resumed_at.is_(None))
+                .order_by(RulePauseRow.id))}
+            if not (s.max_writes_per_ticket_10min or s.max_tickets_per_rule_hour):
+                return _Facts(pauses, {}, [], [])
             resumed = dict(conn.execute(select(RulePauseRow.rule_id, func.max(RulePauseRow.resumed_at))
                                         .where(RulePauseRow.rule_id.in_(rule_ids))
                                         .group_by(RulePauseRow.rule_id)).all())
-            writes: list[datetime] = []
+            writes: list = []
             if s.max_writes_per_ticket_10min and event.ticket_key:
-                writes = list(conn.execute(select(row.at).where(
+                writes = list(conn.execute(select(row.rule_id, row.at).where(
                     row.ticket_key == event.ticket_key, row.scope == LIVE, row.outcome == APPLIED,
-                    row.kind.not_in(BOOKKEEPING), row.at >= self.clock.now() - TICKET_WINDOW)).scalars())
-        return _CapFacts(resumed, writes)
-
-    def _tickets_changed(self, rule_id: str, since: datetime) -> set[str]:
-        row = AppliedEffectRow
-        with self.store.engine.connect() as conn:
-            return set(conn.execute(select(row.ticket_key).distinct().where(
-                row.rule_id == rule_id, row.at >= since, row.scope == LIVE, row.outcome == APPLIED,
-                row.kind.not_in(BOOKKEEPING))).scalars())
+                    row.kind.not_in(BOOKKEEPING), row.at >= now - TICKET_WINDOW)))
+            changed: list = []
+            if s.max_tickets_per_rule_hour:
+                changed = list(conn.execute(
+                    select(row.rule_id, row.ticket_key, func.max(row.at))
+                    .where(row.rule_id.in_(rule_ids), row.at >= now - RULE_WINDOW, row.scope == LIVE,
+                           row.outcome == APPLIED, row.kind.not_in(BOOKKEEPING))
+                    .group_by(row.rule_id, row.ticket_key)))
+        return _Facts(pauses, resumed, writes, changed)
 
 
 #: The per-rule cap reads the executor's record by rule and time on every event; the engine
@@ -212,21 +219,28 @@ Index("ix_applied_effects_rule_at", AppliedEffectRow.rule_id, AppliedEffectRow.a
 
 
 @dataclass(frozen=True)
-class _CapFacts:
-    """Read once per event for all its rules: when each rule was last resumed, and when the bot
-    wrote to the event's ticket in the last ten minutes."""
+class _Facts:
+    """Read once per event for all its rules: active pauses, when each rule was last resumed,
+    which rule wrote to the event's ticket when (last ten minutes), and the tickets each rule
+    changed with its last write there (last hour)."""
 
+    pauses: dict[tuple[str, str], Any]  # (rule id, ticket key or "") -> pause row
     resumed: dict[str, datetime | None]
-    ticket_writes: list[datetime]
+    ticket_writes: list[Any]  # (rule_id, at)
+    changed: list[Any]  # (rule_id, ticket_key, last write)
 
-    def writes_since(self, since: datetime) -> int:
-        return sum(1 for at in self.ticket_writes if (at if at.tzinfo else at.replace(tzinfo=since.tzinfo)) >= since)
+    def writes_since(self, rule_id: str, since: datetime) -> int:
+        return sum(1 for rule, at in self.ticket_writes if rule == rule_id and _aware(at, since) >= since)
+
+    def tickets_changed(self, rule_id: str, since: datetime) -> set[str]:
+        return {ticket for rule, ticket, last in self.changed if rule == rule_id and _aware(last, since) >= since}
+
+
+def _aware(moment: datetime, like: datetime) -> datetime:
+    """SQLite gives naive datetimes back (stored as UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=like.tzinfo)
 
 
 def _later(a: datetime, b: datetime | None) -> datetime:
     """The later of two moments; ``b`` may come back naive from SQLite (stored as UTC)."""
-    if b is None:
-        return a
-    if b.tzinfo is None:
-        b = b.replace(tzinfo=a.tzinfo)
-    return max(a, b)
+    return a if b is None else max(a, _aware(b, a))

@@ -58,7 +58,7 @@ def test_per_ticket_cap_pauses_the_rule_on_that_ticket_until_resumed(make_daemon
     assert (pause.ticket_key, pause.by) == ("SS-1", "cap")
     assert len(alerts) == 1 and "SS-1" in alerts[0] and f"ticketbot rules resume {RULE}" in alerts[0]
     trace = daemon.store.traces("SS-1")[-1]
-    assert not trace.matched and "cap reached: 7 bot writes on SS-1 in 10 minutes (max 3)" in trace.notes[0]
+    assert not trace.matched and "cap reached: 7 bot writes by this rule on SS-1 in 10 minutes (max 3)" in trace.notes[0]
 
     _receive(daemon, onboarding_created("SS-2", 1793610840000))  # other tickets are not paused
     daemon.workers.drain()
@@ -107,3 +107,45 @@ def test_an_admin_pause_stops_the_rule(make_daemon, by):
     daemon.workers.drain()
     assert daemon.handler.trackers["jira"].changes() == []
     assert "investigating" in daemon.store.traces("SS-1")[-1].notes[0]
+
+
+def test_the_per_ticket_cap_counts_each_rules_own_writes(tmp_path, clock):
+    """One rule looping on a ticket pauses there; another rule's writes on that ticket do not count
+    against it, and its own work on the ticket goes on."""
+    from bot.config import RuleBlock
+    from bot.engine import BoundRule, Evaluation, Rule
+    from bot.executor import APPLIED
+    from bot.guards import Guards
+    from bot.model import TICKET_UPDATED, Event
+    from bot.settings import GuardSettings
+    from bot.store import LIVE, Store
+
+    class Quiet(Rule):
+        title = "test"
+        Config = RuleBlock
+
+        def evaluate(self, event, ticket, ctx):  # noqa: ANN001, ANN202 - never evaluated here
+            return Evaluation.skip([], "")
+
+    noisy, calm = type("Noisy", (Quiet,), {"id": "noisy"})(), type("Calm", (Quiet,), {"id": "calm"})()
+    rules = [BoundRule(noisy, RuleBlock()), BoundRule(calm, RuleBlock())]
+    store = Store(f"sqlite:///{tmp_path / 'guards.sqlite3'}")
+    guards = Guards(store, GuardSettings(max_writes_per_ticket_10min=3, max_tickets_per_rule_hour=0), clock)
+    for n in range(3):
+        store.record_applied(scope=LIVE, effect_key=f"noisy:SS-1:comment-{n}", ticket_key="SS-1", rule_id="noisy",
+                             kind="internal_comment", outcome=APPLIED, detail="", at=clock.now())
+    store.record_applied(scope=LIVE, effect_key="calm:SS-1:state", ticket_key="SS-1", rule_id="calm",
+                         kind="set_state", outcome=APPLIED, detail="", at=clock.now())  # bookkeeping: not a write
+
+    def event(n: int) -> Event:
+        return Event(id=f"e{n}", source="jira", kind=TICKET_UPDATED, ticket_key="SS-1", occurred_at=clock.now())
+
+    admission = guards.admit(event(1), rules)
+    assert [r.id for r in admission.rules] == ["calm"]
+    assert admission.refused["noisy"].startswith("cap reached: 3 bot writes by this rule on SS-1")
+    for n in range(2):  # calm writes too: two writes of its own, under the cap of 3
+        store.record_applied(scope=LIVE, effect_key=f"calm:SS-1:w{n}", ticket_key="SS-1", rule_id="calm",
+                             kind="add_watcher", outcome=APPLIED, detail="", at=clock.now())
+    assert [r.id for r in guards.admit(event(2), rules).rules] == ["calm"]
+    assert [(p.rule_id, p.ticket_key) for p in guards.active_pauses()] == [("noisy", "SS-1")]
+    store.engine.dispose()

@@ -185,6 +185,34 @@ def test_a_zendesk_webhook_through_http_makes_its_effects_in_zendesk_once(tmp_pa
     assert jira.changes() == []
 
 
+def test_zendesk_events_caused_by_the_bots_own_zendesk_account_are_ignored(tmp_path, zendesk, clock):
+    """The bot's notes and follower changes come back as Zendesk webhooks: they must not start a loop.
+    Its Zendesk account (TICKETBOT_ZENDESK__EMAIL) is looked up once; a person's event still runs."""
+    from bot.trackers.shared_memory import SharedMemoryTracker
+
+    settings = daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
+                               zendesk={"url": zendesk.url, "email": BOT, "api_token": TOKEN})
+    jira = SharedMemoryTracker(onboarding_site([]), tmp_path / "jira.sqlite3", now=clock.now)
+    daemon = Daemon(settings, rules=[BoundRule(FollowUpPartnerOnboarding(), RuleBlock())], tracker=jira,
+                    zendesk_tracker=ZendeskTracker(zendesk.url, BOT, TOKEN, now=clock.now), clock=clock)
+    ticket = zendesk.id_for("SUP-1")
+    by_bot = {**_trigger(ticket), "actor": {"email": BOT.upper(), "name": "ticketbot"}}
+    by_david = {**_trigger(ticket), "actor": {"email": DAVID, "name": "David Ellis"}, "n": 2}
+    try:
+        with live_server(daemon.app, lifespan="off") as url:
+            assert _zendesk_post(url, by_bot, clock.now()).status_code == 202
+        assert daemon.workers.drain() == 1
+        [row] = daemon.inbox.rows()
+        assert (row.status, row.note) == (DONE, "event caused by ticketbot's own account")
+        assert zendesk.writes() == []
+        with live_server(daemon.app, lifespan="off") as url:
+            assert _zendesk_post(url, by_david, clock.now()).status_code == 202
+        assert daemon.workers.drain() == 1
+    finally:
+        daemon.store.engine.dispose()
+    assert zendesk.user_id(DAVID) in zendesk.ticket(ticket)["follower_ids"]
+
+
 # API calls and 429s by system on /metrics ----------------------------------------------------------------
 def test_metrics_report_api_calls_and_429s_per_system(tmp_path, zendesk, clock):
     from prometheus_client.parser import text_string_to_metric_families
