@@ -124,7 +124,7 @@ def test_the_per_ticket_cap_counts_each_rules_own_writes(tmp_path, clock):
         title = "test"
         Config = RuleBlock
 
-        def evaluate(self, event, ticket, ctx):  # noqa: ANN001, ANN202 - never evaluated here
+        def evaluate(self, event, ticket, ctx):  # never evaluated here
             return Evaluation.skip([], "")
 
     noisy, calm = type("Noisy", (Quiet,), {"id": "noisy"})(), type("Calm", (Quiet,), {"id": "calm"})()
