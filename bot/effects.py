@@ -10,6 +10,7 @@ internal, so a runbook that says "customers are not copied" cannot be broken by 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
@@ -158,6 +159,13 @@ class CreateTicket(Effect):
     description: str = ""
     field_values: dict[str, Any] = field(default_factory=dict, hash=False)
     kind: ClassVar[str] = "create_ticket"
+
+    @property
+    def marker(self) -> str:
+        """A label (Jira) or external id (Zendesk) the created ticket carries from its creation on, so
+        the executor can find it again: a crash between the create and its record must not create
+        it twice. Derived from the effect's key, so every retry of the plan looks for the same one."""
+        return "tb-" + hashlib.sha256(self.key.encode()).hexdigest()[:20]
 
     def describe(self) -> str:
         return f"create {self.issue_type} in {self.project}: {self.summary!r}"

@@ -2,7 +2,8 @@
 
 Before any write it checks two things, so repeated deliveries and re-runs write nothing:
 its own record of applied effect keys, and the ticket's current state (a watcher already
-watching, a field already set, an identical internal comment already there).
+watching, a field already set, an identical internal comment already there; for a ticket to
+create, a ticket already carrying the effect's marker label).
 All field changes of one plan for one ticket go out in a single edit.
 
 Local effects (rule state, timers) are the plan's commit point: they are applied last, and only
@@ -91,6 +92,13 @@ class Executor:
                     continue
                 pending.append((index, effect))
                 continue
+            if isinstance(effect, CreateTicket):
+                outcome = self._created_earlier(effect)
+                if outcome is None:
+                    pending.append((index, effect))
+                else:
+                    outcomes[index] = outcome
+                continue
             current = self._current(effect.ticket_key, tickets)
             if current is not None and self._already_true(effect, current):
                 outcomes[index] = Outcome(effect, ALREADY, "already true on the ticket")
@@ -157,6 +165,19 @@ class Executor:
                            for link in ticket.links)
             case _:
                 return False
+
+    def _created_earlier(self, effect: CreateTicket) -> Outcome | None:
+        """The ticket this effect created before a crash kept its record, found by its marker; None: create it.
+        When the tracker cannot be asked, nothing is created (the retry asks again)."""
+        try:
+            found = self.tracker.find_marked(effect.project, effect.marker)
+        except TrackerError as exc:
+            return Outcome(effect, FAILED, f"could not look for an earlier {effect.marker}: {exc}")
+        if found is None:
+            return None
+        detail = f"created {found}"
+        self._record(effect, ALREADY, detail)
+        return Outcome(effect, ALREADY, f"{found} was created earlier (label {effect.marker})")
 
     def _local_already_true(self, effect: Effect) -> bool:
         match effect:
@@ -230,7 +251,7 @@ class Executor:
             case LinkTickets(link_type=lt, inward_key=a, outward_key=b):
                 t.link(lt, a, b)
             case CreateTicket(project=p, issue_type=it, summary=s, description=d, field_values=fv):
-                return f"created {t.create_ticket(p, it, s, d, dict(fv))}"
+                return f"created {t.create_ticket(p, it, s, d, dict(fv), marker=effect.marker)}"
             case _:
                 raise TrackerError(f"executor cannot apply {effect.kind}")
         return ""

@@ -70,6 +70,12 @@ class Tracker(TrackerReader, Protocol):
         summary: str,
         description: str = "",
         field_values: dict[str, Any] | None = None,
+        marker: str = "",
     ) -> str:
-        """Create a ticket and return its key."""
+        """Create a ticket and return its key; ``marker`` goes on it in the same call (a Jira label,
+        a Zendesk external id) for :meth:`find_marked`."""
+        ...
+
+    def find_marked(self, project: str, marker: str) -> str | None:
+        """The key of the ticket of ``project`` created with ``marker``, or None."""
         ...

@@ -18,6 +18,7 @@ module has no code path that posts a public comment.
 from __future__ import annotations
 
 import json
+import re
 import logging
 import time
 from collections import Counter
@@ -327,8 +328,10 @@ class JiraTracker:
         summary: str,
         description: str = "",
         field_values: dict[str, Any] | None = None,
+        marker: str = "",
     ) -> str:
-        """Create an issue; ``field_values`` by display name, translated as in :meth:`update_fields`."""
+        """Create an issue; ``field_values`` by display name, translated as in :meth:`update_fields`;
+        ``marker`` is added to its labels."""
         options = cache(lambda: self._create_options(project, issue_type))
         self._issue_type_id(project, issue_type)  # an unknown type is NotFound (cached), not Jira's 400 after the POST
         fields: dict[str, Any] = {"project": {"key": project}, "issuetype": {"name": issue_type}, "summary": summary}
@@ -337,8 +340,17 @@ class JiraTracker:
         for name, value in (field_values or {}).items():
             field_id = self._field_id(name)
             fields[field_id] = self._field_value(field_id, value, project, options)
+        if marker:
+            fields["labels"] = [*fields.get("labels", []), marker]
         created = self._request("POST", self._api("issue"), body={"fields": fields})
         return str(created["key"])
+
+    def find_marked(self, project: str, marker: str) -> str | None:
+        """The issue of ``project`` labelled ``marker`` (JQL search; Jira indexes a new issue within seconds)."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", marker):
+            raise TrackerError(f"not a marker label: {marker!r}")
+        found = next(self._search(f'project = "{project}" AND labels = "{marker}"'), None)
+        return str(found["key"]) if found else None
 
     # field translation ---------------------------------------------------------------------------
     def _field_change(self, effect: Effect, project: str, options: OptionsLoader) -> tuple[str, Any]:

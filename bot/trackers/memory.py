@@ -215,7 +215,17 @@ class MemoryTracker:
             self._touch(outward)
 
     def create_ticket(self, project: str, issue_type: str, summary: str, description: str = "",
-                      field_values: dict[str, Any] | None = None) -> str:
+                      field_values: dict[str, Any] | None = None, marker: str = "") -> str:
+        key = self._create(project, issue_type, summary, description, field_values)
+        if marker:  # a label on Jira; on Zendesk the real tracker uses external_id, a tag here
+            self.tickets[key].labels.append(marker)
+        return key
+
+    def find_marked(self, project: str, marker: str) -> str | None:
+        return next((k for k, t in self.tickets.items() if marker in t.labels), None)
+
+    def _create(self, project: str, issue_type: str, summary: str, description: str,
+                field_values: dict[str, Any] | None) -> str:
         if issue_type not in self.site.issue_types:
             raise NotFound(f"issue type {issue_type!r} not found; known: {self.site.issue_types}")
         for name, value in (field_values or {}).items():  # all or nothing, as Jira creates

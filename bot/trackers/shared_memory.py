@@ -129,9 +129,13 @@ class SharedMemoryTracker(MemoryTracker):
             super().link(link_type, inward_key, outward_key)
 
     def create_ticket(self, project: str, issue_type: str, summary: str, description: str = "",
-                      field_values: dict[str, Any] | None = None) -> str:
+                      field_values: dict[str, Any] | None = None, marker: str = "") -> str:
         with self._tx(write=True):
-            return super().create_ticket(project, issue_type, summary, description, field_values)
+            return super().create_ticket(project, issue_type, summary, description, field_values, marker)
+
+    def find_marked(self, project: str, marker: str) -> str | None:
+        with self._tx():
+            return super().find_marked(project, marker)
 
     def upsert(self, ticket: Ticket) -> None:
         with self._tx(write=True):

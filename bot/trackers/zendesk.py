@@ -636,9 +636,12 @@ class ZendeskTracker:
         self._put(inward, inward_update, f"link {inward}")
 
     def create_ticket(self, project: str, issue_type: str, summary: str, description: str = "",
-                      field_values: dict[str, Any] | None = None) -> str:
-        """Create a ticket in ``project``'s group; the description is an internal first note."""
+                      field_values: dict[str, Any] | None = None, marker: str = "") -> str:
+        """Create a ticket in ``project``'s group; the description is an internal first note; ``marker``
+        becomes its ``external_id``."""
         payload: dict[str, Any] = {"subject": summary, "comment": _internal_note(description or summary)}
+        if marker:
+            payload["external_id"] = marker
         if issue_type.strip():
             payload["type"] = _choice("ticket type", issue_type, TICKET_TYPES)
         if project.strip().casefold() != self.default_project.casefold():
@@ -649,6 +652,12 @@ class ZendeskTracker:
             created = self.client.tickets.create(ZTicket(**payload)).to_dict()
         ticket = created.get("ticket") or created
         return str(ticket["id"])
+
+    def find_marked(self, project: str, marker: str) -> str | None:
+        """The ticket whose ``external_id`` is ``marker`` (``GET /tickets?external_id=``: no search index lag)."""
+        with self._api(f"find ticket {marker}"):
+            found = [t.to_dict() for t in self.client.tickets(external_id=marker)]
+        return str(found[0]["id"]) if found else None
 
     # write helpers --------------------------------------------------------------------------------
     def _put(self, tid: int, payload: dict[str, Any], what: str) -> dict[str, Any]:

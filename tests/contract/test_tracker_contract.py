@@ -233,6 +233,16 @@ def test_create_ticket_with_a_bad_issue_type_or_value_creates_nothing(backend: B
     assert backend.ticket_count() == count
 
 
+def test_a_ticket_created_with_a_marker_is_found_by_it(backend: Backend) -> None:
+    """The executor's state check for CreateTicket: a marker put on at creation finds the ticket again."""
+    assert backend.tracker.find_marked("CS", "tb-0123456789abcdef0123") is None
+    key = backend.tracker.create_ticket("CS", "Task", "Configure Sunpeak Solar products", marker="tb-0123456789abcdef0123")
+    other = backend.tracker.create_ticket("CS", "Task", "Configure Helio products", marker="tb-ffffffffffffffffffff")
+    assert backend.tracker.find_marked("CS", "tb-0123456789abcdef0123") == key
+    assert backend.tracker.find_marked("CS", "tb-ffffffffffffffffffff") == other
+    assert backend.tracker.find_marked("CS", "tb-aaaaaaaaaaaaaaaaaaaa") is None
+
+
 # search of updated tickets -----------------------------------------------------------------------
 def test_search_updated_finds_what_changed_since(backend: Backend) -> None:
     backend.advance(timedelta(minutes=10))

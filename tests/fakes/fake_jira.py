@@ -685,9 +685,9 @@ class FakeJira:
         return key
 
     def _search_jql(self, *, query: Mapping[str, Any], **_: Any) -> tuple[int, Any]:
-        projects, since = _parse_jql(str(query.get("jql", "")))
-        hits = sorted((i for i in self.issues.values() if i.project in projects and _minute(i.updated) >= since),
-                      key=lambda i: i.updated)
+        projects, since, label = _parse_jql(str(query.get("jql", "")))
+        hits = sorted((i for i in self.issues.values() if i.project in projects and _minute(i.updated) >= since
+                       and (label is None or label in i.labels)), key=lambda i: i.updated)
         start = int(query.get("nextPageToken") or 0)
         size = min(int(query.get("maxResults") or self.page_size), self.page_size)
         page = hits[start:start + size]
@@ -1141,18 +1141,21 @@ def _plain(value: Any) -> Any:
 _JQL = re.compile(
     r'project\s+(?:in\s*\((?P<many>[^)]*)\)|=\s*"?(?P<one>[A-Z][A-Z0-9_]*)"?)'
     r'(?:\s+AND\s+updated\s*>=\s*"(?P<since>\d{4}/\d{2}/\d{2} \d{2}:\d{2})")?'
+    r'(?:\s+AND\s+labels\s*=\s*"(?P<label>[^"]+)")?'
     r"(?:\s+ORDER\s+BY\s+updated\s+ASC)?\s*", re.IGNORECASE)
 
 
-def _parse_jql(jql: str) -> tuple[set[str], datetime]:
-    """The one JQL shape the adapter sends; anything else is a 400 (the fake is not a JQL engine)."""
+def _parse_jql(jql: str) -> tuple[set[str], datetime, str | None]:
+    """The JQL shapes the adapter sends (the poll; the search for a created ticket's marker label);
+    anything else is a 400 (the fake is not a JQL engine)."""
     match = _JQL.fullmatch(jql.strip())
     if match is None:
-        raise JiraHTTPError(400, f"The fake understands only 'project in (...) AND updated >= \"...\"': {jql!r}")
+        raise JiraHTTPError(400, "The fake understands only 'project in (...) AND updated >= \"...\"' and "
+                                 f"'project = \"X\" AND labels = \"...\"': {jql!r}")
     names = match["many"].split(",") if match["many"] is not None else [match["one"]]
     since = datetime.strptime(match["since"], "%Y/%m/%d %H:%M").replace(tzinfo=UTC) if match["since"] else \
         datetime.min.replace(tzinfo=UTC)
-    return {n.strip().strip('"') for n in names}, since
+    return {n.strip().strip('"') for n in names}, since, match["label"]
 
 
 def site_with_tickets(site: Site, tickets: Iterable[Mapping[str, Any]]) -> Site:

@@ -551,6 +551,7 @@ class FakeZendesk:
             ("GET", r"/api/v2/tickets/(\d+)", self._show_ticket),
             ("PUT", r"/api/v2/tickets/(\d+)", self._update_ticket),
             ("POST", r"/api/v2/tickets", self._create_ticket),
+            ("GET", r"/api/v2/tickets", self._list_tickets),
             ("GET", r"/api/v2/tickets/(\d+)/comments", self._list_comments),
             ("GET", r"/api/v2/ticket_fields", self._list_of("ticket_fields", self.fields)),
             ("GET", r"/api/v2/ticket_forms", self._list_of("ticket_forms", self.forms)),
@@ -663,6 +664,12 @@ class FakeZendesk:
         self._validate(updated, ticket)
         audit = self._commit(int(ident), updated, changes.get("comment"), events)
         return 200, {"ticket": copy.deepcopy(self.tickets[int(ident)]), "audit": audit}
+
+    def _list_tickets(self, *, query: dict[str, list[str]], body: Any) -> Answer:
+        """GET /api/v2/tickets: all tickets, or (``external_id``) those with that external id."""
+        wanted = _first(query, "external_id")
+        found = [t for t in self.tickets.values() if wanted is None or t.get("external_id") == wanted]
+        return self._listing("tickets", found, query, "/api/v2/tickets")
 
     def _create_ticket(self, *, query: dict[str, list[str]], body: Any) -> Answer:
         changes = dict((body or {}).get("ticket") or {})
