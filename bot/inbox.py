@@ -53,6 +53,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
@@ -187,6 +188,9 @@ class _GroupCommit:
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._conn: Any = None  # the writer thread's own connection, configured once
+        self._stale = False  # the engine was disposed: connect afresh before the next batch
+        sa_event.listen(engine, "engine_disposed", self._on_dispose)
 
     def write(self, values: dict[str, Any]) -> bool:
         """Insert ``values`` (ignoring a duplicate key); True when a row went in. Raises what the commit raised."""
@@ -239,14 +243,12 @@ class _GroupCommit:
         for p in batch:
             first.setdefault(p.values["dedup_key"], p)
         try:
-            with self.engine.connect() as conn:
-                try:
-                    self._begin(conn)
-                    rows = conn.execute(self.statement, [p.values for p in first.values()]).scalars().all()
-                    conn.commit()
-                finally:
-                    self._restore(conn)
+            conn = self._connection()
+            self._begin(conn)
+            rows = conn.execute(self.statement, [p.values for p in first.values()]).scalars().all()
+            conn.commit()
         except Exception as exc:  # every caller of the batch gets the failure (their HTTP answer: 503)
+            self._drop_connection()  # the next batch connects afresh (the database may have come back)
             for p in batch:
                 p.error = exc
                 p.finish()
@@ -255,6 +257,34 @@ class _GroupCommit:
         for p in batch:
             p.inserted = first[p.values["dedup_key"]] is p and p.values["dedup_key"] in inserted
             p.finish()
+
+    def _on_dispose(self, _engine: Engine) -> None:
+        self._stale = True
+
+    def _connection(self) -> Any:
+        """The writer thread keeps one connection: no pool checkout and no PRAGMAs per commit
+        (they were five of the seven statements an acknowledgement waited for)."""
+        if self._stale:
+            self._stale = False
+            self._drop_connection()
+        if self._conn is None:
+            conn = self.engine.connect()
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA busy_timeout = 0")  # see _begin
+                # Leave WAL checkpoints (which copy pages and fsync) to the workers' commits, off this path.
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+                conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()  # not back to the pool: its PRAGMAs are this writer's
+                conn.close()
+            except Exception:  # already broken: nothing to give back
+                log.debug("inbox writer: closing a failed connection", exc_info=True)
 
     def _begin(self, conn: Any) -> None:
         """On SQLite, take the write lock up front, retrying every half millisecond.
@@ -266,9 +296,6 @@ class _GroupCommit:
         """
         if conn.dialect.name != "sqlite":
             return
-        conn.exec_driver_sql("PRAGMA busy_timeout = 0")
-        # Leave WAL checkpoints (which copy pages and fsync) to the workers' commits, off this path.
-        conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
         deadline = time.monotonic() + self.patience
         while True:
             try:
@@ -279,15 +306,6 @@ class _GroupCommit:
                 if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.0005)
-
-    @staticmethod
-    def _restore(conn: Any) -> None:
-        """The connection goes back to the pool as ``make_engine`` configured it."""
-        if conn.dialect.name == "sqlite":
-            conn.rollback()  # nothing open; makes the PRAGMAs run outside any transaction
-            conn.exec_driver_sql("PRAGMA busy_timeout = 5000")
-            conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 1000")
-            conn.commit()
 
 
 @dataclass
