@@ -189,15 +189,18 @@ class Guards:
             return _Facts({}, {}, [], [])
         s, row, now = self.settings, AppliedEffectRow, self.clock.now()
         with self.store.engine.connect() as conn:
-            pauses = {(p.rule_id, p.ticket_key): p for p in conn.execute(
-                select(RulePauseRow.rule_id, RulePauseRow.ticket_key, RulePauseRow.reason, RulePauseRow.paused_at)
-                .where(RulePauseRow.rule_id.in_(rule_ids), RulePauseRow.resumed_at.is_(None))
-                .order_by(RulePauseRow.id))}
+            pauses: dict[tuple[str, str], Any] = {}
+            resumed: dict[str, datetime | None] = {}
+            for p in conn.execute(select(RulePauseRow.rule_id, RulePauseRow.ticket_key, RulePauseRow.reason,
+                                         RulePauseRow.paused_at, RulePauseRow.resumed_at)
+                                  .where(RulePauseRow.rule_id.in_(rule_ids)).order_by(RulePauseRow.id)):
+                if p.resumed_at is None:
+                    pauses[(p.rule_id, p.ticket_key)] = p
+                else:
+                    last = resumed.get(p.rule_id)
+                    resumed[p.rule_id] = p.resumed_at if last is None else max(last, p.resumed_at)
             if not (s.max_writes_per_ticket_10min or s.max_tickets_per_rule_hour):
                 return _Facts(pauses, {}, [], [])
-            resumed = dict(conn.execute(select(RulePauseRow.rule_id, func.max(RulePauseRow.resumed_at))
-                                        .where(RulePauseRow.rule_id.in_(rule_ids))
-                                        .group_by(RulePauseRow.rule_id)).all())
             writes: list = []
             if s.max_writes_per_ticket_10min and event.ticket_key:
                 writes = list(conn.execute(select(row.rule_id, row.at).where(
