@@ -7,10 +7,9 @@ runbook silently until the first ticket fails. This module lists what each enabl
 (:class:`Requirement`), resolves every item against the trackers and Slack with read-only
 calls, and reports what is missing together with the closest names the site does have.
 
-Where requirements come from: a rule may define ``requirements(config) -> list[Requirement]``.
-Until a rule does, a function here that reads its config block stands in
-(:data:`BUILTIN_REQUIREMENTS`; the EverBright one reads ``rules/everbright_onboarding.py``'s
-``Config``).
+Where requirements come from: each rule defines ``requirements(config) -> list[Requirement]``
+(the runbook rules through :class:`rules.runbook.Declarations`). This module knows no rule: a
+rule that declares nothing is named in the report as not checked.
 
 It also looks for trigger cycles. A rule may declare ``writes(config)`` (what it changes:
 fields, statuses, labels, comments… per project) and ``triggers(config)`` (what it reacts to,
@@ -379,99 +378,14 @@ def closest_names(name: str, names: Sequence[str], limit: int = 3) -> tuple[str,
 
 
 # rule declarations -----------------------------------------------------------------------------------
-def everbright_requirements(cfg: Any) -> list[Requirement]:
-    """What ``rules.everbright_onboarding`` names (rules/everbright_onboarding.py ``Config``).
-
-    Keys the rule gained later are read when present, so this keeps working while it grows.
-    """
-    block = "rules.everbright_onboarding"
-    desk, config = cfg.service_desk_project, cfg.config_project
-    reqs = [
-        Requirement("request_type", cfg.request_type, desk, source=f"{block}.request_type"),
-        Requirement("field", cfg.needs_configuration_field, source=f"{block}.needs_configuration_field"),
-        Requirement("option", cfg.needs_configuration_value, desk, parent=cfg.needs_configuration_field,
-                    source=f"{block}.needs_configuration_value"),
-        Requirement("user", cfg.reporter_email, source=f"{block}.reporter_email"),
-        Requirement("user", cfg.approver.email, source=f"{block}.approver.email"),
-        Requirement("slack_user", cfg.approver.slack_user or cfg.approver.email, system="slack",
-                    source=f"{block}.approver.{'slack_user' if cfg.approver.slack_user else 'email'}",
-                    note="reminded on Slack when approval is late"),
-    ]
-    for label_key in ("installer_name_label", "installer_email_label"):
-        reqs.append(Requirement("field", getattr(cfg, label_key), required=False, source=f"{block}.{label_key}",
-                                note="optional: read from the description; a field of that name is the fallback"))
-    for key, name in (getattr(cfg, "config_ticket_fields", None) or {}).items():  # step 3 fills them on CS
-        reqs.append(Requirement("field", name, source=f"{block}.config_ticket_fields.{key}"))
-    if getattr(cfg, "create_config_ticket", False):
-        reqs.append(Requirement("issue_type", cfg.config_ticket_issue_type, config,
-                                source=f"{block}.config_ticket_issue_type"))
-    for organization, manager in cfg.account_managers.items():
-        reqs.append(Requirement("user", manager, source=f"{block}.account_managers[{organization!r}]"))
-        reqs.append(Requirement("organization", organization, required=False,
-                                source=f"{block}.account_managers",
-                                note="optional: created on the first onboarding of this installer"))
-    statuses = cfg.statuses
-    # Statuses the rule watches, and the two it moves tickets to (CS back to To Do, SS closed).
-    for key, project, moved_there in (("cs_on_hold", config, False), ("cs_to_do", config, True),
-                                      ("cs_done", config, False), ("ss_waiting_for_support", desk, False),
-                                      ("ss_closed", desk, True)):
-        name = getattr(statuses, key)
-        reqs.append(Requirement("status", name, project, source=f"{block}.statuses.{key}"))
-        if moved_there:
-            reqs.append(Requirement("transition", name, project, source=f"{block}.statuses.{key}"))
-    for key in ("config_ticket", "duplicate"):
-        reqs.append(Requirement("link_type", getattr(cfg.link_types, key), source=f"{block}.link_types.{key}"))
-    return reqs
-
-
-def everbright_writes(cfg: Any) -> list[Touch]:
-    desk, config = cfg.service_desk_project, cfg.config_project
-    fields = ("Organizations", "Reporter", "Request Type", cfg.needs_configuration_field)
-    writes = [*(Touch("field", name, desk) for name in fields),
-              Touch("watcher", None, desk), Touch("participant", None, desk), Touch("comment", None, desk),
-              Touch("link", None, desk), Touch("status", cfg.statuses.ss_closed, desk)]
-    if hasattr(cfg, "config_ticket_fields"):  # steps 3-6 (the rule's later steps)
-        writes += [*(Touch("field", name, config) for name in cfg.config_ticket_fields.values()),
-                   Touch("link", None, config), Touch("comment", None, config),
-                   Touch("status", cfg.statuses.cs_to_do, config)]
-    if getattr(cfg, "create_config_ticket", False):
-        writes.append(Touch("ticket", None, config))
-    return writes
-
-
-def everbright_triggers(cfg: Any) -> list[Touch]:
-    desk, config = cfg.service_desk_project, cfg.config_project
-    guard = ("acts only on the next step of an onboarding (its stage is recorded per SS ticket): the intake "
-             f"only while Organizations, Request Type and {cfg.needs_configuration_field!r} are not yet as the "
-             "runbook says; only the approver's comments are read as a decision; an effect already applied is "
-             "skipped by its key")
-    triggers = [Touch("ticket", None, desk, guard=guard), Touch("any", None, desk, guard=guard)]
-    if hasattr(cfg, "config_ticket_fields"):
-        triggers += [Touch("comment", None, desk, guard=guard), Touch("ticket", None, config, guard=guard),
-                     Touch("status", cfg.statuses.cs_on_hold, config, guard=guard),
-                     Touch("status", cfg.statuses.cs_done, config, guard=guard)]
-    return triggers
-
-
-#: Stand-ins for rules that do not declare ``requirements``/``writes``/``triggers`` themselves yet.
-BUILTIN_REQUIREMENTS: dict[str, Callable[[Any], list[Requirement]]] = {
-    "everbright_onboarding": everbright_requirements}
-BUILTIN_WRITES: dict[str, Callable[[Any], list[Touch]]] = {"everbright_onboarding": everbright_writes}
-BUILTIN_TRIGGERS: dict[str, Callable[[Any], list[Touch]]] = {"everbright_onboarding": everbright_triggers}
-
-
-def _declared(bound: BoundRule, method: str, builtin: Mapping[str, Callable[[Any], list[Any]]]) -> list[Any] | None:
-    """The rule's own ``method(config)``, else the stand-in here, else None (nothing declared)."""
+def _declared(bound: BoundRule, method: str) -> list[Any] | None:
+    """The rule's own ``method(config)``, or None when the rule declares nothing."""
     own = getattr(bound.rule, method, None)
-    if callable(own):
-        return list(own(bound.config))
-    if bound.id in builtin:
-        return list(builtin[bound.id](bound.config))
-    return None
+    return list(own(bound.config)) if callable(own) else None
 
 
 def rule_requirements(bound: BoundRule) -> list[Requirement] | None:
-    return _declared(bound, "requirements", BUILTIN_REQUIREMENTS)
+    return _declared(bound, "requirements")
 
 
 # the check -------------------------------------------------------------------------------------------
@@ -510,8 +424,8 @@ def trigger_edges(rules: Sequence[BoundRule], undeclared: list[str] | None = Non
     writes: dict[str, list[Touch]] = {}
     triggers: dict[str, list[Touch]] = {}
     for bound in rules:
-        w = _declared(bound, "writes", BUILTIN_WRITES)
-        t = _declared(bound, "triggers", BUILTIN_TRIGGERS)
+        w = _declared(bound, "writes")
+        t = _declared(bound, "triggers")
         if (w is None or t is None) and undeclared is not None:
             missing = " and ".join(m for m, v in (("writes(config)", w), ("triggers(config)", t)) if v is None)
             undeclared.append(f"{bound.id}: declares no {missing}; trigger cycles through it were not checked")

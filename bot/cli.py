@@ -119,11 +119,11 @@ def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JS
             _print_step(step)
     if as_json:
         out.print_json(data={"scope": scope, "steps": [s.as_dict() for s in steps],
-                             "changes": player.tracker.log})
+                             "changes": player.log})
     else:
         applied = sum(1 for s in steps for o in s.report.outcomes if o.status == "applied")
         out.print(f"\n{len(steps)} events replayed, {applied} effects applied, "
-                  f"{len(player.tracker.log)} changes on the site (scope {scope}; "
+                  f"{len(player.log)} changes on the site (scope {scope}; "
                   f"`ticketbot why KEY` shows the traces).")
 
 

@@ -1,22 +1,32 @@
 """Replay recorded webhook events through the real pipeline, on an in-memory site and a virtual clock.
 
-Input: files of recorded Jira webhook bodies, as JSON lines or one JSON array. An element
-may also be an envelope ``{"source": "jira", "headers": {...}, "body": {...}}`` as the
-daemon's inbox stores them, or ``{"source": "slack", "event": {...}}`` for what a person did
+Input: files of recorded webhook bodies, as JSON lines or one JSON array: Jira Cloud webhooks,
+or Zendesk webhooks of either shape :mod:`bot.sources.zendesk_webhook` reads (the trigger body
+ticketbot documents, ``{"ticketbot": "zendesk-trigger/1", …}``, or an event-webhook envelope,
+``{"type": "zen:event-type:…", …}``), decoded through that module as the daemon decodes them. An
+element may also be an envelope ``{"source": "jira"|"zendesk", "headers": {...}, "body": {...}}``
+as the daemon's inbox stores them, or ``{"source": "slack", "event": {...}}`` for what a person did
 in Slack (an Approve button, ``/ticketbot approve``), the event as :func:`bot.model.event_to_dict`
 writes it. The in-memory tracker is seeded from a site description
-(``site.yaml`` beside the first file, by default) and from the events themselves: a created
-event brings its ticket, an update applies its changelog (what a person did), a comment
-event adds the comment. Between events the virtual clock moves to each event's timestamp,
+(``site.yaml`` beside the first file, by default; ``kind: zendesk`` for a Zendesk account) and from
+the events themselves: a created event brings its ticket, an update applies its changelog (what a
+person did), a comment event adds the comment. Zendesk webhooks carry names and ids rather than a
+ticket snapshot: :func:`zendesk_person_change` reads them against the site (group, form, user and
+field ids; dropdown tags to option names), see its docstring for what each shape contributes.
+Between events the virtual clock moves to each event's timestamp,
 and every durable timer that comes due on the way fires at its due time, as it would in the
 daemon. Slack messages are recorded in the change log instead of being sent.
+
+The tracker need not be the in-memory one: ``Replay(..., tracker=…, seed=…)`` plays the same
+records against, say, the Zendesk adapter on a fake Zendesk (the scenario tests), ``seed`` then
+being what makes that site show what people did.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,16 +38,33 @@ from bot.model import (
     COMMENT_CREATED,
     TICKET_CREATED,
     TICKET_UPDATED,
+    Comment,
     Event,
+    Ticket,
+    User,
     event_from_dict,
 )
 from bot.pipeline import Processor, ProcessReport
+from bot.sources.common import MalformedEvent
 from bot.sources.jira_webhook import parse_jira_webhook
+from bot.sources.zendesk_webhook import (
+    EVENT_TYPE_PREFIX,
+    TRIGGER_MARKER,
+    html_to_text,
+    normalize_zendesk_webhook,
+)
 from bot.state import StateStore, fire_due_timers
 from bot.store import Store
+from bot.trackers.base import Tracker
 from bot.trackers.jira_model import FieldCatalog
-from bot.trackers.memory import MemoryTracker
-from bot.trackers.site import Site, jira_field_json
+from bot.trackers.memory import ZENDESK_DEFAULT_PROJECT, MemoryTracker
+from bot.trackers.site import (
+    Site,
+    SiteField,
+    jira_field_json,
+    option_tag,
+    zendesk_status,
+)
 
 
 class ReplayError(Exception):
@@ -110,11 +137,21 @@ class RecordingNotifier:
 
 
 class Replay:
-    def __init__(self, rules: list[BoundRule], site: Site, store: Store, *, scope: str) -> None:
-        self.clock = VirtualClock()
+    """``tracker``: where the rules act (default: a MemoryTracker of ``site``); ``seed(event)`` makes it show
+    what a replayed event says people did (default: the in-memory seeding below); ``clock``: the virtual
+    clock (give it when the tracker needs it too)."""
+
+    def __init__(self, rules: list[BoundRule], site: Site, store: Store, *, scope: str,
+                 tracker: Tracker | None = None, seed: Callable[[Event], None] | None = None,
+                 clock: VirtualClock | None = None) -> None:
+        self.clock = clock or VirtualClock()
         self.scope = scope
-        self.tracker = MemoryTracker(site, now=self.clock.now)
-        self.notifier = RecordingNotifier(self.tracker.log)
+        self.site = site
+        self.tracker = tracker if tracker is not None else MemoryTracker(site, now=self.clock.now)
+        #: Every change made on the site (the in-memory tracker's log) and every Slack message.
+        self.log: list[str] = self.tracker.log if isinstance(self.tracker, MemoryTracker) else []
+        self.seed = seed or self._seed
+        self.notifier = RecordingNotifier(self.log)
         self.catalog = FieldCatalog.from_fields(jira_field_json(site))
         self.processor = Processor(rules, self.tracker, store, self.clock, scope=scope, notifier=self.notifier)
         self.states = StateStore(store)
@@ -125,7 +162,7 @@ class Replay:
             event = self.decode(record)
             yield from self.fire_due(event.occurred_at)
             self.clock.set(event.occurred_at)
-            self._seed(event)
+            self.seed(event)
             yield self._step(event)
         if until is not None:
             yield from self.fire_due(until)
@@ -137,7 +174,13 @@ class Replay:
                 return event_from_dict(record["event"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise ReplayError(f"not an event record: {exc}") from None
-        body = record.get("body", record) if "body" in record and "source" in record else record
+        enveloped = "body" in record and "source" in record
+        body = record["body"] if enveloped else record
+        if (record.get("source") == "zendesk" if enveloped else is_zendesk_body(body)):
+            try:
+                return normalize_zendesk_webhook(body, received_at=self.clock.now())
+            except MalformedEvent as exc:
+                raise ReplayError(f"not a Zendesk webhook: {exc}") from None
         return parse_jira_webhook(body, headers=record.get("headers"), catalog=self.catalog)
 
     def fire_due(self, moment: datetime) -> Iterator[Step]:
@@ -145,12 +188,18 @@ class Replay:
         return fire_due_timers(self.states, self.scope, moment, self.clock, self._step)
 
     def _step(self, event: Event) -> Step:
-        before = len(self.tracker.log)
+        before = len(self.log)
         report = self.processor.process(event)
-        return Step(event, report, self.tracker.log[before:])
+        return Step(event, report, self.log[before:])
 
     def _seed(self, event: Event) -> None:
         """Make the in-memory site show what the recorded event says people did."""
+        assert isinstance(self.tracker, MemoryTracker), "give Replay a seed for another tracker"
+        if event.source == "zendesk":
+            change = zendesk_person_change(event, self.site)
+            if change is not None:
+                seed_memory(self.tracker, change)
+            return
         known = event.ticket_key in self.tracker.tickets
         if event.ticket is not None and not known:
             self.tracker.upsert(event.ticket)
@@ -167,3 +216,193 @@ class Replay:
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.astimezone(UTC).timestamp() * 1000)
+
+
+# Zendesk webhooks: what a person did ---------------------------------------------------------------------
+def is_zendesk_body(body: Mapping[str, Any]) -> bool:
+    """A Zendesk webhook body (not a Jira one): an event-webhook envelope or the documented trigger body."""
+    if "webhookEvent" in body:
+        return False
+    return str(body.get("type") or "").startswith(EVENT_TYPE_PREFIX) or TRIGGER_MARKER in body or "ticket" in body
+
+
+@dataclass
+class ZendeskChange:
+    """What one Zendesk webhook says a person did to a ticket, in the site's names.
+
+    ``attrs``: ticket attributes given (``subject``, ``description``, ``status`` as the API value,
+    ``type``, ``group``, ``form``, ``organization`` by name, ``requester`` by e-mail); ``fields``:
+    custom fields by title, dropdown values as option names; ``tags``: the whole tag list when the
+    webhook gives it, else ``tags_added``/``tags_removed``; ``comment``: a comment added.
+    """
+
+    key: str
+    created: bool = False
+    at: datetime | None = None
+    attrs: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] | None = None
+    tags_added: list[str] = field(default_factory=list)
+    tags_removed: list[str] = field(default_factory=list)
+    comment: Comment | None = None
+
+
+def zendesk_person_change(event: Event, site: Site) -> ZendeskChange | None:
+    """Read a decoded Zendesk webhook (its ``payload``) against ``site``; None when it is about no ticket.
+
+    The trigger body gives the ticket's state after the change by name (``title``, ``status``,
+    ``type``, ``group``, ``form``, ``organization``, ``requester_email``, ``tags``: the whole list)
+    and, for ``comment.*`` events, the comment; an optional ``"fields": {"<field title>":
+    "{{ticket.ticket_field_<id>}}"}`` section gives custom fields (ticketbot itself reads the ticket
+    through the API; this is what lets a recording carry them). An envelope gives, for
+    ``ticket.created``, the ``detail`` (ids: ``group_id``, ``form_id``, ``organization_id``,
+    ``requester_id``), for ``ticket.<x>_changed`` the one change (``custom_field_changed`` names its
+    field by id or title and gives dropdown tags), and for ``ticket.comment_added`` the comment.
+    """
+    payload = event.payload or {}
+    if not event.ticket_key or event.kind not in (TICKET_CREATED, TICKET_UPDATED, COMMENT_CREATED):
+        return None
+    change = ZendeskChange(key=event.ticket_key, created=event.kind == TICKET_CREATED, at=event.occurred_at)
+    if str(payload.get("type") or "").startswith(EVENT_TYPE_PREFIX):
+        _from_envelope(change, payload, event, site)
+    else:
+        _from_trigger(change, payload, event, site)
+    return change
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _from_trigger(change: ZendeskChange, payload: Mapping[str, Any], event: Event, site: Site) -> None:
+    ticket = payload.get("ticket") if isinstance(payload.get("ticket"), Mapping) else {}
+    if event.kind != COMMENT_CREATED:  # a comment trigger's snapshot is not a change
+        for attr, key in (("subject", "title"), ("status", "status"), ("type", "type"), ("group", "group"),
+                          ("form", "form"), ("organization", "organization"), ("requester", "requester_email")):
+            if _text(ticket.get(key)):
+                change.attrs[attr] = _text(ticket[key])
+        if "tags" in ticket:
+            tags = ticket["tags"]
+            change.tags = [str(t) for t in tags] if isinstance(tags, list) else _text(tags).split()
+        fields = payload.get("fields") if isinstance(payload.get("fields"), Mapping) else {}
+        for title, raw in fields.items():
+            spec = site.field_by(title=str(title))
+            if spec is not None and raw not in (None, "", []):
+                change.fields[spec.name] = field_value(spec, raw)
+    if event.kind == TICKET_CREATED:
+        comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else {}
+        html = _text(comment.get("html"))
+        if html or _text(comment.get("text")):  # a new ticket's latest comment is its description
+            change.attrs["description"] = html_to_text(html) if html else _text(comment.get("text"))
+    if event.kind == COMMENT_CREATED and event.comment is not None:
+        change.comment = _identified(event)
+
+
+def _from_envelope(change: ZendeskChange, payload: Mapping[str, Any], event: Event, site: Site) -> None:
+    detail = payload.get("detail") if isinstance(payload.get("detail"), Mapping) else {}
+    what = payload.get("event") if isinstance(payload.get("event"), Mapping) else {}
+    if event.kind == TICKET_CREATED:
+        for attr in ("subject", "description", "status", "type"):
+            if _text(detail.get(attr)):
+                change.attrs[attr] = _text(detail[attr])
+        for attr, key, lookup in (("group", "group_id", site.group_name), ("form", "form_id", site.form_name),
+                                  ("organization", "organization_id", _org_name(site))):
+            name = lookup(detail.get(key)) if _text(detail.get(key)) not in ("", "0") else None
+            if name:
+                change.attrs[attr] = name
+        requester = site.user_by_id(detail.get("requester_id"))
+        if requester is not None:
+            change.attrs["requester"] = requester.email
+        if isinstance(detail.get("tags"), list):
+            change.tags = [str(t) for t in detail["tags"]]
+        for item in detail.get("custom_fields") or ():
+            spec = site.field_by(field_id=item.get("id")) if isinstance(item, Mapping) else None
+            if spec is not None and item.get("value") not in (None, "", []):
+                change.fields[spec.name] = field_value(spec, item["value"])
+    elif event.kind == COMMENT_CREATED and event.comment is not None:
+        comment = event.comment
+        author = comment.author
+        person = site.user_by_id(author.account_id) if author else None
+        if person is not None:
+            comment = replace(comment, author=User(account_id=person.account_id, email=person.email,
+                                                   display_name=person.display_name))
+        change.comment = _identified(replace(event, comment=comment))
+    elif event.changes:
+        name = str(payload.get("type")).removeprefix(EVENT_TYPE_PREFIX).removeprefix("ticket.")
+        if name == "tags_changed":
+            change.tags_added = [str(t) for t in what.get("tags_added") or ()]
+            change.tags_removed = [str(t) for t in what.get("tags_removed") or ()]
+        elif name == "custom_field_changed":
+            custom = what.get("custom_field") if isinstance(what.get("custom_field"), Mapping) else {}
+            spec = site.field_by(title=_text(custom.get("title")), field_id=custom.get("id"))
+            if spec is not None:
+                current = what.get("current")
+                change.fields[spec.name] = None if current in (None, "", []) else field_value(spec, current)
+        else:
+            item = event.changes[0]
+            attr = {"subject": "subject", "status": "status", "type": "type", "group": "group",
+                    "priority": ""}.get(item.field, "")
+            if attr and item.to_value is not None:
+                change.attrs[attr] = item.to_value
+
+
+def _org_name(site: Site) -> Callable[[Any], str | None]:
+    return lambda org_id: next((o.name for o in site.organizations if o.id == str(org_id)), None)
+
+
+def _identified(event: Event) -> Comment:
+    """The event's comment with an id (a trigger body carries none: the event's id stands in)."""
+    assert event.comment is not None
+    return event.comment if event.comment.id else replace(event.comment, id=f"zendesk-{event.id[:16]}")
+
+
+def field_value(spec: SiteField, raw: Any) -> Any:
+    """A recorded Zendesk value of ``spec`` as rules see it: dropdown tags (or names) -> option names."""
+    if spec.type not in ("option", "options"):
+        return raw
+    by_key = {k: o for o in spec.options for k in (o.casefold(), option_tag(o))}
+
+    def name(item: Any) -> str:
+        return by_key.get(_text(item).casefold(), _text(item))
+
+    if spec.type == "option":
+        return name(raw)
+    if isinstance(raw, list):
+        return [name(item) for item in raw]
+    text = _text(raw)
+    return [name(text)] if text.casefold() in by_key else [name(item) for item in text.split()]
+
+
+def seed_memory(tracker: MemoryTracker, change: ZendeskChange) -> None:
+    """Apply a :class:`ZendeskChange` to the in-memory site (a new ticket, or what changed on a known one)."""
+    attrs = change.attrs
+    if change.key not in tracker.tickets:
+        if not change.created:
+            return  # an update of a ticket the recording never introduced: nothing to show it on
+        requester = attrs.get("requester", "")
+        tracker.upsert(Ticket(
+            key=change.key, id=change.key, project=attrs.get("group") or ZENDESK_DEFAULT_PROJECT,
+            summary=attrs.get("subject", ""), description=attrs.get("description", ""),
+            status=zendesk_status(attrs.get("status", "")) or "new", issue_type=attrs.get("type", "").casefold(),
+            tracker="zendesk", reporter=User(email=requester) if requester else None,
+            creator=User(email=requester) if requester else None,
+            organizations=(attrs["organization"],) if attrs.get("organization") else (),
+            request_type=attrs.get("form") or None, labels=tuple(change.tags or ()), fields=dict(change.fields),
+            created=change.at, updated=change.at))
+        return
+    if change.created:
+        return  # ticketbot's own creation, already on the site
+    for attr in ("subject", "status", "type", "group", "form"):
+        if attr in attrs:
+            tracker.apply_external_change(change.key, attr, attrs[attr])
+    for title, value in change.fields.items():
+        tracker.apply_external_change(change.key, title, value)
+    labels = list(tracker.tickets[change.key].labels)
+    if change.tags is not None:
+        labels = list(change.tags)
+    labels = [t for t in labels if t not in change.tags_removed] + \
+        [t for t in change.tags_added if t not in labels]
+    if change.tags is not None or change.tags_added or change.tags_removed:
+        tracker.apply_external_change(change.key, "tags", labels)
+    if change.comment is not None:
+        tracker.add_external_comment(change.key, change.comment)

@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.check import Requirement, Touch
 from bot.conditions import Verdict, labelled_value, normalize_text, one_of, text_matches
 from bot.config import Duration, RuleBlock
 from bot.effects import (
@@ -189,6 +190,73 @@ class EverBrightOnboarding(Rule):
         flow = Flow(event, ticket, ctx, cfg, self.id)
         return flow.route()
 
+    # declarations for `ticketbot check` -------------------------------------------------------------
+    def requirements(self, config: Config) -> list[Requirement]:
+        """Every name the block uses on the sites, with the key that holds it."""
+        cfg, block = config, f"rules.{self.id}"
+        desk, config_project = cfg.service_desk_project, cfg.config_project
+        reqs = [
+            Requirement("request_type", cfg.request_type, desk, source=f"{block}.request_type"),
+            Requirement("field", cfg.needs_configuration_field, source=f"{block}.needs_configuration_field"),
+            Requirement("option", cfg.needs_configuration_value, desk, parent=cfg.needs_configuration_field,
+                        source=f"{block}.needs_configuration_value"),
+            Requirement("user", cfg.reporter_email, source=f"{block}.reporter_email"),
+            Requirement("user", cfg.approver.email, source=f"{block}.approver.email"),
+            Requirement("slack_user", cfg.approver.slack_user or cfg.approver.email, system="slack",
+                        source=f"{block}.approver.{'slack_user' if cfg.approver.slack_user else 'email'}",
+                        note="reminded on Slack when approval is late"),
+        ]
+        for label_key in ("installer_name_label", "installer_email_label"):
+            reqs.append(Requirement("field", getattr(cfg, label_key), required=False, source=f"{block}.{label_key}",
+                                    note="optional: read from the description; a field of that name is the fallback"))
+        for key, name in cfg.config_ticket_fields.items():  # step 3 fills them on CS
+            reqs.append(Requirement("field", name, source=f"{block}.config_ticket_fields.{key}"))
+        if cfg.create_config_ticket:
+            reqs.append(Requirement("issue_type", cfg.config_ticket_issue_type, config_project,
+                                    source=f"{block}.config_ticket_issue_type"))
+        for organization, manager in cfg.account_managers.items():
+            reqs.append(Requirement("user", manager, source=f"{block}.account_managers[{organization!r}]"))
+            reqs.append(Requirement("organization", organization, required=False, source=f"{block}.account_managers",
+                                    note="optional: created on the first onboarding of this installer"))
+        # Statuses the rule watches, and the two it moves tickets to (CS back to To Do, SS closed).
+        for key, project, moved_there in (("cs_on_hold", config_project, False), ("cs_to_do", config_project, True),
+                                          ("cs_done", config_project, False), ("ss_waiting_for_support", desk, False),
+                                          ("ss_closed", desk, True)):
+            name = getattr(cfg.statuses, key)
+            reqs.append(Requirement("status", name, project, source=f"{block}.statuses.{key}"))
+            if moved_there:
+                reqs.append(Requirement("transition", name, project, source=f"{block}.statuses.{key}"))
+        for key in ("config_ticket", "duplicate"):
+            reqs.append(Requirement("link_type", getattr(cfg.link_types, key), source=f"{block}.link_types.{key}"))
+        return reqs
+
+    def writes(self, config: Config) -> list[Touch]:
+        """Steps 2 (the SS edit, watchers, participants, comments), 3 (CS fields, link), 5 and 6 (statuses)."""
+        cfg = config
+        desk, config_project = cfg.service_desk_project, cfg.config_project
+        fields = ("Organizations", "Reporter", "Request Type", cfg.needs_configuration_field)
+        writes = [*(Touch("field", name, desk) for name in fields),
+                  Touch("watcher", None, desk), Touch("participant", None, desk), Touch("comment", None, desk),
+                  Touch("link", None, desk), Touch("status", cfg.statuses.ss_closed, desk),
+                  *(Touch("field", name, config_project) for name in cfg.config_ticket_fields.values()),
+                  Touch("link", None, config_project), Touch("comment", None, config_project),
+                  Touch("status", cfg.statuses.cs_to_do, config_project)]
+        if cfg.create_config_ticket:
+            writes.append(Touch("ticket", None, config_project))
+        return writes
+
+    def triggers(self, config: Config) -> list[Touch]:
+        cfg = config
+        desk, config_project = cfg.service_desk_project, cfg.config_project
+        guard = ("acts only on the next step of an onboarding (its stage is recorded per SS ticket): the intake "
+                 f"only while Organizations, Request Type and {cfg.needs_configuration_field!r} are not yet as the "
+                 "runbook says; only the approver's comments are read as a decision; an effect already applied is "
+                 "skipped by its key")
+        return [Touch("ticket", None, desk, guard=guard), Touch("any", None, desk, guard=guard),
+                Touch("comment", None, desk, guard=guard), Touch("ticket", None, config_project, guard=guard),
+                Touch("status", cfg.statuses.cs_on_hold, config_project, guard=guard),
+                Touch("status", cfg.statuses.cs_done, config_project, guard=guard)]
+
 
 class Flow:
     """One evaluation: the event, the ticket it concerns, and the helpers every step shares."""
@@ -304,8 +372,12 @@ class Flow:
                    for c in self.event.changes)
 
     def decision_in(self, text: str) -> bool | None:
-        """True for approval, False for rejection (checked first: 'not approved'), None for neither."""
-        words = _words(text)
+        """True for approval, False for rejection (checked first: 'not approved'), None for neither.
+
+        Only statements count: a phrase in a question ("approved?", "Is it OK to push live?") asks for a
+        decision rather than giving one.
+        """
+        words = _words(" ".join(_statements(text)))
         if any(_words(p) in words for p in self.cfg.rejection_phrases):
             return False
         if any(_words(p) in words for p in self.cfg.approval_phrases):
@@ -318,6 +390,14 @@ class Flow:
 
 
 _WORD = re.compile(r"[\w']+")
+#: Where a sentence ends: after . ! ? (and the quotes or brackets closing it), or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+
+
+def _statements(text: str) -> list[str]:
+    """The sentences of ``text`` that are not questions (a sentence with a question mark is one)."""
+    return [s for s in _SENTENCE_END.split(text) if s.strip() and "?" not in s]
+
 
 
 def _words(text: str) -> str:

@@ -41,11 +41,9 @@ from datetime import timedelta
 from pydantic import Field
 
 from bot.calendar import BusinessCalendar
-from bot.check import Requirement, Touch
 from bot.conditions import text_matches
-from bot.config import RuleBlock
 from bot.effects import Effect
-from bot.engine import Evaluation, Rule, RuleContext
+from bot.engine import Evaluation, RuleContext
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from rules.runbook import (
@@ -55,17 +53,20 @@ from rules.runbook import (
     Always,
     Block,
     Deadline,
+    Declarations,
     Facts,
     FieldIs,
     Person,
     Runbook,
+    RunbookConfig,
+    RunbookRule,
     Stage,
     StatusIn,
     all_of,
     email_of,
     foreign_timer,
+    kind_is,
     one_line,
-    person_requirements,
 )
 
 
@@ -107,7 +108,7 @@ class ApiUserTask(Block):
     summary: str = "Set up the Connect API user for {customer}"
 
 
-class Config(RuleBlock):
+class Config(RunbookConfig):
     project: str = "EINV"
     issue_type: str = "E-Invoicing request"
     approved_statuses: list[str] = Field(default_factory=lambda: ["Approved"])
@@ -129,42 +130,29 @@ class Config(RuleBlock):
         return next((a for name, a in self.articles.items() if name.casefold() == edition.strip().casefold()), None)
 
 
-class MomentusEInvoicing(Rule):
+class MomentusEInvoicing(RunbookRule):
     id = "momentus_einvoicing"
     title = "Momentus E-Invoicing onboarding (seed 000)"
     Config = Config
 
-    def watched_projects(self, config: Config) -> set[str]:
-        return {config.project, config.api_user_task.project}
-
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
         checks = [text_matches("project", ticket.project, cfg.project),
-                  text_matches("issue type", ticket.issue_type, cfg.issue_type)]
+                  kind_is(ticket, cfg.issue_type)]
         foreign = foreign_timer(event, self.id)
         if foreign is not None or not all(v.passed for v in checks):
             return Evaluation.skip([*checks, *([foreign] if foreign else [])])
         facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
         return runbook(cfg, self.id).evaluate(facts, checks)
 
-    # declarations for `ticketbot check` ---------------------------------------------------------
-    def requirements(self, config: Config) -> list[Requirement]:
-        block = f"rules.{self.id}"
-        f, task = config.fields, config.api_user_task
-        reqs = runbook(config, self.id).requirements(config.project)
-        reqs += [Requirement("issue_type", config.issue_type, config.project, source=f"{block}.issue_type"),
-                 Requirement("issue_type", task.issue_type, task.project, source=f"{block}.api_user_task"),
-                 *(Requirement("field", name, source=f"{block}.fields.{key}")
-                   for key, name in f.model_dump().items())]
-        return reqs + person_requirements({"support_ops_lead": config.support_ops_lead}, block)
-
-    def writes(self, config: Config) -> list[Touch]:
-        return [Touch("comment", None, config.project), Touch("ticket", None, config.api_user_task.project)]
-
-    def triggers(self, config: Config) -> list[Touch]:
-        guard = "acts only when the request enters a later stage (its stage is recorded) or its own timer rings"
-        return [Touch("ticket", None, config.project, guard=guard),
-                *runbook(config, self.id).triggers(config.project, guard)]
+    def declarations(self, config: Config) -> Declarations:
+        c, task = config, config.api_user_task
+        return Declarations(
+            self.id, c, [runbook(c, self.id)],
+            guard="acts only when the request enters a later stage (its stage is recorded) or its own timer rings",
+            kinds={"issue_type": c.issue_type}, creates={"api_user_task": (task.project, task.issue_type)},
+            fields={f"fields.{key}": name for key, name in c.fields.model_dump().items()},
+            people={"support_ops_lead": c.support_ops_lead})
 
 
 # the runbook -----------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ a note is authorised in *production*; *closing* hands the customer over to techn
 sends the satisfaction survey. "If the customer buys and does not get in touch within 5 business
 days, the consultant reaches out by e-mail or phone." The ideal implementation time is 60 days.
 
-One ticket per customer in ``project`` (issue type ``issue_type``); the consultant keeps the
-select field ``stage_field`` at the customer's stage. Its option values are the seed's stage
+One ticket per customer in ``project`` (a Jira project, or a Zendesk group with ``tracker: zendesk``)
+of kind ``issue_type`` (Jira's issue type; on Zendesk the ticket form); the consultant keeps the
+select field ``stage_field`` (a dropdown on Zendesk) at the customer's stage. Its option values are the seed's stage
 names (``stages``), so the field reads the way the team talks; a select field rather than the
 workflow status, because it works the same on Jira and on Zendesk (whose statuses are fixed).
 
@@ -34,11 +35,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.calendar import BusinessCalendar
-from bot.check import Requirement, Touch
 from bot.conditions import text_matches
-from bot.config import RuleBlock
 from bot.effects import Effect
-from bot.engine import Evaluation, Rule, RuleContext
+from bot.engine import Evaluation, RuleContext
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from rules.runbook import (
@@ -48,17 +47,20 @@ from rules.runbook import (
     Always,
     Block,
     Deadline,
+    Declarations,
     Facts,
     FieldIs,
     Person,
     Runbook,
+    RunbookConfig,
+    RunbookRule,
     Stage,
     days_left,
     delay_text,
     email_of,
     foreign_timer,
+    kind_is,
     one_line,
-    person_requirements,
 )
 
 
@@ -73,7 +75,7 @@ class Stages(Block):
     closing: str = "Encerramento"
 
 
-class Config(RuleBlock):
+class Config(RunbookConfig):
     project: str = "ONB"
     issue_type: str = "Onboarding"
     stage_field: str = "Etapa do onboarding"
@@ -94,46 +96,30 @@ class Config(RuleBlock):
     calendar: BusinessCalendar = BusinessCalendar(time_zone="America/Sao_Paulo", country="BR", end="18:00")
 
 
-class NfeOnboarding(Rule):
+class NfeOnboarding(RunbookRule):
     id = "nfe_onboarding"
     title = "NF-e onboarding journey (seed 004)"
     Config = Config
 
-    def watched_projects(self, config: Config) -> set[str]:
-        return {config.project}
-
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
-        checks = [text_matches("project", ticket.project, cfg.project),
-                  text_matches("issue type", ticket.issue_type, cfg.issue_type)]
+        checks = [text_matches("project", ticket.project, cfg.project), kind_is(ticket, cfg.issue_type)]
         foreign = foreign_timer(event, self.id)
         if foreign is not None or not all(v.passed for v in checks):
             return Evaluation.skip([*checks, *([foreign] if foreign else [])])
         facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
         return runbook(cfg, self.id).evaluate(facts, checks)
 
-    def requirements(self, config: Config) -> list[Requirement]:
-        block, p = f"rules.{self.id}", config.project
-        return [*runbook(config, self.id).requirements(p),
-                Requirement("issue_type", config.issue_type, p, source=f"{block}.issue_type"),
-                Requirement("field", config.customer_field, source=f"{block}.customer_field"),
-                Requirement("field", config.consultant_field, source=f"{block}.consultant_field"),
-                Requirement("field", config.survey_field, source=f"{block}.survey_field"),
-                Requirement("option", config.survey_value, p, parent=config.survey_field, source=f"{block}.survey_value"),
-                Requirement("field", config.handover_field, source=f"{block}.handover_field"),
-                Requirement("option", config.handover_value, p, parent=config.handover_field,
-                            source=f"{block}.handover_value"),
-                *person_requirements({"onboarding_lead": config.onboarding_lead}, block)]
-
-    def writes(self, config: Config) -> list[Touch]:
-        p = config.project
-        return [Touch("field", config.survey_field, p), Touch("field", config.handover_field, p),
-                Touch("comment", None, p)]
-
-    def triggers(self, config: Config) -> list[Touch]:
-        guard = "acts only when the onboarding enters a later stage (its stage is recorded) or its own timer rings"
-        return [Touch("ticket", None, config.project, guard=guard),
-                *runbook(config, self.id).triggers(config.project, guard)]
+    def declarations(self, config: Config) -> Declarations:
+        c = config
+        return Declarations(
+            self.id, c, [runbook(c, self.id)],
+            guard="acts only when the onboarding enters a later stage (its stage is recorded) or its own timer rings",
+            kinds={"issue_type": c.issue_type},
+            fields={k: getattr(c, k) for k in ("customer_field", "consultant_field", "survey_field", "handover_field")},
+            options={"survey_value": (c.survey_field, c.survey_value),
+                     "handover_value": (c.handover_field, c.handover_value)},
+            sets=(c.survey_field, c.handover_field), people={"onboarding_lead": c.onboarding_lead})
 
 
 # the runbook -----------------------------------------------------------------------------------------

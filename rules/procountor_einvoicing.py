@@ -9,7 +9,8 @@ register; 5. the order's invoicing channel is updated in the CRM/ERP register; 6
 is created there and transferred to Procountor; 7. the e-invoice is sent through the bank;
 8. the consumer pays and the payment is matched to the invoice.
 
-Two kinds of ticket in ``project``:
+Two kinds of ticket in ``project`` (a Jira project, or a Zendesk group with ``tracker: zendesk``; the
+kind is Jira's issue type, or on Zendesk the ticket form, see :func:`rules.runbook.ticket_kind`):
 
 * an *activation* (``activation_issue_type``): the eight steps are the options of the checkbox
   field ``steps_field`` (labels from the seed, ``steps``). The stage is the last step ticked with
@@ -22,8 +23,10 @@ Two kinds of ticket in ``project``:
   then every business day, escalation to ``finance_lead`` after 5). Allocated ⇒ the reminders stop,
   the task is closed and the order's comment names step 5.
 
-An order that arrives already allocated gets no task. Every name, person and delay comes from
-``rules.procountor_einvoicing``.
+An order that arrives already allocated gets no task. On Zendesk the task is created as a ticket of
+type ``task`` in the group, ``done_status`` is a Zendesk status (``solved``; there is no resolution),
+the link between order and task is recorded as a tag and an internal note on both. Every name,
+person and delay comes from ``rules.procountor_einvoicing``.
 """
 
 from __future__ import annotations
@@ -31,11 +34,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from bot.calendar import BusinessCalendar
-from bot.check import Requirement, Touch
 from bot.conditions import Verdict, normalize_text, text_matches
-from bot.config import RuleBlock
 from bot.effects import Effect
-from bot.engine import Evaluation, Rule, RuleContext
+from bot.engine import Evaluation, RuleContext
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
@@ -47,16 +48,20 @@ from rules.runbook import (
     Checklist,
     Children,
     Deadline,
+    Declarations,
     Facts,
     FieldFilled,
     Person,
     Runbook,
+    RunbookConfig,
+    RunbookRule,
     Stage,
     delay_text,
     email_of,
     foreign_timer,
+    kind_is,
     one_line,
-    person_requirements,
+    ticket_kind,
 )
 
 #: What each step asks for (the seed's instructions, shortened), by step number - 1.
@@ -74,7 +79,7 @@ GUIDANCE = (
 )
 
 
-class Config(RuleBlock):
+class Config(RunbookConfig):
     project: str = "PC"
     activation_issue_type: str = "Activation"
     order_issue_type: str = "E-invoice order"
@@ -100,15 +105,12 @@ class Config(RuleBlock):
                                                   end="16:00")
 
 
-class ProcountorEInvoicing(Rule):
+class ProcountorEInvoicing(RunbookRule):
     id = "procountor_einvoicing"
     title = "Procountor consumer e-invoicing (seed 003)"
     Config = Config
     #: The allocation task is created by the bot; it adopts it from its own ``issue_created`` event.
     handles_own_events = True
-
-    def watched_projects(self, config: Config) -> set[str]:
-        return {config.project}
 
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
@@ -116,7 +118,7 @@ class ProcountorEInvoicing(Rule):
         foreign = foreign_timer(event, self.id)
         if foreign is not None or not checks[0].passed:
             return Evaluation.skip([*checks, *([foreign] if foreign else [])])
-        kind = normalize_text(ticket.issue_type)
+        kind = normalize_text(ticket_kind(ticket))
         children = Children(cfg.order_field, cfg.link_type)
         if kind == normalize_text(cfg.activation_issue_type):
             facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
@@ -129,7 +131,7 @@ class ProcountorEInvoicing(Rule):
             except TrackerError as exc:
                 return Evaluation.skip([*checks, Verdict("order readable", False, str(exc), "readable")])
             known = {"task": ticket}
-        is_order = text_matches("issue type", order.issue_type, cfg.order_issue_type)
+        is_order = kind_is(order, cfg.order_issue_type)
         if not is_order.passed:
             return Evaluation.skip([*checks, is_order])
         state = ctx.state.get(order.key)
@@ -138,28 +140,17 @@ class ProcountorEInvoicing(Rule):
                       children=children.load(ctx.reader, state, known=known))
         return allocation(cfg, self.id).evaluate(facts, [*checks, is_order], extra)
 
-    def requirements(self, config: Config) -> list[Requirement]:
-        block, p = f"rules.{self.id}", config.project
-        return [*activation(config, self.id).requirements(p), *allocation(config, self.id).requirements(p),
-                *(Requirement("issue_type", getattr(config, k), p, source=f"{block}.{k}")
-                  for k in ("activation_issue_type", "order_issue_type", "task_issue_type")),
-                *(Requirement("field", getattr(config, k), source=f"{block}.{k}")
-                  for k in ("order_field", "owner_field")),
-                Requirement("transition", config.done_status, p, source=f"{block}.done_status"),
-                Requirement("link_type", config.link_type, source=f"{block}.link_type"),
-                *person_requirements({"bookkeeper": config.bookkeeper, "finance_lead": config.finance_lead}, block)]
-
-    def writes(self, config: Config) -> list[Touch]:
-        p = config.project
-        return [Touch("ticket", None, p), Touch("comment", None, p), Touch("status", None, p),
-                Touch("link", None, p)]
-
-    def triggers(self, config: Config) -> list[Touch]:
-        guard = ("acts only when an activation or order enters a later stage (its stage is recorded), on a task "
-                 "it has not adopted yet, or on its own timer")
-        return [Touch("ticket", None, config.project, guard=guard),
-                *activation(config, self.id).triggers(config.project, guard),
-                *allocation(config, self.id).triggers(config.project, guard)]
+    def declarations(self, config: Config) -> Declarations:
+        c = config
+        return Declarations(
+            self.id, c, [activation(c, self.id), allocation(c, self.id)],
+            guard=("acts only when an activation or order enters a later stage (its stage is recorded), on a task "
+                   "it has not adopted yet, or on its own timer"),
+            kinds={k: getattr(c, k) for k in ("activation_issue_type", "order_issue_type")},
+            creates={"task_issue_type": (c.project, c.task_issue_type)},
+            fields={k: getattr(c, k) for k in ("order_field", "owner_field")},
+            moves={"done_status": c.done_status}, link_types={"link_type": c.link_type},
+            people={"bookkeeper": c.bookkeeper, "finance_lead": c.finance_lead})
 
 
 # the activation: steps 1-8 ---------------------------------------------------------------------------

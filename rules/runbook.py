@@ -32,6 +32,13 @@ child task carries its parent's key in a field (:class:`Children`), and the rule
 (records its key in the parent's record and links the two) on the first event it sees on it —
 in Jira, the ``issue_created`` webhook of the bot's own creation. Rules with children therefore
 set ``handles_own_events = True``; the stage record is what keeps them from acting twice.
+
+Jira or Zendesk: a runbook rule runs unchanged on either tracker. Its block says which one its
+project lives on (``tracker``, :class:`RunbookConfig`); the rule reads the normalized ticket (on
+Zendesk the project is the group, the kind of ticket its form, see :func:`ticket_kind`), and writes
+through effects the tracker adapter renders (a transition is a status update on Zendesk, an
+internal comment a ``public: false`` note, a watcher a follower). :class:`Declarations` states a
+rule's names as data and derives its ``requirements``/``writes``/``triggers`` for that tracker.
 """
 
 from __future__ import annotations
@@ -40,14 +47,14 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.calendar import BusinessCalendar, BusinessDuration, Delay
 from bot.check import Requirement, Touch
 from bot.conditions import Verdict, normalize_text
-from bot.config import Duration
+from bot.config import Duration, RuleBlock
 from bot.effects import (
     AddWatcher,
     CancelTimer,
@@ -61,7 +68,7 @@ from bot.effects import (
     StartTimer,
     Transition,
 )
-from bot.engine import Evaluation
+from bot.engine import Evaluation, Rule
 from bot.model import TIMER_FIRED, Event, Ticket, User
 from bot.state import RuleState
 from bot.trackers.base import TrackerError, TrackerReader
@@ -110,6 +117,38 @@ class Alarms(Block):
 
 def _is_zero(value: timedelta | BusinessDuration) -> bool:
     return value.is_zero if isinstance(value, BusinessDuration) else value <= timedelta(0)
+
+
+class RunbookConfig(RuleBlock):
+    """What every runbook rule's block has: the tracker its project lives on, and the project.
+
+    ``tracker``: ``jira`` (a project key) or ``zendesk`` (a group name); it decides where ``ticketbot
+    check`` resolves the block's names and how the kinds of ticket are found (:func:`ticket_kind`).
+    """
+
+    tracker: Literal["jira", "zendesk"] = "jira"
+    project: str
+
+
+#: Zendesk's ticket types; any other kind of ticket is a ticket form there.
+ZENDESK_TICKET_TYPES = ("question", "incident", "problem", "task")
+
+
+def ticket_kind(ticket: Ticket) -> str:
+    """What kind of ticket this is: Jira's issue type; on Zendesk its ticket form (what was asked for,
+    e.g. "E-invoice order"), else its type (a ticket created as a ``task`` has no form)."""
+    if ticket.tracker == "zendesk":
+        return ticket.request_type or ticket.issue_type
+    return ticket.issue_type
+
+
+def kind_is(ticket: Ticket, *kinds: str) -> Verdict:
+    """The ticket is of one of ``kinds`` (case and spacing ignored); see :func:`ticket_kind`."""
+    observed = ticket_kind(ticket)
+    wanted = [normalize_text(k) for k in kinds]
+    name = "ticket form or type" if ticket.tracker == "zendesk" else "issue type"
+    return Verdict(name, normalize_text(observed) in wanted, observed, kinds[0] if len(kinds) == 1 else list(kinds),
+                   "case and whitespace ignored")
 
 
 # facts and conditions --------------------------------------------------------------------------------
@@ -667,13 +706,14 @@ class Children:
         return out
 
 
-def person_requirements(people: Mapping[str, Person | None], source: str) -> list[Requirement]:
-    """Tracker users and Slack users for the people a runbook tells things."""
+def person_requirements(people: Mapping[str, Person | None], source: str, system: str = "jira"
+                        ) -> list[Requirement]:
+    """Tracker users (on ``system``) and Slack users for the people a runbook tells things."""
     out: list[Requirement] = []
     for name, person in people.items():
         if person is None:
             continue
-        out.append(Requirement("user", person.email, source=f"{source}.{name}.email", required=False,
+        out.append(Requirement("user", person.email, system=system, source=f"{source}.{name}.email", required=False,
                                note="mentioned in internal comments"))
         out.append(Requirement("slack_user", person.slack_user or person.email, system="slack",
                                source=f"{source}.{name}", note="told on Slack"))
@@ -703,3 +743,100 @@ def delay_text(value: timedelta | BusinessDuration) -> str:
 def days_left(alarm: Alarm, now: datetime) -> int:
     """Whole days from ``now`` to the alarm's due moment (0 when due today or past)."""
     return max(0, (alarm.due - now).days)
+
+
+# declarations for `ticketbot check` -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Declarations:
+    """What a runbook rule names on its site and what it changes there, stated as data.
+
+    Each mapping goes from the config key that holds a name (``"customer_field"``) to the name, so
+    a miss is reported against the key to fix. From these and the rule's runbooks come the
+    rule's ``requirements``, ``writes``, ``triggers`` and watched projects, for the tracker its
+    block names (on Zendesk a kind of ticket that is no ticket type is a ticket form, a link is a
+    tag and a note, a dropdown puts a tag on the ticket).
+
+    ``kinds``: kinds of ticket the rule recognises in its project. ``creates``: (project, kind) of the
+    tickets it creates. ``fields``: fields it reads or fills. ``options``: (field, option) pairs it
+    names. ``sets``: fields it writes. ``moves``: statuses it moves tickets to. ``link_types``: link
+    types it links with. ``people``: people it tells things. ``guard``: what stops it acting twice on
+    what it, or another rule, just wrote.
+    """
+
+    rule_id: str
+    config: RunbookConfig
+    runbooks: Sequence[Runbook]
+    guard: str
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    creates: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    sets: Sequence[str] = ()
+    moves: Mapping[str, str] = field(default_factory=dict)
+    link_types: Mapping[str, str] = field(default_factory=dict)
+    people: Mapping[str, Person | None] = field(default_factory=dict)
+    comments: bool = True
+
+    @property
+    def system(self) -> str:
+        return self.config.tracker
+
+    def projects(self) -> set[str]:
+        return {self.config.project, *(p for p, _ in self.creates.values())}
+
+    def _kind(self, kind: str, project: str, source: str) -> Requirement:
+        form = self.system == "zendesk" and kind.strip().casefold() not in ZENDESK_TICKET_TYPES
+        return Requirement("request_type" if form else "issue_type", kind, project, self.system, source=source)
+
+    def requirements(self) -> list[Requirement]:
+        block, p, system = f"rules.{self.rule_id}", self.config.project, self.system
+        reqs = [r for rb in self.runbooks for r in rb.requirements(p, system)]
+        reqs += [self._kind(kind, p, f"{block}.{key}") for key, kind in self.kinds.items()]
+        reqs += [Requirement("issue_type", kind, project, system, source=f"{block}.{key}")
+                 for key, (project, kind) in self.creates.items()]
+        reqs += [Requirement("field", name, system=system, source=f"{block}.{key}") for key, name in self.fields.items()]
+        reqs += [Requirement("option", option, p, system, parent=name, source=f"{block}.{key}")
+                 for key, (name, option) in self.options.items()]
+        reqs += [Requirement("transition", status, p, system, source=f"{block}.{key}")
+                 for key, status in self.moves.items()]
+        reqs += [Requirement("link_type", name, system=system, source=f"{block}.{key}")
+                 for key, name in self.link_types.items()]
+        return _unique([*reqs, *person_requirements(self.people, block, system)])
+
+    def writes(self) -> list[Touch]:
+        p, system, zendesk = self.config.project, self.system, self.system == "zendesk"
+        out = [Touch("ticket", None, project, system) for project, _ in self.creates.values()]
+        out += [Touch("comment", None, p, system)] if self.comments else []
+        out += [Touch("field", name, p, system) for name in self.sets]
+        out += [Touch("status", None, p, system)] if self.moves else []
+        out += [Touch("link", None, p, system)] if self.link_types else []
+        if zendesk and (self.link_types or self.sets):  # link tags; a dropdown's option tag
+            out.append(Touch("label", None, p, system))
+        if zendesk and self.link_types:  # the note Zendesk gets in place of a link
+            out.append(Touch("comment", None, p, system))
+        return _unique(out)
+
+    def triggers(self) -> list[Touch]:
+        p, system = self.config.project, self.system
+        return _unique([Touch("ticket", None, p, system, self.guard),
+                        *(t for rb in self.runbooks for t in rb.triggers(p, self.guard, system))])
+
+
+class RunbookRule(Rule):
+    """A rule built on runbooks: its ``requirements``, ``writes``, ``triggers`` and watched projects all
+    come from :meth:`declarations`."""
+
+    def declarations(self, config: RunbookConfig) -> Declarations:
+        raise NotImplementedError
+
+    def watched_projects(self, config: RunbookConfig) -> set[str]:  # type: ignore[override]
+        return self.declarations(config).projects()
+
+    def requirements(self, config: RunbookConfig) -> list[Requirement]:
+        return self.declarations(config).requirements()
+
+    def writes(self, config: RunbookConfig) -> list[Touch]:
+        return self.declarations(config).writes()
+
+    def triggers(self, config: RunbookConfig) -> list[Touch]:
+        return self.declarations(config).triggers()

@@ -38,11 +38,9 @@ import hashlib
 from pydantic import Field, field_validator, model_validator
 
 from bot.calendar import BusinessCalendar
-from bot.check import Requirement, Touch
 from bot.conditions import Verdict, normalize_text, text_matches
-from bot.config import RuleBlock
 from bot.effects import Effect, InternalComment
-from bot.engine import Evaluation, Rule, RuleContext
+from bot.engine import Evaluation, RuleContext
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
@@ -56,9 +54,12 @@ from rules.runbook import (
     Child,
     Children,
     Deadline,
+    Declarations,
     Facts,
     Person,
     Runbook,
+    RunbookConfig,
+    RunbookRule,
     Stage,
     StatusIn,
     all_of,
@@ -66,7 +67,7 @@ from rules.runbook import (
     email_of,
     foreign_timer,
     one_line,
-    person_requirements,
+    ticket_kind,
 )
 
 
@@ -104,7 +105,7 @@ class Steps(Block):
         return {"step1": self.step1, "step2": self.step2, "step3": self.step3, "step4": self.step4}
 
 
-class Config(RuleBlock):
+class Config(RunbookConfig):
     project: str = "SP"
     issue_type: str = "Onboarding project"
     task_issue_type: str = "Task"
@@ -142,16 +143,13 @@ class Config(RuleBlock):
         return self
 
 
-class SharespineOnboarding(Rule):
+class SharespineOnboarding(RunbookRule):
     id = "sharespine_onboarding"
     title = "Sharespine onboarding project (seed 001)"
     Config = Config
     #: The step tasks are created by the bot; it adopts each one from its own ``issue_created`` event.
     #: The stage record and effect keys keep it from acting twice on its own writes.
     handles_own_events = True
-
-    def watched_projects(self, config: Config) -> set[str]:
-        return {config.project}
 
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
@@ -160,7 +158,7 @@ class SharespineOnboarding(Rule):
         if foreign is not None or not checks[0].passed:
             return Evaluation.skip([*checks, *([foreign] if foreign else [])])
         children = Children(cfg.parent_field, cfg.link_type)
-        if normalize_text(ticket.issue_type) == normalize_text(cfg.issue_type):
+        if normalize_text(ticket_kind(ticket)) == normalize_text(cfg.issue_type):
             parent, known = ticket, {}
         else:
             role = _role(cfg, ticket)
@@ -184,31 +182,17 @@ class SharespineOnboarding(Rule):
                       children=children.load(ctx.reader, state, known=known))
         return runbook(cfg, self.id).evaluate(facts, checks, extra)
 
-    def requirements(self, config: Config) -> list[Requirement]:
-        block, p = f"rules.{self.id}", config.project
-        return [*runbook(config, self.id).requirements(p),
-                *(Requirement("issue_type", t, p, source=f"{block}.{k}")
-                  for k, t in (("issue_type", config.issue_type), ("task_issue_type", config.task_issue_type))),
-                *(Requirement("field", getattr(config, k), source=f"{block}.{k}")
-                  for k in ("parent_field", "step_field", "customer_field", "project_manager_field")),
-                *(Requirement("option", s.option, p, parent=config.step_field, source=f"{block}.steps.{role}.option")
-                  for role, s in config.steps.by_role().items()),
-                *(Requirement("transition", s, p, source=f"{block}.{k}")
-                  for k, s in (("started_status", config.started_status),
-                               ("handover_status", config.handover_status))),
-                Requirement("link_type", config.link_type, source=f"{block}.link_type"),
-                *person_requirements({"onboarding_lead": config.onboarding_lead}, block)]
-
-    def writes(self, config: Config) -> list[Touch]:
-        p = config.project
-        return [Touch("ticket", None, p), Touch("comment", None, p), Touch("link", None, p),
-                Touch("status", None, p)]
-
-    def triggers(self, config: Config) -> list[Touch]:
-        guard = ("acts only when the project enters a later stage (its stage is recorded), on a task it has not "
-                 "adopted yet, on a task closed with open items not yet commented on, or on its own timer")
-        return [Touch("ticket", None, config.project, guard=guard),
-                *runbook(config, self.id).triggers(config.project, guard)]
+    def declarations(self, config: Config) -> Declarations:
+        c = config
+        return Declarations(
+            self.id, c, [runbook(c, self.id)],
+            guard=("acts only when the project enters a later stage (its stage is recorded), on a task it has not "
+                   "adopted yet, on a task closed with open items not yet commented on, or on its own timer"),
+            kinds={"issue_type": c.issue_type}, creates={"task_issue_type": (c.project, c.task_issue_type)},
+            fields={k: getattr(c, k) for k in ("parent_field", "step_field", "customer_field", "project_manager_field")},
+            options={f"steps.{role}.option": (c.step_field, s.option) for role, s in c.steps.by_role().items()},
+            moves={"started_status": c.started_status, "handover_status": c.handover_status},
+            link_types={"link_type": c.link_type}, people={"onboarding_lead": c.onboarding_lead})
 
 
 # the runbook -----------------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from bot.check import (
     TrackerResolver,
     Unavailable,
     closest_names,
-    everbright_requirements,
     run_check,
     trigger_edges,
 )
@@ -130,9 +129,17 @@ def test_bad_touches_are_refused() -> None:
         Touch("everything")
 
 
+def test_check_knows_no_rule() -> None:
+    """Every rule declares its own names: bot/check.py holds no rule-specific stand-in."""
+    import bot.check
+
+    source = Path(bot.check.__file__).read_text(encoding="utf-8").casefold()
+    assert "everbright" not in source and "builtin_" not in source
+
+
 def test_everbright_requirements_come_from_its_config_block() -> None:
     (bound,) = everbright_rules()
-    reqs = everbright_requirements(bound.config)
+    reqs = bound.rule.requirements(bound.config)
     named = {(r.kind, r.name, r.project) for r in reqs}
     assert ("request_type", "Company-specific Data Change", "SS") in named
     assert ("option", "Integrated Finance", "SS") in named

@@ -7,6 +7,14 @@ does, which makes tests and the replay timeline easy to read.
 It enforces what a real site enforces: unknown fields, options, statuses, link types,
 request types and people are :class:`~bot.trackers.base.NotFound`; transitions must
 exist from the current status.
+
+Seeded from a Zendesk account (``kind: zendesk``), it behaves as
+:class:`~bot.trackers.zendesk.ZendeskTracker` maps Zendesk: keys are ticket ids, the project is
+the ticket's group (``"zendesk"`` without one), the request type its form, a transition sets one of
+Zendesk's statuses from any status (no resolution), dropdowns take an option's name or tag and put
+the option's tag on the ticket, comments are internal notes with the people named ahead
+(``@e-mail``), a created ticket's description is its first internal note, and a link is recorded
+as the tag ``ticketbot_link_<type>_<a>_<b>`` and an internal note on both tickets.
 """
 
 from __future__ import annotations
@@ -20,7 +28,16 @@ from typing import Any
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Comment, Link, Ticket, User
 from bot.trackers.base import NotFound, TrackerError
-from bot.trackers.site import Site, SiteUser
+from bot.trackers.site import (
+    ZENDESK_STATUSES,
+    Site,
+    SiteUser,
+    option_tag,
+    zendesk_status,
+)
+
+#: The project of a Zendesk ticket without a group (as ``ZendeskTracker.default_project``).
+ZENDESK_DEFAULT_PROJECT = "zendesk"
 
 
 @dataclass
@@ -62,10 +79,13 @@ class MemoryTracker:
         self._users = {u.email.lower(): u for u in [*self.site.users, self.site.bot_account]}
         self._orgs = {o.name.casefold(): o.name for o in self.site.organizations}
         self._fields = {f.name.casefold(): f for f in self.site.fields}
+        self.zendesk = self.site.is_zendesk
         for seeded in self.site.tickets:
             self.tickets[seeded.key] = _Stored(
-                key=seeded.key, project=seeded.key.rsplit("-", 1)[0], summary=seeded.summary,
-                description=seeded.description, status=seeded.status, issue_type=seeded.issue_type,
+                key=seeded.key, project=self._seed_project(seeded.key, seeded.group), summary=seeded.summary,
+                description=seeded.description,
+                status=(zendesk_status(seeded.status) or "open") if self.zendesk else seeded.status,
+                issue_type=seeded.issue_type.casefold() if self.zendesk else seeded.issue_type,
                 reporter=seeded.reporter or "", organizations=list(seeded.organizations),
                 request_type=seeded.request_type, participants=list(seeded.participants),
                 watchers=list(seeded.watchers), labels=list(seeded.labels), fields=dict(seeded.fields))
@@ -77,14 +97,15 @@ class MemoryTracker:
             key=stored.key, id=stored.key, project=stored.project, summary=stored.summary,
             description=stored.description, status=stored.status, resolution=stored.resolution,
             issue_type=stored.issue_type,
-            tracker=self.name, reporter=self._person(stored.reporter), creator=self._person(stored.creator),
+            tracker="zendesk" if self.zendesk else self.name, reporter=self._person(stored.reporter), creator=self._person(stored.creator),
             organizations=tuple(stored.organizations), request_type=stored.request_type,
             labels=tuple(stored.labels), fields=dict(stored.fields),
             watchers=tuple(self._person(e) for e in stored.watchers) if with_people else None,
             participants=tuple(self._person(e) for e in stored.participants) if with_people else None,
             links=tuple(stored.links), comments=tuple(stored.comments),
             created=stored.created, updated=stored.updated,
-            url=f"{self.site.base_url.rstrip('/')}/browse/{stored.key}" if self.site.base_url else "",
+            url=f"{self.site.base_url.rstrip('/')}/{'agent/tickets' if self.zendesk else 'browse'}/{stored.key}"
+            if self.site.base_url else "",
         )
 
     def find_user(self, email: str) -> User | None:
@@ -109,19 +130,30 @@ class MemoryTracker:
         return list(spec.options)
 
     def statuses(self, project: str | None = None) -> list[str]:
+        if self.zendesk:  # as ZendeskTracker: the API values and their spelled-out forms
+            self._require_group(project)
+            return [*ZENDESK_STATUSES, "on-hold", "on hold"]
         return list(self.site.statuses)
 
     def transition_targets(self, project: str | None = None) -> list[str]:
-        """Every status some transition leads to (from any status)."""
+        """Every status some transition leads to (from any status); Zendesk: every status."""
+        if self.zendesk:
+            return self.statuses(project)
         return list(dict.fromkeys(t.to for t in self.site.transitions))
 
     def request_types(self, project: str) -> list[str]:
+        if self.zendesk:  # ticket forms belong to the account
+            self._require_group(project)
+            return [f.name for f in self.site.forms]
         for desk in self.site.service_desks:
             if desk.project == project:
                 return list(desk.request_types.values())
         raise NotFound(f"project {project} is not a service desk")
 
-    def link_types(self) -> list[str]:
+    def link_types(self) -> list[str] | None:
+        """None on Zendesk: it has no link types, a link of any type name is recorded (see ``link``)."""
+        if self.zendesk:
+            return None
         return [t.name for t in self.site.link_types]
 
     def organizations(self, project: str | None = None) -> list[str]:
@@ -140,7 +172,11 @@ class MemoryTracker:
         for change in changes:
             match change:
                 case SetField(field=name, value=value):
-                    stored.fields[self._fields[name.casefold()].name] = value
+                    spec = self._fields[name.casefold()]
+                    value = self._option_names(spec, value) if self.zendesk else value
+                    if self.zendesk:
+                        self._swap_option_tags(stored, spec, stored.fields.get(spec.name), value)
+                    stored.fields[spec.name] = value
                     self._note(key, f"{name} = {value!r}")
                 case SetReporter(email=email):
                     stored.reporter = email
@@ -176,7 +212,9 @@ class MemoryTracker:
 
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         stored = self._stored(key)
-        if mentions:  # rendered as Jira wiki mentions, as the Jira adapter posts them
+        if mentions and self.zendesk:  # Zendesk notes have no structured mention: named ahead, as the adapter does
+            body = " ".join(f"@{m}" for m in mentions) + " " + body
+        elif mentions:  # rendered as Jira wiki mentions, as the Jira adapter posts them
             body = " ".join(f"[~accountid:{self._require_user(m).account_id}]" for m in mentions) + " " + body
         comment_id = str(next(self._ids))
         stored.comments.append(Comment(id=comment_id, body=body, author=_user(self.site.bot_account),
@@ -188,6 +226,15 @@ class MemoryTracker:
 
     def transition(self, key: str, status: str, resolution: str = "") -> None:
         stored = self._stored(key)
+        if self.zendesk:  # no workflow and no resolution: the status is set, from any status
+            target = zendesk_status(status)
+            if target is None:
+                raise NotFound(f"Zendesk has no status {status!r}; statuses: {', '.join(ZENDESK_STATUSES)}")
+            if target != stored.status:
+                old, stored.status = stored.status, target
+                self._note(key, f"status {old} -> {target}")
+                self._touch(stored)
+            return
         for t in self.site.transitions:
             if t.to.casefold() == status.casefold() and (not t.from_ or stored.status in t.from_):
                 old, stored.status = stored.status, t.to
@@ -202,6 +249,9 @@ class MemoryTracker:
         raise NotFound(f"{key}: no transition to {status!r} from {stored.status!r}; available: {targets}")
 
     def link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        if self.zendesk:
+            self._zendesk_link(link_type, inward_key, outward_key)
+            return
         lt = next((t for t in self.site.link_types if t.name.casefold() == link_type.casefold()), None)
         if lt is None:
             raise NotFound(f"link type {link_type!r} not found; known: {[t.name for t in self.site.link_types]}")
@@ -226,6 +276,8 @@ class MemoryTracker:
 
     def _create(self, project: str, issue_type: str, summary: str, description: str,
                 field_values: dict[str, Any] | None) -> str:
+        if self.zendesk:
+            return self._zendesk_create(project, issue_type, summary, description, field_values)
         if issue_type not in self.site.issue_types:
             raise NotFound(f"issue type {issue_type!r} not found; known: {self.site.issue_types}")
         for name, value in (field_values or {}).items():  # all or nothing, as Jira creates
@@ -261,20 +313,32 @@ class MemoryTracker:
             links=list(ticket.links), comments=list(ticket.comments),
             created=ticket.created, updated=ticket.updated or ticket.created)
 
-    def apply_external_change(self, key: str, field_name: str, value: str | None) -> None:
-        """A change a person made (recorded in a replayed changelog), applied without checks."""
+    def apply_external_change(self, key: str, field_name: str, value: Any) -> None:
+        """A change a person made (recorded in a replayed changelog or webhook), applied without checks.
+
+        Zendesk names work too: ``tags`` (the whole list, or space-separated), ``group`` (the project),
+        ``form`` (the request type), ``type``, ``subject``; a status such as ``"OPEN"`` is normalized.
+        """
         stored = self._stored(key)
         match field_name.casefold():
             case "status":
-                stored.status = value or stored.status
-            case "labels":
-                stored.labels = (value or "").split()
-            case "summary":
-                stored.summary = value or ""
+                text = str(value or "")
+                stored.status = (zendesk_status(text) or stored.status) if self.zendesk else (text or stored.status)
+            case "labels" | "tags":
+                stored.labels = list(value) if isinstance(value, list | tuple) else str(value or "").split()
+            case "summary" | "subject":
+                stored.summary = str(value or "")
             case "description":
-                stored.description = value or ""
+                stored.description = str(value or "")
+            case "group" if self.zendesk:
+                stored.project = str(value or "") or ZENDESK_DEFAULT_PROJECT
+            case "form" | "request type":
+                stored.request_type = str(value) if value else None
+            case "type" | "issue type":
+                stored.issue_type = str(value or "").casefold() if self.zendesk else str(value or "")
             case _:
-                stored.fields[field_name] = value
+                spec = self._fields.get(field_name.casefold())
+                stored.fields[spec.name if spec else field_name] = value
         self._touch(stored)
 
     def add_external_comment(self, key: str, comment: Comment) -> None:
@@ -282,6 +346,93 @@ class MemoryTracker:
         if all(c.id != comment.id for c in stored.comments):
             stored.comments.append(comment)
             self._touch(stored)
+
+    # Zendesk ----------------------------------------------------------------------------
+    def _seed_project(self, key: str, group: str | None) -> str:
+        if self.zendesk:
+            return group or ZENDESK_DEFAULT_PROJECT
+        return key.rsplit("-", 1)[0]
+
+    def _require_group(self, project: str | None) -> None:
+        if project and project.casefold() != ZENDESK_DEFAULT_PROJECT and \
+                all(g.name.casefold() != project.casefold() for g in self.site.groups):
+            known = ", ".join(repr(g.name) for g in self.site.groups) or "none"
+            raise NotFound(f"no Zendesk group named {project!r}; known: {known}")
+
+    def _group_name(self, project: str) -> str:
+        self._require_group(project)
+        return next((g.name for g in self.site.groups if g.name.casefold() == project.casefold()),
+                    ZENDESK_DEFAULT_PROJECT)
+
+    @staticmethod
+    def _option_names(spec: Any, value: Any) -> Any:
+        """A dropdown / multiselect value given by option name or tag -> the option name(s)."""
+        if spec.type not in ("option", "options") or value is None:
+            return value
+        by_key = {k: o for o in spec.options for k in (o.casefold(), option_tag(o))}
+
+        def name(item: Any) -> str:
+            found = by_key.get(str(item).strip().casefold())
+            if found is None:
+                raise NotFound(f"field {spec.name!r} has no option {item!r}; options: {spec.options}")
+            return found
+
+        if spec.type == "options":
+            return [name(v) for v in ([value] if isinstance(value, str) else value)]
+        return name(value)
+
+    @staticmethod
+    def _swap_option_tags(stored: _Stored, spec: Any, old: Any, new: Any) -> None:
+        """Zendesk puts a dropdown option's tag on the ticket (and takes the old one off)."""
+        if spec.type not in ("option", "options"):
+            return
+        old_tags = {option_tag(o) for o in _as_list(old)}
+        new_tags = [option_tag(o) for o in _as_list(new)]
+        kept = [t for t in stored.labels if t not in old_tags]
+        stored.labels = kept + [t for t in dict.fromkeys(new_tags) if t not in kept]
+
+    def _zendesk_link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        # The adapter's tag format; imported here, so that only Zendesk sites load zenpy.
+        from bot.trackers.zendesk import link_tag
+
+        inward, outward = self._stored(inward_key), self._stored(outward_key)
+        link = Link(link_type, inward_key, outward_key)
+        if link in inward.links:
+            return
+        tag = link_tag(link_type, int(inward_key), int(outward_key))
+        note = (f"ticketbot linked #{inward_key} -[{link_type}]-> #{outward_key}. "
+                f"(Zendesk has no ticket links; tag {tag}.)")
+        for stored in (outward, inward):
+            stored.links.append(link)
+            if tag not in stored.labels:
+                stored.labels.append(tag)
+            stored.comments.append(Comment(id=str(next(self._ids)), body=note, author=_user(self.site.bot_account),
+                                           internal=True, created=self._clock()))
+            self._touch(stored)
+        self._note(inward_key, f"link #{inward_key} -[{link_type}]-> #{outward_key} (tag {tag}, notes on both)")
+
+    def _zendesk_create(self, project: str, issue_type: str, summary: str, description: str,
+                        field_values: dict[str, Any] | None) -> str:
+        kind = issue_type.strip().casefold()
+        if kind and kind not in self.site.issue_types:
+            raise NotFound(f"Zendesk has no ticket type {issue_type!r}; ticket types: {self.site.issue_types}")
+        group = self._group_name(project)
+        for name, value in (field_values or {}).items():  # all or nothing
+            self._check_field_change(SetField(rule_id="create", ticket_key="", step=name, field=name, value=value))
+        key = str(1 + max((int(k) for k in self.tickets if k.isdigit()), default=0))
+        body = description or summary
+        stored = _Stored(key=key, project=group, summary=summary, description=body, status="new",
+                         issue_type=kind, reporter=self.site.bot_account.email,
+                         creator=self.site.bot_account.email, created=self._clock())
+        stored.comments.append(Comment(id=str(next(self._ids)), body=body, author=_user(self.site.bot_account),
+                                       internal=True, created=self._clock()))
+        self.tickets[key] = stored
+        self._note(key, f"created {kind or 'ticket'} #{key} in {group} {summary!r}")
+        if field_values:
+            self.update_fields(key, [SetField(rule_id="create", ticket_key=key, step=name, field=name, value=value)
+                                     for name, value in field_values.items()])
+        self._touch(stored)
+        return key
 
     # helpers -------------------------------------------------------------------------
     def _stored(self, key: str) -> _Stored:
@@ -307,7 +458,9 @@ class MemoryTracker:
                 spec = self._fields.get(name.casefold())
                 if spec is None:
                     raise NotFound(f"field {name!r} not found")
-                if spec.type == "option" and value not in spec.options:
+                if self.zendesk:
+                    self._option_names(spec, value)  # NotFound for an unknown option name or tag
+                elif spec.type == "option" and value not in spec.options:
                     raise NotFound(f"{name!r} has no option {value!r}; options: {spec.options}")
             case SetReporter(email=email):
                 self._require_user(email)
@@ -315,6 +468,11 @@ class MemoryTracker:
                 self._request_type(self._stored(key).project, name)
 
     def _request_type(self, project: str, name: str) -> str:
+        if self.zendesk:
+            form = next((f.name for f in self.site.forms if f.name.casefold() == name.strip().casefold()), None)
+            if form is None:
+                raise NotFound(f"no Zendesk ticket form named {name!r}; known: {[f.name for f in self.site.forms]}")
+            return form
         for desk in self.site.service_desks:
             if desk.project == project:
                 for rt_name in desk.request_types.values():
@@ -332,6 +490,10 @@ class MemoryTracker:
 
     def _note(self, key: str, text: str) -> None:
         self.log.append(f"{key}: {text}")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 def _user(u: SiteUser) -> User:

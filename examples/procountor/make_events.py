@@ -1,13 +1,20 @@
-"""Writes events.jsonl: the recorded webhooks of the Procountor consumer e-invoicing demo (seed 003).
+"""Writes events.jsonl: the recorded Zendesk webhooks of the Procountor consumer e-invoicing demo (seed 003).
 
     python examples/procountor/make_events.py
 
-- Mon 1 Feb PC-1, the activation; steps 1-3 ticked that week, each answered with the next step.
-- Mon 8 Feb e-invoice order PC-2 arrives unallocated -> task PC-3 (adopted from its issue_created);
-  reminders to the bookkeeper Tue 9 and Wed 10 Feb; allocated Wed 10 -> reminders stop, PC-3 Done.
-- Thu 11 Feb order PC-4 arrives already allocated -> no task; step 4 ticked.
+The company's support desk is a Zendesk account (site.yaml, ``kind: zendesk``). New tickets arrive as the
+trigger body ticketbot documents (``ticket.created``, custom fields in its ``fields`` section), including
+the allocation task ticketbot creates itself (Zendesk's trigger fires for it too: the rule adopts it);
+ticked steps and the customer number arrive as event-webhook envelopes
+(``zen:event-type:ticket.custom_field_changed``; the multiselect gives its option tags). Built by
+tests/rules/zendesk_webhooks.py with this site's ids.
+
+- Mon 1 Feb #201, the activation; steps 1-3 ticked that week, each answered with the next step.
+- Mon 8 Feb e-invoice order #202 arrives unallocated -> task #203 (adopted from its ticket.created);
+  reminders to the bookkeeper Tue 9 and Wed 10 Feb; allocated Wed 10 -> reminders stop, #203 solved.
+- Thu 11 Feb order #204 arrives already allocated -> no task; step 4 ticked.
 - Step 5 waits 10 business days -> the owner is reminded Thu 25 Feb; steps 5-8 done by Wed 3 Mar
-  -> the activation is closed.
+  -> the activation is solved.
 """
 
 from __future__ import annotations
@@ -22,22 +29,22 @@ sys.path.insert(0, str(HERE.parents[1]))  # the repository: bot/, rules/, tests/
 
 from bot.trackers.site import Site
 from rules.procountor_einvoicing import Config
-from tests.rules.webhooks import Issue, JiraWebhooks
+from tests.rules.zendesk_webhooks import ZendeskTicket, ZendeskWebhooks
 
 site = Site.load(HERE / "site.yaml")
-hooks = JiraWebhooks(site, site.base_url, issue_ids=50100)
+hooks = ZendeskWebhooks(site)
 steps = Config().steps
 def at(s): return datetime.fromisoformat(s).replace(tzinfo=UTC)
 liisa, aino, procountor, bot = ("liisa.koski@kotileipomo.example", "aino.virtanen@kotileipomo.example",
                                 "procountor@kotileipomo.example", "ticketbot@kotileipomo.example")
-act = Issue(hooks, "PC-1", summary="Consumer e-invoicing activation: Kotileipomo Oy", issue_type="Activation",
-            status="In Progress", created=at("2027-02-01T08:00:00"))
-order = Issue(hooks, "PC-2", summary="E-invoice order: Matti Meikäläinen", issue_type="E-invoice order",
-              status="To Do", created=at("2027-02-08T09:00:00"))
-task = Issue(hooks, "PC-3", summary="Allocate e-invoice order PC-2 to a customer", issue_type="Task",
-             status="To Do", created=at("2027-02-08T09:00:02"))
-order2 = Issue(hooks, "PC-4", summary="E-invoice order: Maija Virtanen", issue_type="E-invoice order",
-               status="To Do", created=at("2027-02-11T10:00:00"))
+act = ZendeskTicket(hooks, "201", subject="Consumer e-invoicing activation: Kotileipomo Oy", form="Activation",
+                    group="Bookkeeping", status="open", created=at("2027-02-01T08:00:00"))
+order = ZendeskTicket(hooks, "202", subject="E-invoice order: Matti Meikäläinen", form="E-invoice order",
+                      group="Bookkeeping", created=at("2027-02-08T09:00:00"))
+task = ZendeskTicket(hooks, "203", subject="Allocate e-invoice order 202 to a customer", group="Bookkeeping",
+                     ticket_type="task", created=at("2027-02-08T09:00:02"))
+order2 = ZendeskTicket(hooks, "204", subject="E-invoice order: Maija Virtanen", form="E-invoice order",
+                       group="Bookkeeping", created=at("2027-02-11T10:00:00"))
 def tick(when, n_before, n_after):
     return act.change(at(when), liisa, {"Activation steps": (steps[:n_before] or None, steps[:n_after])})
 records = [
@@ -47,7 +54,7 @@ records = [
     tick("2027-02-04T11:00:00", 1, 2),
     tick("2027-02-05T09:00:00", 2, 3),
     order.create(procountor, description="Recipient info received from the bank: Matti Meikäläinen."),
-    task.create(bot, fields={"E-invoice order": "PC-2"}),
+    task.create(bot, fields={"E-invoice order": "202"}),
     # not allocated: reminders Feb 9 and Feb 10, then the bookkeeper allocates it
     order.change(at("2027-02-10T12:00:00"), aino, {"Customer number": (None, "10042")}),
     order2.create(procountor, description="Recipient info received from the bank: Maija Virtanen.",

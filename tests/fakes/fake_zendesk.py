@@ -20,7 +20,9 @@ How a Site maps onto Zendesk:
   are organization_id, ticket_form_id and email CCs, and are skipped. Zendesk's own system fields
   (Subject, Description, Status, Type, Priority, Group, Assignee) are always present.
 - ``organizations`` -> organizations; ``service_desks[].request_types`` -> ticket forms;
-  ``service_desks[].project``, ticket key prefixes ("SS-1" -> "SS") and ``groups=`` -> groups.
+  ``service_desks[].project``, ticket key prefixes ("SS-1" -> "SS") and ``groups=`` -> groups. A Zendesk
+  site description (``kind: zendesk``) gives its ``groups`` and ``forms`` (forms keep their ids), and a
+  ticket's ``group``.
 - ``tickets`` -> tickets: a numeric key is the id, others get the next id (``fake.id_for(key)``);
   reporter -> requester, watchers -> followers, participants -> email CCs, labels -> tags, the
   description -> a public first comment by the requester. ``transitions``/``link_types`` have no
@@ -339,13 +341,16 @@ class FakeZendesk:
             self._add_field(site_field)
         for org in site.organizations:
             self._add_org(org.name, org.id)
-        group_names = [desk.project for desk in site.service_desks] + list(extra_groups)
+        group_names = [desk.project for desk in site.service_desks] + [g.name for g in site.groups]
+        group_names += list(extra_groups)
         group_names += [t.key.split("-")[0] for t in site.tickets if not t.key.isdigit() and "-" in t.key]
         for name in dict.fromkeys(group_names):
             self._add_group(name)
         for desk in site.service_desks:
             for form_id, name in desk.request_types.items():
                 self._add_form(name, form_id)
+        for form in site.forms:  # a Zendesk site description (kind: zendesk)
+            self._add_form(form.name, form.id)
         for site_ticket in site.tickets:
             self._add_site_ticket(site_ticket)
 
@@ -428,7 +433,7 @@ class FakeZendesk:
             org = self.organization(st.organizations[0])
             org_id = org["id"] if org else self._add_org(st.organizations[0])
             self._add_membership(requester, org_id)
-        group = next((g["id"] for g in self.groups.values() if g["name"] == st.key.split("-")[0]), None)
+        group = next((g["id"] for g in self.groups.values() if g["name"] == (st.group or st.key.split("-")[0])), None)
         custom, tags = self._seed_fields(st.fields)
         moment = _iso(self.now())
         self.tickets[tid] = self._ticket_json(
@@ -733,7 +738,8 @@ class FakeZendesk:
             if not new_tags <= options:
                 raise _Refused(422, "RecordInvalid", f"{definition['title']}: {value!r} is not a valid option")
             old_tags = set(old if isinstance(old, list) else [old]) - {None, ""}
-            ticket["tags"] = [t for t in ticket["tags"] if t not in old_tags] + sorted(new_tags - set(ticket["tags"]))
+            kept = [t for t in ticket["tags"] if t not in old_tags]  # a tag still selected stays
+            ticket["tags"] = kept + sorted(new_tags - set(kept))
         others = [f for f in ticket["custom_fields"] if f["id"] != definition["id"]]
         ticket["custom_fields"] = sorted(others + [{"id": definition["id"], "value": value}], key=lambda f: f["id"])
 

@@ -257,6 +257,16 @@ def test_a_comment_by_someone_else_or_without_a_decision_changes_nothing(runbook
     assert runbook.jira.ticket("CS-201").status == "On Hold"
 
 
+@pytest.mark.parametrize("question", ["approved?", "Approved ?", "Is it OK to push live? Let me know.",
+                                      "Can I say \"approved\"?\nStill checking the licence."])
+def test_an_approval_phrase_in_a_question_is_no_approval(runbook: Runbook, question: str) -> None:
+    runbook.comment("SS-101", APPROVER, question)
+    assert runbook.stage("SS-101") == "awaiting-approval"
+    assert runbook.jira.ticket("CS-201").status == "On Hold"
+    runbook.comment("SS-101", APPROVER, "Checked: approved. Does it need anything else?")  # the statement counts
+    approved(runbook, "comment")
+
+
 def test_rejection_tags_the_account_manager_and_the_approver_and_transitions_nothing(runbook: Runbook) -> None:
     runbook.comment("SS-101", APPROVER, "Not approved yet: their state licence is still pending.")
     [note] = [c for c in runbook.comments("SS-101") if "did not approve" in c]

@@ -1,4 +1,5 @@
-"""The NF-e onboarding journey (seed 004) on the virtual clock: the demo end to end, then its variants."""
+"""The NF-e onboarding journey (seed 004) on the virtual clock: the demo end to end on its Zendesk help centre
+(in-memory replay, and the real Zendesk adapter on the fake Zendesk), then the Jira-hosted run and variants."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.trackers.site import Site
-from tests.rules.scenario import EXAMPLES, run
+from tests.rules.scenario import EXAMPLES, JIRA_SITES, Run, jira_config, run
 from tests.rules.webhooks import Issue, JiraWebhooks
+from tests.rules.zendesk_scenario import run_on_zendesk
+from tests.rules.zendesk_webhooks import ZendeskTicket, ZendeskWebhooks
+
+
+def run_jira(tmp_path, records=None, **kw) -> Run:
+    """The runbook on its Jira-hosted variant (the shipped demo runs on Zendesk)."""
+    return run("nfe", tmp_path, records, config=jira_config(tmp_path), root=JIRA_SITES, **kw)
+
 
 RULE = "nfe_onboarding"
 SALES = "vendas@nfe-onboarding.example"
@@ -18,8 +27,72 @@ FIELD = "Etapa do onboarding"
 ALL_STAGES = ["purchased", "first_contact", "evaluation", "layout", "homologation", "production", "closing"]
 
 
+# on Zendesk (the shipped demo) ------------------------------------------------------------------------------
+def test_zendesk_demo_replays_both_journeys_in_memory(tmp_path):
+    result = run("nfe", tmp_path)  # examples/nfe: a Zendesk account, Zendesk webhooks
+    assert result.errors() == []
+    assert {s.event.source for s in result.steps} == {"zendesk", "timer"}
+    assert result.stages(RULE, "101") == ALL_STAGES and result.stages(RULE, "102") == ALL_STAGES[:-1]
+    one = result.ticket("101")
+    assert (one.tracker, one.project, one.request_type, one.status) == ("zendesk", "Onboarding", "Onboarding", "solved")
+    assert one.field("Pesquisa de satisfação") == "Solicitada" and one.field("Equipe responsável") == "Suporte técnico"
+    assert {"encerramento", "solicitada", "suporte_t_cnico"} <= set(one.labels)  # the dropdowns' option tags
+    to_ana = result.slack_to(ANA)
+    assert len(to_ana) == 3 and "Padaria Pão Dourado (101) bought the product 5 business days ago" in to_ana[0]
+    assert result.comments("101")[0].startswith("@ana.souza@nfe-onboarding.example ticketbot: no first contact")
+    assert len(result.slack_to(LEAD)) == 2 and len(result.slack_to(RAFAEL)) == 4
+    # the consultant's own note on 102 (a trigger comment.created, public false) is seeded as internal
+    assert result.ticket("102").comments[0].body == "Cliente aguardando o certificado digital A1 para homologar."
+
+
+def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
+    """The shipped recording through the real Zendesk adapter: the fake's final tickets are the runbook's."""
+    result = run_on_zendesk("nfe", tmp_path)
+    assert result.errors() == []
+    assert result.stages(RULE, "101") == ALL_STAGES and result.stages(RULE, "102") == ALL_STAGES[:-1]
+    one, two = result.ticket(101), result.ticket(102)
+    # closing on 101: survey requested and handed over, as dropdown tags; the consultant solved it
+    assert result.field(101, "Pesquisa de satisfação") == "solicitada"
+    assert result.field(101, "Equipe responsável") == "suporte_t_cnico"
+    assert {"encerramento", "solicitada", "suporte_t_cnico"} <= set(one["tags"])
+    assert one["status"] == "solved" and two["status"] == "open"
+    # every note ticketbot wrote is internal (public: false); the follow-up names the consultant ahead
+    notes = [c["body"] for c in result.bot_comments(101)]
+    assert len(notes) == 2 and notes[0].startswith("@ana.souza@nfe-onboarding.example ticketbot: no first contact")
+    assert "58 days, within the target of 60 days" in notes[1]
+    [missed] = result.bot_comments(102)
+    assert "the onboarding target of 60 days (due 2027-01-17) was missed at stage Emissão em homologação" \
+        in missed["body"]
+    assert result.public_bot_comments() == []
+    assert all(not c["public"] for c in result.bot_comments(101) + result.bot_comments(102))
+    # nobody was copied: no e-mail CCs, no followers added
+    assert result.people(101, "email_cc_ids") == [] and result.people(102, "email_cc_ids") == []
+    assert result.field(102, "Pesquisa de satisfação") is None
+    assert result.timers("102") == {"follow_up": "cancelled", "target": "pending"}
+    assert len(result.slack_to(LEAD)) == 2 and len(result.slack_to("#suporte-tecnico")) == 1
+
+
+def test_zendesk_follow_up_without_consultant_and_an_envelope_created_ticket(tmp_path):
+    """A ticket announced by the event-webhook envelope (ids, no fields); the consultant never set: the lead
+    is asked after 5 business days, in a note without a mention."""
+    site = Site.load(EXAMPLES / "nfe" / "site.yaml")
+    created = datetime(2026, 11, 16, 13, tzinfo=UTC)
+    ticket = ZendeskTicket(ZendeskWebhooks(site), "150", subject="Onboarding NF-e: Loja Azul", form="Onboarding",
+                           group="Onboarding", created=created)
+    ticket.requester = SALES
+    created_envelope = ticket._envelope("ticket.created", created, SALES, {})
+    result = run_on_zendesk("nfe", tmp_path, [created_envelope], until=created + timedelta(days=10))
+    assert result.errors() == []
+    assert result.stages(RULE, "150") == ["purchased"]
+    assert len([t for t in result.slack_to(LEAD) if "has not been in touch" in t]) == 1
+    [note] = result.bot_comments(150)
+    assert not note["public"] and note["body"].startswith("ticketbot: no first contact within 5 business days")
+    assert "nobody is set as consultant" in note["body"]
+
+
+# on Jira -------------------------------------------------------------------------------------------------
 def test_demo_runs_both_journeys(tmp_path):
-    result = run("nfe", tmp_path)
+    result = run_jira(tmp_path)
     assert result.errors() == []
     # ONB-1: no contact within 5 business days -> one follow-up; closed on day 58 after two warnings.
     assert result.stages(RULE, "ONB-1") == ALL_STAGES
@@ -50,7 +123,7 @@ def test_demo_runs_both_journeys(tmp_path):
 
 
 def _journey(*, created: datetime, contact_after: timedelta | None, stages=(), consultant=ANA):
-    site = Site.load(EXAMPLES / "nfe" / "site.yaml")
+    site = Site.load(JIRA_SITES / "nfe" / "site.yaml")
     ticket = Issue(JiraWebhooks(site, site.base_url), "ONB-7", summary="Onboarding NF-e: Loja Azul",
                    issue_type="Onboarding", status="Aberto", created=created)
     fields = {"Cliente": "Loja Azul", **({"Consultor": consultant} if consultant else {})}
@@ -71,7 +144,7 @@ def _journey(*, created: datetime, contact_after: timedelta | None, stages=(), c
     (datetime(2026, 11, 7, 15, tzinfo=UTC), datetime(2026, 11, 16, 12, tzinfo=UTC)),
 ])
 def test_follow_up_after_five_business_days_on_the_brazilian_calendar(tmp_path, created, expected_follow_up):
-    result = run("nfe", tmp_path, _journey(created=created, contact_after=None), until=created + timedelta(days=20))
+    result = run_jira(tmp_path, _journey(created=created, contact_after=None), until=created + timedelta(days=20))
     fired = [s.event for s in result.steps if s.event.kind == "timer.fired" and s.event.payload["timer"] == "follow_up"]
     assert [e.occurred_at for e in fired] == [expected_follow_up]
     assert len([t for t in result.slack_to(ANA) if "has not been in touch" in t]) == 1
@@ -79,7 +152,7 @@ def test_follow_up_after_five_business_days_on_the_brazilian_calendar(tmp_path, 
 
 def test_contact_within_five_business_days_means_no_follow_up(tmp_path):
     created = datetime(2026, 11, 16, 13, tzinfo=UTC)
-    result = run("nfe", tmp_path, _journey(created=created, contact_after=timedelta(days=3),
+    result = run_jira(tmp_path, _journey(created=created, contact_after=timedelta(days=3),
                                            stages=["Primeiro contato"]), until=created + timedelta(days=20))
     assert not any("has not been in touch" in t for t in result.slack_to(ANA))
     assert {t.name: t.status for t in result.timers("ONB-7")}["follow_up"] == "cancelled"
@@ -88,7 +161,7 @@ def test_contact_within_five_business_days_means_no_follow_up(tmp_path):
 def test_a_skipped_stage_is_caught_up_and_closing_hands_over(tmp_path):
     created = datetime(2026, 11, 16, 13, tzinfo=UTC)
     records = _journey(created=created, contact_after=timedelta(days=2), stages=["Avaliação", "Encerramento"])
-    result = run("nfe", tmp_path, records, until=created + timedelta(days=90))
+    result = run_jira(tmp_path, records, until=created + timedelta(days=90))
     assert result.stages(RULE, "ONB-7") == ["purchased", "first_contact", "evaluation", "layout", "homologation",
                                             "production", "closing"]
     assert result.ticket("ONB-7").field("Equipe responsável") == "Suporte técnico"
@@ -101,13 +174,13 @@ def test_the_journey_never_goes_back(tmp_path):
     created = datetime(2026, 11, 16, 13, tzinfo=UTC)
     records = _journey(created=created, contact_after=timedelta(days=1),
                        stages=["Primeiro contato", "Avaliação", "Primeiro contato"])
-    result = run("nfe", tmp_path, records)
+    result = run_jira(tmp_path, records)
     assert result.state(RULE, "ONB-7").stage == "evaluation"
 
 
 def test_without_a_consultant_the_lead_is_asked_to_follow_up(tmp_path):
     created = datetime(2026, 11, 16, 13, tzinfo=UTC)
-    result = run("nfe", tmp_path, _journey(created=created, contact_after=None, consultant=None),
+    result = run_jira(tmp_path, _journey(created=created, contact_after=None, consultant=None),
                  until=created + timedelta(days=10))
     assert len([t for t in result.slack_to(LEAD) if "has not been in touch" in t]) == 1
     assert "nobody is set as consultant" in result.comments("ONB-7")[0]

@@ -1,4 +1,5 @@
-"""Procountor consumer e-invoicing (seed 003) on the virtual clock: the demo end to end, then variants."""
+"""Procountor consumer e-invoicing (seed 003) on the virtual clock: the demo end to end on its Zendesk account
+(in-memory replay, and the real Zendesk adapter on the fake Zendesk), then the Jira-hosted run and variants."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from bot.trackers.site import Site
 from rules.procountor_einvoicing import Config
-from tests.rules.scenario import EXAMPLES, run
+from tests.rules.scenario import EXAMPLES, JIRA_SITES, Run, jira_config, run
 from tests.rules.webhooks import Issue, JiraWebhooks
+from tests.rules.zendesk_scenario import run_on_zendesk
+from tests.rules.zendesk_webhooks import ZendeskTicket, ZendeskWebhooks
+
+
+def run_jira(tmp_path, records=None, **kw) -> Run:
+    """The runbook on its Jira-hosted variant (the shipped demo runs on Zendesk)."""
+    return run("procountor", tmp_path, records, config=jira_config(tmp_path), root=JIRA_SITES, **kw)
+
 
 RULE = "procountor_einvoicing"
 OWNER, KEEPER = "liisa.koski@kotileipomo.example", "aino.virtanen@kotileipomo.example"
@@ -16,8 +25,73 @@ BOT = "ticketbot@kotileipomo.example"
 STEPS = Config().steps
 
 
+# on Zendesk (the shipped demo) ------------------------------------------------------------------------------
+def test_zendesk_demo_replays_in_memory(tmp_path):
+    result = run("procountor", tmp_path)  # examples/procountor: a Zendesk account, Zendesk webhooks
+    assert result.errors() == []
+    assert result.stages(RULE, "201") == ["started", *(f"step{n}" for n in range(1, 9))]
+    assert result.ticket("201").status == "solved"
+    task = result.ticket("203")  # created by ticketbot as a Zendesk task in the group, adopted from its webhook
+    assert (task.project, task.issue_type, task.status, task.field("E-invoice order")) == (
+        "Bookkeeping", "task", "solved", "202")
+    assert "ticketbot_link_relates_202_203" in result.ticket("202").labels
+    assert [t.split(":")[0] for t in result.slack_to(KEEPER)] == ["Reminder 1", "Reminder 2"]
+    assert result.stages(RULE, "204") == ["received", "allocated"] and "205" not in result.player.tracker.tickets
+
+
+def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
+    """The shipped recording through the real Zendesk adapter: the fake's final tickets are the runbook's."""
+    result = run_on_zendesk("procountor", tmp_path)
+    assert result.errors() == []
+    # the activation: all eight options selected (their tags on the ticket), one note per step, solved
+    activation = result.ticket(201)
+    assert activation["status"] == "solved"
+    selected = result.field(201, "Activation steps")
+    assert len(selected) == 8 and set(selected) <= set(activation["tags"])  # every selected option keeps its tag
+    notes = [c["body"] for c in result.bot_comments(201)]
+    assert len(notes) == 9 and notes[-1] == "ticketbot: all eight steps are done: consumer e-invoicing is active."
+    # the order 202: the task 203 created in the group as a Zendesk task carrying the order's id, linked by
+    # tag and note on both, solved once the order was allocated
+    task = result.ticket(203)
+    group = next(g["id"] for g in result.fake.groups.values() if g["name"] == "Bookkeeping")
+    assert (task["type"], task["group_id"], task["status"]) == ("task", group, "solved")
+    assert result.field(203, "E-invoice order") == "202"
+    for key in (202, 203):
+        assert "ticketbot_link_relates_202_203" in result.ticket(key)["tags"]
+        assert any(c["body"].startswith("ticketbot linked #202 -[Relates]-> #203") for c in result.bot_comments(key))
+    reminders = [c["body"] for c in result.bot_comments(202) if ": reminder " in c["body"]]
+    assert reminders == ["@aino.virtanen@kotileipomo.example ticketbot: reminder 1: still not allocated to a customer.",
+                         "@aino.virtanen@kotileipomo.example ticketbot: reminder 2: still not allocated to a customer."]
+    assert result.field(202, "Customer number") == "10042" and result.timers("202") == {"allocation": "cancelled"}
+    # 204 arrived allocated: no task, no reminder; nothing ticketbot wrote is public, nobody was copied
+    assert sorted(result.fake.tickets) == [201, 202, 203, 204] and result.timers("204") == {}
+    assert result.public_bot_comments() == []
+    assert all(result.people(t, "email_cc_ids") == [] for t in result.fake.tickets)
+    assert result.slack_to(LEAD) == []
+
+
+def test_zendesk_order_never_allocated_is_escalated_and_its_task_stays_open(tmp_path):
+    site = Site.load(EXAMPLES / "procountor" / "site.yaml")
+    hooks = ZendeskWebhooks(site)
+    start = datetime(2027, 2, 8, 9, tzinfo=UTC)  # Monday 11:00 in Helsinki
+    order = ZendeskTicket(hooks, "300", subject="E-invoice order: Ville Nieminen", form="E-invoice order",
+                          group="Bookkeeping", created=start)
+    task = ZendeskTicket(hooks, "301", subject="Allocate e-invoice order 300 to a customer", group="Bookkeeping",
+                         ticket_type="task", created=start)
+    records = [order.create(PROCOUNTOR), task.create(BOT, fields={"E-invoice order": "300"})]
+    result = run_on_zendesk("procountor", tmp_path, records, until=start + timedelta(days=14))
+    assert result.errors() == []
+    fired = [s.event.occurred_at for s in result.steps if s.event.kind == "timer.fired"]
+    assert fired == [start + timedelta(days=d) for d in (1, 2, 3, 4, 7)]
+    assert len(result.slack_to(KEEPER)) == 4 and len(result.slack_to(LEAD)) == 1
+    assert result.ticket(301)["status"] == "new"  # never allocated: the task stays open
+    escalation = result.bot_comments(300)[-1]
+    assert not escalation["public"] and "escalated to mikko.laine@kotileipomo.example" in escalation["body"]
+
+
+# on Jira -------------------------------------------------------------------------------------------------
 def test_demo_tracks_the_eight_steps_and_chases_the_unallocated_order(tmp_path):
-    result = run("procountor", tmp_path)
+    result = run_jira(tmp_path)
     assert result.errors() == []
     # The activation: every step entered once, in order (5 and 6 ticked together), then closed.
     assert result.stages(RULE, "PC-1") == ["started", *(f"step{n}" for n in range(1, 9))]
@@ -48,7 +122,7 @@ def test_demo_tracks_the_eight_steps_and_chases_the_unallocated_order(tmp_path):
 
 
 def _order(*, allocated_after: timedelta | None, task_event: bool = True):
-    site = Site.load(EXAMPLES / "procountor" / "site.yaml")
+    site = Site.load(JIRA_SITES / "procountor" / "site.yaml")
     hooks = JiraWebhooks(site, site.base_url)
     start = datetime(2027, 2, 8, 9, tzinfo=UTC)  # Monday 11:00 in Helsinki
     order = Issue(hooks, "PC-1", summary="E-invoice order: Ville Nieminen", issue_type="E-invoice order",
@@ -65,7 +139,7 @@ def _order(*, allocated_after: timedelta | None, task_event: bool = True):
 
 def test_an_order_never_allocated_is_reminded_daily_then_escalated(tmp_path):
     records, start = _order(allocated_after=None)
-    result = run("procountor", tmp_path, records, until=start + timedelta(days=14))
+    result = run_jira(tmp_path, records, until=start + timedelta(days=14))
     # Every Helsinki business day at 11:00 (Tue-Fri), then the escalation after 5 business days (Mon).
     fired = [s.event.occurred_at for s in result.steps if s.event.kind == "timer.fired"]
     assert fired == [start + timedelta(days=d) for d in (1, 2, 3, 4, 7)]
@@ -79,25 +153,25 @@ def test_an_order_never_allocated_is_reminded_daily_then_escalated(tmp_path):
 
 def test_allocated_before_the_first_reminder(tmp_path):
     records, _ = _order(allocated_after=timedelta(hours=3))
-    result = run("procountor", tmp_path, records, until=datetime(2027, 3, 1, tzinfo=UTC))
+    result = run_jira(tmp_path, records, until=datetime(2027, 3, 1, tzinfo=UTC))
     assert result.slack_to(KEEPER) == [] and result.slack_to(LEAD) == []
     assert result.ticket("PC-2").status == "Done"
 
 
 def test_task_never_seen_the_order_says_to_close_it_by_hand(tmp_path):
     records, _ = _order(allocated_after=timedelta(hours=3), task_event=False)
-    result = run("procountor", tmp_path, records)
+    result = run_jira(tmp_path, records)
     assert result.ticket("PC-2").status == "To Do"
     assert "The allocation task could not be identified; please close it." in result.comments("PC-1")[-1]
 
 
 def test_steps_ticked_out_of_order_count_only_up_to_the_first_gap(tmp_path):
-    site = Site.load(EXAMPLES / "procountor" / "site.yaml")
+    site = Site.load(JIRA_SITES / "procountor" / "site.yaml")
     start = datetime(2027, 2, 1, 8, tzinfo=UTC)
     act = Issue(JiraWebhooks(site, site.base_url), "PC-1", summary="Activation", issue_type="Activation",
                 status="To Do", created=start)
     records = [act.create(OWNER, fields={"Activation owner": OWNER}),
                act.change(start + timedelta(hours=1), OWNER, {"Activation steps": (None, [STEPS[0], STEPS[1],
                                                                                          STEPS[3]])})]
-    result = run("procountor", tmp_path, records)
+    result = run_jira(tmp_path, records)
     assert result.state(RULE, "PC-1").stage == "step2"

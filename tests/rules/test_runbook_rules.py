@@ -9,7 +9,7 @@ from bot.check import Unavailable, run_check, trigger_edges
 from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site
 from rules import REGISTRY, load_rules
-from tests.rules.scenario import CONFIG, EXAMPLES, run
+from tests.rules.scenario import CONFIG, EXAMPLES, ZENDESK_BINDING, run
 
 DEMOS = {"momentus_einvoicing": "momentus", "nfe_onboarding": "nfe", "sharespine_onboarding": "sharespine",
          "procountor_einvoicing": "procountor"}
@@ -28,9 +28,29 @@ def test_each_demo_moves_only_its_own_rule(tmp_path, demo):
 
 @pytest.mark.parametrize("rule_id", DEMOS)
 def test_the_config_block_is_the_seeds_defaults(rule_id):
+    """The seed's defaults, but for people and, on Zendesk, the keys binding the runbook to its account."""
     bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)
     defaults = type(bound.rule).Config()
-    assert bound.config.model_dump(exclude=PEOPLE) == defaults.model_dump(exclude=PEOPLE)
+    exclude = PEOPLE | (set(ZENDESK_BINDING) if bound.config.tracker == "zendesk" else set())
+    assert bound.config.model_dump(exclude=exclude) == defaults.model_dump(exclude=exclude)
+
+
+def test_the_zendesk_demos_are_bound_to_zendesk():
+    bound = {b.id: b for b in load_rules(CONFIG)}
+    assert {rule_id for rule_id, b in bound.items() if getattr(b.config, "tracker", "jira") == "zendesk"} == {
+        "nfe_onboarding", "procountor_einvoicing"}
+    for rule_id in ("nfe_onboarding", "procountor_einvoicing"):
+        assert Site.load(EXAMPLES / DEMOS[rule_id] / "site.yaml").is_zendesk
+    reqs = {(r.kind, r.name, r.project, r.system) for r in bound["procountor_einvoicing"].rule.requirements(
+        bound["procountor_einvoicing"].config)}
+    # on Zendesk the kinds of ticket are forms, the task a ticket type, "done" a status
+    assert ("request_type", "Activation", "Bookkeeping", "zendesk") in reqs
+    assert ("request_type", "E-invoice order", "Bookkeeping", "zendesk") in reqs
+    assert ("issue_type", "Task", "Bookkeeping", "zendesk") in reqs
+    assert ("transition", "solved", "Bookkeeping", "zendesk") in reqs
+    assert all(system in ("zendesk", "slack") for *_, system in reqs)
+    writes = {(t.kind, t.system) for t in bound["procountor_einvoicing"].rule.writes(bound["procountor_einvoicing"].config)}
+    assert ("label", "zendesk") in writes  # Zendesk records a link as a tag
 
 
 @pytest.mark.parametrize(("rule_id", "demo"), DEMOS.items())
@@ -39,7 +59,7 @@ def test_every_name_a_rule_needs_exists_on_its_demo_site(rule_id, demo):
     tracker = MemoryTracker(Site.load(EXAMPLES / demo / "site.yaml"))
     from bot.check import TrackerResolver
 
-    resolvers = {"jira": TrackerResolver(tracker, demo),
+    resolvers = {"jira": TrackerResolver(tracker, demo), "zendesk": TrackerResolver(tracker, demo),
                  "slack": Unavailable("Slack", "not configured in tests", fatal=False)}
     report = run_check([bound], lambda systems: resolvers)
     assert report.undeclared == []
@@ -49,12 +69,13 @@ def test_every_name_a_rule_needs_exists_on_its_demo_site(rule_id, demo):
 
 def test_a_misspelt_name_is_caught_by_the_check(tmp_path):
     config = tmp_path / "rules.yaml"
-    config.write_text("rules:\n  nfe_onboarding:\n    stages: {layout: Montagem de layout}\n", encoding="utf-8")
+    config.write_text("rules:\n  nfe_onboarding:\n    tracker: zendesk\n    project: Onboarding\n"
+                      "    stages: {layout: Montagem de layout}\n", encoding="utf-8")
     bound = load_rules(config)[0]
     from bot.check import TrackerResolver
 
     tracker = MemoryTracker(Site.load(EXAMPLES / "nfe" / "site.yaml"))
-    report = run_check([bound], lambda systems: {"jira": TrackerResolver(tracker),
+    report = run_check([bound], lambda systems: {"zendesk": TrackerResolver(tracker),
                                                  "slack": Unavailable("Slack", "off", fatal=False)})
     assert [(r.requirement.kind, r.requirement.name, r.closest) for r in report.failures] == [
         ("option", "Montagem de layout", ("Montagem do layout",))]
@@ -77,3 +98,21 @@ def test_every_cycle_through_a_runbook_rule_is_guarded(rule_id, wakes_itself):
 def test_registry_order_keeps_everbright_first():
     assert list(REGISTRY)[:1] == ["everbright_onboarding"]
     assert set(DEMOS) <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("rule_id", ["nfe_onboarding", "procountor_einvoicing"])
+def test_every_name_a_zendesk_runbook_needs_resolves_through_the_zendesk_adapter(rule_id):
+    """`ticketbot check` against the Zendesk account (the fake, seeded from the demo site) finds every name."""
+    from bot.check import TrackerResolver
+    from bot.trackers.zendesk import ZendeskTracker
+    from tests.fakes.fake_zendesk import FakeZendesk
+
+    bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)
+    site = Site.load(EXAMPLES / DEMOS[rule_id] / "site.yaml")
+    with FakeZendesk(site) as fake:
+        tracker = ZendeskTracker(fake.url, site.bot_account.email, "token", sleep=lambda s: None)
+        report = run_check([bound], lambda systems: {"zendesk": TrackerResolver(tracker, "zendesk"),
+                                                     "slack": Unavailable("Slack", "off", fatal=False)})
+    assert fake.violations == []
+    assert [(r.requirement.kind, r.requirement.name, r.detail) for r in report.failures] == []
+    assert {r.requirement.system for r in report.resolutions} == {"zendesk", "slack"}
