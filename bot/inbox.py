@@ -54,7 +54,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
@@ -462,24 +462,28 @@ class Inbox:
                 InboxRow.status == PROCESSING).values(lease_until=until))
 
     # results --------------------------------------------------------------------------------
-    def complete(self, claim: Claim, *, note: str = "", status: str = DONE) -> bool:
-        """Mark a claimed event finished; False if the claim had been lost meanwhile."""
-        return self._finish(claim, status=status, note=note, finished_at=self.clock.now(),
+    def complete(self, claim: Claim, *, note: str = "", status: str = DONE, conn: Connection | None = None) -> bool:
+        """Mark a claimed event finished (in ``conn``'s transaction when given); False if the claim
+        had been lost meanwhile."""
+        return self._finish(claim, conn, status=status, note=note, finished_at=self.clock.now(),
                             lease_owner=None, lease_until=None, last_error=None)
 
     def fail(self, claim: Claim, error: str, *, retry_in: float | None) -> bool:
         """Record a failure: retry after ``retry_in`` seconds, or dead-letter when None."""
         if retry_in is None:
-            return self._finish(claim, status=DEAD, last_error=error[:4000], finished_at=self.clock.now(),
+            return self._finish(claim, None, status=DEAD, last_error=error[:4000], finished_at=self.clock.now(),
                                 lease_owner=None, lease_until=None)
-        return self._finish(claim, status=PENDING, last_error=error[:4000], lease_owner=None, lease_until=None,
+        return self._finish(claim, None, status=PENDING, last_error=error[:4000], lease_owner=None, lease_until=None,
                             next_attempt_at=self.clock.now().timestamp() + retry_in)
 
-    def _finish(self, claim: Claim, **values: Any) -> bool:
+    def _finish(self, claim: Claim, conn: Connection | None, **values: Any) -> bool:
         stmt = _change(InboxRow.id == claim.id, InboxRow.version == claim.version,
                        InboxRow.lease_owner == self.owner).values(**values)
-        with self.engine.begin() as conn:
+        if conn is not None:
             done = conn.execute(stmt).rowcount == 1
+        else:
+            with self.engine.begin() as own:
+                done = own.execute(stmt).rowcount == 1
         if not done:
             log.warning("inbox event %s was reclaimed by another worker before it finished here", claim.id)
         return done

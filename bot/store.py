@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -36,10 +36,11 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 LIVE = "live"
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -141,18 +142,22 @@ class Store:
             finally:
                 self._local.pending = None
 
-    def flush(self) -> None:
-        """Write what this thread's :meth:`deferred` block holds so far (one transaction)."""
+    def flush(self, also: Callable[[Connection], T] | None = None) -> T | None:
+        """Write what this thread's :meth:`deferred` block holds so far, in one transaction with
+        ``also`` (the worker marks the event done in it); returns what ``also`` returned."""
         pending = self._pending()
-        if pending is None or pending.empty:
-            return
-        traces, applied = pending.traces, list(pending.applied.values())
+        if (pending is None or pending.empty) and also is None:
+            return None
+        traces, applied = (pending.traces, list(pending.applied.values())) if pending else ([], [])
         with self.engine.begin() as conn:
             if traces:
                 conn.execute(insert(TraceRow), traces)
             if applied:
                 conn.execute(self._insert_applied(), applied)
-        pending.clear()
+            result = also(conn) if also is not None else None
+        if pending is not None:
+            pending.clear()
+        return result
 
     def _pending(self) -> _Pending | None:
         return getattr(self._local, "pending", None)

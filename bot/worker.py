@@ -218,12 +218,15 @@ class WorkerPool:
         return handled
 
     def _handle(self, claim: Claim) -> None:
-        try:
-            status, note = self.handler.handle(claim)
-        except Exception as exc:  # one event's failure never stops the others
-            self._failed(claim, exc)
-            return
-        self._record(lambda: self.inbox.complete(claim, status=status, note=note[:4000]))
+        store = self.handler.store
+        with store.deferred():  # the event's traces and records are committed with its "done"
+            try:
+                status, note = self.handler.handle(claim)
+            except Exception as exc:  # one event's failure never stops the others
+                self._failed(claim, exc)
+                return
+            self._record(lambda: store.flush(
+                also=lambda conn: self.inbox.complete(claim, status=status, note=note[:4000], conn=conn)))
         self.metrics.latency.labels(claim.source).observe(
             max(0.0, self.inbox.clock.now().timestamp() - claim.received_ts))
 

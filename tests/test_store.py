@@ -142,3 +142,30 @@ def test_the_executor_records_a_sent_slack_message_before_the_event_ends(store: 
     # a second delivery (after a crash, say) sends nothing again
     again = Executor(tracker, store, clock, scope=LIVE, notifier=SentSlack(store))
     assert [o.status for o in again.apply([dm, watcher])] == ["already-true", "already-true"]
+
+
+def test_flush_writes_with_the_callers_statement_in_one_transaction_or_not_at_all(store: Store) -> None:
+    """The worker marks the event done in the same transaction: a failed "done" keeps the traces
+    pending (and unwritten), and the retry writes both."""
+    from sqlalchemy import text
+
+    with store.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE done_marks (event TEXT)"))
+
+    def mark(conn, fail: bool) -> str:  # conn: a SQLAlchemy Connection
+        conn.execute(text("INSERT INTO done_marks VALUES ('e1')"))
+        if fail:
+            raise RuntimeError("database went away")
+        return "done"
+
+    with store.deferred():
+        trace(store)
+        record(store, "r1:SS-1:watcher:a")
+        with pytest.raises(RuntimeError):
+            store.flush(also=lambda conn: mark(conn, fail=True))
+        assert seen_elsewhere(store) == (0, set())
+        assert store.flush(also=lambda conn: mark(conn, fail=False)) == "done"
+        assert seen_elsewhere(store) == (1, {"r1:SS-1:watcher:a"})
+    assert seen_elsewhere(store) == (1, {"r1:SS-1:watcher:a"})  # the block's end writes nothing twice
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM done_marks")).scalar() == 1
