@@ -244,9 +244,11 @@ def test_health_and_metrics(make_daemon):
 def test_health_is_503_when_the_database_is_gone(make_daemon, tmp_path):
     daemon = make_daemon(onboarding_site([]))
     with live_server(daemon.app) as url:
-        daemon.store.engine.dispose()
         (tmp_path / "ticketbot.sqlite3").unlink()
         (tmp_path / "ticketbot.sqlite3").mkdir()  # the path is no longer a database file
+        # Only now drop the pooled connections: one an idle worker opened between a dispose and the
+        # unlink would still reach the unlinked file (a race of the test, seen under load).
+        daemon.store.engine.dispose()
         r = httpx.get(f"{url}/healthz")
         assert r.status_code == 503 and r.json()["database"].startswith("unreachable")
         (tmp_path / "ticketbot.sqlite3").rmdir()
