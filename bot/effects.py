@@ -37,6 +37,14 @@ class Effect:
         """Stable identity: the same rule, ticket and step always give the same key."""
         return f"{self.rule_id}:{self.ticket_key}:{self.step}"
 
+    @property
+    def marker(self) -> str:
+        """An id that what this effect writes carries where nobody reads it (a created ticket's label
+        or external id, a Slack message's block id), so the executor can find the write again: a crash
+        between the write and its record must not repeat it. Derived from the key, so every retry of
+        the plan looks for the same one."""
+        return "tb-" + hashlib.sha256(self.key.encode()).hexdigest()[:20]
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -159,13 +167,6 @@ class CreateTicket(Effect):
     description: str = ""
     field_values: dict[str, Any] = field(default_factory=dict, hash=False)
     kind: ClassVar[str] = "create_ticket"
-
-    @property
-    def marker(self) -> str:
-        """A label (Jira) or external id (Zendesk) the created ticket carries from its creation on, so
-        the executor can find it again: a crash between the create and its record must not create
-        it twice. Derived from the effect's key, so every retry of the plan looks for the same one."""
-        return "tb-" + hashlib.sha256(self.key.encode()).hexdigest()[:20]
 
     def describe(self) -> str:
         return f"create {self.issue_type} in {self.project}: {self.summary!r}"

@@ -38,7 +38,7 @@ from bot.effects import (
 )
 from bot.model import Ticket, User
 from bot.state import StateStore
-from bot.store import Store
+from bot.store import SENDING, Store
 from bot.trackers.base import Tracker, TrackerError
 
 if TYPE_CHECKING:
@@ -265,7 +265,18 @@ class Executor:
             self.notifier.alert(message.text)  # never raises; logged when no admin channel is set
             self._record(message, APPLIED, "alert")
             return Outcome(message, APPLIED, "alert to the admin channel")
+        intent = f"{message.key}#{SENDING}"
+        find_sent = getattr(self.notifier, "find_sent", None)
         try:
+            if self.store.is_applied(self.scope, intent) and find_sent is not None:
+                ts = find_sent(message)  # a send began before and left no record: did it reach Slack?
+                if ts is not None:
+                    self._record(message, ALREADY, f"ts {ts}")
+                    return Outcome(message, ALREADY, f"sent before its record was written (ts {ts})")
+            else:  # written before the send, so a crash after it leaves a trace to look for
+                self.store.record_applied(scope=self.scope, effect_key=intent, ticket_key=message.ticket_key,
+                                          rule_id=message.rule_id, kind=message.kind, outcome=SENDING,
+                                          detail="", at=self.clock.now(), durable=True)
             ts = self.notifier.send(message)
         except NotifyError as exc:
             return Outcome(message, FAILED, str(exc))

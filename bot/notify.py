@@ -23,7 +23,7 @@ from slack_sdk.http_retry import HttpResponse
 
 from bot.effects import SlackMessage
 from bot.settings import SlackSettings
-from bot.slack.blocks import decision_message
+from bot.slack.blocks import decision_message, sent_marker, text_message
 from bot.slack.client import ApiStats, Sleep, retry_after, web_client
 from bot.slack.text import escape
 
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Slack's limit for the top-level ``text`` of chat.postMessage.
 TEXT_LIMIT = 40_000
+#: How many recent messages of a conversation :meth:`SlackNotifier.find_sent` reads.
+HISTORY_LOOK_BACK = 100
 
 
 class NotifyError(Exception):
@@ -55,6 +57,9 @@ class Notifier(Protocol):
     def alert(self, text: str) -> None:
         """Tell the operators (the admin channel); a logged no-op when none is configured. Never raises."""
         ...
+
+    # Optional: ``find_sent(message) -> str | None``, the ``ts`` of the message if it was already
+    # posted (see SlackNotifier.find_sent); a notifier without it gets the message sent again.
 
 
 # --- the adapter -----------------------------------------------------------------------------
@@ -103,11 +108,23 @@ class SlackNotifier:
         """Post the message to its channel or person; buttons when it asks for actions. Returns ts."""
         channel = self._destination(message)
         text = escape(message.text)
-        kwargs: dict[str, Any] = {"channel": channel, "text": text[:TEXT_LIMIT]}
-        if message.actions:
-            kwargs["blocks"] = decision_message(text, message.ticket_key, message.actions)
-        response = self._call("chat.postMessage", self.client.chat_postMessage, **kwargs)
+        blocks = decision_message(text, message.ticket_key, message.actions, message.marker) if message.actions \
+            else text_message(text, message.marker)
+        response = self._call("chat.postMessage", self.client.chat_postMessage, channel=channel,
+                              text=text[:TEXT_LIMIT], blocks=blocks)
         return str(response["ts"])
+
+    def find_sent(self, message: SlackMessage, *, look_back: int = HISTORY_LOOK_BACK) -> str | None:
+        """The ``ts`` of this message if it was posted already (its marker in the last ``look_back``
+        messages of its conversation), else None. The executor asks after a send whose record is
+        missing: a crash came between Slack's answer and the record."""
+        channel = self._destination(message)
+        if channel[:1] in ("U", "W"):  # a person: the app's DM with them
+            opened = self._call("conversations.open", self.client.conversations_open, users=channel)
+            channel = str(opened["channel"]["id"])
+        history = self._call("conversations.history", self.client.conversations_history, channel=channel,
+                             limit=look_back)
+        return next((str(m["ts"]) for m in history.get("messages") or () if sent_marker(m) == message.marker), None)
 
     def alert(self, text: str) -> None:
         """Post to the admin channel, or log when there is none or Slack fails.

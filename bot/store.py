@@ -40,6 +40,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 LIVE = "live"
+#: The outcome of the record a Slack message gets just before it is sent (see Executor._send).
+SENDING = "sending"
 T = TypeVar("T")
 
 
@@ -231,7 +233,9 @@ class Store:
             conn.execute(self._insert_applied(), [row])
 
     def applied(self, ticket_key: str | None = None, *, scope: str = LIVE) -> list[AppliedEffectRow]:
-        query = select(AppliedEffectRow).where(AppliedEffectRow.scope == scope).order_by(AppliedEffectRow.id)
+        """The effects made (or found) true, oldest first; not the notes written before a send."""
+        query = select(AppliedEffectRow).where(AppliedEffectRow.scope == scope,
+                                               AppliedEffectRow.outcome != SENDING).order_by(AppliedEffectRow.id)
         if ticket_key:
             query = query.where(AppliedEffectRow.ticket_key == ticket_key)
         with self.session() as s:

@@ -41,8 +41,28 @@ def button(action: str, ticket_key: str) -> dict[str, Any]:
             "text": {"type": "plain_text", "text": spec["label"]}, "value": ticket_key}
 
 
-def decision_message(escaped_text: str, ticket_key: str, actions: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The text as a section, followed by one button per action (in the order given).
+def marked_block_id(marker: str) -> str:
+    """The text section's block id for a message that carries an effect's marker (see :func:`sent_marker`)."""
+    return f"{TEXT_BLOCK}:{marker}" if marker else TEXT_BLOCK
+
+
+def sent_marker(message: dict[str, Any]) -> str:
+    """The effect marker a message from conversations.history carries ("" for none)."""
+    for block in message.get("blocks") or ():
+        block_id = str(block.get("block_id") or "")
+        if block_id.startswith(f"{TEXT_BLOCK}:"):
+            return block_id.split(":", 1)[1]
+    return ""
+
+
+def text_message(escaped_text: str, marker: str = "") -> list[dict[str, Any]]:
+    """The text as one section whose block id carries ``marker`` (invisible to people)."""
+    return [section(escaped_text, marked_block_id(marker))]
+
+
+def decision_message(escaped_text: str, ticket_key: str, actions: tuple[str, ...],
+                     marker: str = "") -> list[dict[str, Any]]:
+    """The text as a section (its block id carrying ``marker``), then one button per action (in the order given).
 
     Raises ValueError for an action ticketbot has no listener for: a button nobody answers
     would look like a working approval.
@@ -50,7 +70,7 @@ def decision_message(escaped_text: str, ticket_key: str, actions: tuple[str, ...
     unknown = [a for a in actions if a not in _BUTTONS]
     if unknown:
         raise ValueError(f"unknown Slack actions {unknown}; known: {sorted(_BUTTONS)}")
-    return [section(escaped_text),
+    return [*text_message(escaped_text, marker),
             {"type": "actions", "block_id": DECISION_BLOCK,
              "elements": [button(a, ticket_key) for a in actions]}]
 

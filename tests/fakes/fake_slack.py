@@ -149,7 +149,7 @@ def urllib_via_requests() -> Iterator[None]:
 
 
 class FakeSlack:
-    """Slack's Web API (auth.test, users.*, chat.postMessage, conversations.open) and response_urls."""
+    """Slack's Web API (auth.test, users.*, chat.postMessage, conversations.open/.history) and response_urls."""
 
     def __init__(self, *, base_url: str = DEFAULT_BASE_URL, token: str = "xoxb-fake-bot-token",
                  spec: SlackSpec | None = None, team_id: str = "T0TICKET") -> None:
@@ -281,6 +281,17 @@ class FakeSlack:
                    "text": params.get("text", ""), "blocks": blocks or [], "channel": conversation}
         self.messages.setdefault(conversation, []).append(message)
         return _ok({"channel": conversation, "ts": message["ts"], "message": message})
+
+    def _m_conversations_history(self, params: dict[str, Any]) -> Reply:
+        """Newest first, at most ``limit`` (default 100); ``has_more`` when older ones remain."""
+        conversation = self._conversation(str(params.get("channel", "")))
+        if conversation is None:
+            return _ok_false("channel_not_found")
+        newest_first = list(reversed(self.messages.get(conversation, [])))
+        limit = int(params.get("limit") or 100)
+        return _ok({"messages": [{k: v for k, v in m.items() if k != "channel"} for m in newest_first[:limit]],
+                    "has_more": len(newest_first) > limit, "pin_count": 0,
+                    "response_metadata": {"next_cursor": ""}})
 
     def _conversation(self, channel: str) -> str | None:
         if channel in self.channels:

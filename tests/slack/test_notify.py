@@ -172,3 +172,91 @@ def test_an_undeliverable_alert_is_logged_not_raised(fake_slack: FakeSlack, capl
         notifier.alert("worker 3 crashed")
     assert "alert to CGONE not delivered (Slack chat.postMessage failed: channel_not_found): worker 3 crashed" \
         in caplog.text
+
+
+# finding a message that was sent before its record -----------------------------------------------------
+def test_every_message_carries_its_effects_marker_invisibly(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    plain, decision = message(user_email="approver@acme.test"), message(slack_user=APPROVER, step="ask",
+                                                                         actions=("approve",))
+    notifier.send(plain)
+    notifier.send(decision)
+    sent = fake_slack.dm(APPROVER)
+    assert [b["block_id"] for b in sent[0]["blocks"]] == [f"ticketbot_text:{plain.marker}"]
+    assert sent[1]["blocks"][0]["block_id"] == f"ticketbot_text:{decision.marker}"
+    assert sent[0]["text"] == "ONB-12 waits for your approval"  # what people read is unchanged
+    assert plain.marker != decision.marker
+
+
+def test_find_sent_looks_in_the_conversation_for_the_marker(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    first, other = message(user_email="approver@acme.test"), message(user_email="approver@acme.test", step="n2")
+    ts = notifier.send(first)
+    assert notifier.find_sent(first) == ts  # a DM: conversations.open, then its history
+    assert notifier.find_sent(other) is None
+    to_channel = message(channel="CADMIN", step="channel")
+    assert notifier.find_sent(to_channel) is None
+    assert notifier.find_sent(to_channel) is None
+    channel_ts = notifier.send(to_channel)
+    assert notifier.find_sent(to_channel) == channel_ts
+    assert fake_slack.count("conversations.history") == 5
+
+
+def test_a_crash_between_the_send_and_its_record_does_not_send_twice(notifier: SlackNotifier, fake_slack: FakeSlack,
+                                                                      tmp_path) -> None:  # noqa: ANN001
+    """The executor notes the send before making it; a retry that finds the note and no record asks
+    Slack's history for the marker instead of sending again."""
+    from datetime import UTC, datetime
+
+    from bot.clock import VirtualClock
+    from bot.executor import ALREADY, APPLIED, Executor
+    from bot.store import LIVE, Store
+    from bot.trackers.memory import MemoryTracker
+    from tests.daemon.helpers import onboarding_site
+
+    class Crash(BaseException):
+        pass
+
+    class CrashingStore(Store):
+        """Dies right after Slack answered, before the message's record is written."""
+
+        def record_applied(self, **kwargs) -> None:  # noqa: ANN003
+            if kwargs["outcome"] == APPLIED and kwargs["kind"] == "slack_message":
+                raise Crash("killed after the send")
+            super().record_applied(**kwargs)
+
+    clock = VirtualClock(datetime(2026, 11, 23, 9, tzinfo=UTC))
+    url = f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"
+    tracker = MemoryTracker(onboarding_site([]), now=clock.now)
+    nudge = message(user_email="approver@acme.test")
+    with pytest.raises(Crash):
+        Executor(tracker, CrashingStore(url), clock, scope=LIVE, notifier=notifier).apply([nudge])
+    assert len(fake_slack.dm(APPROVER)) == 1
+
+    store = Store(url)  # the restarted worker
+    [outcome] = Executor(tracker, store, clock, scope=LIVE, notifier=notifier).apply([nudge])
+    assert outcome.status == ALREADY and "sent before its record was written" in outcome.detail
+    assert len(fake_slack.dm(APPROVER)) == 1
+    [outcome] = Executor(tracker, store, clock, scope=LIVE, notifier=notifier).apply([nudge])
+    assert outcome.detail == "recorded as applied earlier"
+    assert fake_slack.count("chat.postMessage") == 1
+
+
+def test_a_failed_send_is_sent_on_the_retry(notifier: SlackNotifier, fake_slack: FakeSlack, tmp_path) -> None:  # noqa: ANN001
+    """The note before a send that failed finds nothing in Slack's history: the retry sends."""
+    from datetime import UTC, datetime
+
+    from bot.clock import VirtualClock
+    from bot.executor import APPLIED, FAILED, Executor
+    from bot.store import LIVE, Store
+    from bot.trackers.memory import MemoryTracker
+    from tests.daemon.helpers import onboarding_site
+
+    clock = VirtualClock(datetime(2026, 11, 23, 9, tzinfo=UTC))
+    store = Store(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}")
+    executor = Executor(MemoryTracker(onboarding_site([]), now=clock.now), store, clock, scope=LIVE,
+                        notifier=notifier)
+    nudge = message(user_email="approver@acme.test")
+    fake_slack.rate_limit(10, retry_after=600)  # longer than the notifier waits: the send fails
+    assert executor.apply([nudge])[0].status == FAILED
+    fake_slack.rate_limit(0)
+    assert executor.apply([nudge])[0].status == APPLIED
+    assert len(fake_slack.dm(APPROVER)) == 1
