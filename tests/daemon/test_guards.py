@@ -14,7 +14,7 @@ BOT = {"accountId": "5b10ac8d82e05b22cc7d4ef0", "emailAddress": "ticketbot@goeve
        "displayName": "ticketbot", "accountType": "atlassian"}
 
 
-def _receive(daemon, body: dict) -> None:  # noqa: ANN001
+def _receive(daemon, body: dict) -> None:
     raw = encode(body)
     assert daemon.intake.receive("jira", raw, {k.lower(): v for k, v in jira_headers(raw).items()}).status == 202
 

@@ -201,7 +201,7 @@ def test_find_sent_looks_in_the_conversation_for_the_marker(notifier: SlackNotif
 
 
 def test_a_crash_between_the_send_and_its_record_does_not_send_twice(notifier: SlackNotifier, fake_slack: FakeSlack,
-                                                                      tmp_path) -> None:  # noqa: ANN001
+                                                                      tmp_path) -> None:
     """The executor notes the send before making it; a retry that finds the note and no record asks
     Slack's history for the marker instead of sending again."""
     from datetime import UTC, datetime
@@ -218,7 +218,7 @@ def test_a_crash_between_the_send_and_its_record_does_not_send_twice(notifier: S
     class CrashingStore(Store):
         """Dies right after Slack answered, before the message's record is written."""
 
-        def record_applied(self, **kwargs) -> None:  # noqa: ANN003
+        def record_applied(self, **kwargs) -> None:
             if kwargs["outcome"] == APPLIED and kwargs["kind"] == "slack_message":
                 raise Crash("killed after the send")
             super().record_applied(**kwargs)
@@ -240,7 +240,7 @@ def test_a_crash_between_the_send_and_its_record_does_not_send_twice(notifier: S
     assert fake_slack.count("chat.postMessage") == 1
 
 
-def test_a_failed_send_is_sent_on_the_retry(notifier: SlackNotifier, fake_slack: FakeSlack, tmp_path) -> None:  # noqa: ANN001
+def test_a_failed_send_is_sent_on_the_retry(notifier: SlackNotifier, fake_slack: FakeSlack, tmp_path) -> None:
     """The note before a send that failed finds nothing in Slack's history: the retry sends."""
     from datetime import UTC, datetime
 
