@@ -19,6 +19,7 @@ from bot.trackers.base import NotFound, Tracker, TrackerError
 from bot.trackers.jira import JiraTracker, RateLimited
 from bot.trackers.site import Site
 from tests.fakes.fake_jira import FakeJira, load_specs, spec_skip_reason
+from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
 
 EMAIL, TOKEN = "ticketbot@goeverbright.com", "s3cret-api-token"
 MARIA, TOM, SUNPEAK = "maria.lopez@goeverbright.com", "tom.becker@goeverbright.com", "ops@sunpeaksolar.example"
@@ -72,11 +73,8 @@ def site() -> Site:
 
 @pytest.fixture
 def fake(site: Site) -> Iterator[FakeJira]:
-    with FakeJira(site, specs=load_specs()) as fake:
+    with spec_checked_jira(site) as fake:
         yield fake
-        assert fake.violations == [], "requests that Atlassian's spec does not describe"
-        assert fake.response_violations == [], "the fake answered with shapes the spec does not describe"
-        assert fake.unserved == [], "endpoints the fake does not serve"
 
 
 @pytest.fixture
@@ -86,7 +84,7 @@ def slept() -> list[float]:
 
 @pytest.fixture
 def jira(fake: FakeJira, slept: list[float]) -> JiraTracker:
-    return JiraTracker(fake.base_url, EMAIL, TOKEN, max_retries=2, sleep=slept.append)
+    return tracker_on(fake, EMAIL, TOKEN, max_retries=2, slept=slept)
 
 
 def since(fake: FakeJira, mark: int) -> list[tuple[str, str]]:
