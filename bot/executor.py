@@ -58,6 +58,9 @@ class Outcome:
     effect: Effect
     status: str  # applied | already-true | failed | would-apply
     detail: str = ""
+    #: A failure because the system throttled us: the seconds it asked us to wait (the worker's next
+    #: attempt waits at least that long).
+    retry_after: float | None = None
 
     def as_dict(self) -> dict:
         return {**self.effect.as_dict(), "outcome": self.status, "detail": self.detail}
@@ -220,7 +223,7 @@ class Executor:
         try:
             self.tracker.update_fields(key, batch)
         except TrackerError as exc:
-            return [Outcome(e, FAILED, str(exc)) for e in batch]
+            return [_failed(e, exc) for e in batch]
         for effect in batch:
             self._record(effect, APPLIED)
         return [Outcome(e, APPLIED, f"one edit of {len(batch)} field(s)") for e in batch]
@@ -233,7 +236,7 @@ class Executor:
         try:
             detail = self._write(effect)
         except TrackerError as exc:
-            return Outcome(effect, FAILED, str(exc))
+            return _failed(effect, exc)
         self._record(effect, APPLIED, detail)
         return Outcome(effect, APPLIED, detail)
 
@@ -279,7 +282,7 @@ class Executor:
                                           detail="", at=self.clock.now(), durable=True)
             ts = self.notifier.send(message)
         except NotifyError as exc:
-            return Outcome(message, FAILED, str(exc))
+            return _failed(message, exc)
         self._record(message, APPLIED, f"ts {ts}")
         return Outcome(message, APPLIED, f"ts {ts}")
 
@@ -292,3 +295,8 @@ class Executor:
         self.store.record_applied(scope=self.scope, effect_key=effect.key, ticket_key=effect.ticket_key,
                                   rule_id=effect.rule_id, kind=effect.kind, outcome=outcome, detail=detail,
                                   at=self.clock.now(), durable=durable)
+
+
+def _failed(effect: Effect, exc: Exception) -> Outcome:
+    """A failed outcome; a throttled one keeps the wait the system asked for."""
+    return Outcome(effect, FAILED, str(exc), retry_after=getattr(exc, "retry_after", None))

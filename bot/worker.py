@@ -74,7 +74,12 @@ class Retry:
 
 
 class EventFailed(Exception):
-    """Processing finished but something failed (a rule error or a failed write)."""
+    """Processing finished but something failed (a rule error or a failed write); ``retry_after``:
+    the longest wait a throttling system asked for, if one did."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Handler:
@@ -117,7 +122,8 @@ class Handler:
             report = processor.process(event)
         self.metrics.observe_report(claim.source, report)
         if report.failed:
-            raise EventFailed(_failure_summary(report))
+            waits = [o.retry_after for o in report.outcomes if o.retry_after is not None]
+            raise EventFailed(_failure_summary(report), retry_after=max(waits, default=None))
         return "done", report.skipped
 
     @staticmethod
@@ -235,6 +241,9 @@ class WorkerPool:
         undecodable = isinstance(exc, Undecodable)
         error = str(exc) if undecodable else f"{exc.__class__.__name__}: {exc}"
         delay = None if undecodable else self.retry.delay(claim.attempts)
+        asked = getattr(exc, "retry_after", None)  # a throttled vendor said when to come back: not sooner
+        if delay is not None and asked is not None and asked > delay:
+            delay = asked
         if not isinstance(exc, EventFailed):  # rule and write failures were counted per rule already
             log.warning("inbox event %s (%s) failed on attempt %d: %s", claim.id, claim.ticket_key,
                         claim.attempts, error, exc_info=not (undecodable or _expected(exc)))

@@ -17,6 +17,15 @@ class TrackerError(Exception):
     """A tracker refused or failed an operation; the message says what and why."""
 
 
+class RateLimited(TrackerError):
+    """The system kept throttling (429, or 503 with Retry-After) past the retries the adapter makes,
+    or asked for a longer wait than it sleeps; ``retry_after``: the seconds it last asked for."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(TrackerError):
     """A named thing (ticket, user, status, link type, request type, option…) does not exist."""
 

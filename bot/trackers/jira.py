@@ -18,8 +18,8 @@ module has no code path that posts a public comment.
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,6 +37,7 @@ from requests.adapters import HTTPAdapter
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Ticket, User
 from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.base import RateLimited as BaseRateLimited
 from bot.trackers.jira_model import FieldCatalog, ticket_from_json, user_from_json
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,14 @@ _MULTI_OPTION = (":multiselect", ":multicheckboxes")
 OptionsLoader = Callable[[], dict[str, list[str]]]
 
 
-class RateLimited(TrackerError):
-    """Jira kept answering 429/503 after the allowed number of retries."""
+class RateLimited(BaseRateLimited):
+    """Jira kept answering 429/503 after the allowed number of retries, or asked for a longer wait
+    than :data:`MAX_WAIT`."""
+
+
+#: The longest Retry-After the adapter sleeps through; a longer one fails the call at once, and the
+#: worker retries the event after that long (never sooner).
+MAX_WAIT = 60.0
 
 
 # HTTP: retries and call counting ---------------------------------------------------------------
@@ -109,7 +116,11 @@ class _RetryingAdapter(HTTPAdapter):
             if attempt >= self.retries:
                 response.close()
                 raise RateLimited(f"Jira answered {response.status_code} to {method} {path} "
-                                  f"{attempt + 1} time(s); gave up after {self.retries} retries")
+                                  f"{attempt + 1} time(s); gave up after {self.retries} retries", retry_after=delay)
+            if delay > MAX_WAIT:
+                response.close()
+                raise RateLimited(f"Jira asked to wait {delay:.0f}s before {method} {path}; "
+                                  f"more than the {MAX_WAIT:.0f}s ticketbot waits", retry_after=delay)
             # No headers in the log: they would carry the Authorization header.
             log.warning("Jira answered %s to %s %s; retrying in %.1fs (%d/%d)",
                         response.status_code, method, path, delay, attempt + 1, self.retries)

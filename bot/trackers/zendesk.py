@@ -73,6 +73,7 @@ from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyExce
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Comment, Link, Ticket, User
 from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.base import RateLimited as BaseRateLimited
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ _PROBLEM_LINK_TYPES = {"problem", "incident"}
 _SHOW_MANY_LIMIT = 100
 
 
-class RateLimited(TrackerError):
+class RateLimited(BaseRateLimited):
     """Zendesk kept throttling (429) after the allowed retries, or asked for too long a wait."""
 
 
@@ -128,6 +129,7 @@ class _ThrottledRequest:
 
     def __call__(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         path = urlsplit(url).path
+        wait: float | None = None
         for attempt in range(self.max_retries + 1):
             self.calls[(method.upper(), path)] += 1
             response = self.send(method, url, *args, **kwargs)
@@ -140,10 +142,11 @@ class _ThrottledRequest:
                 break
             if wait > self.max_wait:
                 raise RateLimited(f"Zendesk asked to wait {wait:.0f}s before {method} {path}; "
-                                  f"more than the {self.max_wait:.0f}s ticketbot waits")
+                                  f"more than the {self.max_wait:.0f}s ticketbot waits", retry_after=wait)
             log.warning("Zendesk throttled %s %s (%s); retrying in %.1fs", method, path, response.status_code, wait)
             self.sleep(wait)
-        raise RateLimited(f"Zendesk still throttling {method} {path} after {self.max_retries} retries")
+        raise RateLimited(f"Zendesk still throttling {method} {path} after {self.max_retries} retries",
+                          retry_after=wait)
 
 
 def _install_throttling(session: requests.Session, wrapper_args: dict[str, Any]) -> None:

@@ -154,11 +154,6 @@ def _untouched(clean: Clean, world: World) -> dict:
     return ticket
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Retry-After is honoured only inside the adapters' own retries: once the Jira adapter (RateLimited) or "
-    "the Slack client (NotifyError.retry_after) gives up, bot/executor.py records a plain FAILED outcome and "
-    "bot/worker.py WorkerPool._failed schedules the next attempt by the inbox's backoff alone "
-    "(Retry.delay: 2 s, 4 s, ...), so the vendor is asked again sooner than it said"))
 @pytest.mark.parametrize("vendor", ["jira", "slack"])
 def test_the_next_attempt_after_giving_up_on_a_429_waits_for_its_retry_after(tmp_path, vendor):
     with World(tmp_path / "run", max_retries=JIRA_RETRIES) as world:

@@ -416,6 +416,23 @@ def test_429_retries_are_bounded(fake: FakeJira, jira: JiraTracker, slept: list[
     assert jira.throttled == {("GET", "/rest/api/2/issue/SS-1"): 3}  # every 429 counts, the last one too
 
 
+def test_a_gave_up_429_tells_how_long_jira_asked_to_wait(fake: FakeJira, jira: JiraTracker,
+                                                         slept: list[float]) -> None:
+    """The worker's next attempt waits at least that long (bot/worker.py)."""
+    fake.throttle(10, status=429, retry_after="3")
+    with pytest.raises(RateLimited) as raised:
+        jira.get_ticket("SS-1")
+    assert raised.value.retry_after == 3.0
+
+
+def test_a_retry_after_longer_than_the_adapter_waits_fails_at_once(fake: FakeJira, jira: JiraTracker,
+                                                                 slept: list[float]) -> None:
+    fake.throttle(1, status=429, retry_after="600")
+    with pytest.raises(RateLimited, match="asked to wait 600s") as raised:
+        jira.get_ticket("SS-1")
+    assert (raised.value.retry_after, slept) == (600.0, [])
+
+
 def test_only_429_answers_count_as_throttled(fake: FakeJira, jira: JiraTracker, slept: list[float]) -> None:
     fake.throttle(2, status=503, retry_after="2")
     jira.get_ticket("SS-1")
