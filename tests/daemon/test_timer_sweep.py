@@ -126,3 +126,38 @@ def test_many_due_timers_fire_in_batches(make_daemon, clock):
     clock.advance(timedelta(days=1, seconds=1))
     assert daemon.timers.run_once() == 7
     assert sorted(r.ticket_key for r in _fired_rows(daemon)) == sorted(keys)
+
+
+def test_a_backlog_of_due_timers_is_queued_together_and_fires_once(make_daemon, clock, monkeypatch):
+    """From timers.PARALLEL due timers on, a batch's events go to the inbox together, then are marked fired
+    in one transaction; a failure while queueing marks nothing, and the repeat fires each timer once."""
+    from bot.inbox import Inbox
+    from bot.timers import PARALLEL
+
+    keys = [f"SS-{n}" for n in range(1, PARALLEL + 5)]
+    daemon = make_daemon(onboarding_site(keys))
+    for key in keys:
+        _created(daemon, key)
+    clock.advance(timedelta(days=1, seconds=1))
+    real_add = Inbox.add_async
+    calls = []
+
+    async def failing(self, **kwargs):
+        calls.append(kwargs["key"])
+        if len(calls) == 3:
+            raise RuntimeError("database went away")
+        return await real_add(self, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Inbox, "add_async", failing)
+        with pytest.raises(RuntimeError):
+            daemon.timers.run_once()
+    assert all(t.status == PENDING for key in keys for t in StateStore(daemon.store).timers(LIVE, key))
+
+    assert daemon.timers.run_once() == len(keys)  # the events already queued are not queued twice
+    assert daemon.timers.run_once() == 0
+    daemon.workers.drain()
+    assert sorted(r.ticket_key for r in _fired_rows(daemon)) == sorted(keys)
+    assert {_timer(daemon, key).fire_count for key in keys} == {1}
+    changes = daemon.handler.trackers["jira"].changes()
+    assert all(lines_of(changes, key).count(REMINDER.replace("SS-1", key)) == 1 for key in keys)

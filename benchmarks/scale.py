@@ -1,0 +1,597 @@
+"""Scale benchmark: rule-evaluation throughput on the virtual clock, and 100k pending durable timers.
+
+    .venv/bin/python benchmarks/scale.py                       # both parts, default sizes
+    .venv/bin/python benchmarks/scale.py --events 20000 --timers 100000 --json
+
+(a) Replay throughput. ``--events`` synthetic EverBright webhook bodies (Jira Cloud's shape, built
+with ``examples/everbright/make_events.py``'s helpers) across many onboarding tickets walk all six
+runbook steps: the form arrives (intake), Jira's automation creates the CS ticket (found and linked),
+a person edits the SS ticket, Config puts CS on hold (approval asked, 24 h reminder armed), the
+approver answers by comment (most), only after the reminder fired (some) or by a separate ticket
+(a few, linked and closed as a duplicate), and Config sets CS Done (SS closed). Each is measured
+through three paths, all with the five rules enabled in ``config/ticketbot.yaml``:
+
+* ``replay``: :class:`bot.replay.Replay` — the real pipeline (``Processor``: tracker read, engine,
+  executor, traces, applied-effect records, rule state and timers in a SQLite *file*), timers firing
+  on the virtual clock;
+* ``pipeline, no persistence``: the same ``Processor``, its store and state store replaced by
+  dictionaries (this script's ``MemoryStore``/``MemoryStates``): what the pipeline costs without SQL;
+* ``rules only``: the time spent inside ``Engine.evaluate`` during that run (the five rules deciding,
+  reading ticket and state but writing nothing).
+
+Target: >= 5,000 events/s through ``replay``.
+
+(b) ``--timers`` pending durable timers in a SQLite file (``StateStore.start_timer`` rows, as the
+rules arm them): the RSS of a process holding and sweeping them (target <= 300 MB), and due-timer
+lateness when they all fall due across ``--window`` seconds and the real :class:`bot.timers.TimerSweep`
+(the leader job) runs every ``--sweep`` seconds on the real clock, queueing ``timer.fired`` events in
+the real inbox: lateness = the moment the sweep committed a timer's event minus its due time
+(target p50 and p99 <= 1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import heapq
+import importlib.util
+import json
+import os
+import pstats
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.clock import SystemClock
+from bot.engine import BoundRule
+from bot.state import CANCELLED, FIRED, PENDING, RuleState, Timer, timer_id
+from bot.store import Store
+from bot.trackers.site import Site
+
+EXAMPLES = ROOT / "examples" / "everbright"
+START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def _make_events_module() -> Any:
+    spec = importlib.util.spec_from_file_location("everbright_make_events", EXAMPLES / "make_events.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+# (a) synthetic events ------------------------------------------------------------------------------
+def synthetic_events(n_events: int, *, seed: int = 7, every: timedelta = timedelta(minutes=3)) -> list[dict]:
+    """About ``n_events`` webhook bodies (6 per onboarding, one more for an approval by separate ticket),
+    ordered by time; a new onboarding arrives every ``every``."""
+    me = _make_events_module()
+    rng = random.Random(seed)
+    out: list[tuple[int, int, dict]] = []
+    n = 0
+    serial = 0
+    extra_key = 900000
+    while len(out) < n_events:
+        n += 1
+        ss_key, cs_key = f"SS-{n}", f"CS-{n}"
+        installer = f"Installer {n:06d} Solar"
+        t0 = START + n * every
+        at = lambda delta, t0=t0: (t0 + delta).strftime("%Y-%m-%dT%H:%M:%S")
+        form = (f"Thank you for partnering with EverBright!\n\n* Installer name: {installer}\n"
+                f"* Installer contact email: ops@sunpeaksolar.example\n* State: Colorado\n")
+        ss = me.issue(ss_key, 100000 + n, "EverBright Partner Onboarding", form, "sunpeak", created=at(timedelta()),
+                      status="Waiting for support", participants=("sunpeak",))
+        cs = me.issue(cs_key, 500000 + n, f"EverBright integrated finance setup: {installer}",
+                      f"Created by automation from {ss_key} (Needs Configuration? = Integrated Finance).",
+                      "automation", created=at(timedelta(minutes=2)), status="To Do", issue_type="Task")
+        on_hold = timedelta(hours=20 + rng.random() * 8)
+        steps: list[tuple[timedelta, dict]] = [
+            (timedelta(), me.created(at(timedelta()), ss, "sunpeak", serial + 1)),
+            (timedelta(minutes=2), me.created(at(timedelta(minutes=2)), cs, "automation", serial + 2)),
+            (timedelta(hours=2), me.updated(at(timedelta(hours=2)), ss, "tom", serial + 3, [
+                {"field": "labels", "fieldtype": "jira", "fieldId": "labels", "from": None, "fromString": "",
+                 "to": None, "toString": "partner"}])),
+            (on_hold, me.updated(at(on_hold), cs, "config", serial + 4, [me.status_change("To Do", "On Hold")])),
+        ]
+        kind = rng.random()
+        if kind < 0.6:  # the approver answers within hours, by comment
+            answer = on_hold + timedelta(hours=rng.random() * 6)
+            steps.append((answer, me.comment_created(at(answer), ss, "david", 700000 + n, "Approved, go ahead.")))
+        elif kind < 0.85:  # only after the 24 h reminder (a timer firing on the virtual clock)
+            answer = on_hold + timedelta(hours=26 + rng.random() * 10)
+            steps.append((answer, me.comment_created(at(answer), ss, "david", 700000 + n, "Approved, go ahead.")))
+        else:  # by e-mail: a separate ticket, linked and closed as a duplicate, counted as the approval
+            answer = on_hold + timedelta(hours=3 + rng.random() * 30)
+            extra_key += 1
+            dup = me.issue(f"SS-{extra_key}", 100000 + extra_key, f"{ss_key} approved",
+                           f"Hi team: approved, please push {installer} live.\n\nDavid", "david",
+                           created=at(answer), status="Waiting for support")
+            steps.append((answer, me.created(at(answer), dup, "david", serial + 5)))
+        done = answer + timedelta(hours=4 + rng.random() * 20)
+        steps.append((done, me.updated(at(done), cs, "config", serial + 6, [me.status_change("To Do", "Done")])))
+        serial += 10
+        for delta, body in steps:
+            body["timestamp"] = int((t0 + delta).timestamp() * 1000)
+            out.append((body["timestamp"], len(out), body))
+    out.sort(key=lambda item: (item[0], item[1]))
+    return [body for _, _, body in out[:n_events]]
+
+
+def load_bound_rules(config: Path) -> list[BoundRule]:
+    from rules import load_rules
+
+    return load_rules(config)
+
+
+def demo_site() -> Site:
+    return Site.load(EXAMPLES / "site.yaml")
+
+
+# in-memory persistence (the "no persistence" path) ------------------------------------------------
+class MemoryStore:
+    """What the pipeline asks of :class:`bot.store.Store`, in dictionaries (nothing is written anywhere)."""
+
+    def __init__(self) -> None:
+        self.applied_map: dict[tuple[str, str], str] = {}
+        self.trace_count = 0
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        yield
+
+    def flush(self, *_: Any, **__: Any) -> None:
+        pass
+
+    def add_trace(self, **_: Any) -> None:
+        self.trace_count += 1
+
+    def is_applied(self, scope: str, effect_key: str) -> bool:
+        return (scope, effect_key) in self.applied_map
+
+    def applied_keys(self, scope: str, effect_keys: list[str]) -> set[str]:
+        return {k for k in effect_keys if (scope, k) in self.applied_map}
+
+    def record_applied(self, *, scope: str, effect_key: str, outcome: str, **_: Any) -> None:
+        self.applied_map.setdefault((scope, effect_key), outcome)
+
+
+class MemoryStates:
+    """:class:`bot.state.StateStore`'s interface on dictionaries."""
+
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str, str], RuleState] = {}
+        self.timer_rows: dict[tuple[str, str], Timer] = {}
+        self.by_stage: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # what SQL indexes would do
+        self.by_value: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+
+    def get(self, scope: str, rule_id: str, ticket_key: str) -> RuleState | None:
+        return self.states.get((scope, rule_id, ticket_key))
+
+    def find(self, scope: str, rule_id: str, *, stages: Sequence[str] = (), **data: Any) -> list[RuleState]:
+        narrow = [self.by_value.get((scope, rule_id, k, v), set()) for k, v in data.items() if isinstance(v, str)]
+        if stages:
+            keys = set().union(*(self.by_stage.get((scope, rule_id, s), set()) for s in stages))
+        elif narrow:
+            keys = set(narrow.pop())
+        else:
+            keys = {k for (sc, rid, k) in self.states if sc == scope and rid == rule_id}
+        for subset in narrow:
+            keys &= subset
+        found = [self.states[(scope, rule_id, k)] for k in keys]
+        return [st for st in found if all(st.data.get(k) == v for k, v in data.items())]
+
+    def all(self, scope: str, ticket_key: str | None = None) -> list[RuleState]:
+        return [st for (sc, _, key), st in self.states.items() if sc == scope and ticket_key in (None, key)]
+
+    def put(self, scope: str, rule_id: str, ticket_key: str, *, stage: str, data: Mapping[str, Any],
+            at: datetime) -> RuleState:
+        old = self.states.get((scope, rule_id, ticket_key))
+        if old is None:
+            old = RuleState(rule_id, ticket_key, stage or "new", {}, ({"stage": stage or "new", "at": at.isoformat()},),
+                            at, at)
+        elif stage and stage != old.stage:
+            old = replace(old, stage=stage, history=(*old.history, {"stage": stage, "at": at.isoformat()}))
+        merged = {**old.data, **json.loads(json.dumps(dict(data), default=str))}
+        new = replace(old, data={k: v for k, v in merged.items() if v is not None}, updated_at=at)
+        previous = self.states.get((scope, rule_id, ticket_key))
+        if previous is not None:
+            self.by_stage[(scope, rule_id, previous.stage)].discard(ticket_key)
+            for k, v in previous.data.items():
+                if isinstance(v, str):
+                    self.by_value[(scope, rule_id, k, v)].discard(ticket_key)
+        self.states[(scope, rule_id, ticket_key)] = new
+        self.by_stage[(scope, rule_id, new.stage)].add(ticket_key)
+        for k, v in new.data.items():
+            if isinstance(v, str):
+                self.by_value[(scope, rule_id, k, v)].add(ticket_key)
+        return new
+
+    def start_timer(self, scope: str, *, rule_id: str, ticket_key: str, name: str, due_at: datetime,
+                    data: Mapping[str, Any], at: datetime) -> Timer:
+        tid = timer_id(rule_id, ticket_key, name)
+        old = self.timer_rows.get((scope, tid))
+        timer = Timer(tid, rule_id, ticket_key, name, due_at.astimezone(UTC), PENDING, dict(data),
+                      fire_count=old.fire_count if old else 0)
+        self.timer_rows[(scope, tid)] = timer
+        return timer
+
+    def cancel_timer(self, scope: str, rule_id: str, ticket_key: str, name: str) -> bool:
+        tid = timer_id(rule_id, ticket_key, name)
+        timer = self.timer_rows.get((scope, tid))
+        if timer is None or timer.status != PENDING:
+            return False
+        self.timer_rows[(scope, tid)] = replace(timer, status=CANCELLED)
+        return True
+
+    def timer(self, scope: str, tid: str) -> Timer | None:
+        return self.timer_rows.get((scope, tid))
+
+    def timers(self, scope: str, ticket_key: str | None = None, *, status: str | None = None) -> list[Timer]:
+        return sorted((t for (sc, _), t in self.timer_rows.items() if sc == scope and ticket_key in (None, t.ticket_key)
+                       and status in (None, t.status)), key=lambda t: t.due_at)
+
+    def due(self, scope: str, now: datetime, *, limit: int = 500) -> list[Timer]:
+        return [t for t in self.timers(scope, status=PENDING) if t.due_at <= now][:limit]
+
+    def mark_fired(self, scope: str, timer: Timer, at: datetime) -> bool:
+        current = self.timer_rows.get((scope, timer.timer_id))
+        if current is None or current.status != PENDING or current.due_at != timer.due_at:
+            return False
+        self.timer_rows[(scope, timer.timer_id)] = replace(current, status=FIRED, fired_at=at,
+                                                           fire_count=current.fire_count + 1)
+        return True
+
+
+class DueIndex(MemoryStates):
+    """MemoryStates with a heap of due times: the replay asks for due timers before every event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heap: list[tuple[datetime, str, str]] = []
+
+    def start_timer(self, scope: str, **kwargs: Any) -> Timer:
+        timer = super().start_timer(scope, **kwargs)
+        heapq.heappush(self.heap, (timer.due_at, scope, timer.timer_id))
+        return timer
+
+    def due(self, scope: str, now: datetime, *, limit: int = 500) -> list[Timer]:
+        if limit != 1:
+            return super().due(scope, now, limit=limit)
+        while self.heap:  # drop entries re-armed, cancelled or fired since they were pushed
+            due_at, sc, tid = self.heap[0]
+            timer = self.timer_rows.get((sc, tid))
+            if timer is not None and timer.status == PENDING and timer.due_at == due_at:
+                return [timer] if due_at <= now and sc == scope else []
+            heapq.heappop(self.heap)
+        return []
+
+
+# (a) measurement ------------------------------------------------------------------------------------
+@dataclass
+class Split:
+    """Seconds spent in each part of the pipeline during one run."""
+
+    total: float = 0.0
+    events: int = 0
+    parts: dict[str, float] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        rate = self.events / self.total if self.total else 0.0
+        return {"events": self.events, "seconds": round(self.total, 3), "events_per_s": round(rate, 1),
+                "parts_s": {k: round(v, 3) for k, v in (self.parts or {}).items()}}
+
+
+def _timed(parts: dict[str, float], name: str, fn: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            parts[name] += time.perf_counter() - began
+    return wrapper
+
+
+def run_replay(records: list[dict], rules: list[BoundRule], *, db_url: str | None, profile: Path | None = None,
+               instrument: bool = True) -> tuple[Split, Any]:
+    """Replay ``records``; db_url None: the no-persistence path (dictionaries for the store and states)."""
+    from bot.replay import Replay
+
+    store: Any = Store(db_url) if db_url else MemoryStore()
+    player = Replay(rules, demo_site(), store if db_url else Store("sqlite://"), scope="bench")
+    if not db_url:
+        states = DueIndex()
+        player.states = states
+        player.processor.store = store
+        player.processor.executor.store = store
+        player.processor.executor.states = states
+        player.processor.engine.states = states
+    parts: dict[str, float] = defaultdict(float)
+    if instrument:
+        proc = player.processor
+        proc.engine.evaluate = _timed(parts, "rules (Engine.evaluate)", proc.engine.evaluate)
+        proc.executor.apply = _timed(parts, "executor (writes, records, state)", proc.executor.apply)
+        proc.tracker.get_ticket = _timed(parts, "tracker reads", proc.tracker.get_ticket)
+        proc._trace = _timed(parts, "traces", proc._trace)
+        player.decode = _timed(parts, "decode webhook", player.decode)
+        player.states.due = _timed(parts, "timer lookups", player.states.due)
+    gc.collect()
+    profiler = cProfile.Profile() if profile else None
+    began = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    steps = 0
+    for _ in player.run(records):
+        steps += 1
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    total = time.perf_counter() - began
+    parts["other (per-event commit of traces+records, replay loop, seeding)"] = total - sum(parts.values())
+    return Split(total, steps, dict(parts)), player
+
+
+def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    rules = load_bound_rules(Path(args.config))
+    enabled = [b.id for b in rules if b.config.enabled]
+    records = synthetic_events(args.events)
+    tickets = len({r["issue"]["key"] for r in records})
+    print(f"(a) {len(records)} synthetic EverBright webhook events on {tickets} tickets; rules enabled: "
+          f"{', '.join(enabled)}")
+    db = work / "replay.sqlite3"
+    full, player = run_replay(records, rules, db_url=f"sqlite:///{db}",
+                              profile=work / "replay.prof" if args.profile else None)
+    fired = full.events - len(records)
+    closed = sum(1 for s in player.states.find("bench", "everbright_onboarding", stages=["closed"]))
+    print(f"  replay (SQLite file): {full.events} events ({fired} timers fired) in {full.total:.1f}s = "
+          f"{full.events / full.total:,.0f} events/s; {closed} onboardings closed")
+    _print_parts(full)
+    if args.profile:
+        _print_profile(work / "replay.prof", args.profile_lines)
+    memory, _ = run_replay(records, rules, db_url=None)
+    print(f"  pipeline, no persistence: {memory.events} events in {memory.total:.1f}s = "
+          f"{memory.events / memory.total:,.0f} events/s")
+    _print_parts(memory)
+    evaluate = (memory.parts or {}).get("rules (Engine.evaluate)", 0.0)
+    alone = Split(evaluate, memory.events, {"rules (Engine.evaluate)": evaluate})
+    print(f"  rules only (time inside Engine.evaluate in the run above, 5 rules, state in dictionaries): "
+          f"{alone.events} events in {alone.total:.2f}s = {alone.events / alone.total:,.0f} events/s")
+    met = full.events / full.total >= args.target_rate
+    print(f"  target >= {args.target_rate:,.0f} events/s through the replay: {'MET' if met else 'NOT MET'}")
+    return {"events": len(records), "tickets": tickets, "timers_fired": fired, "closed": closed, "rules": enabled,
+            "replay_sqlite": full.as_dict(), "pipeline_no_persistence": memory.as_dict(),
+            "rules_only": alone.as_dict(), "target_events_per_s": args.target_rate, "target_met": met}
+
+
+def _print_parts(split: Split) -> None:
+    for name, seconds in sorted((split.parts or {}).items(), key=lambda kv: -kv[1]):
+        print(f"      {name:<40} {seconds:7.2f}s  {100 * seconds / split.total:5.1f}%")
+
+
+def _print_profile(path: Path, lines: int) -> None:
+    text = StringIO()
+    stats = pstats.Stats(str(path), stream=text)
+    stats.sort_stats("cumulative").print_stats(lines)
+    print("\n".join("      " + line for line in text.getvalue().splitlines() if line.strip()))
+
+
+# (b) 100k pending timers -----------------------------------------------------------------------------
+def rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def arm_timers(db_url: str, count: int, first_due: datetime, window: float, *, batch: int = 5000) -> float:
+    """``count`` pending timers due evenly across ``window`` seconds from ``first_due``, written as
+    ``StateStore.start_timer`` writes them (same table, same columns), in large transactions so arming
+    100k takes seconds; returns the seconds it took."""
+    from sqlalchemy import insert
+
+    from bot.state import TimerRow
+
+    store = Store(db_url)
+    now = datetime.now(UTC)
+    began = time.perf_counter()
+    with store.engine.begin() as conn:
+        rows = []
+        for i in range(count):
+            key = f"SS-{i + 1}"
+            due = first_due + timedelta(seconds=window * i / max(1, count - 1))
+            rows.append({"scope": "live", "timer_id": timer_id("everbright_onboarding", key, "approval-reminder"),
+                         "rule_id": "everbright_onboarding", "ticket_key": key, "name": "approval-reminder",
+                         "due_at": due, "status": PENDING, "data": {"n": 1}, "created_at": now, "fired_at": None,
+                         "fire_count": 0})
+            if len(rows) == batch:
+                conn.execute(insert(TimerRow), rows)
+                rows = []
+        if rows:
+            conn.execute(insert(TimerRow), rows)
+    store.engine.dispose()
+    return time.perf_counter() - began
+
+
+def part_b(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """In-process equivalent of the leader's timer job: the real TimerSweep, inbox and StateStore on a SQLite
+    file, called every ``--sweep`` s on the real clock by a thread (as the scheduler's interval job does)."""
+    from bot.inbox import Inbox
+    from bot.state import StateStore
+    from bot.timers import TimerSweep
+
+    db_url = f"sqlite:///{work / 'timers.sqlite3'}"
+    print(f"(b) {args.timers:,} pending durable timers (SQLite file), due across {args.window:.0f}s, "
+          f"TimerSweep every {args.sweep:g}s on the real clock")
+    rss_start = rss_mb()
+    store = Store(db_url)
+    first_due = datetime.now(UTC) + timedelta(seconds=args.lead)
+    arm_s = arm_timers(db_url, args.timers, first_due, args.window)
+    clock = SystemClock()
+    states = StateStore(store)
+    inbox = Inbox(store.engine, clock)
+    sweep = TimerSweep(states, inbox, clock)
+    pending = len(states.timers("live", status=PENDING)) if args.timers <= 20000 else None
+    # What the leader does between sweeps while they wait: look at them (the next due, /ticketbot timers).
+    t0 = time.perf_counter()
+    nxt = states.next_due("live")
+    next_due_ms = (time.perf_counter() - t0) * 1000
+    rss_holding = rss_mb()
+    if datetime.now(UTC) > first_due:
+        print(f"  note: arming ended after the first due time; raise --lead (now {args.lead:g}s)")
+    print(f"  armed in {arm_s:.1f}s; next due {nxt:%H:%M:%S} (lookup {next_due_ms:.1f} ms); RSS holding them "
+          f"{rss_holding:.0f} MB" + (f" ({pending} pending read back)" if pending is not None else ""))
+
+    samples: list[tuple[float, float]] = []
+    sweeps: list[tuple[float, int, float]] = []  # (start, fired, seconds)
+    stop = threading.Event()
+
+    def sampler() -> None:
+        while not stop.wait(0.5):
+            samples.append((time.monotonic(), rss_mb()))
+
+    def scheduler() -> None:
+        # APScheduler's interval trigger: the next run is due `sweep` s after the previous *start*;
+        # a run still going when the next is due is skipped (max_instances=1), as in bot/scheduler.py.
+        next_run = time.monotonic()
+        while not stop.is_set():
+            delay = next_run - time.monotonic()
+            if delay > 0 and stop.wait(delay):
+                return
+            began = time.monotonic()
+            try:
+                fired = sweep.run_once()
+            except Exception as exc:  # noqa: BLE001 - the scheduler logs and goes on
+                print(f"  sweep failed: {exc!r}")
+                fired = 0
+            sweeps.append((began, fired, time.monotonic() - began))
+            while next_run <= time.monotonic():
+                next_run += args.sweep
+
+    threads = [threading.Thread(target=sampler, daemon=True), threading.Thread(target=scheduler, daemon=True)]
+    for thread in threads:
+        thread.start()
+    deadline = first_due + timedelta(seconds=args.window)
+    while datetime.now(UTC) < deadline + timedelta(seconds=2):
+        time.sleep(0.5)
+    # then until every timer has fired (or the grace runs out)
+    grace = time.monotonic() + args.grace
+    while time.monotonic() < grace and states.next_due("live") is not None:
+        time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    lateness = _lateness(store)
+    rss_peak_sweeping = max((r for _, r in samples), default=rss_mb())
+    remaining = _count(store, "SELECT count(*) FROM timers WHERE status = 'pending'")
+    fired_total = sum(f for _, f, _ in sweeps)
+    durations = sorted(s for _, _, s in sweeps)
+    p50, p99 = pct(lateness, 50), pct(lateness, 99)
+    rss_max = max(rss_holding, rss_peak_sweeping)
+    print(f"  {fired_total:,} fired by {len(sweeps)} sweeps (longest sweep {durations[-1] if durations else 0:.2f}s, "
+          f"p50 {pct(durations, 50):.3f}s); {remaining} still pending; {len(lateness):,} timer.fired events in the inbox")
+    print(f"  lateness (event committed to the inbox - due): p50 {p50:.3f}s, p99 {p99:.3f}s, "
+          f"max {max(lateness, default=float('nan')):.3f}s")
+    print(f"  RSS: {rss_start:.0f} MB at start, {rss_holding:.0f} MB holding {args.timers:,} timers, "
+          f"{rss_peak_sweeping:.0f} MB peak while sweeping (ru_maxrss {peak_rss_mb():.0f} MB)")
+    rss_ok, late_ok = rss_max <= args.target_rss, (p50 <= args.target_lateness and p99 <= args.target_lateness)
+    print(f"  target RSS <= {args.target_rss:.0f} MB: {'MET' if rss_ok else 'NOT MET'}; "
+          f"target lateness p50/p99 <= {args.target_lateness:g}s: {'MET' if late_ok else 'NOT MET'}")
+    return {"timers": args.timers, "window_s": args.window, "sweep_every_s": args.sweep, "arm_s": round(arm_s, 2),
+            "fired": fired_total, "still_pending": remaining, "sweeps": len(sweeps),
+            "sweep_s_p50": pct(durations, 50), "sweep_s_max": durations[-1] if durations else None,
+            "lateness_s": {"p50": p50, "p99": p99, "max": max(lateness, default=None)},
+            "rss_mb": {"start": round(rss_start), "holding": round(rss_holding), "peak_sweeping":
+                       round(rss_peak_sweeping), "ru_maxrss": round(peak_rss_mb())},
+            "rss_series_mb": [round(r) for _, r in samples[:: max(1, len(samples) // 40)]],
+            "target_rss_mb": args.target_rss, "target_lateness_s": args.target_lateness,
+            "rss_target_met": rss_ok, "lateness_target_met": late_ok}
+
+
+def _count(store: Store, sql: str) -> int:
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar() or 0)
+
+
+def _lateness(store: Store) -> list[float]:
+    """Per fired timer: when its event reached the inbox (received_ts) minus its due time."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT occurred_at, received_ts FROM inbox WHERE source = 'timer'")).all()
+    out = []
+    for occurred, received in rows:
+        due = occurred if isinstance(occurred, datetime) else datetime.fromisoformat(str(occurred))
+        due = due if due.tzinfo else due.replace(tzinfo=UTC)
+        out.append(float(received) - due.timestamp())
+    return out
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+# main ---------------------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=["a", "b", "both"], default="both")
+    parser.add_argument("--events", type=int, default=20000, help="(a) synthetic events (default 20000)")
+    parser.add_argument("--config", default=str(ROOT / "config" / "ticketbot.yaml"))
+    parser.add_argument("--target-rate", type=float, default=5000.0)
+    parser.add_argument("--profile", action="store_true", help="(a) cProfile the SQLite replay and print the top")
+    parser.add_argument("--profile-lines", type=int, default=35)
+    parser.add_argument("--timers", type=int, default=100000, help="(b) pending timers (default 100000)")
+    parser.add_argument("--window", type=float, default=60.0, help="(b) seconds across which they fall due")
+    parser.add_argument("--lead", type=float, default=20.0, help="(b) seconds from arming to the first due time")
+    parser.add_argument("--sweep", type=float, default=1.0, help="(b) sweep interval, s (the daemon's default 1)")
+    parser.add_argument("--grace", type=float, default=300.0, help="(b) max seconds to wait after the window")
+    parser.add_argument("--target-rss", type=float, default=300.0)
+    parser.add_argument("--target-lateness", type=float, default=1.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ticketbot-scale-"))
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}; "
+          f"work dir {work}")
+    result: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                              "loadavg_start": os.getloadavg()[0]}
+    # (b) first: its RSS figures are of a process that has done nothing else yet
+    if args.part in ("b", "both"):
+        result["timers"] = part_b(args, work)
+    if args.part in ("a", "both"):
+        result["replay"] = part_a(args, work)
+    result["loadavg_end"] = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
