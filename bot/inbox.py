@@ -319,7 +319,10 @@ class _Pending:
     def finish(self) -> None:
         self.done.set()
         if self.on_done is not None:
-            self.on_done()
+            try:
+                self.on_done()
+            except RuntimeError:  # the caller's event loop is closed: nobody waits for the answer any more
+                log.debug("inbox writer: the caller of a write is gone", exc_info=True)
 
 
 def _change(*where: Any) -> Update:

@@ -146,3 +146,21 @@ def test_dead_letters_and_depth(replicas):
     a.fail(a.claim(LEASE), "boom", retry_in=None)
     assert a.depth() == 1
     assert [(r.status, r.last_error) for r in a.dead_letters()] == [(DEAD, "boom")]
+
+
+def test_a_write_whose_caller_went_away_does_not_stop_the_writer(replicas):
+    """An async caller whose event loop closed before the commit answered: the writer thread lives on."""
+    import asyncio
+
+    a, _, _ = replicas
+    event = Event(id="SS-9#1", source="jira", kind=TICKET_UPDATED, ticket_key="SS-9",
+                  occurred_at=datetime(2026, 11, 2, 8, 1, tzinfo=UTC))
+    loop = asyncio.new_event_loop()
+    pending = loop.create_task(a.add_async(key="jira:SS-9#1", source="jira", event=event, envelope={}))
+    loop.run_until_complete(asyncio.sleep(0))  # the write is queued; the loop then closes unanswered
+    pending.cancel()
+    loop.close()
+    a._writer._thread.join(timeout=0.5)  # had it died, join would return at once with the thread gone
+    assert a._writer._thread.is_alive()
+    _add(a, "SS-9", 2)  # and it still commits the next write
+    assert {r.ticket_key for r in a.rows()} == {"SS-9"} and len(a.rows()) == 2
