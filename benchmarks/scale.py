@@ -566,7 +566,7 @@ def main() -> None:
     parser.add_argument("--timers", type=int, default=100000, help="(b) pending timers (default 100000)")
     parser.add_argument("--window", type=float, default=60.0, help="(b) seconds across which they fall due")
     parser.add_argument("--lead", type=float, default=20.0, help="(b) seconds from arming to the first due time")
-    parser.add_argument("--sweep", type=float, default=1.0, help="(b) sweep interval, s (the daemon's default 1)")
+    parser.add_argument("--sweep", type=float, default=0.25, help="(b) sweep interval, s (the daemon's default 0.25)")
     parser.add_argument("--grace", type=float, default=300.0, help="(b) max seconds to wait after the window")
     parser.add_argument("--target-rss", type=float, default=300.0)
     parser.add_argument("--target-lateness", type=float, default=1.0)

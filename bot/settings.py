@@ -82,8 +82,9 @@ class WorkerSettings(BaseModel):
     idle_poll: float = Field(default=0.5, gt=0)
     #: How often a replica tries to become the scheduler (seconds).
     leader_retry: float = Field(default=5.0, gt=0)
-    #: How often the leader turns due durable timers into ``timer.fired`` events (seconds).
-    timer_sweep_seconds: float = Field(default=1.0, gt=0)
+    #: How often the leader turns due durable timers into ``timer.fired`` events (seconds). A sweep with
+    #: nothing due is one indexed read; a timer waits at most this long past its due time for it.
+    timer_sweep_seconds: float = Field(default=0.25, gt=0)
 
 
 class GuardSettings(BaseModel):

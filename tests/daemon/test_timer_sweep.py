@@ -48,7 +48,7 @@ def test_the_sweep_is_a_leader_job_at_the_configured_interval(make_daemon):
     daemon = make_daemon(onboarding_site([]), worker={"timer_sweep_seconds": 7})
     assert "timer-sweep" in daemon.scheduler.job_ids
     assert daemon.scheduler._jobs["timer-sweep"].trigger_args == {"seconds": 7}
-    assert make_daemon(onboarding_site([])).settings.worker.timer_sweep_seconds == 1.0
+    assert make_daemon(onboarding_site([])).settings.worker.timer_sweep_seconds == 0.25
 
 
 def test_a_timer_survives_a_restart_during_the_wait_and_fires_once(make_daemon, clock):
