@@ -132,7 +132,9 @@ def mount_slack(daemon: Daemon, *, listener_executor: Executor | None = None,
     services = BotServices.for_daemon(daemon)
     client = getattr(daemon.notifier, "client", None)  # one WebClient: one set of API counters
     app = build_slack_app(settings, services, client=client, listener_executor=listener_executor)
-    daemon.app.include_router(slack_router(app))
+    secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
+    daemon.app.include_router(slack_router(app, signing_secret=secret or None,  # verified before bolt parses
+                                           max_body_bytes=settings.http.max_body_bytes))
     socket = None
     app_token = settings.slack.app_token
     if app_token is not None and app_token.get_secret_value():

@@ -6,7 +6,8 @@
 
 A webhook is answered only after its event is committed to the inbox. Answers:
 413 body over the limit, 403 endpoint closed (no secret configured and not explicitly
-opened), 401 signature missing/invalid/stale, 400 not JSON or not an event, 202 accepted
+opened), 401 signature missing/invalid/stale, 400 not UTF-8 JSON (:func:`read_json`), not an
+event, or a body that ended before it was complete, 202 accepted
 (``queued``, ``duplicate``: already received, or ``ignored``: unknown event type, recorded),
 503 database unavailable (the sender retries).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from bot.clock import Clock
 from bot.inbox import Inbox, dedup_key
@@ -105,13 +108,17 @@ class Intake:
             except SignatureError as exc:
                 return Reply(401, {"error": str(exc)}, "unauthorized")
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return Reply(400, {"error": "body is not JSON"}, "bad_request")
+            payload = read_json(body)
+        except ValueError as exc:
+            return Reply(400, {"error": str(exc)}, "bad_request")
         try:
             event = endpoint.parse(payload, headers)
         except endpoint.malformed as exc:
             return Reply(400, {"error": f"not a {source} event: {exc}"}, "bad_request")
+        if _CONTROL.search(event.ticket_key or "") or _CONTROL.search(event.id or ""):
+            # a NUL cannot even be stored in a PostgreSQL text column: refused here, not a 503 later
+            return Reply(400, {"error": f"not a {source} event: its id or ticket key holds control characters"},
+                         "bad_request")
         kept = {name: headers[name] for name in KEPT_HEADERS if headers.get(name)}
         envelope = {"source": source, "headers": kept, "body": payload, "received_at": self.clock.now().isoformat()}
         ignored = f"unknown event type {event.raw_type!r}" if event.kind == UNKNOWN else ""
@@ -138,6 +145,51 @@ class Accepted:
         if self.ignored:
             return Reply(202, {"status": "ignored", "reason": self.ignored, "id": self.key}, "ignored")
         return Reply(202, {"status": "queued", "id": self.key}, "queued")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def read_json(body: bytes) -> Any:
+    """The body as JSON text as RFC 8259 has it (UTF-8, a leading BOM ignored), else ValueError saying why.
+
+    Refused besides what ``json`` refuses: other encodings (UTF-16, latin-1), ``NaN``/``Infinity``,
+    nesting too deep for the parser, and lone surrogate escapes (``"\\ud800"``), which are no
+    Unicode text and could not be stored or hashed later.
+    """
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("body is not JSON (not UTF-8 text)") from None
+    try:
+        payload = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("body is not JSON ticketbot accepts (nested too deeply)") from None
+    except ValueError:
+        raise ValueError("body is not JSON") from None
+    if _holds_surrogate(payload):
+        raise ValueError("body is not JSON ticketbot accepts (a string holds a lone surrogate escape)")
+    return payload
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _holds_surrogate(payload: Any) -> bool:
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _unavailable(source: str, exc: Exception) -> Reply:
@@ -179,13 +231,17 @@ def create_app(intake: Intake, metrics: Metrics, health: Callable[[], tuple[bool
 
     async def webhook(source: str, request: Request) -> Response:
         started = time.perf_counter()
-        body = await read_limited(request, max_body_bytes)
-        if body is None:
-            reply = Reply(413, {"error": f"body over {max_body_bytes} bytes"}, "too_large")
-        elif len(body) <= INLINE_BODY_BYTES:
-            reply = await intake.receive_async(source, body, request.headers)
-        else:  # parsing a big body would hold up every other request on the loop
-            reply = await run_in_threadpool(intake.receive, source, body, request.headers)
+        try:
+            body = await read_limited(request, max_body_bytes)
+        except ClientDisconnect:  # the sender went away mid-body (or lied about its length): nothing recorded
+            reply = Reply(400, {"error": "the request body ended before it was complete"}, "incomplete")
+        else:
+            if body is None:
+                reply = Reply(413, {"error": f"body over {max_body_bytes} bytes"}, "too_large")
+            elif len(body) <= INLINE_BODY_BYTES:
+                reply = await intake.receive_async(source, body, request.headers)
+            else:  # parsing a big body would hold up every other request on the loop
+                reply = await run_in_threadpool(intake.receive, source, body, request.headers)
         metrics.received.labels(source, reply.outcome).inc()
         metrics.ack.labels(source).observe(time.perf_counter() - started)
         return JSONResponse(reply.body, status_code=reply.status)

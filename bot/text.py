@@ -3,20 +3,29 @@
 A description is written by whoever sent the onboarding form. Values copied from it into an
 internal comment must not become markup: a Jira wiki mention (``[~accountid:…]``) would
 notify someone, a link (``[text|url]``) would disguise a URL, ``{html}`` or ``!image!``
-would render. :func:`untrusted` neutralizes them and bounds the length.
+would render, a ``\\`` would break the line, a bidi override would make the rest read backwards.
+:func:`untrusted` neutralizes them and bounds the length.
 """
 
 from __future__ import annotations
 
 import re
 
-_MARKUP = re.compile(r"([\[\]{}|!~^<>@#*_+`\\])")
+_MARKUP = re.compile(r"([\[\]{}|!~^<>@#*_+`])")
 MAX_VALUE_LENGTH = 200
+#: What a backslash in a value becomes: "\\" is a line break in Jira wiki, and no escape makes a
+#: backslash literal there, so a look-alike stands in for it (a value could otherwise start a new
+#: line of its own inside the bot's comment, or cancel the escape of the character after it).
+BACKSLASH = "\u29f5"  # ⧵ REVERSE SOLIDUS OPERATOR
 
 
 def untrusted(value: str | None, *, limit: int = MAX_VALUE_LENGTH) -> str:
-    """One line, markup characters backslash-escaped, at most ``limit`` characters."""
-    text = " ".join((value or "").split())
+    """One line of visible text, markup characters backslash-escaped, at most ``limit`` characters.
+
+    Invisible characters (controls, zero-width characters, bidi overrides that make text read
+    backwards) are dropped, and a backslash becomes :data:`BACKSLASH`.
+    """
+    text = "".join(ch for ch in " ".join((value or "").split()) if ch.isprintable())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return _MARKUP.sub(r"\\\1", text)
+    return _MARKUP.sub(r"\\\1", text.replace("\\", BACKSLASH))

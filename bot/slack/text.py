@@ -27,8 +27,12 @@ def clip(text: str, limit: int) -> str:
 
 
 def quote(untrusted: str, limit: int = 80) -> str:
-    """A piece of what someone typed, on one line, clipped and escaped, for echoing back."""
-    return escape(clip(" ".join(untrusted.split()), limit))
+    """A piece of what someone typed, on one line, clipped and escaped, for echoing back.
+
+    Invisible characters (controls, zero-width and bidi overrides) are dropped: echoed, they would
+    make the text read differently from what it is."""
+    visible = "".join(ch for ch in " ".join(untrusted.split()) if ch.isprintable())
+    return escape(clip(visible, limit))
 
 
 def is_user_id(value: str) -> bool:

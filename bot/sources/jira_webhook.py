@@ -151,7 +151,10 @@ def _occurred_at(payload: Mapping[str, Any], ticket: Ticket | None, comment: Com
     """Jira's ``timestamp`` (epoch ms); failing that the comment's or issue's own time."""
     stamp = payload.get("timestamp")
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return datetime.fromtimestamp(stamp / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(stamp / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
+            raise MalformedEvent(f"{payload['webhookEvent']} webhook's 'timestamp' {stamp!r} is no time") from None
     raw_comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else {}
     fallback = (parse_datetime(raw_comment.get("updated")) or (comment.created if comment else None)
                 or (ticket.updated if ticket else None) or (ticket.created if ticket else None))

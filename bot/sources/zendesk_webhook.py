@@ -85,7 +85,7 @@ SOURCE = "zendesk"
 TRIGGER_MARKER = "ticketbot"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 _TRIGGER_KINDS = {TICKET_CREATED, TICKET_UPDATED, TICKET_DELETED, COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED}
-_SUBJECT_TICKET = re.compile(r"^zen:ticket:(\d+)$")
+_SUBJECT_TICKET = re.compile(r"^zen:ticket:([0-9]+)$")  # ASCII: \d takes any script's digits
 
 
 # -- parsing helpers ----------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def _time(value: Any, what: str) -> datetime | None:
 
 def _ticket_key(value: Any, what: str) -> str:
     text = _text(value).lstrip("#")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" and "٣" are digits to str.isdigit, not to int()
         raise MalformedEvent(f"{what} must be a Zendesk ticket id (digits), got {_text(value)[:40]!r}")
     return str(int(text))
 

@@ -66,7 +66,7 @@ class FieldCatalog:
 
 def parse_datetime(value: str | None) -> datetime | None:
     """Jira writes ``2019-08-27T12:43:24.193-0700``; Python wants ``-07:00`` before 3.11's parser."""
-    if not value:
+    if not value or not isinstance(value, str):  # a webhook body may hold anything there
         return None
     text = value.replace("Z", "+00:00")
     if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
