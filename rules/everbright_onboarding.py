@@ -518,15 +518,21 @@ def find_config_ticket(flow: Flow, project: Verdict) -> Evaluation:
     if len(matches) != 1:
         attempt = int((flow.event.payload or {}).get("data", {}).get("attempt", 0)) + 1 \
             if flow.event.kind == TIMER_FIRED else 1
-        if len(matches) == 0 and candidates and flow.event.kind in (TICKET_CREATED, TIMER_FIRED) \
-                and attempt <= cfg.find_config_ticket_attempts:
-            # Jira's automation may create CS before the SS intake is recorded: look again later.
-            due = flow.now + cfg.find_config_ticket_every
-            return Evaluation(verdicts=[project], effects=[flow.effect(
-                StartTimer, ticket.key, f"find-onboarding:{attempt}", name=FIND_ONBOARDING, due_at=due,
-                data={"attempt": attempt})], notes=[(f"no onboarding matches {ticket.key} yet; looking again at "
-                                                     f"{_when(due)} (attempt {attempt} of "
-                                                     f"{cfg.find_config_ticket_attempts})")])
+        if not matches and flow.event.kind in (TICKET_CREATED, TIMER_FIRED):
+            # Jira's automation creates CS as soon as the intake sets "Needs Configuration?" (its first
+            # write), before the intake is recorded (its last): look again later, whether or not another
+            # onboarding is in intake now. Bounded: a CS ticket no onboarding ever claims gives up quietly.
+            if attempt <= cfg.find_config_ticket_attempts:
+                due = flow.now + cfg.find_config_ticket_every
+                return Evaluation(verdicts=[project], effects=[flow.effect(
+                    StartTimer, ticket.key, f"find-onboarding:{attempt}", name=FIND_ONBOARDING, due_at=due,
+                    data={"attempt": attempt})], notes=[(f"no onboarding matches {ticket.key} yet; looking again "
+                                                         f"at {_when(due)} (attempt {attempt} of "
+                                                         f"{cfg.find_config_ticket_attempts})")])
+            return Evaluation.skip(verdicts, (
+                f"no onboarding matches {ticket.key} after {cfg.find_config_ticket_attempts} more look(s), "
+                f"{_duration(cfg.find_config_ticket_every)} apart: given up (not an onboarding's CS ticket, "
+                "or its SS ticket never reached the intake); a later edit of it looks again"))
         note = "ambiguous: several onboardings match" if matches else "no onboarding matches this CS ticket"
         return Evaluation.skip(verdicts, note)
     state = matches[0]
@@ -664,7 +670,6 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
             f"({untrusted(state.get('installer'))}); linked to it and closed as a duplicate. Follow up on {ss}.")),
         flow.effect(Transition, ticket.key, "duplicate:close", status=cfg.statuses.ss_closed,
                     resolution=cfg.duplicate_resolution),
-        flow.effect(SetState, ticket.key, "duplicate:state", stage=DUPLICATE, data={"of": ss}),
     ]
     notes = [f"{ticket.key} is a separate approval ticket for {ss}"]
     verdict = flow.decision_in(f"{ticket.summary}\n{ticket.description}")
@@ -675,6 +680,10 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
         notes += decided.notes
     else:
         notes.append("no approval phrase in it (or no decision pending): linked and closed only")
+    # Recorded last: the executor commits a plan's local effects one at a time, in plan order, and a retry
+    # skips a ticket already marked duplicate. Were this before the decision's, a crash between the two
+    # would lose the approval; after it, the retry finds SS-… decided and only links and closes again.
+    effects.append(flow.effect(SetState, ticket.key, "duplicate:state", stage=DUPLICATE, data={"of": ss}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=notes)
 
 
@@ -711,6 +720,9 @@ def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluati
 
 
 def _duration(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
+    seconds = delta.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+    hours = seconds / 3600
     return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} days"
 

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from bot.inbox import DONE, Inbox
 from bot.state import StateStore
-from bot.store import Store
+from bot.store import LIVE, Store
 from tests.faults.world import APPROVER_SLACK, Crash, World, clean_run, diff
 
 
@@ -120,9 +120,10 @@ def crash_points(world: World, plan: CrashPlan) -> Iterator[CrashPlan]:
 
 
 SLACK_POSTED = "slack POST chat.postMessage"
-#: The known gap (strict xfail below): a crash inside the approval-by-separate-ticket plan, between its
-#: two rule-state commits.
+#: The approval-by-separate-ticket plan commits two tickets' rule states: SS-101's approval, then SS-105's
+#: "duplicate" (last, so that a retry never finds SS-105 done while SS-101 still waits for its approval).
 SS105_DUPLICATE = "state SS-105 -> duplicate"
+SS101_APPROVED = "state SS-101 -> approved"
 
 
 def _run(plan: CrashPlan, tmp: Path) -> World:
@@ -146,7 +147,7 @@ _POINTS: list[str] | None = None
 
 
 def _died_as_planned(world: World, plan: CrashPlan) -> None:
-    """Not an assertion: in an xfail test, a crash point that no longer exists must fail loudly."""
+    """Not an assertion: a crash point that no longer exists must fail loudly, not pass unexercised."""
     if plan.died_at is None or world.crashes != 1:
         raise RuntimeError(f"the process did not die where planned ({plan.at}, {plan.matching!r})")
 
@@ -158,11 +159,6 @@ def _assert_as_clean(world: World, plan: CrashPlan, clean: Any) -> None:
     assert {r.status for r in world.inbox()} == {DONE}
 
 
-def _known_gaps(points: list[str]) -> set[int]:
-    """Points where a crash is known to break the runbook (the strict xfail below)."""
-    return set(range(points.index(SS105_DUPLICATE), points.index("state SS-101 -> approved")))
-
-
 # any point ------------------------------------------------------------------------------------------------
 @settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -171,8 +167,7 @@ def test_a_crash_at_any_point_then_a_restart_ends_as_a_clean_run(tmp_path_factor
     clean = clean_run(tmp_path_factory.mktemp("clean"))
     points = _probe(tmp_path_factory.mktemp("probe"))
     assert len(points) > 140  # every write, commit and record of the whole runbook
-    gaps = _known_gaps(points)
-    index = data.draw(st.sampled_from([i for i in range(len(points)) if i not in gaps]), label="point")
+    index = data.draw(st.sampled_from(range(len(points))), label="point")
     plan = CrashPlan(index)
     with tempfile.TemporaryDirectory() as tmp:
         world = _run(plan, Path(tmp))
@@ -235,16 +230,21 @@ def test_a_crash_right_after_the_reminder_dm_was_posted_does_not_send_it_twice(t
     assert world.slack.count("chat.postMessage") == 1
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a crash inside the SS-105 plan (approval by a separate ticket), after its first rule-state commit "
-    "(SS-105 -> 'duplicate') and before its last (SS-101 -> 'approved'), loses the approval for good: "
-    "bot/executor.py Executor.apply commits a plan's local effects one by one, not atomically, and "
-    "rules/everbright_onboarding.py duplicate_approval_ticket puts SS-105's SetState before decide()'s, so "
-    "on the retry Flow.route finds SS-105 at stage 'duplicate' and skips the event: SS-101 stays "
-    "'awaiting-approval' (two more reminder DMs, an admin alert) and is never closed when CS-201 is done"))
-@pytest.mark.parametrize("point", [SS105_DUPLICATE, "record everbright_onboarding:SS-101:cancel:approval-reminder"])
+@pytest.mark.parametrize("point", [
+    SS105_DUPLICATE,  # everything committed, the inbox row not finished
+    "record everbright_onboarding:SS-101:cancel:approval-reminder",  # SS-101's reminder cancelled, not approved
+    SS101_APPROVED,  # SS-101 approved, SS-105 not yet marked duplicate
+])
 def test_a_crash_between_the_two_state_commits_of_a_two_ticket_plan_loses_nothing(tmp_path, point):
+    """The executor commits a plan's local effects one by one, not atomically: the separate approval
+    ticket's plan records SS-101's approval before SS-105's "duplicate", so a retry after a crash between
+    them still finds SS-105 new and completes (or, SS-101 already approved, only links and closes it)."""
     clean = clean_run(tmp_path / "clean")
     plan = CrashPlan(matching=point)
     world = _run(plan, tmp_path / "run")
     _assert_as_clean(world, plan, clean)
+    points = plan.passed
+    assert points.index(SS101_APPROVED) < points.index(SS105_DUPLICATE)  # the order the fix relies on
+    states = StateStore(world.daemon.store)
+    assert states.get(LIVE, "everbright_onboarding", "SS-101").stage == "closed"
+    assert states.get(LIVE, "everbright_onboarding", "SS-105").stage == "duplicate"

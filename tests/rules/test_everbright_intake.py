@@ -19,7 +19,7 @@ from bot.effects import (
     SetState,
 )
 from bot.engine import RuleContext, StateView
-from bot.model import COMMENT_CREATED, MANUAL, TICKET_CREATED, Event, Ticket, User
+from bot.model import COMMENT_CREATED, MANUAL, TICKET_CREATED, TICKET_UPDATED, Event, Ticket, User
 from bot.state import StateStore
 from bot.store import Store
 from bot.trackers.memory import MemoryTracker
@@ -52,7 +52,8 @@ CASES = [
     Case("positive"),
     Case("manual evaluation (dry-run)", kind=MANUAL),
     Case("wrong project", project="HR", fires=False, failed_verdict="project"),
-    Case("a CS ticket while no onboarding awaits one", project="CS", fires=False,
+    # (a CS ticket *created* while none awaits it arms a look-again timer: tests/rules/test_everbright_runbook.py)
+    Case("a CS ticket edited while no onboarding awaits one", project="CS", kind=TICKET_UPDATED, fires=False,
          failed_verdict="onboarding in intake naming this CS ticket"),
     Case("wrong subject", summary="EverBright onboarding question", fires=False, failed_verdict="summary"),
     Case("comment event is not an intake", kind=COMMENT_CREATED, fires=False, failed_verdict="event kind"),

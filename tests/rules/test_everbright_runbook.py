@@ -24,6 +24,7 @@ from bot.model import (
     COMMS_REQUESTED,
     TICKET_CREATED,
     TICKET_UPDATED,
+    TIMER_FIRED,
     Change,
     Comment,
     Event,
@@ -132,8 +133,8 @@ class Runbook:
 
 
 @pytest.fixture
-def runbook(tmp_path: Path) -> Iterator[Runbook]:
-    """SS-101 has arrived, CS-201 was created by Jira's automation, and Config just put CS-201 on hold."""
+def fresh(tmp_path: Path) -> Iterator[Runbook]:
+    """The site, the bot, Monday 09:00: nothing has arrived yet."""
     site = site_with_tickets(Site.load(EXAMPLES / "everbright" / "site.yaml"), [
         {"key": "CS-200", "summary": "Unrelated: new tax table for Colorado", "status": "To Do"}])
     clock = VirtualClock()
@@ -145,17 +146,32 @@ def runbook(tmp_path: Path) -> Iterator[Runbook]:
         slack.install(jira._mock)
         book = Runbook(tmp_path, jira, slack, clock)
         clock.set(clock.now() + timedelta(hours=9))  # Monday 09:00
-        book.create("SS-101", "EverBright Partner Onboarding", FORM, "ops@sunpeaksolar.example",
-                    participants=("ops@sunpeaksolar.example",))
-        book.advance(timedelta(minutes=2))
-        book.create("CS-201", "EverBright integrated finance setup: Sunpeak Solar",
-                    "Created by automation from SS-101.", "automation@goeverbright.com", status="To Do",
-                    issue_type="Task")
-        book.advance(timedelta(days=1))
-        book.set_status("CS-201", "On Hold")
         yield book
         assert jira.violations == [] and slack.violations == []
         no_public_comment(jira)
+
+
+def arrive_ss101(book: Runbook) -> ProcessReport:
+    return book.create("SS-101", "EverBright Partner Onboarding", FORM, "ops@sunpeaksolar.example",
+                       participants=("ops@sunpeaksolar.example",))
+
+
+def arrive_cs201(book: Runbook) -> ProcessReport:
+    """Jira's automation creates the CS ticket of SS-101."""
+    return book.create("CS-201", "EverBright integrated finance setup: Sunpeak Solar",
+                       "Created by automation from SS-101.", "automation@goeverbright.com", status="To Do",
+                       issue_type="Task")
+
+
+@pytest.fixture
+def runbook(fresh: Runbook) -> Runbook:
+    """SS-101 has arrived, CS-201 was created by Jira's automation, and Config just put CS-201 on hold."""
+    arrive_ss101(fresh)
+    fresh.advance(timedelta(minutes=2))
+    arrive_cs201(fresh)
+    fresh.advance(timedelta(days=1))
+    fresh.set_status("CS-201", "On Hold")
+    return fresh
 
 
 def no_public_comment(jira: FakeJira) -> None:
@@ -191,6 +207,61 @@ def test_intake_and_the_config_ticket(runbook: Runbook) -> None:
     assert jira.field("CS-201", "Installer contact email") == "ops@sunpeaksolar.example"
     assert jira.field("CS-200", "Installer name") is None
     assert runbook.states.get(LIVE, RULE, "SS-101").get("cs_key") == "CS-201"
+
+
+def notes(report: ProcessReport) -> list[str]:
+    return [n for r in report.rules if r.rule_id == RULE for n in r.result.evaluation.notes]
+
+
+def test_a_cs_ticket_processed_before_its_onboarding_is_found_by_looking_again(fresh: Runbook) -> None:
+    """Jira's automation creates CS the moment the intake sets "Needs Configuration?" (its first write), so
+    CS-201 can be processed before SS-101's intake is recorded, with no other onboarding in intake at all."""
+    first = arrive_cs201(fresh)
+    assert fresh.pending_timers() == [f"{RULE}:CS-201:find-onboarding"]
+    again = (fresh.clock.now() + timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M UTC")
+    assert any(f"looking again at {again} (attempt 1 of 6)" in n for n in notes(first)), notes(first)
+    assert fresh.links() == set() and fresh.jira.field("CS-201", "Installer name") is None
+    fresh.advance(timedelta(minutes=3))
+    arrive_ss101(fresh)
+    assert fresh.stage("SS-101") == "intake" and fresh.links() == set()  # not until the bot looks again
+    fresh.advance(timedelta(minutes=7))  # find_config_ticket_every: 10 minutes after CS-201 arrived
+    [look] = [r for r in fresh.reports if r.event.kind == TIMER_FIRED]
+    assert look.event.ticket_key == "CS-201" and any("CS-201 is the config ticket of SS-101" in n
+                                                     for n in notes(look))
+    assert ("Relates", "SS-101", "CS-201") in fresh.links()
+    assert fresh.jira.field("CS-201", "Installer name") == "Sunpeak Solar"
+    assert fresh.jira.field("CS-201", "Installer contact email") == "ops@sunpeaksolar.example"
+    assert fresh.stage("SS-101") == "configuring"
+    assert fresh.states.get(LIVE, RULE, "SS-101").get("cs_key") == "CS-201"
+    assert fresh.pending_timers() == []  # found: no further look
+    fresh.advance(timedelta(days=1))  # and the runbook goes on from there
+    fresh.set_status("CS-201", "On Hold")
+    assert fresh.stage("SS-101") == "awaiting-approval"
+    assert len([r for r in fresh.reports if r.event.kind == TIMER_FIRED]) == 1
+
+
+def test_a_cs_ticket_no_onboarding_claims_gives_up_after_the_attempts_and_writes_nothing(fresh: Runbook) -> None:
+    arrive_ss101(fresh)  # an onboarding in intake, but not this CS ticket's
+    writes = len(fresh.jira.writes)
+    created = fresh.clock.now()
+    fresh.create("CS-300", "New tax table for Colorado", "Nothing to do with an onboarding.",
+                 "automation@goeverbright.com", status="To Do", issue_type="Task")
+    fresh.advance(timedelta(days=1))
+    looks = [r for r in fresh.reports if r.event.kind == TIMER_FIRED and r.event.ticket_key == "CS-300"]
+    # find_config_ticket_attempts (6) looks, find_config_ticket_every (10 min) apart, then no more
+    assert [r.event.occurred_at - created for r in looks] == [timedelta(minutes=10 * n) for n in range(1, 7)]
+    assert all("looking again" in n for r in looks[:-1] for n in notes(r))
+    assert any("after 6 more look(s), 10 min apart: given up" in n for n in notes(looks[-1])), notes(looks[-1])
+    assert fresh.pending_timers() == []
+    # No noise: nothing written to Jira, no comment, no link, no alert.
+    assert len(fresh.jira.writes) == writes and fresh.links() == set()
+    assert fresh.comments("CS-300") == [] and fresh.slack.in_channel("CADMIN") == []
+    assert fresh.stage("SS-101") == "intake"
+    # Jira delivering the creation again (another webhook id) does not start the looks over.
+    fresh.deliver(TICKET_CREATED, "CS-300", "automation@goeverbright.com")
+    fresh.advance(timedelta(days=1))
+    assert fresh.pending_timers() == []
+    assert len([r for r in fresh.reports if r.event.kind == TIMER_FIRED and r.event.ticket_key == "CS-300"]) == 6
 
 
 # steps 4→5: the question, the reminders, the four ways an approval arrives ------------------------
