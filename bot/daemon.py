@@ -213,7 +213,7 @@ class Daemon:
 
         s = self.settings
         jira = Endpoint("jira", lambda payload, headers: jira_webhook.parse_jira_webhook(payload, headers=headers),
-                        None, (jira_webhook.MalformedEvent,))
+                        None, (jira_webhook.MalformedEvent,), body_identifies_event=True)
         _secure(jira, s.jira.webhook_secret, s.jira.allow_unsigned, jira_verifier)
         zendesk = Endpoint("zendesk", lambda payload, _headers: zendesk_webhook.normalize_zendesk_webhook(
             payload, received_at=self.clock.now()), None, (zendesk_webhook.MalformedEvent,))

@@ -43,6 +43,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    UniqueConstraint,
     Update,
     and_,
     bindparam,
@@ -81,6 +82,7 @@ class InboxRow(Base):
     __table_args__ = (
         Index("ix_inbox_ticket_status", "ticket_key", "status", "id"),
         Index("ix_inbox_status_due", "status", "next_attempt_at"),
+        UniqueConstraint("body_digest", name="uq_inbox_body_digest"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
@@ -102,6 +104,10 @@ class InboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: SHA-256 of a signed webhook body whose content identifies its event (Jira's: timestamp, ids):
+    #: a replay of the body under another delivery identifier is a duplicate too (the identifier
+    #: header is not covered by the signature). NULL for the rest (unique NULLs do not collide).
+    body_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -356,31 +362,39 @@ class Inbox:
     def write_patience(self, seconds: float) -> None:
         self._writer.patience = seconds
 
-    def add(self, *, key: str, source: str, event: Event, envelope: dict[str, Any], ignored: str = "") -> bool:
-        """Commit one event; False when its key is already there (a redelivery: nothing happens).
+    def add(self, *, key: str, source: str, event: Event, envelope: dict[str, Any], ignored: str = "",
+            body_digest: str | None = None) -> bool:
+        """Commit one event; False when its key (or its ``body_digest``) is already there (a redelivery:
+        nothing happens).
 
         ``ignored`` records the event as received but not to be processed, with that reason.
         """
-        inserted = self._writer.write(self._row(key, source, event, envelope, ignored))
+        inserted = self._writer.write(self._row(key, source, event, envelope, ignored, body_digest))
         if inserted and not ignored:
             self.notify()
         return inserted
+
+    def key_of_body(self, body_digest: str) -> str | None:
+        """The dedup key of the event received with this body digest, if any."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(InboxRow.dedup_key).where(InboxRow.body_digest == body_digest)).scalar()
 
     async def add_async(self, *, key: str, source: str, event: Event, envelope: dict[str, Any],
-                        ignored: str = "") -> bool:
+                        ignored: str = "", body_digest: str | None = None) -> bool:
         """:meth:`add` for the event loop (the webhook endpoints)."""
-        inserted = await self._writer.write_async(self._row(key, source, event, envelope, ignored))
+        inserted = await self._writer.write_async(self._row(key, source, event, envelope, ignored, body_digest))
         if inserted and not ignored:
             self.notify()
         return inserted
 
-    def _row(self, key: str, source: str, event: Event, envelope: dict[str, Any], ignored: str) -> dict[str, Any]:
+    def _row(self, key: str, source: str, event: Event, envelope: dict[str, Any], ignored: str,
+             body_digest: str | None = None) -> dict[str, Any]:
         now = self.clock.now()
         return dict(
             dedup_key=key, source=source, kind=event.kind, ticket_key=event.ticket_key or "",
             status=IGNORED if ignored else PENDING, envelope=envelope, occurred_at=event.occurred_at,
             received_at=now, received_ts=now.timestamp(), attempts=0, next_attempt_at=now.timestamp(),
-            version=0, note=ignored, finished_at=now if ignored else None,
+            version=0, note=ignored, finished_at=now if ignored else None, body_digest=body_digest,
         )
 
     def _insert_ignoring_duplicates(self):  # noqa: ANN202 - dialect-specific Insert
@@ -390,9 +404,9 @@ class Inbox:
             from sqlalchemy.dialects.sqlite import insert
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
             raise RuntimeError(f"unsupported database {self._dialect}")
-        # RETURNING says which rows went in (rowcount is not reliable with RETURNING on psycopg).
-        return (insert(InboxRow).on_conflict_do_nothing(index_elements=["dedup_key"])
-                .returning(InboxRow.dedup_key))
+        # Any unique column (dedup_key, body_digest) makes a repeat a no-op. RETURNING says which
+        # rows went in (rowcount is not reliable with RETURNING on psycopg).
+        return insert(InboxRow).on_conflict_do_nothing().returning(InboxRow.dedup_key)
 
     def notify(self) -> None:
         """Wake idle workers (other replicas find the row on their next look)."""

@@ -14,6 +14,7 @@ event, or a body that ended before it was complete, 202 accepted
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -64,6 +65,9 @@ class Endpoint:
     verify: Callable[[bytes, Mapping[str, str]], None] | None  # raises SignatureError; None: open
     malformed: tuple[type[Exception], ...] = (ValueError,)
     closed_reason: str = ""  # set when neither a secret nor an explicit opening is configured
+    #: The body alone identifies the event (Jira's carries its timestamp and ids): a body seen before
+    #: is a duplicate whatever delivery identifier comes with it (the signature covers the body only).
+    body_identifies_event: bool = False
 
 
 @dataclass
@@ -82,9 +86,9 @@ class Intake:
             return checked
         try:
             new = self.inbox.add(**checked.row())
+            return checked.reply(new, self._original(checked, new))
         except SQLAlchemyError as exc:
             return _unavailable(source, exc)
-        return checked.reply(new)
 
     async def receive_async(self, source: str, body: bytes, headers: Mapping[str, str]) -> Reply:
         """:meth:`receive` on the event loop: no thread hop, the commit is awaited (small bodies only)."""
@@ -93,9 +97,15 @@ class Intake:
             return checked
         try:
             new = await self.inbox.add_async(**checked.row())
+            return checked.reply(new, self._original(checked, new))
         except SQLAlchemyError as exc:
             return _unavailable(source, exc)
-        return checked.reply(new)
+
+    def _original(self, checked: Accepted, new: bool) -> str:
+        """The inbox key of the event a duplicate repeats (its body may have come under another identifier)."""
+        if new or checked.body_digest is None:
+            return checked.key
+        return self.inbox.key_of_body(checked.body_digest) or checked.key
 
     def check(self, source: str, body: bytes, headers: Mapping[str, str]) -> Reply | Accepted:
         """Everything before the commit: signature, JSON, the source's parser."""
@@ -122,7 +132,8 @@ class Intake:
         kept = {name: headers[name] for name in KEPT_HEADERS if headers.get(name)}
         envelope = {"source": source, "headers": kept, "body": payload, "received_at": self.clock.now().isoformat()}
         ignored = f"unknown event type {event.raw_type!r}" if event.kind == UNKNOWN else ""
-        return Accepted(source, dedup_key(source, event), event, envelope, ignored)
+        digest = hashlib.sha256(body).hexdigest() if endpoint.body_identifies_event else None
+        return Accepted(source, dedup_key(source, event), event, envelope, ignored, digest)
 
 
 @dataclass(frozen=True)
@@ -134,14 +145,15 @@ class Accepted:
     event: Event
     envelope: dict[str, Any]
     ignored: str
+    body_digest: str | None = None
 
     def row(self) -> dict[str, Any]:
         return {"key": self.key, "source": self.source, "event": self.event, "envelope": self.envelope,
-                "ignored": self.ignored}
+                "ignored": self.ignored, "body_digest": self.body_digest}
 
-    def reply(self, new: bool) -> Reply:
+    def reply(self, new: bool, original: str = "") -> Reply:
         if not new:
-            return Reply(202, {"status": "duplicate", "id": self.key}, "duplicate")
+            return Reply(202, {"status": "duplicate", "id": original or self.key}, "duplicate")
         if self.ignored:
             return Reply(202, {"status": "ignored", "reason": self.ignored, "id": self.key}, "ignored")
         return Reply(202, {"status": "queued", "id": self.key}, "queued")

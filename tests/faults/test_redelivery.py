@@ -4,9 +4,11 @@ What is perturbed, and why that is the honest property:
 
 * **Duplicates** — every webhook is delivered 1 to 5 times. A copy carries Jira's webhook
   identifier (Jira's own retry), or no identifier (the inbox recognises it by the identity
-  digest of the body), or *another* identifier (a second webhook subscription, a re-send after the
-  inbox forgot it): that copy is a new event to the inbox, and only the executor's state checks
-  and the rule's recorded stage stop it from writing twice.
+  digest of the event), or *another* identifier (a second webhook subscription, a captured body
+  replayed under a new identifier): the inbox recognises that one by the digest of the signed body,
+  which the identifier header is not part of. (The executor's state checks and the rule's recorded
+  stage, what stops a re-evaluated event from writing twice, are exercised by tests/faults/
+  test_crash_points.py.)
 * **Late redeliveries** — the extra copies arrive at any later point: in the same moment, after
   later people's actions (days later in virtual time), or after the whole runbook finished.
 * **Interleaving across tickets** — within each moment, the new webhook and the late copies of
@@ -49,7 +51,7 @@ from bot.store import LIVE
 from tests.faults.world import World, clean_run, diff, recorded_steps
 
 STEPS = recorded_steps()
-#: Which identifier a copy carries: Jira's own (a retry), none (digest), or a new one (unrecognisable).
+#: Which identifier a copy carries: Jira's own (a retry), none (digest), or a new one (same signed body).
 IDENTITIES = ("jira", "digest", "other")
 
 
@@ -70,9 +72,9 @@ class Copy:
         return None if self.identity == "digest" else f"resent-{self.step}-{self.nth}"
 
     @property
-    def inbox_identity(self) -> tuple[int, str]:
-        """What the inbox recognises a repeat by."""
-        return self.step, self.delivery or self.identity
+    def inbox_identity(self) -> int:
+        """What the inbox recognises a repeat by: every copy of a webhook has the same signed body."""
+        return self.step
 
 
 @st.composite
@@ -110,7 +112,7 @@ def check(world: World, copies: list[Copy], clean_state: dict, clean_writes: lis
     assert Counter(world.writes()) == Counter(clean_writes), "Jira received other writes than a clean run's"
     rows = [r for r in world.inbox() if r.source == "jira"]
     assert {r.status for r in world.inbox()} == {DONE}
-    # One inbox row per distinct delivery: Jira's retries and digest repeats were recognised as such.
+    # One inbox row per webhook: Jira's retries, digest repeats and re-sent bodies were recognised as such.
     assert len(rows) == len({c.inbox_identity for c in copies})
 
 
@@ -127,7 +129,7 @@ def test_duplicated_interleaved_and_late_deliveries_end_as_one_clean_delivery(tm
 
 def test_a_heavy_schedule_ends_as_one_clean_delivery(tmp_path):
     """One fixed worst case, whatever hypothesis draws: 5 copies of every webhook, every kind of
-    identifier, most of them redelivered late; the unrecognisable copies were really evaluated again."""
+    identifier, most of them redelivered late; each webhook was evaluated once."""
     clean = clean_run(tmp_path / "clean")
     rng = random.Random(20261102)
     copies = [Copy(i, j, i if j == 0 else rng.randint(i, len(STEPS)), IDENTITIES[(i + j) % 3], rng.randint(0, 99),
@@ -135,7 +137,7 @@ def test_a_heavy_schedule_ends_as_one_clean_delivery(tmp_path):
     with World(tmp_path / "run") as world:
         play(world, copies, [rng.randint(0, 50) for _ in STEPS])
         check(world, copies, clean.state, clean.writes)
-        # Each webhook was evaluated once per distinct identity, and only its first evaluation wrote anything.
+        # Each webhook was evaluated once (one identity per signed body), and wrote at most once.
         traces = world.daemon.store.traces(limit=10_000)
         for i, step in enumerate(STEPS):
             ids = {step.delivery, event_digest(step.body)} | {f"resent-{i}-{c.nth}" for c in copies if c.step == i}

@@ -224,11 +224,6 @@ def test_a_replayed_delivery_is_a_noop(daemon, http):
     assert len(rows(daemon)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the inbox key of a Jira webhook is X-Atlassian-Webhook-Identifier when present, and that header is not "
-    "covered by X-Hub-Signature: a captured signed body re-sent with a fresh (or without the) identifier is "
-    "queued and evaluated again (bot/sources/jira_webhook.py parse_jira_webhook id; tests/faults/"
-    "test_redelivery.py models exactly this as distinct rows)"))
 def test_a_replay_with_a_forged_delivery_identifier_is_a_noop(daemon, http):
     body = encode(onboarding_created("SS-1", CREATED_MS))
     assert http.post("/webhooks/jira", content=body, headers=jira_headers(body, "delivery-1")).status_code == 202
