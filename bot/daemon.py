@@ -31,7 +31,7 @@ from sqlalchemy import text
 from bot.clock import Clock, SystemClock
 from bot.engine import BoundRule
 from bot.guards import Guards
-from bot.inbox import Inbox
+from bot.inbox import Inbox, IntakeFirst
 from bot.internal_sources import internal_sources
 from bot.leader import LeaderElector, lock_for
 from bot.metrics import Metrics, merge_expositions
@@ -381,8 +381,12 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
     mount_slack(daemon)  # /slack/events and Socket Mode when TICKETBOT_SLACK__BOT_TOKEN is set
     status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
     if settings.worker.processes:
+        intake_first = IntakeFirst.shared() if daemon.store.engine.dialect.name == "sqlite" else None
+        if intake_first is not None:
+            daemon.inbox.give_way_to_intake(intake_first)
         daemon.delegate_processing([
-            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory)
+            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory,
+                          intake_busy=intake_first.flag if intake_first else None)
             for i in range(settings.worker.processes)])
     config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=30)
@@ -396,7 +400,7 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
 
 
 def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
-                         alert_factory: AlertFactory | None) -> None:
+                         alert_factory: AlertFactory | None, intake_busy: Any = None) -> None:
     """The worker child: claim and process inbox events until SIGTERM or until the parent is gone."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.nice(WORKER_NICENESS)
@@ -404,6 +408,8 @@ def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
     daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, migrate=False)
+    if intake_busy is not None:  # SQLite: webhooks waiting for the write lock go first
+        IntakeFirst(intake_busy).install(daemon.store.engine)
     daemon.inbox.reclaim_orphans()
     daemon.workers.start()
     threading.Thread(target=_relay_wakeups, args=(wake, daemon.inbox, stop), name="wake-relay", daemon=True).start()

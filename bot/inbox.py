@@ -176,6 +176,50 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+class IntakeFirst:
+    """Webhook acknowledgements go before the workers' writes on one SQLite file.
+
+    SQLite has one write lock per database. The HTTP process's inbox writer sets a flag shared
+    with the worker processes while webhooks wait for their commit; a worker about to start a
+    transaction waits (at most ``MAX_WAIT``) until the flag drops. Without it the workers' threads
+    took the lock back to back and a webhook's commit waited behind several of their transactions
+    (measured: lock wait p95 3.8 ms, p99 8.5 ms at 200 webhooks/s). PostgreSQL needs none of this.
+    """
+
+    MAX_WAIT = 0.010
+    POLL = 0.0002
+
+    def __init__(self, flag: Any, *, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.flag = flag  # a multiprocessing RawValue("i"): webhooks waiting for the lock, or 0
+        self.sleep = sleep
+        self.monotonic = monotonic
+
+    @classmethod
+    def shared(cls) -> IntakeFirst:
+        import multiprocessing
+
+        return cls(multiprocessing.get_context("spawn").RawValue("i", 0))
+
+    # the HTTP process
+    def waiting(self, count: int) -> None:
+        """``count`` webhooks wait for a commit (0: none)."""
+        self.flag.value = count
+
+    # a worker process
+    def yield_to_intake(self) -> None:
+        if not self.flag.value:
+            return
+        deadline = self.monotonic() + self.MAX_WAIT
+        while self.flag.value and self.monotonic() < deadline:
+            self.sleep(self.POLL)
+
+    def install(self, engine: Engine) -> None:
+        """Make every transaction of ``engine`` (a worker's) start with :meth:`yield_to_intake`."""
+        if engine.dialect.name == "sqlite":
+            sa_event.listen(engine, "begin", lambda _conn: self.yield_to_intake())
+
+
 class _GroupCommit:
     """Inserts from many request threads, committed together by one writer thread.
 
@@ -195,6 +239,7 @@ class _GroupCommit:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._conn: Any = None  # the writer thread's own connection, configured once
+        self.intake_first: IntakeFirst | None = None  # set by the daemon when workers run in other processes
         self._stale = False  # the engine was disposed: connect afresh before the next batch
         sa_event.listen(engine, "engine_disposed", self._on_dispose)
 
@@ -202,6 +247,7 @@ class _GroupCommit:
         """Insert ``values`` (ignoring a duplicate key); True when a row went in. Raises what the commit raised."""
         pending = _Pending(values)
         self._ensure_thread()
+        self._announce()
         self._queue.put(pending)
         pending.done.wait()
         if pending.error is not None:
@@ -223,8 +269,14 @@ class _GroupCommit:
 
         pending = _Pending(values, on_done=lambda: loop.call_soon_threadsafe(resolve))
         self._ensure_thread()
+        self._announce()
         self._queue.put(pending)
         return await future
+
+    def _announce(self) -> None:
+        """From the moment a webhook is queued, the workers let it go first (see IntakeFirst)."""
+        if self.intake_first is not None:
+            self.intake_first.waiting(1)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -241,7 +293,13 @@ class _GroupCommit:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            finally:
+                if self.intake_first is not None:
+                    self.intake_first.waiting(0)
+                    if not self._queue.empty():  # queued meanwhile: its writer raised the flag before us
+                        self.intake_first.waiting(1)
 
     def _commit(self, batch: list[_Pending]) -> None:
         """One multi-row INSERT for the batch; a key twice in one batch is a redelivery of the first."""
@@ -353,6 +411,10 @@ class Inbox:
         self.on_notify: list[Callable[[], None]] = []
 
     # receiving ------------------------------------------------------------------------------
+    def give_way_to_intake(self, intake_first: IntakeFirst) -> None:
+        """Tell worker processes (sharing ``intake_first``) when webhooks wait for this writer's commit."""
+        self._writer.intake_first = intake_first
+
     @property
     def write_patience(self) -> float:
         """Seconds a webhook's commit waits for a database locked by someone else before it gives up (503)."""

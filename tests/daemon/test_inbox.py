@@ -164,3 +164,65 @@ def test_a_write_whose_caller_went_away_does_not_stop_the_writer(replicas):
     assert a._writer._thread.is_alive()
     _add(a, "SS-9", 2)  # and it still commits the next write
     assert {r.ticket_key for r in a.rows()} == {"SS-9"} and len(a.rows()) == 2
+
+
+# webhooks before the workers' writes (SQLite) ----------------------------------------------------------
+class _Flag:
+    def __init__(self) -> None:
+        self.value = 0
+        self.history: list[int] = []
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "value" and hasattr(self, "history"):
+            self.history.append(value)  # type: ignore[arg-type]
+        object.__setattr__(self, name, value)
+
+
+def test_a_worker_waits_while_webhooks_wait_for_their_commit_but_not_for_ever():
+    from bot.inbox import IntakeFirst
+
+    flag, slept, now = _Flag(), [], [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+        if len(slept) == 3:
+            flag.value = 0  # the webhooks' commit is done
+
+    first = IntakeFirst(flag, sleep=sleep, monotonic=lambda: now[0])
+    first.yield_to_intake()
+    assert slept == []  # nobody waiting: no delay at all
+    flag.value = 2
+    first.yield_to_intake()
+    assert len(slept) == 3 and flag.value == 0
+    flag.value, slept[:] = 1, []
+    stuck = IntakeFirst(flag, sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)),
+                        monotonic=lambda: now[0])
+    stuck.yield_to_intake()  # a flag left up (a writer that died) delays a transaction by MAX_WAIT at most
+    assert sum(slept) == pytest.approx(IntakeFirst.MAX_WAIT, abs=IntakeFirst.POLL)
+
+
+def test_the_writer_raises_the_flag_from_queueing_to_commit_and_workers_check_it_on_begin(tmp_path):
+    from sqlalchemy import text
+
+    from bot.inbox import IntakeFirst
+
+    url = f"sqlite:///{tmp_path / 'inbox.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    flag = _Flag()
+    inbox = Inbox(engine, VirtualClock(datetime(2026, 11, 2, 9, tzinfo=UTC)))
+    inbox.give_way_to_intake(IntakeFirst(flag))
+    _add(inbox, "SS-1", 1)
+    assert flag.history[0] == 1 and flag.value == 0  # up when queued, down once committed
+
+    checked: list[int] = []
+    worker_side = IntakeFirst(flag)
+    worker_side.yield_to_intake = lambda: checked.append(flag.value)  # type: ignore[method-assign]
+    worker_engine = make_engine(url)
+    worker_side.install(worker_engine)
+    with worker_engine.begin() as conn:
+        conn.execute(text("SELECT 1"))
+    assert checked == [0]
+    worker_engine.dispose()
+    engine.dispose()
