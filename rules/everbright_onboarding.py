@@ -19,6 +19,7 @@ The runbook, as Support wrote it, and what ticketbot does at each step:
    Config is asked to push live. → :func:`ask_approval`, :func:`remind`, :func:`decide`,
    :func:`duplicate_approval_ticket`
 6. When CS is done, the approver is told the products are live and SS is closed. → :func:`close`
+   (CS done while the approval is still being recorded on SS: ticketbot looks at CS again.)
 
 Any time: customer communication needed (label, or ``/ticketbot comms``) ⇒ an internal comment
 tagging the account manager and the approver. → :func:`comms`
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -89,6 +91,8 @@ OPEN_STAGES = (INTAKE, CONFIGURING, AWAITING, APPROVED, REJECTED)
 
 REMINDER = "approval-reminder"  # timer on SS
 FIND_ONBOARDING = "find-onboarding"  # timer on CS: look again for its SS ticket
+CS_DONE_AGAIN = "cs-done-look-again"  # timer on CS: Done before the approval was recorded; look again
+DECIDING = (CONFIGURING, AWAITING, REJECTED)  # stages a decision can still come in
 
 
 class _Block(BaseModel):
@@ -135,6 +139,7 @@ class Config(RuleBlock):
     config_ticket_issue_type: str = "Task"
     config_ticket_fields: dict[str, str] = Field(default_factory=lambda: {
         "installer_name": "Installer name", "installer_email": "Installer contact email"})
+    # (also how often, and how many times, a CS ticket done before its approval is recorded is looked at again)
     find_config_ticket_every: Duration = timedelta(minutes=10)
     find_config_ticket_attempts: int = Field(default=6, ge=1, le=100)
     # step 5: approval
@@ -337,10 +342,13 @@ class Flow:
     def on_config_ticket(self, project: Verdict) -> Evaluation:
         ticket, cfg = self.ticket, self.cfg
         owners = self.ctx.state.find(cs_key=ticket.key)
-        if self.event.kind == TIMER_FIRED and (self.event.payload or {}).get("timer") != FIND_ONBOARDING:
-            return Evaluation.skip([project, Verdict("known timer", False, (self.event.payload or {}).get("timer"),
-                                                     [FIND_ONBOARDING])])
+        timer = (self.event.payload or {}).get("timer") if self.event.kind == TIMER_FIRED else None
+        if self.event.kind == TIMER_FIRED and timer not in (FIND_ONBOARDING, CS_DONE_AGAIN):
+            return Evaluation.skip([project, Verdict("known timer", False, timer, [FIND_ONBOARDING, CS_DONE_AGAIN])])
         if not owners:
+            if timer == CS_DONE_AGAIN:
+                return Evaluation.skip([project, Verdict("onboarding of this CS ticket", False, None,
+                                                         "an SS ticket in the rule state")])
             return find_config_ticket(self, project)
         state = owners[0]
         owner = Verdict("onboarding of this CS ticket", True, state.ticket_key, "an SS ticket in the rule state")
@@ -351,9 +359,40 @@ class Flow:
                                 f"{ticket.key} put on hold by Config")
         if status == cfg.statuses.cs_done.casefold() and state.stage == APPROVED:
             return close(self, state, [project, owner, Verdict("CS status", True, ticket.status, cfg.statuses.cs_done)])
+        if status == cfg.statuses.cs_done.casefold() and state.stage in DECIDING:
+            return self.done_before_approval(project, owner, state)
         return Evaluation.skip([project, owner, Verdict(
             "CS status is a signal at this stage", False, {"status": ticket.status, "stage": state.stage},
             {CONFIGURING: cfg.statuses.cs_on_hold, APPROVED: cfg.statuses.cs_done})])
+
+    def done_before_approval(self, project: Verdict, owner: Verdict, state: RuleState) -> Evaluation:
+        """CS is Done, but the onboarding has no approval recorded: look again later, a bounded number of times.
+
+        The approval's plan writes CS (To Do, "please push live") before it records the stage, and the inbox
+        orders events per ticket only: Config's Done can be processed in that window (or while the approval
+        waits for a retry after a crash), and no later event would come. Config setting CS Done before any
+        approval is the other case: the looks give up, and the approval then moves CS back to To Do.
+        """
+        cfg, ticket = self.cfg, self.ticket
+        payload = self.event.payload or {}
+        looking = self.event.kind == TIMER_FIRED and payload.get("timer") == CS_DONE_AGAIN
+        data = (payload.get("data") or {}) if looking else {}
+        attempt = int(data.get("attempt", 0)) + 1
+        round_ = str(data.get("round") or _digest(self.event.id))  # a later Done (another event) looks anew
+        verdicts = [project, owner, Verdict("CS status", True, ticket.status, cfg.statuses.cs_done),
+                    Verdict("CS done before the approval is recorded", True, state.stage, list(DECIDING))]
+        if attempt > cfg.find_config_ticket_attempts:
+            return Evaluation.skip(verdicts, (
+                f"{ticket.key} is {ticket.status} but {state.ticket_key} is still {state.stage} after "
+                f"{cfg.find_config_ticket_attempts} more look(s), {_duration(cfg.find_config_ticket_every)} apart: "
+                f"given up; an approval now moves {ticket.key} back to {cfg.statuses.cs_to_do}"))
+        due = self.now + cfg.find_config_ticket_every
+        return Evaluation(verdicts=verdicts, effects=[self.effect(
+            StartTimer, ticket.key, f"cs-done-again:{round_}:{attempt}", name=CS_DONE_AGAIN, due_at=due,
+            data={"attempt": attempt, "round": round_})], notes=[(
+                f"{ticket.key} is {ticket.status} but {state.ticket_key} is {state.stage} (an approval may not be "
+                f"recorded yet): looking again at {_when(due)} (attempt {attempt} of "
+                f"{cfg.find_config_ticket_attempts})")])
 
     # shared helpers ----------------------------------------------------------------------
     def is_onboarding_subject(self) -> bool:
@@ -405,8 +444,39 @@ def _words(text: str) -> str:
     return " " + " ".join(_WORD.findall(text.casefold())) + " "
 
 
-def _excerpt(text: str, limit: int = 200) -> str:
-    return untrusted(text, limit=limit)
+def _excerpt(text: str | None, limit: int = 200) -> str:
+    """One line of at most ``limit`` characters of untrusted text, *not* escaped: it is data (a rejection
+    reason, a trace's observation), and whatever writes it into a comment escapes it there, once."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: Every ticket key in normalized (casefolded) text: a word, a hyphen, a word, with a word boundary at each
+#: end, tried at every word start so that "a-1-2" yields both "a-1" and "1-2" (as ``\ba-1\b`` and ``\b1-2\b``
+#: both match there).
+_KEY_IN_TEXT = re.compile(r"\b(?=(\w+-\w+)\b)")
+_KEY_SHAPE = re.compile(r"\w+-\w+")
+
+
+def _named_in(text: str, states: list[RuleState], linked: Collection[str] = ()) -> list[RuleState]:
+    """The onboardings that ``text`` (normalized) names: linked to it, its SS key as a whole word (any case),
+    or its installer's name.
+
+    The keys are found in the text once, then looked up: one ``\\b<key>\\b`` regex per open onboarding
+    (thousands of them) overflowed ``re``'s cache, so every event compiled them all again. The same matches:
+    a key of the usual shape is named exactly when it is one of the text's key tokens.
+    """
+    keys = set(_KEY_IN_TEXT.findall(text))
+
+    def names_key(key: str) -> bool:
+        folded = key.casefold()
+        if _KEY_SHAPE.fullmatch(folded):
+            return folded in keys
+        return re.search(rf"\b{re.escape(folded)}\b", text) is not None  # an unusual key: the general test
+
+    return [st for st in states
+            if st.ticket_key in linked or names_key(st.ticket_key)
+            or (st.get("installer") and normalize_text(st.get("installer")) in text)]
 
 
 def _digest(*parts: str) -> str:
@@ -509,10 +579,7 @@ def find_config_ticket(flow: Flow, project: Verdict) -> Evaluation:
     ticket, cfg = flow.ticket, flow.cfg
     text = normalize_text(f"{ticket.summary} {ticket.description}")
     linked = {link.inward_key for link in ticket.links} | {link.outward_key for link in ticket.links}
-    candidates = flow.ctx.state.find(stages=[INTAKE])
-    matches = [st for st in candidates
-               if st.ticket_key in linked or re.search(rf"\b{re.escape(st.ticket_key.casefold())}\b", text)
-               or (st.get("installer") and normalize_text(st.get("installer")) in text)]
+    matches = _named_in(text, flow.ctx.state.find(stages=[INTAKE]), linked)
     verdicts = [project, Verdict("onboarding in intake naming this CS ticket", len(matches) == 1,
                                  [m.ticket_key for m in matches], "exactly one (by link, SS key or installer name)")]
     if len(matches) != 1:
@@ -615,8 +682,9 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
     who = (actor.display_name or actor.email) if actor and flow.event.kind != COMMENT_CREATED else ""
     if flow.event.kind == COMMENT_CREATED and flow.event.comment and flow.event.comment.author:
         who = flow.event.comment.author.display_name or flow.event.comment.author.email
+    # Stored as given; escaped once, where a comment shows it (as are the installer, via and reason).
+    decision = {"approved": approve, "by": who or cfg.approver.email, "at": flow.now.isoformat(), "via": via}
     who = untrusted(who or cfg.approver.email)
-    decision = {"approved": approve, "by": who, "at": flow.now.isoformat(), "via": via}
     installer = untrusted(state.get("installer"))
     cs = state.get("cs_key")
     effects: list[Effect] = [flow.effect(CancelTimer, ss, f"cancel:{REMINDER}:{_digest(via)}", name=REMINDER)]
@@ -650,10 +718,7 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
     """A new SS ticket from the approver about an onboarding: link, close as duplicate, maybe approve."""
     ticket, cfg = flow.ticket, flow.cfg
     text = normalize_text(f"{ticket.summary} {ticket.description}")
-    open_states = flow.ctx.state.find(stages=list(OPEN_STAGES))
-    matches = [st for st in open_states
-               if re.search(rf"\b{re.escape(st.ticket_key.casefold())}\b", text)
-               or (st.get("installer") and normalize_text(st.get("installer")) in text)]
+    matches = _named_in(text, flow.ctx.state.find(stages=list(OPEN_STAGES)))
     verdicts = [Verdict("new ticket from the approver", True, ticket.reporter.email if ticket.reporter else None,
                         cfg.approver.email),
                 Verdict("names one open onboarding", len(matches) == 1, [m.ticket_key for m in matches],

@@ -111,11 +111,6 @@ def test_untrusted_output_is_inert_jira_text_on_one_line(value: str | None) -> N
     assert len(text) <= 200 + text.count("\\")  # bounded (escapes aside)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rules/everbright_onboarding.py escapes a rejection reason twice: the comment path passes "
-    "reason=_excerpt(comment.body) (already untrusted()) to decide(), which writes untrusted(reason) again "
-    "(and the separate-ticket path passes _excerpt(ticket.description)); the note shows '⧵\\[' for '[' "
-    "(before bot/text.py's fix: '\\\\\\[', a Jira line break before every escaped character)"))
 def test_a_rejection_reason_is_escaped_exactly_once(world: World) -> None:
     onboarding_until_approval_asked(world)
     world.comment("SS-101", APPROVER, "Not approved: licence [pending] for {Colorado}")

@@ -10,13 +10,17 @@ the Slack messages, never on call order alone.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from datetime import timedelta
+import random
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.clock import VirtualClock
+from bot.conditions import normalize_text
+from bot.engine import RuleContext
 from bot.model import (
     APPROVAL_GIVEN,
     APPROVAL_REJECTED,
@@ -28,16 +32,18 @@ from bot.model import (
     Change,
     Comment,
     Event,
+    Ticket,
     User,
 )
 from bot.notify import SlackNotifier
 from bot.pipeline import Processor, ProcessReport
 from bot.settings import SlackSettings
-from bot.state import StateStore, fire_due_timers
+from bot.state import RuleState, StateStore, fire_due_timers
 from bot.store import LIVE, Store
 from bot.trackers.jira import JiraTracker
+from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site, SiteTicket
-from rules import load_rules
+from rules import everbright_onboarding, load_rules
 from tests.conftest import CONFIG, EXAMPLES
 from tests.fakes.fake_jira import FakeJira, load_specs, site_with_tickets
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
@@ -353,6 +359,16 @@ def test_rejection_tags_the_account_manager_and_the_approver_and_transitions_not
     approved(runbook, "comment")
 
 
+def test_a_rejection_by_separate_ticket_quotes_its_reason_escaped_once(runbook: Runbook) -> None:
+    runbook.create("SS-107", "Re: Sunpeak Solar", "Not approved: licence [pending] for {Colorado}", APPROVER)
+    assert runbook.stage("SS-107") == "duplicate" and runbook.stage("SS-101") == "rejected"
+    [note] = [c for c in runbook.comments("SS-101") if "did not approve" in c]
+    assert "via separate ticket SS-107" in note
+    assert '"Not approved: licence \\[pending\\] for \\{Colorado\\}"' in note, note
+    decision = runbook.states.get(LIVE, RULE, "SS-101").get("decision")
+    assert decision["reason"] == "Not approved: licence [pending] for {Colorado}"  # data, not markup
+
+
 # step 6 ------------------------------------------------------------------------------------------
 def test_cs_done_tells_the_approver_and_closes_ss(runbook: Runbook) -> None:
     runbook.slack_event(APPROVAL_GIVEN, "SS-101", via="button")
@@ -373,6 +389,165 @@ def test_cs_done_tells_the_approver_and_closes_ss(runbook: Runbook) -> None:
 def test_cs_done_before_any_approval_does_not_close_ss(runbook: Runbook) -> None:
     runbook.set_status("CS-201", "Done")
     assert runbook.jira.ticket("SS-101").status != "Closed" and runbook.stage("SS-101") == "awaiting-approval"
+
+
+def test_cs_done_processed_before_the_approval_is_recorded_still_closes_ss(
+        runbook: Runbook, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the soak benchmark found: the approval's plan has moved CS back to To Do and asked Config to push
+    live, Config sets CS Done at once, and another worker (the inbox orders events per ticket only) processes that
+    event before the first one records the approval. Nothing else would come: ticketbot looks at CS again."""
+    first = runbook.processor
+    runbook.restart()  # a second worker on the same database
+    other, runbook.processor = runbook.processor, first
+    real_put = first.executor.states.put
+    raced: list[ProcessReport] = []
+
+    def put(*args: object, **kwargs: object) -> object:
+        if kwargs.get("stage") == "approved" and not raced:
+            assert runbook.jira.ticket("CS-201").status == "To Do"  # the approval's writes on CS are done
+            runbook.processor = other
+            raced.append(runbook.set_status("CS-201", "Done", by=CONFIG_PERSON))
+            runbook.processor = first
+            assert runbook.stage("SS-101") == "awaiting-approval"  # not recorded yet: the race
+        return real_put(*args, **kwargs)
+
+    monkeypatch.setattr(first.executor.states, "put", put)
+    runbook.advance(timedelta(hours=2))
+    runbook.comment("SS-101", APPROVER, "Approved, go ahead.")
+    assert raced and runbook.stage("SS-101") == "approved"
+    again = (runbook.clock.now() + timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M UTC")
+    assert any(f"looking again at {again} (attempt 1 of 6)" in n for n in notes(raced[0])), notes(raced[0])
+    assert runbook.pending_timers() == [f"{RULE}:CS-201:cs-done-look-again"]
+
+    runbook.advance(timedelta(minutes=10))  # find_config_ticket_every: the look again finds the approval
+    ss = runbook.jira.ticket("SS-101")
+    assert ss.status == "Closed" and ss.resolution == "Done" and runbook.stage("SS-101") == "closed"
+    history = [h["stage"] for h in runbook.states.get(LIVE, RULE, "SS-101").history]
+    assert history == ["intake", "configuring", "awaiting-approval", "approved", "closed"]
+    # Every write once: CS back to To Do and the request to push live, SS's approval note, the live note, the close.
+    assert runbook.jira.ticket("CS-201").status == "Done"
+    assert sum("please push the EverBright products live" in c for c in runbook.comments("CS-201")) == 1
+    assert sum("approval to push live received" in c for c in runbook.comments("SS-101")) == 1
+    assert sum("products are live" in c for c in runbook.comments("SS-101")) == 1
+    transitions = [w for w in runbook.jira.writes if w[1].endswith("/transitions")]
+    assert sorted(w[1].split("/")[-2] for w in transitions) == ["CS-201", "SS-101"]  # CS to To Do, SS closed
+    writes = len(runbook.jira.writes)
+    runbook.set_status("CS-201", "Done")  # Jira redelivers; time passes: nothing more happens
+    runbook.advance(timedelta(days=2))
+    assert len(runbook.jira.writes) == writes and runbook.pending_timers() == [] and runbook.reminders() == []
+
+
+def test_cs_done_before_any_approval_looks_again_a_few_times_then_the_approval_moves_it_back(
+        runbook: Runbook) -> None:
+    runbook.set_status("CS-201", "Done")
+    writes = len(runbook.jira.writes)
+    runbook.advance(timedelta(hours=2))  # six looks, 10 minutes apart, then it gives up: no write, no close
+    looks = [r for r in runbook.reports if r.event.kind == TIMER_FIRED and r.event.ticket_key == "CS-201"]
+    assert len(looks) == 6 and any("after 6 more look(s), 10 min apart: given up" in n for n in notes(looks[-1]))
+    assert len(runbook.jira.writes) == writes and runbook.stage("SS-101") == "awaiting-approval"
+    assert runbook.pending_timers() == [f"{RULE}:SS-101:approval-reminder"]
+    runbook.comment("SS-101", APPROVER, "Approved, go ahead.")  # the approval asks Config again
+    approved(runbook, "comment")
+    runbook.set_status("CS-201", "Done")
+    assert runbook.jira.ticket("SS-101").status == "Closed" and runbook.stage("SS-101") == "closed"
+
+
+# which onboarding a ticket names (steps 3 and 5) --------------------------------------------------------
+class ListedStates:
+    """The rule's view of its records, over a list: what is under test is the matching, not the store."""
+
+    def __init__(self, states: list[RuleState]) -> None:
+        self.states = states
+
+    def get(self, ticket_key: str) -> RuleState | None:
+        return next((st for st in self.states if st.ticket_key == ticket_key), None)
+
+    def find(self, *, stages: Sequence[str] = (), **data: object) -> list[RuleState]:
+        return [st for st in self.states if (not stages or st.stage in stages)
+                and all(st.data.get(k) == v for k, v in data.items())]
+
+
+BOUND = next(b for b in load_rules(CONFIG) if b.id == RULE)
+SITE = Site.load(EXAMPLES / "everbright" / "site.yaml")
+
+
+def named(text: str, states: list[RuleState], *, config_ticket: bool = False) -> list[str]:
+    """The onboardings that a new SS ticket from the approver (step 5), or an edited CS ticket (step 3), with
+    ``text`` as its summary is found to name: the observation of the rule's matching verdict."""
+    when = datetime(2026, 11, 2, tzinfo=UTC)
+    key, kind = ("CS-999999", TICKET_UPDATED) if config_ticket else ("SS-999999", TICKET_CREATED)
+    ticket = Ticket(key=key, project=key.split("-")[0], summary=text, description="", reporter=User(email=APPROVER))
+    ctx = RuleContext(reader=MemoryTracker(SITE), clock=VirtualClock(when), config=BOUND.config,
+                      state=ListedStates(states))  # type: ignore[arg-type]
+    evaluation = BOUND.rule.evaluate(Event(id="e1", source="test", kind=kind, ticket_key=key, occurred_at=when),
+                                     ticket, ctx)
+    name = "onboarding in intake naming this CS ticket" if config_ticket else "names one open onboarding"
+    [verdict] = [v for v in evaluation.verdicts if v.name == name]
+    return list(verdict.observed)
+
+
+def named_before(text: str, states: list[RuleState]) -> list[str]:
+    """The matching as it was: one ``\\b<key>\\b`` search per onboarding (any case), or the installer's name."""
+    text = normalize_text(text)
+    return [st.ticket_key for st in states
+            if re.search(rf"\b{re.escape(st.ticket_key.casefold())}\b", text)
+            or (st.get("installer") and normalize_text(st.get("installer")) in text)]
+
+
+def onboardings(keys: Sequence[str], stage: str) -> list[RuleState]:
+    return [RuleState(RULE, key, stage, {"installer": f"Installer {key}"}) for key in keys]
+
+
+KEYS = ["SS-1", "SS-10", "SS-101", "SS-1010", "ss-7", "CS-SS-5", "AB_2-3", "SS-101-2", "101-2", "X.Y-1", "SS-é1"]
+TEXTS = ["SS-101 approved", "re: ss-101.", "(SS-101)", "xSS-101", "SS-1010", "SS-101_a", "SS-101-2", "cs-ss-5",
+         "SS\u2010101", "ÉSS-101", "SS-10 and SS-101", "ss-1, ss-10; SS-7!", "ab_2-3", "x.y-1", "ss-é1",
+         "approved for installer ss-101 SOLAR", "Installer SS-1010 done", "SS - 101", "SS-101SS-10", ""]
+
+
+@pytest.mark.parametrize("config_ticket", [False, True], ids=["approver ticket", "CS ticket"])
+def test_a_ticket_names_the_same_onboardings_as_before(config_ticket: bool) -> None:
+    """Whole-word SS keys in any case, or installer names: the same matches as one regex per onboarding."""
+    states = onboardings(KEYS, "intake" if config_ticket else "awaiting-approval")
+    rng = random.Random(3)
+    edges, joins = ["", "", "", "x", "-", "(", "É", "_", ".", "1"], [" ", "", ",", "-", ".", "\n"]
+
+    def token() -> str:  # a key-like token with random case, edges and separators
+        return (rng.choice(edges) + rng.choice(["SS", "ss", "Ss", "cs", "ab_2", "x.y", "101"])
+                + rng.choice(["-", "-", "\u2010", "_", ""]) + rng.choice(["1", "10", "101", "1010", "5", "7", "é1", "101-2"])
+                + rng.choice(edges))
+
+    fuzz = [rng.choice(joins).join(token() for _ in range(rng.randint(1, 4))) for _ in range(1000)]
+    for text in TEXTS + fuzz:
+        assert named(text, states, config_ticket=config_ticket) == named_before(text, states), text
+    assert named("Re: ss-101 approved", states, config_ticket=config_ticket) == ["SS-101"]
+    assert named("installer ss-7 ok", states, config_ticket=config_ticket) == ["ss-7"]
+
+
+def test_naming_an_onboarding_compiles_no_regex_per_open_onboarding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One regex per open onboarding overflowed re's cache (512) with thousands open: 393k compiles in a 20k-event
+    replay. The patterns the rule hands to ``re`` while matching must not grow with the onboardings."""
+    patterns: list[object] = []
+
+    class CountingRe:
+        def __getattr__(self, name: str) -> object:
+            attr = getattr(re, name)
+            if name not in ("compile", "search", "match", "fullmatch", "findall", "finditer", "sub", "subn", "split"):
+                return attr
+
+            def call(pattern: object, *args: object, **kwargs: object) -> object:
+                patterns.append(pattern)
+                return attr(pattern, *args, **kwargs)
+            return call
+
+    monkeypatch.setattr(everbright_onboarding, "re", CountingRe())
+    compiled = {}
+    for n in (10, 1000):
+        patterns.clear()
+        keys = [f"SS-{i}" for i in range(1, n + 1)]
+        assert named(f"SS-{n} approved", onboardings(keys, "awaiting-approval")) == [f"SS-{n}"]
+        assert named(f"set up for SS-{n}", onboardings(keys, "intake"), config_ticket=True) == [f"SS-{n}"]
+        compiled[n] = len(set(patterns))
+    assert compiled[1000] == compiled[10] <= 2, compiled
 
 
 # customer communication ------------------------------------------------------------------------------
