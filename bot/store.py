@@ -211,9 +211,9 @@ class Store:
             return set()
         pending = self._pending()
         held = {k for k in effect_keys if pending is not None and (scope, k) in pending.applied}
-        with self.session() as s:
-            return held | set(s.scalars(select(AppliedEffectRow.effect_key).where(
-                AppliedEffectRow.scope == scope, AppliedEffectRow.effect_key.in_(effect_keys))).all())
+        with self.engine.connect() as conn:  # Core: an ORM session costs more than this indexed read
+            return held | set(conn.execute(select(AppliedEffectRow.effect_key).where(
+                AppliedEffectRow.scope == scope, AppliedEffectRow.effect_key.in_(effect_keys))).scalars())
 
     def record_applied(self, *, scope: str, effect_key: str, ticket_key: str, rule_id: str, kind: str,
                        outcome: str, detail: str, at: datetime, durable: bool = False) -> None:
