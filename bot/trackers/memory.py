@@ -288,13 +288,7 @@ class MemoryTracker:
                          status=self.site.statuses[0] if self.site.statuses else "Open", issue_type=issue_type,
                          reporter=self.site.bot_account.email, creator=self.site.bot_account.email,
                          created=self._clock())
-        self.tickets[key] = stored
-        self._note(key, f"created {issue_type} {summary!r}")
-        if field_values:
-            self.update_fields(key, [SetField(rule_id="create", ticket_key=key, step=name, field=name, value=value)
-                                     for name, value in field_values.items()])
-        self._touch(stored)
-        return key
+        return self._add_created(stored, f"created {issue_type} {summary!r}", field_values)
 
     # seeding from recorded events (replay) -------------------------------------------
     def upsert(self, ticket: Ticket) -> None:
@@ -426,8 +420,13 @@ class MemoryTracker:
                          creator=self.site.bot_account.email, created=self._clock())
         stored.comments.append(Comment(id=str(next(self._ids)), body=body, author=_user(self.site.bot_account),
                                        internal=True, created=self._clock()))
+        return self._add_created(stored, f"created {kind or 'ticket'} #{key} in {group} {summary!r}", field_values)
+
+    def _add_created(self, stored: _Stored, note: str, field_values: dict[str, Any] | None) -> str:
+        """Store a ticket just created, log it, then set its fields as the create call carried them."""
+        key = stored.key
         self.tickets[key] = stored
-        self._note(key, f"created {kind or 'ticket'} #{key} in {group} {summary!r}")
+        self._note(key, note)
         if field_values:
             self.update_fields(key, [SetField(rule_id="create", ticket_key=key, step=name, field=name, value=value)
                                      for name, value in field_values.items()])
