@@ -25,7 +25,12 @@ def untrusted(value: str | None, *, limit: int = MAX_VALUE_LENGTH) -> str:
     Invisible characters (controls, zero-width characters, bidi overrides that make text read
     backwards) are dropped, and a backslash becomes :data:`BACKSLASH`.
     """
+    return _MARKUP.sub(r"\\\1", visible(value, limit=limit).replace("\\", BACKSLASH))
+
+
+def visible(value: str | None, *, limit: int = MAX_VALUE_LENGTH) -> str:
+    """One line of visible text, at most ``limit`` characters, markup left as it is: for a Slack
+    message, which the notifier escapes for Slack (:func:`bot.slack.text.escape`); a tracker
+    comment needs :func:`untrusted`."""
     text = "".join(ch for ch in " ".join((value or "").split()) if ch.isprintable())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return _MARKUP.sub(r"\\\1", text.replace("\\", BACKSLASH))
+    return text[: limit - 1] + "…" if len(text) > limit else text

@@ -77,7 +77,7 @@ from bot.model import (
     User,
 )
 from bot.state import RuleState
-from bot.text import untrusted
+from bot.text import untrusted, visible
 
 # stages of an onboarding (the rule state of its SS ticket)
 INTAKE = "intake"
@@ -648,7 +648,8 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
     if not waiting.passed:
         return Evaluation.skip([waiting], "the decision came; the reminder is moot")
     asked = state.get("asked_at", "")
-    text = (f"Hi! The EverBright onboarding of {untrusted(state.get('installer'))} is waiting for your approval "
+    # Slack text: the notifier escapes Slack's markup; Jira's escaping would show as backslashes.
+    text = (f"Hi! The EverBright onboarding of {visible(state.get('installer'))} is waiting for your approval "
             f"to push the products live: {flow.ticket_ref(ss)} (asked {asked[:16].replace('T', ' ')} UTC). "
             "Approve or reject here, or reply in the ticket.")
     effects: list[Effect] = [flow.effect(SlackMessage, ss, f"reminder:{n}", text=text, user_email=cfg.approver.email,
@@ -662,7 +663,7 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
     else:
         effects.append(flow.effect(SlackMessage, ss, "escalation", alert=True, text=(
             f"ticketbot: no approval for the EverBright onboarding {flow.ticket_ref(ss)} "
-            f"({untrusted(state.get('installer'))}) after {n} Slack reminder(s) to {cfg.approver.email}. "
+            f"({visible(state.get('installer'))}) after {n} Slack reminder(s) to {cfg.approver.email}. "
             "Please follow up in person.")))
         notes.append("last reminder: the admin channel is alerted")
     effects.append(flow.effect(SetState, ss, f"state:reminders:{n}", data={"reminders": n}))

@@ -15,7 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.text import untrusted
+from bot.slack.text import escape as slack_escape
+from bot.text import untrusted, visible
 from tests.hostile.markup import inert_in_jira, invisible_in, slack_markup_in
 from tests.hostile.world import (
     APPROVER,
@@ -93,6 +94,8 @@ def test_a_hostile_form_reaches_comments_and_slack_only_as_inert_text(world: Wor
         texts = [message["text"]] + [b["text"]["text"] for b in message.get("blocks", []) if "text" in b]
         for text in texts:
             assert "Sunpeak" in text
+            # as typed, Slack-escaped by the notifier: no Jira escapes (they would show as backslashes)
+            assert slack_escape(visible(installer)) in text, text
             assert slack_markup_in(text) == [], text
             assert invisible_in(text) == [], text
         buttons = [e for b in message.get("blocks", []) for e in b.get("elements", []) if e.get("type") == "button"]
