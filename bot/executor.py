@@ -225,7 +225,8 @@ class Executor:
         except TrackerError as exc:
             return [_failed(e, exc) for e in batch]
         for effect in batch:
-            self._record(effect, APPLIED)
+            self._record(effect, APPLIED, durable=False)
+        self.store.flush()  # the edit's records together, at once (see _record)
         return [Outcome(e, APPLIED, f"one edit of {len(batch)} field(s)") for e in batch]
 
     def _apply_one(self, effect: Effect) -> Outcome:
@@ -286,12 +287,16 @@ class Executor:
         self._record(message, APPLIED, f"ts {ts}")
         return Outcome(message, APPLIED, f"ts {ts}")
 
-    def _record(self, effect: Effect, outcome: str, detail: str = "") -> None:
+    def _record(self, effect: Effect, outcome: str, detail: str = "", *, durable: bool | None = None) -> None:
+        """Record an effect as made true. A write to someone else's system is recorded at once
+        (``durable``): the state check that covers a lost record cannot tell "my transition" from
+        "a person moved it on since" (the soak benchmark SIGKILLed a worker after CS went back to
+        To Do; Config set it Done; the retry moved it back again). Findings (already true) and the
+        bot's own bookkeeping may wait for the event's one commit."""
         if self.dry_run:
             return
-        # A sent Slack message or a created ticket cannot be read back before a retry writes it
-        # again: their records go to the database at once. The others may wait for the event's end.
-        durable = outcome == APPLIED and isinstance(effect, SlackMessage | CreateTicket)
+        if durable is None:
+            durable = outcome == APPLIED and not effect.is_local
         self.store.record_applied(scope=self.scope, effect_key=effect.key, ticket_key=effect.ticket_key,
                                   rule_id=effect.rule_id, kind=effect.kind, outcome=outcome, detail=detail,
                                   at=self.clock.now(), durable=durable)

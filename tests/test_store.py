@@ -123,9 +123,11 @@ class SentSlack:
         self.sent.append(text)
 
 
-def test_the_executor_records_a_sent_slack_message_before_the_event_ends(store: Store, tmp_path) -> None:
-    """A crash after the DM and before the event's end must not send it again: its record is durable.
-    A watcher's record may wait: the next delivery reads the watcher on the ticket."""
+def test_the_executor_records_each_write_the_moment_it_is_made(store: Store, tmp_path) -> None:
+    """A crash after a write and before the event's end must not repeat the write, even when a person
+    changed the ticket since (a state check cannot tell the bot's transition from theirs): every write
+    to a tracker or Slack is recorded at once; only findings and traces wait for the event's end."""
+    from bot.effects import Transition
     from tests.daemon.helpers import onboarding_site
 
     clock = VirtualClock(AT)
@@ -134,14 +136,20 @@ def test_the_executor_records_a_sent_slack_message_before_the_event_ends(store: 
     dm = SlackMessage(rule_id="r1", ticket_key="SS-1", step="reminder-1", user_email="david.ellis@goeverbright.com",
                       text="Please approve SS-1")
     watcher = AddWatcher(rule_id="r1", ticket_key="SS-1", step="watcher", email="david.ellis@goeverbright.com")
+    back = Transition(rule_id="r1", ticket_key="SS-1", step="back-to-support", status="In Progress")
     with store.deferred():
-        outcomes = executor.apply([dm, watcher])
-        assert [o.status for o in outcomes] == [APPLIED, APPLIED]
-        assert seen_elsewhere(store)[1] == {dm.key}  # the DM's record is already in the database
-    assert seen_elsewhere(store)[1] == {dm.key, watcher.key}
-    # a second delivery (after a crash, say) sends nothing again
-    again = Executor(tracker, store, clock, scope=LIVE, notifier=SentSlack(store))
-    assert [o.status for o in again.apply([dm, watcher])] == ["already-true", "already-true"]
+        trace(store)
+        outcomes = executor.apply([dm, watcher, back])
+        assert [o.status for o in outcomes] == [APPLIED, APPLIED, APPLIED]
+        assert seen_elsewhere(store)[1] == {dm.key, watcher.key, back.key}  # in the database already
+        pending = store._pending()
+        pending.clear()  # the process is SIGKILLed here: the event's own commit never happens
+    tracker.apply_external_change("SS-1", "status", "Waiting for support")  # a person moves it on
+    moves = [line for line in tracker.log if "status" in line or "In Progress" in line]
+    again = Executor(tracker, store, clock, scope=LIVE, notifier=SentSlack(store))  # the retry
+    assert [o.status for o in again.apply([dm, watcher, back])] == ["already-true"] * 3
+    assert [line for line in tracker.log if "status" in line or "In Progress" in line] == moves  # not moved back
+    assert tracker.get_ticket("SS-1").status == "Waiting for support"
 
 
 def test_flush_writes_with_the_callers_statement_in_one_transaction_or_not_at_all(store: Store) -> None:
