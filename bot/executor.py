@@ -288,18 +288,23 @@ class Executor:
         return Outcome(message, APPLIED, f"ts {ts}")
 
     def _record(self, effect: Effect, outcome: str, detail: str = "", *, durable: bool | None = None) -> None:
-        """Record an effect as made true. A write to someone else's system is recorded at once
-        (``durable``): the state check that covers a lost record cannot tell "my transition" from
-        "a person moved it on since" (the soak benchmark SIGKILLed a worker after CS went back to
-        To Do; Config set it Done; the retry moved it back again). Findings (already true) and the
-        bot's own bookkeeping may wait for the event's one commit."""
+        """Record an effect as made true. A write whose state check cannot tell the bot's change from a
+        person's reaction to it is recorded at once (``durable``): a status ("CS back to To Do", then
+        Config sets it Done: the soak benchmark's SIGKILLed retry moved it back again), a field value,
+        a Slack message or a created ticket (nothing to read back). A watcher, a participant, a
+        comment or a link is found again on the ticket; their records, the findings (already true)
+        and the bot's own bookkeeping wait for the event's one commit."""
         if self.dry_run:
             return
         if durable is None:
-            durable = outcome == APPLIED and not effect.is_local
+            durable = outcome == APPLIED and (effect.is_field_change or isinstance(effect, DURABLE_AT_ONCE))
         self.store.record_applied(scope=self.scope, effect_key=effect.key, ticket_key=effect.ticket_key,
                                   rule_id=effect.rule_id, kind=effect.kind, outcome=outcome, detail=detail,
                                   at=self.clock.now(), durable=durable)
+
+
+#: Writes recorded the moment they are made (with the field edits), see Executor._record.
+DURABLE_AT_ONCE = (Transition, SlackMessage, CreateTicket)
 
 
 def _failed(effect: Effect, exc: Exception) -> Outcome:

@@ -8,10 +8,11 @@ One event's traces and effect records are written together: inside :meth:`Store.
 (the worker and the replay wrap each event in it) they are kept in memory and inserted in one
 transaction when the event is done, instead of a transaction each (one per rule and one per
 effect: half of the processing time went to those commits). Reads of the applied keys see the
-pending ones. The executor flushes at once after every write to a tracker or to Slack (a state
-check cannot tell the bot's own change from a person's later one); what waits for the event's
-end is the traces, the "already true" findings and the records of the bot's own bookkeeping.
-Events that write nothing, most of them, cost one commit.
+pending ones. The executor flushes at once after a write whose state check cannot tell the bot's
+change from a person's later one (a status, a field, a Slack message, a created ticket; see
+Executor._record); what waits for the event's end is the traces, the "already true" findings,
+the records of writes found again on the ticket (watchers, comments, links) and the bot's own
+bookkeeping. Events that write nothing, most of them, cost one commit.
 """
 
 from __future__ import annotations

@@ -125,8 +125,8 @@ class SentSlack:
 
 def test_the_executor_records_each_write_the_moment_it_is_made(store: Store, tmp_path) -> None:
     """A crash after a write and before the event's end must not repeat the write, even when a person
-    changed the ticket since (a state check cannot tell the bot's transition from theirs): every write
-    to a tracker or Slack is recorded at once; only findings and traces wait for the event's end."""
+    changed the ticket since (a state check cannot tell the bot's transition from theirs): a status,
+    field, Slack or create write is recorded at once (with whatever was pending before it)."""
     from bot.effects import Transition
     from tests.daemon.helpers import onboarding_site
 
