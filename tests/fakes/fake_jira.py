@@ -644,7 +644,7 @@ class FakeJira:
                      "projectTypeKey": "service_desk" if self._desk_of(key) else "software"}
 
     def _get_project_statuses(self, *, project: str, **_: Any) -> tuple[int, Any]:
-        key = self._known_project(project)
+        self._known_project(project)  # 404 for a project the site does not have
         statuses = [self._status_json(name) for name in self.site.statuses]
         return 200, [{"self": f"{self.base_url}/rest/api/2/issuetype/{self._issue_type_id(name)}",
                       "id": self._issue_type_id(name), "name": name, "subtask": False, "statuses": statuses}
