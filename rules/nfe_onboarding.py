@@ -58,7 +58,6 @@ from rules.runbook import (
     days_left,
     delay_text,
     email_of,
-    foreign_timer,
     kind_is,
     one_line,
 )
@@ -104,9 +103,8 @@ class NfeOnboarding(RunbookRule):
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
         checks = [text_matches("project", ticket.project, cfg.project), kind_is(ticket, cfg.issue_type)]
-        foreign = foreign_timer(event, self.id)
-        if foreign is not None or not all(v.passed for v in checks):
-            return Evaluation.skip([*checks, *([foreign] if foreign else [])])
+        if (skip := self.gate(event, checks)) is not None:
+            return skip
         facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
         return runbook(cfg, self.id).evaluate(facts, checks)
 

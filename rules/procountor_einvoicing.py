@@ -58,7 +58,6 @@ from rules.runbook import (
     Stage,
     delay_text,
     email_of,
-    foreign_timer,
     kind_is,
     one_line,
     ticket_kind,
@@ -115,9 +114,8 @@ class ProcountorEInvoicing(RunbookRule):
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
         checks = [text_matches("project", ticket.project, cfg.project)]
-        foreign = foreign_timer(event, self.id)
-        if foreign is not None or not checks[0].passed:
-            return Evaluation.skip([*checks, *([foreign] if foreign else [])])
+        if (skip := self.gate(event, checks)) is not None:
+            return skip
         kind = normalize_text(ticket_kind(ticket))
         children = Children(cfg.order_field, cfg.link_type)
         if kind == normalize_text(cfg.activation_issue_type):

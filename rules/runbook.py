@@ -840,3 +840,11 @@ class RunbookRule(Rule):
 
     def triggers(self, config: RunbookConfig) -> list[Touch]:
         return self.declarations(config).triggers()
+
+    def gate(self, event: Event, checks: list[Verdict]) -> Evaluation | None:
+        """The skip every runbook starts with: a check failed (its project, its kind of ticket), or the
+        event is another rule's timer; None: go on."""
+        foreign = foreign_timer(event, self.id)
+        if foreign is not None or not all(v.passed for v in checks):
+            return Evaluation.skip([*checks, *([foreign] if foreign else [])])
+        return None

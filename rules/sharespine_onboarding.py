@@ -65,7 +65,6 @@ from rules.runbook import (
     all_of,
     delay_text,
     email_of,
-    foreign_timer,
     one_line,
     ticket_kind,
 )
@@ -154,9 +153,8 @@ class SharespineOnboarding(RunbookRule):
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         cfg: Config = ctx.config  # type: ignore[assignment]
         checks = [text_matches("project", ticket.project, cfg.project)]
-        foreign = foreign_timer(event, self.id)
-        if foreign is not None or not checks[0].passed:
-            return Evaluation.skip([*checks, *([foreign] if foreign else [])])
+        if (skip := self.gate(event, checks)) is not None:
+            return skip
         children = Children(cfg.parent_field, cfg.link_type)
         if normalize_text(ticket_kind(ticket)) == normalize_text(cfg.issue_type):
             parent, known = ticket, {}
