@@ -276,10 +276,17 @@ def ack_figures(run: Run) -> dict[str, float]:
 
 
 def inbox(db: Path) -> tuple[set[str], int]:
-    """Dedup keys in the inbox, and how many are not finished."""
+    """Dedup keys received (in the inbox, or in the intake file the HTTP process commits webhooks to, see
+    bot/intake.py), and how many are not finished (those not yet moved from the intake file included)."""
     with sqlite3.connect(db) as conn:
         keys = {row[0] for row in conn.execute("SELECT dedup_key FROM inbox")}
         open_ = conn.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')").fetchone()[0]
+        moved = (conn.execute("SELECT max(last_id) FROM intake_progress").fetchone()[0] or 0)
+    spool = Path(f"{db}-intake")
+    if spool.exists():
+        with sqlite3.connect(spool) as conn:
+            keys |= {row[0] for row in conn.execute("SELECT dedup_key FROM intake")}
+            open_ += conn.execute("SELECT count(*) FROM intake WHERE id > ?", (moved,)).fetchone()[0]
     return keys, open_
 
 

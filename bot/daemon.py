@@ -31,7 +31,8 @@ from sqlalchemy import text
 from bot.clock import Clock, SystemClock
 from bot.engine import BoundRule
 from bot.guards import Guards
-from bot.inbox import Inbox, IntakeFirst
+from bot.inbox import Inbox
+from bot.intake import IntakeFile, intake_path
 from bot.internal_sources import internal_sources
 from bot.leader import LeaderElector, lock_for
 from bot.metrics import Metrics, merge_expositions
@@ -141,6 +142,7 @@ class Daemon:
             for process in self.worker_processes:
                 process.start()
         else:
+            self._move_leftover_intake()
             self.inbox.reclaim_orphans()
             self.workers.start()
         self.elector.start()
@@ -149,6 +151,20 @@ class Daemon:
         log.info("ticketbot daemon started: %d worker thread(s) in %s, rules: %s", self.workers.count,
                  f"{len(self.worker_processes)} worker process(es)" if self.worker_processes else "this process",
                  ", ".join(b.id for b in self.rules if b.config.enabled) or "none")
+
+    def _move_leftover_intake(self) -> None:
+        """Webhooks an earlier ``ticketbot run`` with worker processes received and did not move (this process
+        writes the inbox itself, so no more will come; see bot/intake.py)."""
+        spool = intake_path(self.settings.database_url)
+        if spool is None or not spool.exists():
+            return
+        intake = IntakeFile(spool)
+        try:
+            moved = self.inbox.move_from(intake)
+        finally:
+            intake.close()
+        if moved:
+            log.info("moved %d webhook(s) left in %s into the inbox", moved, spool)
 
     def stop(self) -> None:
         """Stop periodic jobs, let workers finish the events in hand; the rest waits in the inbox."""
@@ -381,12 +397,11 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
     mount_slack(daemon)  # /slack/events and Socket Mode when TICKETBOT_SLACK__BOT_TOKEN is set
     status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
     if settings.worker.processes:
-        intake_first = IntakeFirst.shared() if daemon.store.engine.dialect.name == "sqlite" else None
-        if intake_first is not None:
-            daemon.inbox.give_way_to_intake(intake_first)
+        spool = intake_path(settings.database_url)
+        if spool is not None:  # SQLite: webhooks are committed to a file the workers never lock (bot/intake.py)
+            daemon.inbox.receive_through(IntakeFile(spool))
         daemon.delegate_processing([
-            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory,
-                          intake_busy=intake_first.flag if intake_first else None)
+            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory)
             for i in range(settings.worker.processes)])
     config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=30)
@@ -400,7 +415,7 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
 
 
 def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
-                         alert_factory: AlertFactory | None, intake_busy: Any = None) -> None:
+                         alert_factory: AlertFactory | None) -> None:
     """The worker child: claim and process inbox events until SIGTERM or until the parent is gone."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.nice(WORKER_NICENESS)
@@ -408,11 +423,14 @@ def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
     daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, migrate=False)
-    if intake_busy is not None:  # SQLite: webhooks waiting for the write lock go first
-        IntakeFirst(intake_busy).install(daemon.store.engine)
+    spool = intake_path(settings.database_url)
+    intake = IntakeFile(spool) if spool is not None else None
+    if intake is not None:
+        daemon.inbox.move_from(intake)  # what an earlier life received and did not move
     daemon.inbox.reclaim_orphans()
     daemon.workers.start()
-    threading.Thread(target=_relay_wakeups, args=(wake, daemon.inbox, stop), name="wake-relay", daemon=True).start()
+    threading.Thread(target=_relay_wakeups, args=(wake, daemon.inbox, stop, intake), name="wake-relay",
+                     daemon=True).start()
     parent = os.getppid()
     report = lambda: write_status(status_path, daemon.workers, daemon.metrics, daemon.handler.trackers)  # noqa: E731
     report()
@@ -425,15 +443,22 @@ def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
     report()
 
 
-def _relay_wakeups(wake: Any, inbox: Inbox, stop: threading.Event) -> None:
-    """Turn bytes from the HTTP process into local wake-ups; end of file means the parent died."""
+def _relay_wakeups(wake: Any, inbox: Inbox, stop: threading.Event, intake: IntakeFile | None = None) -> None:
+    """Turn bytes from the HTTP process into local wake-ups; end of file means the parent died.
+
+    With an intake file, a wake-up (and every second without one) first moves its new rows into the inbox.
+    """
     fd = wake.fileno()
     while not stop.is_set():
         ready, _, _ = select.select([fd], [], [], 1.0)
-        if not ready:
-            continue
-        if not os.read(fd, 4096):
+        if ready and not os.read(fd, 4096):
             log.warning("lost the HTTP process; worker process stopping")
             stop.set()
             return
-        inbox.notify()
+        if intake is not None:
+            try:
+                inbox.move_from(intake)  # wakes the workers when it moved something
+            except Exception:  # the database is busy or away: the rows wait in the intake file
+                log.warning("could not move received webhooks into the inbox; trying again", exc_info=True)
+        elif ready:
+            inbox.notify()

@@ -60,6 +60,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from bot.clock import Clock
+from bot.intake import IntakeFile
 from bot.model import Event
 from bot.store import Base
 
@@ -176,50 +177,6 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class IntakeFirst:
-    """Webhook acknowledgements go before the workers' writes on one SQLite file.
-
-    SQLite has one write lock per database. The HTTP process's inbox writer sets a flag shared
-    with the worker processes while webhooks wait for their commit; a worker about to start a
-    transaction waits (at most ``MAX_WAIT``) until the flag drops. Without it the workers' threads
-    took the lock back to back and a webhook's commit waited behind several of their transactions
-    (measured: lock wait p95 3.8 ms, p99 8.5 ms at 200 webhooks/s). PostgreSQL needs none of this.
-    """
-
-    MAX_WAIT = 0.010
-    POLL = 0.0002
-
-    def __init__(self, flag: Any, *, sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.flag = flag  # a multiprocessing RawValue("i"): webhooks waiting for the lock, or 0
-        self.sleep = sleep
-        self.monotonic = monotonic
-
-    @classmethod
-    def shared(cls) -> IntakeFirst:
-        import multiprocessing
-
-        return cls(multiprocessing.get_context("spawn").RawValue("i", 0))
-
-    # the HTTP process
-    def waiting(self, count: int) -> None:
-        """``count`` webhooks wait for a commit (0: none)."""
-        self.flag.value = count
-
-    # a worker process
-    def yield_to_intake(self) -> None:
-        if not self.flag.value:
-            return
-        deadline = self.monotonic() + self.MAX_WAIT
-        while self.flag.value and self.monotonic() < deadline:
-            self.sleep(self.POLL)
-
-    def install(self, engine: Engine) -> None:
-        """Make every transaction of ``engine`` (a worker's) start with :meth:`yield_to_intake`."""
-        if engine.dialect.name == "sqlite":
-            sa_event.listen(engine, "begin", lambda _conn: self.yield_to_intake())
-
-
 class _GroupCommit:
     """Inserts from many request threads, committed together by one writer thread.
 
@@ -231,15 +188,20 @@ class _GroupCommit:
     MAX_BATCH = 256
     LOCK_PATIENCE = 10.0
 
-    def __init__(self, engine: Engine, statement: Any) -> None:
+    def __init__(self, engine: Engine, statement: Any, *,
+                 encode: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+                 tidy: Callable[[Any], None] | None = None) -> None:
         self.engine = engine
         self.statement = statement  # INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key
+        #: The rows as ``statement`` takes them (the intake file's shape), and housekeeping done in a
+        #: batch's transaction (see bot.intake).
+        self.encode = encode
+        self.tidy = tidy
         self.patience = self.LOCK_PATIENCE
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._conn: Any = None  # the writer thread's own connection, configured once
-        self.intake_first: IntakeFirst | None = None  # set by the daemon when workers run in other processes
         self._stale = False  # the engine was disposed: connect afresh before the next batch
         sa_event.listen(engine, "engine_disposed", self._on_dispose)
 
@@ -247,7 +209,6 @@ class _GroupCommit:
         """Insert ``values`` (ignoring a duplicate key); True when a row went in. Raises what the commit raised."""
         pending = _Pending(values)
         self._ensure_thread()
-        self._announce()
         self._queue.put(pending)
         pending.done.wait()
         if pending.error is not None:
@@ -269,14 +230,8 @@ class _GroupCommit:
 
         pending = _Pending(values, on_done=lambda: loop.call_soon_threadsafe(resolve))
         self._ensure_thread()
-        self._announce()
         self._queue.put(pending)
         return await future
-
-    def _announce(self) -> None:
-        """From the moment a webhook is queued, the workers let it go first (see IntakeFirst)."""
-        if self.intake_first is not None:
-            self.intake_first.waiting(1)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -293,13 +248,7 @@ class _GroupCommit:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                self._commit(batch)
-            finally:
-                if self.intake_first is not None:
-                    self.intake_first.waiting(0)
-                    if not self._queue.empty():  # queued meanwhile: its writer raised the flag before us
-                        self.intake_first.waiting(1)
+            self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
         """One multi-row INSERT for the batch; a key twice in one batch is a redelivery of the first."""
@@ -309,7 +258,10 @@ class _GroupCommit:
         try:
             conn = self._connection()
             self._begin(conn)
-            rows = conn.execute(self.statement, [p.values for p in first.values()]).scalars().all()
+            values = [p.values for p in first.values()]
+            rows = conn.execute(self.statement, self.encode(values) if self.encode else values).scalars().all()
+            if self.tidy is not None:
+                self.tidy(conn)
             conn.commit()
         except Exception as exc:  # every caller of the batch gets the failure (their HTTP answer: 503)
             self._drop_connection()  # the next batch connects afresh (the database may have come back)
@@ -407,13 +359,37 @@ class Inbox:
         self._claim_lock = threading.Lock()  # in-process claimers take turns; CAS guards across replicas
         self._queries = self._claim_queries()
         self._writer = _GroupCommit(engine, self._insert_ignoring_duplicates())
+        self._insert_many = self._insert_ignoring_duplicates(returning=False)
+        #: Set by :meth:`receive_through`: where this process's adds are committed.
+        self.intake: IntakeFile | None = None
         #: Called after each new event (e.g. to wake workers running in another process).
         self.on_notify: list[Callable[[], None]] = []
 
     # receiving ------------------------------------------------------------------------------
-    def give_way_to_intake(self, intake_first: IntakeFirst) -> None:
-        """Tell worker processes (sharing ``intake_first``) when webhooks wait for this writer's commit."""
-        self._writer.intake_first = intake_first
+    def receive_through(self, intake: IntakeFile) -> None:
+        """Commit what this process adds to ``intake`` (a file only it writes) instead of the inbox; worker
+        processes move the rows in (:meth:`move_from`). See :mod:`bot.intake`."""
+        tidy = lambda conn: intake.tidy(conn, self.engine, monotonic=time.monotonic(),  # noqa: E731
+                                        now=self.clock.now().timestamp())
+        writer = _GroupCommit(intake.engine, intake.insert_statement(), encode=intake.encode_rows, tidy=tidy)
+        writer.patience = self._writer.patience
+        with intake.engine.begin() as conn:  # the first tidy-up may be large (a restart): not on an ack's path
+            tidy(conn)
+        self._writer, self.intake = writer, intake
+        intake.start_checkpoints()
+
+    def move_from(self, intake: IntakeFile, *, limit: int = 500) -> int:
+        """Move rows the HTTP process committed to ``intake`` into the inbox (wakes the workers); how many."""
+        moved = 0
+        while True:
+            count = intake.move(self.engine, self._insert_many, limit=limit)
+            moved += count
+            if count < limit:
+                break
+        if moved:
+            with self._wake:
+                self._wake.notify_all()
+        return moved
 
     @property
     def write_patience(self) -> float:
@@ -439,7 +415,10 @@ class Inbox:
     def key_of_body(self, body_digest: str) -> str | None:
         """The dedup key of the event received with this body digest, if any."""
         with self.engine.connect() as conn:
-            return conn.execute(select(InboxRow.dedup_key).where(InboxRow.body_digest == body_digest)).scalar()
+            key = conn.execute(select(InboxRow.dedup_key).where(InboxRow.body_digest == body_digest)).scalar()
+        if key is None and self.intake is not None:
+            key = self.intake.key_of_body(body_digest)
+        return key
 
     async def add_async(self, *, key: str, source: str, event: Event, envelope: dict[str, Any],
                         ignored: str = "", body_digest: str | None = None) -> bool:
@@ -459,7 +438,7 @@ class Inbox:
             version=0, note=ignored, finished_at=now if ignored else None, body_digest=body_digest,
         )
 
-    def _insert_ignoring_duplicates(self):  # noqa: ANN202 - dialect-specific Insert
+    def _insert_ignoring_duplicates(self, *, returning: bool = True):  # noqa: ANN202 - dialect-specific Insert
         if self._dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         elif self._dialect == "sqlite":
@@ -468,7 +447,8 @@ class Inbox:
             raise RuntimeError(f"unsupported database {self._dialect}")
         # Any unique column (dedup_key, body_digest) makes a repeat a no-op. RETURNING says which
         # rows went in (rowcount is not reliable with RETURNING on psycopg).
-        return insert(InboxRow).on_conflict_do_nothing().returning(InboxRow.dedup_key)
+        statement = insert(InboxRow).on_conflict_do_nothing()
+        return statement.returning(InboxRow.dedup_key) if returning else statement
 
     def notify(self) -> None:
         """Wake idle workers (other replicas find the row on their next look)."""
@@ -601,10 +581,11 @@ class Inbox:
 
     # reading --------------------------------------------------------------------------------
     def depth(self) -> int:
-        """Events received and not yet finished."""
+        """Events received and not yet finished (those still in the intake file included)."""
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(InboxRow)
+            held = conn.execute(select(func.count()).select_from(InboxRow)
                                 .where(InboxRow.status.in_(UNFINISHED))).scalar_one()
+        return held + (self.intake.backlog(self.engine) if self.intake is not None else 0)
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

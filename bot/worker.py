@@ -322,11 +322,11 @@ STATUS_EVERY = 1.0  # seconds between the child's status reports (metrics, in-fl
 STALE_AFTER = 15.0  # a status older than this means the child is stuck
 
 
-def _child_main(settings: Any, wake: Any, status_path: str, alert_factory: Any, intake_busy: Any = None) -> None:
+def _child_main(settings: Any, wake: Any, status_path: str, alert_factory: Any) -> None:
     """Entry point of the spawned worker process (module-level so it pickles)."""
     from bot.daemon import serve_worker_process
 
-    serve_worker_process(settings, wake, Path(status_path), alert_factory, intake_busy)
+    serve_worker_process(settings, wake, Path(status_path), alert_factory)
 
 
 class WorkerProcess:
@@ -338,12 +338,9 @@ class WorkerProcess:
     """
 
     def __init__(self, settings: Any, status_path: Path, *, alert_factory: Callable[[Any], Any] | None = None,
-                 restart_delay: float = 1.0, intake_busy: Any = None) -> None:
+                 restart_delay: float = 1.0) -> None:
         self.settings = settings
         self.status_path = status_path
-        #: Shared with the HTTP process's inbox writer: set while webhooks wait for their commit
-        #: (see bot.inbox.IntakeFirst); the child lets them go first.
-        self.intake_busy = intake_busy
         self.alert_factory = alert_factory
         self.restart_delay = restart_delay
         self.restarts = 0
@@ -363,8 +360,7 @@ class WorkerProcess:
         reader, writer = context.Pipe(duplex=False)
         os.set_blocking(writer.fileno(), False)  # waking must never block an acknowledgement
         self._proc = context.Process(target=_child_main, name="ticketbot-worker",
-                                     args=(self.settings, reader, str(self.status_path), self.alert_factory,
-                                           self.intake_busy))
+                                     args=(self.settings, reader, str(self.status_path), self.alert_factory))
         self._proc.start()
         reader.close()
         self._writer, self._started_at = writer, time.monotonic()

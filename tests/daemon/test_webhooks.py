@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot.inbox import DONE, IGNORED
+from bot.intake import IntakeFile, intake_path
 from bot.security import jira_signature, zendesk_signature
 from bot.sources.jira_webhook import parse_jira_webhook
 from tests.daemon.conftest import ZENDESK_SECRET
@@ -177,11 +178,17 @@ def _deliveries(keys: list[str], with_contracts: bool) -> list[tuple[bytes, dict
     return events
 
 
-def test_each_event_delivered_one_to_five_times_shuffled_makes_one_set_of_effects(make_daemon):
+@pytest.mark.parametrize("through_intake_file", [False, True], ids=["inbox", "intake-file"])
+def test_each_event_delivered_one_to_five_times_shuffled_makes_one_set_of_effects(make_daemon, through_intake_file):
     keys = [f"SS-{i}" for i in range(1, 7)]
     with_contracts = CONTRACTS.is_dir()
     others = contract_ticket_keys() if with_contracts else []
     daemon = make_daemon(onboarding_site(keys, others=others))
+    if through_intake_file:  # as under `ticketbot run` on SQLite: webhooks land in the intake file, a mover
+        spool = intake_path(daemon.settings.database_url)  # (here: after each new one) puts them in the inbox
+        daemon.inbox.receive_through(IntakeFile(spool))
+        mover = IntakeFile(spool)
+        daemon.inbox.on_notify.append(lambda: daemon.inbox.move_from(mover))
     events = _deliveries(keys, with_contracts)
     rng = random.Random(20261102)
     deliveries = [e for e in events for _ in range(rng.randint(1, 5))]
