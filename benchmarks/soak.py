@@ -488,9 +488,16 @@ def _db(work: Path) -> sqlite3.Connection:
 
 
 def _unfinished(work: Path) -> int:
+    """Events not finished: in the inbox, or acknowledged into the intake file (bot/intake.py) and not yet moved."""
     try:
         with _db(work) as conn:
-            return conn.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')").fetchone()[0]
+            open_ = conn.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')").fetchone()[0]
+            moved = conn.execute("SELECT max(last_id) FROM intake_progress").fetchone()[0] or 0
+        spool = work / "ticketbot.sqlite3-intake"
+        if spool.exists():
+            with sqlite3.connect(spool, timeout=30) as conn:
+                open_ += conn.execute("SELECT count(*) FROM intake WHERE id > ?", (moved,)).fetchone()[0]
+        return open_
     except sqlite3.Error:
         return 1
 

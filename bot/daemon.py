@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 #: Finished inbox rows are kept this long: Jira retries for hours, not weeks.
 INBOX_RETENTION = timedelta(days=14)
+#: Seconds a worker process waits after a wake-up before it moves new webhooks from the intake file.
+MOVE_GATHER = 0.02
 SWEEP_SECONDS = 30
 
 
@@ -451,6 +453,8 @@ def _relay_wakeups(wake: Any, inbox: Inbox, stop: threading.Event, intake: Intak
     fd = wake.fileno()
     while not stop.is_set():
         ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready and intake is not None:
+            stop.wait(MOVE_GATHER)  # let a few more arrive: one move per batch, not one per webhook
         if ready and not os.read(fd, 4096):
             log.warning("lost the HTTP process; worker process stopping")
             stop.set()
