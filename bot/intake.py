@@ -71,7 +71,8 @@ class IntakeProgress(Base):
 
 
 _metadata = MetaData()
-#: Its own file, its own schema (created on open, not by the migrations: rows live here for milliseconds).
+#: Its own file, its own schema (created on open, not by the migrations: a spool whose rows are moved within
+#: milliseconds and whose keys are forgotten after ``RETENTION``).
 intake_table = Table(
     "intake", _metadata,
     Column("id", Integer, primary_key=True),
@@ -111,8 +112,8 @@ def decode(text: str) -> dict[str, Any]:
 
 
 class IntakeFile:
-    """One intake file: the HTTP process writes it (:meth:`insert` in the inbox writer's batch), workers
-    read it (:meth:`move`)."""
+    """One intake file: the HTTP process writes it (the inbox writer's batches, see
+    ``bot.inbox.Inbox.receive_through``), worker processes read it (:meth:`move`)."""
 
     def __init__(self, path: Path, *, name: str = "webhooks") -> None:
         self.path = path
