@@ -21,6 +21,10 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+#: Each effect class's field names, in order (``dataclasses.fields`` filters them again on every call).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Effect:
     rule_id: str
@@ -49,7 +53,10 @@ class Effect:
         raise NotImplementedError
 
     def as_dict(self) -> dict[str, Any]:
-        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        data = {name: _plain(getattr(self, name)) for name in names}
         data["kind"] = self.kind
         data["key"] = self.key
         data["summary"] = self.describe()

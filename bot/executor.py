@@ -37,6 +37,7 @@ from bot.effects import (
     Transition,
 )
 from bot.model import Ticket, User
+from bot.notify_error import NotifyError
 from bot.state import StateStore
 from bot.store import SENDING, Store
 from bot.trackers.base import Tracker, TrackerError
@@ -68,10 +69,10 @@ class Outcome:
 
 class Executor:
     def __init__(self, tracker: Tracker, store: Store, clock: Clock, *, scope: str, dry_run: bool = False,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, states: StateStore | None = None) -> None:
         self.tracker = tracker
         self.store = store
-        self.states = StateStore(store)
+        self.states = states if states is not None else StateStore(store)
         self.clock = clock
         self.scope = scope
         self.dry_run = dry_run
@@ -261,8 +262,6 @@ class Executor:
         return ""
 
     def _send(self, message: SlackMessage) -> Outcome:
-        from bot.notify import NotifyError
-
         if self.notifier is None:
             return Outcome(message, SKIPPED, "Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN)")
         if message.alert:

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import HttpResponse
 
 from bot.effects import SlackMessage
+from bot.notify_error import NotifyError
 from bot.settings import SlackSettings
 from bot.slack.blocks import decision_message, sent_marker, text_message
 from bot.slack.client import ApiStats, Sleep, retry_after, web_client
@@ -33,17 +34,6 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = 40_000
 #: How many recent messages of a conversation :meth:`SlackNotifier.find_sent` reads.
 HISTORY_LOOK_BACK = 100
-
-
-class NotifyError(Exception):
-    """A message could not be delivered; the message says to whom and why (never the token)."""
-
-    def __init__(self, message: str, *, code: str = "", retry_after: float | None = None) -> None:
-        super().__init__(message)
-        #: Slack's error code (``users_not_found``, ``channel_not_found``, ``ratelimited`` …), if any.
-        self.code = code
-        #: Seconds Slack asked us to wait, when the failure was a rate limit we did not wait out.
-        self.retry_after = retry_after
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.engine import BoundRule, Engine, RuleResult
 from bot.executor import APPLIED, FAILED, Executor, Outcome
 from bot.model import TICKET_DELETED, UNKNOWN, Event, Ticket
+from bot.state import StateStore
 from bot.store import LIVE, Store
 from bot.trackers.base import NotFound, Tracker
 
@@ -68,13 +69,14 @@ class Processor:
 
     def __init__(self, rules: Sequence[BoundRule], tracker: Tracker, store: Store, clock: Clock, *,
                  scope: str = LIVE, dry_run: bool = False, record_traces: bool = True,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, states: StateStore | None = None) -> None:
         self.tracker = tracker
         self.store = store
         self.clock = clock
         self.scope = scope
         self.record_traces = record_traces
-        self.executor = Executor(tracker, store, clock, scope=scope, dry_run=dry_run, notifier=notifier)
+        self.executor = Executor(tracker, store, clock, scope=scope, dry_run=dry_run, notifier=notifier,
+                                 states=states)
         self.engine = Engine(rules, tracker, clock, states=self.executor.states, scope=scope)
 
     def process(self, event: Event) -> ProcessReport:

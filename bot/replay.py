@@ -53,7 +53,7 @@ from bot.sources.zendesk_webhook import (
     html_to_text,
     normalize_zendesk_webhook,
 )
-from bot.state import StateStore, fire_due_timers
+from bot.state import BufferedStateStore, fire_due_timers
 from bot.store import Store
 from bot.trackers.base import Tracker
 from bot.trackers.jira_model import FieldCatalog
@@ -139,13 +139,26 @@ class RecordingNotifier:
 class Replay:
     """``tracker``: where the rules act (default: a MemoryTracker of ``site``); ``seed(event)`` makes it show
     what a replayed event says people did (default: the in-memory seeding below); ``clock``: the virtual
-    clock (give it when the tracker needs it too)."""
+    clock (give it when the tracker needs it too).
+
+    A replay is the only writer of its scope (``ticketbot replay`` makes a new ``replay-<id>`` scope
+    each run), so it writes in batches: the rule state and timers live in memory
+    (:class:`~bot.state.BufferedStateStore`), and the traces, effect records, rule state and timers of
+    ``batch_events`` events at a time go to the database in one transaction (:meth:`commit`), the
+    last ones when :meth:`run` ends, also when it ends with an exception (a record that cannot be
+    read, a failing tracker): everything played until then is then in the database, up to and
+    including the event that failed, as the per-event commits left it. A process killed mid-way
+    (SIGKILL, power) keeps the events up to the last commit, whole: each batch's traces, records,
+    states and timers are committed together, never part of an event. A replay interrupted either
+    way is run again from the start (a new scope; the site is in memory, nothing outside changed)."""
 
     def __init__(self, rules: list[BoundRule], site: Site, store: Store, *, scope: str,
                  tracker: Tracker | None = None, seed: Callable[[Event], None] | None = None,
-                 clock: VirtualClock | None = None) -> None:
+                 clock: VirtualClock | None = None, batch_events: int = 1000) -> None:
         self.clock = clock or VirtualClock()
         self.scope = scope
+        self.store = store
+        self.batch_events = batch_events
         self.site = site
         self.tracker = tracker if tracker is not None else MemoryTracker(site, now=self.clock.now)
         #: Every change made on the site (the in-memory tracker's log) and every Slack message.
@@ -153,20 +166,35 @@ class Replay:
         self.seed = seed or self._seed
         self.notifier = RecordingNotifier(self.log)
         self.catalog = FieldCatalog.from_fields(jira_field_json(site))
-        self.processor = Processor(rules, self.tracker, store, self.clock, scope=scope, notifier=self.notifier)
-        self.states = StateStore(store)
+        self.states = BufferedStateStore(store, scope)
+        self.processor = Processor(rules, self.tracker, store, self.clock, scope=scope, notifier=self.notifier,
+                                   states=self.states)
+        self._batch: Any = None  # the store's batch of traces and effect records (Store.batch)
+        self._held = 0  # events in it
 
     def run(self, records: Iterable[dict[str, Any]], *, until: datetime | None = None) -> Iterator[Step]:
-        """Replay ``records``; then fire the timers due up to ``until`` (if given)."""
-        for record in records:
-            event = self.decode(record)
-            yield from self.fire_due(event.occurred_at)
-            self.clock.set(event.occurred_at)
-            self.seed(event)
-            yield self._step(event)
-        if until is not None:
-            yield from self.fire_due(until)
-            self.clock.set(until)
+        """Replay ``records``; then fire the timers due up to ``until`` (if given). What it wrote is in the
+        database when it returns or raises (see the class)."""
+        try:
+            for record in records:
+                event = self.decode(record)
+                yield from self.fire_due(event.occurred_at)
+                self.clock.set(event.occurred_at)
+                self.seed(event)
+                yield self._step(event)
+            if until is not None:
+                yield from self.fire_due(until)
+                self.clock.set(until)
+        finally:
+            self.commit()
+
+    def commit(self) -> None:
+        """Write what the replay holds (traces, effect records, rule state, timers) in one transaction."""
+        store = self.processor.store
+        if self._batch is None:
+            self._batch = store.batch(self.scope)
+        store.commit(self._batch, also=self.states.write)
+        self._held = 0
 
     def decode(self, record: dict[str, Any]) -> Event:
         if record.get("source") in ("slack", "cli", "timer") and "event" in record:
@@ -189,7 +217,14 @@ class Replay:
 
     def _step(self, event: Event) -> Step:
         before = len(self.log)
-        report = self.processor.process(event)
+        store = self.processor.store
+        if self._batch is None:
+            self._batch = store.batch(self.scope)
+        with store.using(self._batch):
+            report = self.processor.process(event)
+        self._held += 1
+        if self._held >= self.batch_events:
+            self.commit()
         return Step(event, report, self.log[before:])
 
     def _seed(self, event: Event) -> None:

@@ -14,8 +14,9 @@ due time, so the inbox's dedup makes a timer fire once even when the sweep repea
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.model import TIMER_FIRED, Event
@@ -270,6 +272,257 @@ class StateStore:
         with self.store.engine.begin() as conn:
             return [bool(conn.execute(statement, {"b_scope": scope, "b_timer_id": t.timer_id,
                                                   "b_due_at": t.due_at}).rowcount) for t in timers]
+
+
+class BufferedStateStore(StateStore):
+    """A write-behind :class:`StateStore` for a scope that has one writer only: a replay.
+
+    ``ticketbot replay`` plays into a scope of its own (``replay-<id>``) that nothing else reads or
+    writes while it runs, so that scope's rule state and timers can be kept in memory: reads are
+    dictionary look-ups (``find(cs_key=…)`` an index look-up, the next due timer the top of a heap),
+    and writes wait until :meth:`write` puts them in the database, all in the transaction it is given
+    (the replay commits them with its batch of traces and effect records: every
+    ``Replay.batch_events`` events and at its end). The scope's rows already in the database are
+    loaded when the store is made. Another scope goes to the database directly, as in
+    :class:`StateStore`. The results are those of :class:`StateStore` (same order, same values, the
+    same rows once written): ``tests/test_replay_batching.py``. The daemon never uses this class:
+    its workers share rule state and timers across threads, processes and replicas.
+    """
+
+    def __init__(self, store: Store, scope: str) -> None:
+        super().__init__(store)
+        self.scope = scope
+        self._states: dict[tuple[str, str], RuleState] = {}  # (rule, ticket) in row order
+        self._state_seq: dict[tuple[str, str], int] = {}
+        self._seq_by_rule: dict[str, dict[str, int]] = {}  # rule -> ticket -> its place in row order
+        self._by_stage: dict[tuple[str, str], set[str]] = {}  # (rule, stage) -> tickets
+        self._by_value: dict[tuple[str, str, str], set[str]] = {}  # (rule, data key, str value) -> tickets
+        self._timers: dict[str, Timer] = {}  # timer id -> timer, in row order
+        self._timer_seq: dict[str, int] = {}
+        self._timer_created: dict[str, datetime] = {}
+        self._heap: list[tuple[datetime, int, str]] = []  # (due, seq, timer id); stale entries skipped
+        self._stored_states: set[tuple[str, str]] = set()
+        self._stored_timers: set[str] = set()
+        self._dirty_states: set[tuple[str, str]] = set()
+        self._dirty_timers: set[str] = set()
+        self._load()
+
+    @property
+    def dirty(self) -> int:
+        """How many rule states and timers wait for :meth:`write`."""
+        return len(self._dirty_states) + len(self._dirty_timers)
+
+    def _load(self) -> None:
+        states, timers = RuleStateRow.__table__, TimerRow.__table__
+        with self.store.engine.connect() as conn:
+            for row in conn.execute(select(states).where(states.c.scope == self.scope).order_by(states.c.id)):
+                self._keep_state(_state(row))
+                self._stored_states.add((row.rule_id, row.ticket_key))
+            for row in conn.execute(select(timers).where(timers.c.scope == self.scope).order_by(timers.c.id)):
+                self._keep_timer(_timer(row), _aware(row.created_at))
+                self._stored_timers.add(row.timer_id)
+
+    def _keep_state(self, state: RuleState) -> None:
+        ident = (state.rule_id, state.ticket_key)
+        old = self._states.get(ident)
+        if old is None:
+            self._state_seq[ident] = len(self._state_seq)
+            self._seq_by_rule.setdefault(state.rule_id, {})[state.ticket_key] = self._state_seq[ident]
+        else:
+            self._by_stage[(old.rule_id, old.stage)].discard(old.ticket_key)
+            for name, value in old.data.items():
+                if isinstance(value, str):
+                    self._by_value[(old.rule_id, name, value)].discard(old.ticket_key)
+        self._states[ident] = state
+        self._by_stage.setdefault((state.rule_id, state.stage), set()).add(state.ticket_key)
+        for name, value in state.data.items():
+            if isinstance(value, str):
+                self._by_value.setdefault((state.rule_id, name, value), set()).add(state.ticket_key)
+
+    def _keep_timer(self, timer: Timer, created: datetime | None = None) -> None:
+        tid = timer.timer_id
+        if tid not in self._timer_seq:
+            self._timer_seq[tid] = len(self._timer_seq)
+            self._timer_created[tid] = created or timer.due_at
+        self._timers[tid] = timer
+        if timer.status == PENDING:
+            heapq.heappush(self._heap, (timer.due_at, self._timer_seq[tid], tid))
+
+    # rule state ---------------------------------------------------------------------------
+    def get(self, scope: str, rule_id: str, ticket_key: str) -> RuleState | None:
+        if scope != self.scope:
+            return super().get(scope, rule_id, ticket_key)
+        return self._states.get((rule_id, ticket_key))
+
+    def find(self, scope: str, rule_id: str, *, stages: Sequence[str] = (), **data: Any) -> list[RuleState]:
+        if scope != self.scope:
+            return super().find(scope, rule_id, stages=stages, **data)
+        keys: set[str] | None = None
+        for name, value in data.items():
+            if isinstance(value, str):  # what StateStore narrows in SQL
+                found = self._by_value.get((rule_id, name, value), set())
+                keys = set(found) if keys is None else keys & found
+        if stages:
+            staged = set().union(*(self._by_stage.get((rule_id, stage), ()) for stage in stages))
+            keys = staged if keys is None else keys & staged
+        if keys is None:
+            candidates = [st for (rid, _), st in self._states.items() if rid == rule_id]
+        else:
+            order = self._seq_by_rule.get(rule_id, {})
+            candidates = [self._states[(rule_id, key)] for key in sorted(keys, key=order.__getitem__)]
+        return [st for st in candidates if all(st.data.get(k) == v for k, v in data.items())]
+
+    def all(self, scope: str, ticket_key: str | None = None) -> list[RuleState]:
+        if scope != self.scope:
+            return super().all(scope, ticket_key)
+        return [st for st in self._states.values() if not ticket_key or st.ticket_key == ticket_key]
+
+    def put(self, scope: str, rule_id: str, ticket_key: str, *, stage: str, data: Mapping[str, Any],
+            at: datetime) -> RuleState:
+        if scope != self.scope:
+            return super().put(scope, rule_id, ticket_key, stage=stage, data=data, at=at)
+        changes = _jsonable(dict(data))
+        old = self._states.get((rule_id, ticket_key))
+        if old is None:
+            current, history, created = stage or "new", [{"stage": stage or "new", "at": _iso(at)}], at
+            merged = {k: v for k, v in changes.items() if v is not None}
+        else:
+            current, history, created = old.stage, list(old.history), old.created_at
+            if stage and stage != old.stage:
+                current, history = stage, [*history, {"stage": stage, "at": _iso(at)}]
+            merged = {k: v for k, v in {**old.data, **changes}.items() if v is not None}
+        state = RuleState(rule_id=rule_id, ticket_key=ticket_key, stage=current, data=merged, history=tuple(history),
+                          created_at=_aware(created), updated_at=_aware(at))
+        self._keep_state(state)
+        self._dirty_states.add((rule_id, ticket_key))
+        return state
+
+    # timers -------------------------------------------------------------------------------
+    def start_timer(self, scope: str, *, rule_id: str, ticket_key: str, name: str, due_at: datetime,
+                    data: Mapping[str, Any], at: datetime) -> Timer:
+        if scope != self.scope:
+            return super().start_timer(scope, rule_id=rule_id, ticket_key=ticket_key, name=name, due_at=due_at,
+                                       data=data, at=at)
+        tid = timer_id(rule_id, ticket_key, name)
+        old = self._timers.get(tid)
+        if old is not None:  # a row keeps what it was created with
+            rule_id, ticket_key, name = old.rule_id, old.ticket_key, old.name
+        timer = Timer(timer_id=tid, rule_id=rule_id, ticket_key=ticket_key, name=name, due_at=due_at.astimezone(UTC),
+                      status=PENDING, data=_jsonable(dict(data)), fired_at=None,
+                      fire_count=old.fire_count if old is not None else 0)
+        self._keep_timer(timer, at)
+        self._dirty_timers.add(tid)
+        return timer
+
+    def cancel_timer(self, scope: str, rule_id: str, ticket_key: str, name: str) -> bool:
+        if scope != self.scope:
+            return super().cancel_timer(scope, rule_id, ticket_key, name)
+        tid = timer_id(rule_id, ticket_key, name)
+        timer = self._timers.get(tid)
+        if timer is None or timer.status != PENDING:
+            return False
+        self._keep_timer(replace(timer, status=CANCELLED))
+        self._dirty_timers.add(tid)
+        return True
+
+    def timer(self, scope: str, tid: str) -> Timer | None:
+        if scope != self.scope:
+            return super().timer(scope, tid)
+        return self._timers.get(tid)
+
+    def timers(self, scope: str, ticket_key: str | None = None, *, status: str | None = None) -> list[Timer]:
+        if scope != self.scope:
+            return super().timers(scope, ticket_key, status=status)
+        found = [t for t in self._timers.values()
+                 if (not ticket_key or t.ticket_key == ticket_key) and (not status or t.status == status)]
+        return sorted(found, key=lambda t: (t.due_at, self._timer_seq[t.timer_id]))
+
+    def _next_pending(self) -> Timer | None:
+        heap = self._heap
+        while heap:
+            due_at, _, tid = heap[0]
+            timer = self._timers[tid]
+            if timer.status == PENDING and timer.due_at == due_at:
+                return timer
+            heapq.heappop(heap)  # fired, cancelled or re-armed since it was pushed
+        return None
+
+    def due(self, scope: str, now: datetime, *, limit: int = 500) -> list[Timer]:
+        if scope != self.scope:
+            return super().due(scope, now, limit=limit)
+        if limit == 1:  # the replay's question before every event
+            timer = self._next_pending()
+            return [timer] if timer is not None and timer.due_at <= now else []
+        return [t for t in self.timers(scope, status=PENDING) if t.due_at <= now][:limit]
+
+    def next_due(self, scope: str) -> datetime | None:
+        if scope != self.scope:
+            return super().next_due(scope)
+        timer = self._next_pending()
+        return timer.due_at if timer is not None else None
+
+    def mark_fired(self, scope: str, timer: Timer, at: datetime) -> bool:
+        if scope != self.scope:
+            return super().mark_fired(scope, timer, at)
+        current = self._timers.get(timer.timer_id)
+        if current is None or current.status != PENDING or current.due_at != timer.due_at:
+            return False
+        self._keep_timer(replace(current, status=FIRED, fired_at=at, fire_count=current.fire_count + 1))
+        self._dirty_timers.add(timer.timer_id)
+        return True
+
+    def mark_fired_many(self, scope: str, timers: Sequence[Timer], at: datetime) -> list[bool]:
+        if scope != self.scope:
+            return super().mark_fired_many(scope, timers, at)
+        return [self.mark_fired(scope, t, at) for t in timers]
+
+    # write-behind -------------------------------------------------------------------------
+    def write(self, conn: Connection) -> None:
+        """Write the changed rule states and timers in ``conn``'s transaction: new rows in the order they
+        were created (so their ids are in the order :class:`StateStore` would have given them), then
+        the changes of rows already written."""
+        states, timers = RuleStateRow.__table__, TimerRow.__table__
+        changed = sorted(self._dirty_states, key=self._state_seq.__getitem__)
+        new = [self._state_row(ident) for ident in changed if ident not in self._stored_states]
+        old = [self._state_row(ident) for ident in changed if ident in self._stored_states]
+        if new:
+            conn.execute(insert(states), new)
+        if old:
+            conn.execute(_UPDATE_STATE, [{f"b_{k}": v for k, v in row.items()} for row in old])
+        changed_timers = sorted(self._dirty_timers, key=self._timer_seq.__getitem__)
+        new = [self._timer_row(tid) for tid in changed_timers if tid not in self._stored_timers]
+        old = [self._timer_row(tid) for tid in changed_timers if tid in self._stored_timers]
+        if new:
+            conn.execute(insert(timers), new)
+        if old:
+            conn.execute(_UPDATE_TIMER, [{f"b_{k}": v for k, v in row.items()} for row in old])
+        self._stored_states.update(self._dirty_states)
+        self._stored_timers.update(self._dirty_timers)
+        self._dirty_states.clear()
+        self._dirty_timers.clear()
+
+    def _state_row(self, ident: tuple[str, str]) -> dict[str, Any]:
+        st = self._states[ident]
+        return {"scope": self.scope, "rule_id": st.rule_id, "ticket_key": st.ticket_key, "stage": st.stage,
+                "data": dict(st.data), "history": [dict(h) for h in st.history], "created_at": st.created_at,
+                "updated_at": st.updated_at}
+
+    def _timer_row(self, tid: str) -> dict[str, Any]:
+        t = self._timers[tid]
+        return {"scope": self.scope, "timer_id": tid, "rule_id": t.rule_id, "ticket_key": t.ticket_key,
+                "name": t.name, "due_at": t.due_at, "status": t.status, "data": dict(t.data),
+                "created_at": self._timer_created[tid], "fired_at": t.fired_at, "fire_count": t.fire_count}
+
+
+def _update_by(table: Any, *keys: str) -> Any:
+    """UPDATE of every column but the id and ``created_at``, found by ``keys``; parameters ``b_<column>``."""
+    columns = [c for c in table.c if c.name not in ("id", "created_at", *keys)]
+    return update(table).where(*(table.c[k] == bindparam(f"b_{k}") for k in keys)).values(
+        {c.name: bindparam(f"b_{c.name}", type_=c.type) for c in columns})
+
+
+_UPDATE_STATE = _update_by(RuleStateRow.__table__, "scope", "rule_id", "ticket_key")
+_UPDATE_TIMER = _update_by(TimerRow.__table__, "scope", "timer_id")
 
 
 _GET_STATE = select(RuleStateRow.__table__).where(

@@ -13,6 +13,11 @@ change from a person's later one (a status, a field, a Slack message, a created 
 Executor._record); what waits for the event's end is the traces, the "already true" findings,
 the records of writes found again on the ticket (watchers, comments, links) and the bot's own
 bookkeeping. Events that write nothing, most of them, cost one commit.
+
+A replay, the only writer of a scope of its own, goes further (:meth:`Store.batch`): its traces and
+records wait for a commit every ``Replay.batch_events`` events and at its end, durable ones included,
+and its applied keys are answered from memory; see :class:`bot.replay.Replay` for what an interrupted
+replay keeps. The daemon's path above is unchanged.
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ def is_in_memory(url: str) -> bool:
 
 def make_engine(url: str) -> Engine:
     connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-    engine = create_engine(url, connect_args=connect_args, future=True)
+    engine = create_engine(url, connect_args=connect_args, future=True, json_serializer=_json_serializer)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
@@ -150,8 +155,13 @@ class Store:
         """Write what this thread's :meth:`deferred` block holds so far, in one transaction with
         ``also`` (the worker marks the event done in it); returns what ``also`` returned."""
         pending = self._pending()
+        if pending is not None and pending.held and also is None:
+            return None  # a batch (see batch()): its owner commits it at its own boundaries
         if (pending is None or pending.empty) and also is None:
             return None
+        return self._write(pending, also)
+
+    def _write(self, pending: _Pending | None, also: Callable[[Connection], T] | None) -> T | None:
         traces, applied = (pending.traces, list(pending.applied.values())) if pending else ([], [])
         with self.engine.begin() as conn:
             if traces:
@@ -162,6 +172,34 @@ class Store:
         if pending is not None:
             pending.clear()
         return result
+
+    # batches (a replay) ---------------------------------------------------------------------
+    def batch(self, scope: str) -> _Pending:
+        """A batch of traces and effect records of ``scope`` for a writer that is the scope's only one (a
+        replay, in a scope of its own): it holds many events' writes, :meth:`commit` writes them in one
+        transaction. While it holds, the applied keys of ``scope`` are answered from memory (those in
+        the database when the batch was made, and those recorded since) instead of a query per plan."""
+        with self.engine.connect() as conn:
+            known = set(conn.execute(select(AppliedEffectRow.effect_key).where(
+                AppliedEffectRow.scope == scope)).scalars())
+        return _Pending(held=True, scope=scope, known=known)
+
+    @contextmanager
+    def using(self, batch: _Pending) -> Iterator[None]:
+        """Make ``batch`` this thread's deferred block: :meth:`deferred` blocks inside join it and
+        :meth:`flush` leaves it to :meth:`commit` (a durable record waits for the batch's commit too)."""
+        previous = self._pending()
+        self._local.pending = batch
+        try:
+            yield
+        finally:
+            self._local.pending = previous
+
+    def commit(self, batch: _Pending, also: Callable[[Connection], T] | None = None) -> T | None:
+        """Write what ``batch`` holds, with ``also`` (the replay's rule state and timers), in one transaction."""
+        if batch.empty and also is None:
+            return None
+        return self._write(batch, also)
 
     def _pending(self) -> _Pending | None:
         return getattr(self._local, "pending", None)
@@ -179,8 +217,8 @@ class Store:
                   at: datetime, matched: bool, verdicts: list[dict], effects: list[dict],
                   notes: list[str], error: str | None) -> None:
         row = {"scope": scope, "event_id": event_id, "event_kind": event_kind, "ticket_key": ticket_key,
-               "rule_id": rule_id, "at": at, "matched": matched, "verdicts": _jsonable(verdicts),
-               "effects": _jsonable(effects), "notes": list(notes), "error": error}
+               "rule_id": rule_id, "at": at, "matched": matched, "verdicts": _json_text(verdicts),
+               "effects": _json_text(effects), "notes": _json_text(list(notes)), "error": error}
         pending = self._pending()
         if pending is not None:
             pending.traces.append(row)
@@ -202,6 +240,8 @@ class Store:
         pending = self._pending()
         if pending is not None and (scope, effect_key) in pending.applied:
             return True
+        if pending is not None and pending.known is not None and pending.scope == scope:
+            return effect_key in pending.known
         with self.session() as s:
             row = s.scalar(select(AppliedEffectRow.id).where(
                 AppliedEffectRow.scope == scope, AppliedEffectRow.effect_key == effect_key))
@@ -212,6 +252,8 @@ class Store:
         if not effect_keys:
             return set()
         pending = self._pending()
+        if pending is not None and pending.known is not None and pending.scope == scope:
+            return {k for k in effect_keys if k in pending.known}
         held = {k for k in effect_keys if pending is not None and (scope, k) in pending.applied}
         with self.engine.connect() as conn:  # Core: an ORM session costs more than this indexed read
             return held | set(conn.execute(select(AppliedEffectRow.effect_key).where(
@@ -228,6 +270,8 @@ class Store:
         pending = self._pending()
         if pending is not None:
             pending.applied.setdefault((scope, effect_key), row)
+            if pending.known is not None and pending.scope == scope:
+                pending.known.add(effect_key)
             if durable:
                 self.flush()
             return
@@ -250,6 +294,10 @@ class _Pending:
 
     traces: list[dict[str, Any]] = field(default_factory=list)
     applied: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: A batch (Store.batch): held until its owner commits it; ``known``: every applied key of ``scope``.
+    held: bool = False
+    scope: str = ""
+    known: set[str] | None = None
 
     @property
     def empty(self) -> bool:
@@ -261,4 +309,33 @@ class _Pending:
 
 
 def _jsonable(value: Any) -> Any:
+    """``value`` as it comes back from the database's JSON: tuples as lists, other objects (datetimes …)
+    as their ``str``. Plain values are walked (no JSON text made and parsed again); anything else goes
+    through that round trip, so the result is the same."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is list or kind is tuple:
+        return [_jsonable(item) for item in value]
+    if kind is dict and all(type(k) is str for k in value):
+        return {k: _jsonable(v) for k, v in value.items()}
     return json.loads(json.dumps(value, default=str))
+
+
+class JSONText(str):
+    """A value already serialized as JSON (``json.dumps``): a JSON column stores it as it is."""
+
+
+def _json_serializer(value: Any) -> str:
+    """The engines' JSON serializer: SQLAlchemy's default (``json.dumps``), except for :class:`JSONText`."""
+    return value if type(value) is JSONText else json.dumps(value)
+
+
+def _json_text(value: Any) -> JSONText:
+    """What a JSON column would store for ``_jsonable(value)``, made in one pass (the same text, except for a
+    dict with two keys of the same JSON name, as ``1`` and ``"1"``: both are kept, the round trip kept one)."""
+    return JSONText(_ENCODER.encode(value))
+
+
+#: ``json.dumps(value, default=str)`` without making an encoder per call (any argument to ``json.dumps`` does).
+_ENCODER = json.JSONEncoder(default=str)

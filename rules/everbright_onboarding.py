@@ -35,6 +35,7 @@ installer, who decided when and how. Every name, address and delay comes from th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Collection
@@ -469,14 +470,28 @@ def _named_in(text: str, states: list[RuleState], linked: Collection[str] = ()) 
     keys = set(_KEY_IN_TEXT.findall(text))
 
     def names_key(key: str) -> bool:
-        folded = key.casefold()
-        if _KEY_SHAPE.fullmatch(folded):
+        folded, usual = _folded_key(key)
+        if usual:
             return folded in keys
         return re.search(rf"\b{re.escape(folded)}\b", text) is not None  # an unusual key: the general test
 
     return [st for st in states
             if st.ticket_key in linked or names_key(st.ticket_key)
-            or (st.get("installer") and normalize_text(st.get("installer")) in text)]
+            or ((installer := st.get("installer")) and _normalized_name(installer) in text)]
+
+
+# Both run for every open onboarding on every approver ticket (a tenth of the replay's time in
+# benchmarks/scale.py at 20,000 events): the same keys and names again and again.
+@functools.lru_cache(maxsize=1 << 15)
+def _folded_key(key: str) -> tuple[str, bool]:
+    """``key`` casefolded, and whether it has the usual ``word-word`` shape."""
+    folded = key.casefold()
+    return folded, _KEY_SHAPE.fullmatch(folded) is not None
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _normalized_name(name: str) -> str:
+    return normalize_text(name)
 
 
 def _digest(*parts: str) -> str:

@@ -77,6 +77,8 @@ class MemoryTracker:
         self.tickets: dict[str, _Stored] = {}
         self._ids = itertools.count(10000)
         self._users = {u.email.lower(): u for u in [*self.site.users, self.site.bot_account]}
+        #: The same people as ``User`` values, made once (every ticket read makes its reporter, watchers …).
+        self._people = {key: _user(u) for key, u in self._users.items()}
         self._orgs = {o.name.casefold(): o.name for o in self.site.organizations}
         self._fields = {f.name.casefold(): f for f in self.site.fields}
         self.zendesk = self.site.is_zendesk
@@ -109,8 +111,7 @@ class MemoryTracker:
         )
 
     def find_user(self, email: str) -> User | None:
-        found = self._users.get(email.strip().lower())
-        return _user(found) if found else None
+        return self._people.get(email.strip().lower())
 
     def search_updated(self, projects: Sequence[str], since: datetime) -> list[Ticket]:
         """Tickets of ``projects`` updated at or after ``since`` (the polling fallback's query)."""

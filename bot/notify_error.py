@@ -1,0 +1,15 @@
+""":class:`NotifyError`, apart from :mod:`bot.notify`: the executor catches it without importing the Slack
+adapter (``bot.slack`` brings the web framework: half a second a ``ticketbot replay`` does not need)."""
+
+from __future__ import annotations
+
+
+class NotifyError(Exception):
+    """A message could not be delivered; the message says to whom and why (never the token)."""
+
+    def __init__(self, message: str, *, code: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        #: Slack's error code (``users_not_found``, ``channel_not_found``, ``ratelimited`` …), if any.
+        self.code = code
+        #: Seconds Slack asked us to wait, when the failure was a rate limit we did not wait out.
+        self.retry_after = retry_after
