@@ -71,6 +71,9 @@ PROCESSING = "processing"
 DONE = "done"
 IGNORED = "ignored"
 DEAD = "dead"
+#: Seconds a commit to the intake file, made on the event loop, waits for a lock (nobody else writes that
+#: file; only something like an admin's open sqlite3 shell can hold it) before the webhook is answered 503.
+INLINE_PATIENCE = 1.0
 #: States that hold a ticket's later events back.
 UNFINISHED = (PENDING, PROCESSING)
 
@@ -190,13 +193,18 @@ class _GroupCommit:
 
     def __init__(self, engine: Engine, statement: Any, *,
                  encode: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
-                 tidy: Callable[[Any], None] | None = None) -> None:
+                 tidy: Callable[[Any], None] | None = None, inline: bool = False) -> None:
         self.engine = engine
         self.statement = statement  # INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key
         #: The rows as ``statement`` takes them (the intake file's shape), and housekeeping done in a
         #: batch's transaction (see bot.intake).
         self.encode = encode
         self.tidy = tidy
+        #: Commit in the caller's thread (the event loop's, for webhooks) instead of handing the row to the
+        #: writer thread: for a file nobody else writes, where a commit never waits for a lock and takes a
+        #: fraction of a millisecond, two thread switches cost more than the commit.
+        self.inline = inline
+        self._inline_lock = threading.Lock()
         self.patience = self.LOCK_PATIENCE
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -208,15 +216,21 @@ class _GroupCommit:
     def write(self, values: dict[str, Any]) -> bool:
         """Insert ``values`` (ignoring a duplicate key); True when a row went in. Raises what the commit raised."""
         pending = _Pending(values)
-        self._ensure_thread()
-        self._queue.put(pending)
-        pending.done.wait()
+        if self.inline:
+            with self._inline_lock:
+                self._commit([pending])
+        else:
+            self._ensure_thread()
+            self._queue.put(pending)
+            pending.done.wait()
         if pending.error is not None:
             raise pending.error
         return pending.inserted
 
     async def write_async(self, values: dict[str, Any]) -> bool:
         """:meth:`write` for the event loop: waits for the commit without holding a thread."""
+        if self.inline:
+            return self.write(values)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
 
@@ -371,8 +385,9 @@ class Inbox:
         processes move the rows in (:meth:`move_from`). See :mod:`bot.intake`."""
         tidy = lambda conn: intake.tidy(conn, self.engine, monotonic=time.monotonic(),  # noqa: E731
                                         now=self.clock.now().timestamp())
-        writer = _GroupCommit(intake.engine, intake.insert_statement(), encode=intake.encode_rows, tidy=tidy)
-        writer.patience = self._writer.patience
+        writer = _GroupCommit(intake.engine, intake.insert_statement(), encode=intake.encode_rows, tidy=tidy,
+                              inline=True)
+        writer.patience = min(self._writer.patience, INLINE_PATIENCE)  # it holds up the event loop meanwhile
         with intake.engine.begin() as conn:  # the first tidy-up may be large (a restart): not on an ack's path
             tidy(conn)
         self._writer, self.intake = writer, intake
