@@ -191,20 +191,9 @@ class _GroupCommit:
     MAX_BATCH = 256
     LOCK_PATIENCE = 10.0
 
-    def __init__(self, engine: Engine, statement: Any, *,
-                 encode: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
-                 tidy: Callable[[Any], None] | None = None, inline: bool = False) -> None:
+    def __init__(self, engine: Engine, statement: Any) -> None:
         self.engine = engine
         self.statement = statement  # INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key
-        #: The rows as ``statement`` takes them (the intake file's shape), and housekeeping done in a
-        #: batch's transaction (see bot.intake).
-        self.encode = encode
-        self.tidy = tidy
-        #: Commit in the caller's thread (the event loop's, for webhooks) instead of handing the row to the
-        #: writer thread: for a file nobody else writes, where a commit never waits for a lock and takes a
-        #: fraction of a millisecond, two thread switches cost more than the commit.
-        self.inline = inline
-        self._inline_lock = threading.Lock()
         self.patience = self.LOCK_PATIENCE
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -216,21 +205,15 @@ class _GroupCommit:
     def write(self, values: dict[str, Any]) -> bool:
         """Insert ``values`` (ignoring a duplicate key); True when a row went in. Raises what the commit raised."""
         pending = _Pending(values)
-        if self.inline:
-            with self._inline_lock:
-                self._commit([pending])
-        else:
-            self._ensure_thread()
-            self._queue.put(pending)
-            pending.done.wait()
+        self._ensure_thread()
+        self._queue.put(pending)
+        pending.done.wait()
         if pending.error is not None:
             raise pending.error
         return pending.inserted
 
     async def write_async(self, values: dict[str, Any]) -> bool:
         """:meth:`write` for the event loop: waits for the commit without holding a thread."""
-        if self.inline:
-            return self.write(values)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
 
@@ -272,10 +255,7 @@ class _GroupCommit:
         try:
             conn = self._connection()
             self._begin(conn)
-            values = [p.values for p in first.values()]
-            rows = conn.execute(self.statement, self.encode(values) if self.encode else values).scalars().all()
-            if self.tidy is not None:
-                self.tidy(conn)
+            rows = conn.execute(self.statement, [p.values for p in first.values()]).scalars().all()
             conn.commit()
         except Exception as exc:  # every caller of the batch gets the failure (their HTTP answer: 503)
             self._drop_connection()  # the next batch connects afresh (the database may have come back)
@@ -338,6 +318,22 @@ class _GroupCommit:
                 time.sleep(0.0005)
 
 
+class _IntakeWriter:
+    """The inbox writer's interface over an intake file: commits in the caller's thread (see bot.intake)."""
+
+    def __init__(self, intake: IntakeFile, inbox: Inbox) -> None:
+        self.intake = intake
+        self.inbox = inbox
+        self.patience = INLINE_PATIENCE
+
+    def write(self, values: dict[str, Any]) -> bool:
+        return self.intake.write(values, self.inbox.engine, now=self.inbox.clock.now().timestamp(),
+                                 patience=self.patience)
+
+    async def write_async(self, values: dict[str, Any]) -> bool:
+        return self.write(values)
+
+
 @dataclass
 class _Pending:
     values: dict[str, Any]
@@ -383,13 +379,9 @@ class Inbox:
     def receive_through(self, intake: IntakeFile) -> None:
         """Commit what this process adds to ``intake`` (a file only it writes) instead of the inbox; worker
         processes move the rows in (:meth:`move_from`). See :mod:`bot.intake`."""
-        tidy = lambda conn: intake.tidy(conn, self.engine, monotonic=time.monotonic(),  # noqa: E731
-                                        now=self.clock.now().timestamp())
-        writer = _GroupCommit(intake.engine, intake.insert_statement(), encode=intake.encode_rows, tidy=tidy,
-                              inline=True)
+        intake.tidy_now(self.engine, now=self.clock.now().timestamp())
+        writer = _IntakeWriter(intake, self)
         writer.patience = min(self._writer.patience, INLINE_PATIENCE)  # it holds up the event loop meanwhile
-        with intake.engine.begin() as conn:  # the first tidy-up may be large (a restart): not on an ack's path
-            tidy(conn)
         self._writer, self.intake = writer, intake
         intake.start_checkpoints()
 

@@ -212,3 +212,28 @@ def test_a_daemon_running_its_workers_in_process_moves_what_an_earlier_run_left_
     with live_server(daemon.app):
         wait_until(lambda: [r.status for r in daemon.inbox.rows()] == ["done"])
     assert any("SS-1" in line for line in daemon.handler.trackers["jira"].changes())
+
+
+def test_a_locked_intake_file_answers_503_after_its_patience_and_the_retry_goes_in(make_daemon):
+    import sqlite3
+
+    from tests.daemon.helpers import encode, jira_headers, onboarding_created, onboarding_site
+
+    daemon = make_daemon(onboarding_site(["SS-1"]))
+    spool = intake_path(daemon.settings.database_url)
+    daemon.inbox.receive_through(IntakeFile(spool))
+    daemon.inbox.write_patience = 0.05
+    body = encode(onboarding_created("SS-1", 1793610840000))
+    headers = {name.lower(): value for name, value in jira_headers(body, "d-1").items()}
+    holder = sqlite3.connect(spool, isolation_level=None)  # e.g. an admin's sqlite3 shell mid-transaction
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        reply = daemon.intake.receive("jira", body, headers)
+        assert (reply.status, reply.body) == (503, {"error": "database unavailable, retry later"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert daemon.inbox.depth() == 0  # nothing half-written
+    assert daemon.intake.receive("jira", body, headers).status == 202  # Jira's retry
+    assert daemon.intake.receive("jira", body, headers).body["status"] == "duplicate"
+    assert daemon.inbox.depth() == 1
