@@ -379,7 +379,7 @@ class Inbox:
     def receive_through(self, intake: IntakeFile) -> None:
         """Commit what this process adds to ``intake`` (a file only it writes) instead of the inbox; worker
         processes move the rows in (:meth:`move_from`). See :mod:`bot.intake`."""
-        intake.tidy_now(self.engine, now=self.clock.now().timestamp())
+        intake.prune_now(self.engine, now=self.clock.now().timestamp())
         writer = _IntakeWriter(intake, self)
         writer.patience = min(self._writer.patience, INLINE_PATIENCE)  # it holds up the event loop meanwhile
         self._writer, self.intake = writer, intake

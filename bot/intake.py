@@ -13,9 +13,9 @@ inbox:
   database: all or nothing, and a compare-and-set on ``last_id`` lets several movers run without moving a
   row twice;
 * a redelivery is answered "duplicate" when its key or body digest is in the intake file (unique columns).
-  Moved rows keep their key and digest (not their body) for ``RETENTION``, twice Jira's 30 minutes of
-  redeliveries; a later redelivery is answered "queued" and dropped by the move (the inbox's unique key),
-  so it is never processed twice either. The ack path reads nothing from the main database.
+  Moved rows stay for ``RETENTION``, twice Jira's 30 minutes of redeliveries, and are then deleted a batch
+  at a time; a later redelivery is answered "queued" and dropped by the move (the inbox's unique key), so
+  it is never processed twice either. The ack path reads the main database once every ``PRUNE_EVERY``.
 
 Workers move rows when the HTTP process wakes them and every second regardless; a worker process that
 starts moves what an earlier life left behind. PostgreSQL has no such lock: the inbox is written directly.
@@ -56,10 +56,10 @@ log = logging.getLogger(__name__)
 
 #: The datetime columns of an inbox row (stored as ISO text in the intake file).
 _MOMENTS = ("occurred_at", "received_at", "finished_at")
-#: Seconds between two tidy-ups (bodies of moved rows dropped), between two deletions of rows past
-#: ``RETENTION``, and between two checkpoints of the intake file's WAL.
-TIDY_EVERY = 1.0
-PRUNE_EVERY = 60.0
+#: Seconds between two deletions of moved rows past ``RETENTION`` (at most ``PRUNE_BATCH`` rows each: a
+#: deletion holds up the acknowledgement it is made with), and between two checkpoints of the WAL.
+PRUNE_EVERY = 10.0
+PRUNE_BATCH = 5000
 CHECKPOINT_EVERY = 1.0
 RETENTION = 3600.0
 
@@ -74,14 +74,14 @@ class IntakeProgress(Base):
 
 _metadata = MetaData()
 #: Its own file, its own schema (created on open, not by the migrations: a spool whose rows are moved within
-#: milliseconds and whose keys are forgotten after ``RETENTION``).
+#: milliseconds and forgotten after ``RETENTION``).
 intake_table = Table(
     "intake", _metadata,
     Column("id", Integer, primary_key=True),
     Column("dedup_key", String(300), nullable=False, unique=True),
     Column("body_digest", String(64), nullable=True, unique=True),
     Column("received_ts", Float, nullable=False),
-    Column("row", Text, nullable=True),  # the inbox row as JSON; NULL once moved
+    Column("row", Text, nullable=False),  # the inbox row as JSON
     sqlite_autoincrement=True,  # ids never come back after a deletion: ``last_id`` stays meaningful
 )
 
@@ -125,8 +125,7 @@ class IntakeFile:
         self.name = name  # the intake_progress row
         self.engine = make_engine(f"sqlite:///{path}")
         _metadata.create_all(self.engine)
-        self._last_tidy = self._last_prune = float("-inf")
-        self._stripped = 0  # rows up to this id have had their bodies dropped
+        self._last_prune = float("-inf")
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
         self._writer: sqlite3.Connection | None = None  # the HTTP process's connection (see write)
@@ -149,7 +148,7 @@ class IntakeFile:
                 try:
                     inserted = conn.execute(_INSERT, (values["dedup_key"], values.get("body_digest"),
                                                       values["received_ts"], encode(values))).rowcount == 1
-                    self._tidy(conn, inbox_engine, monotonic=time.monotonic(), now=now)
+                    self._prune(conn, inbox_engine, monotonic=time.monotonic(), now=now)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -190,28 +189,24 @@ class IntakeFile:
                     raise
                 time.sleep(0.0002)
 
-    def _tidy(self, conn: sqlite3.Connection, inbox_engine: Engine, *, monotonic: float, now: float) -> None:
-        """In the writer's transaction, at most every ``TIDY_EVERY`` seconds: drop the bodies of the rows
-        moved since the last time, and (every ``PRUNE_EVERY``) delete moved rows older than ``RETENTION``."""
-        if monotonic - self._last_tidy < TIDY_EVERY:
+    def _prune(self, conn: sqlite3.Connection, inbox_engine: Engine, *, monotonic: float, now: float,
+               limit: int | None = PRUNE_BATCH) -> None:
+        """In the writer's transaction, every ``PRUNE_EVERY`` seconds: delete moved rows older than ``RETENTION``."""
+        if monotonic - self._last_prune < PRUNE_EVERY:
             return
-        self._last_tidy = monotonic
+        self._last_prune = monotonic
         with inbox_engine.connect() as main:
             moved = self._moved(main)
-        if moved > self._stripped:
-            conn.execute("UPDATE intake SET row = NULL WHERE id > ? AND id <= ?", (self._stripped, moved))
-            self._stripped = moved
-        if monotonic - self._last_prune >= PRUNE_EVERY:
-            self._last_prune = monotonic
-            conn.execute("DELETE FROM intake WHERE id <= ? AND received_ts < ?", (moved, now - RETENTION))
+        conn.execute("DELETE FROM intake WHERE id IN (SELECT id FROM intake WHERE id <= ? AND received_ts < ? "
+                     "ORDER BY id LIMIT ?)", (moved, now - RETENTION, -1 if limit is None else limit))
 
-    def tidy_now(self, inbox_engine: Engine, *, now: float) -> None:
-        """The first tidy-up after a restart may be large: done at start, not on an acknowledgement's path."""
+    def prune_now(self, inbox_engine: Engine, *, now: float) -> None:
+        """The first pruning after a restart may be large: done at start, not on an acknowledgement's path."""
         with self._write_lock:
             conn = self._writer_connection()
             self._begin(conn, 5.0)
             try:
-                self._tidy(conn, inbox_engine, monotonic=time.monotonic(), now=now)
+                self._prune(conn, inbox_engine, monotonic=time.monotonic(), now=now, limit=None)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -263,7 +258,7 @@ class IntakeFile:
         with self.engine.connect() as conn:
             rows = conn.execute(select(intake_table.c.id, intake_table.c.row).where(intake_table.c.id > last)
                                 .order_by(intake_table.c.id).limit(limit)).all()
-        if not rows or any(r.row is None for r in rows):  # nothing new, or another mover was first
+        if not rows:
             return 0
         newest = rows[-1].id
         with inbox_engine.connect() as main:
