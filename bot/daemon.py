@@ -2,13 +2,15 @@
 
     webhook -> Intake (verify, parse, commit to inbox) -> 202
     inbox -> WorkerPool -> Handler (decode, guards, Processor) -> tracker, traces, applied effects
-    leader only: Scheduler -> jira-poll (Poller -> inbox), inbox-sweep, later the timers
+    leader only: Scheduler -> jira-poll (Poller -> inbox), inbox-sweep, timer-sweep
+    (under ``ticketbot run`` with worker processes the first of them stands for leader, not the HTTP process)
 
 :class:`Daemon` takes its collaborators (rules, tracker, clock, alert) so tests build it
 around an in-memory site and a virtual clock; :func:`build_daemon` builds it from settings.
 Other areas extend it: ``extensions=[register]`` adds HTTP routes, :meth:`Daemon.add_source`
 lets a new event source (Slack commands, timers) go through the same inbox and workers,
-``daemon.scheduler.add_job(...)`` adds leader-only periodic jobs.
+``daemon.scheduler.add_job(...)`` adds leader-only periodic jobs (those registered by :func:`build_daemon`,
+which the worker process running the scheduler builds too).
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class Daemon:
         self._register_jobs(tracker)
         self.metrics.watch(inbox_depth=self.inbox.depth, api_counters=trackers)
         self.worker_processes: list[WorkerProcess] = []
+        self._scheduler_process: WorkerProcess | None = None  # the child that runs the leader's jobs, if one does
         self.on_started: list[Callable[[], None]] = []  # e.g. Slack's Socket Mode connection
         self.on_stopped: list[Callable[[], None]] = []
         self.intake = Intake(self.inbox, self.metrics, self.clock, endpoints=self._endpoints())
@@ -109,6 +112,7 @@ class Daemon:
     def delegate_processing(self, processes: Sequence[WorkerProcess]) -> None:
         """Run the workers in these child processes instead of threads of this one."""
         self.worker_processes = list(processes)
+        self._scheduler_process = next((p for p in self.worker_processes if p.runs_scheduler), None)
         for process in self.worker_processes:
             self.inbox.on_notify.append(process.wake)
         self.metrics.foreign_processing = lambda: merge_expositions(
@@ -147,7 +151,8 @@ class Daemon:
             self._move_leftover_intake()
             self.inbox.reclaim_orphans()
             self.workers.start()
-        self.elector.start()
+        if self._scheduler_process is None:
+            self.elector.start()
         for hook in self.on_started:
             hook()
         log.info("ticketbot daemon started: %d worker thread(s) in %s, rules: %s", self.workers.count,
@@ -170,7 +175,8 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop periodic jobs, let workers finish the events in hand; the rest waits in the inbox."""
-        self.elector.stop()
+        if self._scheduler_process is None:
+            self.elector.stop()
         for process in self.worker_processes:
             process.stop()
         if not self.worker_processes:
@@ -187,20 +193,29 @@ class Daemon:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # any failure to reach the database is "unhealthy", never a 500
             database, db_ok = f"unreachable: {exc.__class__.__name__}", False
-        leader = self.elector.is_leader
-        scheduler_ok = self.elector.alive and (self.scheduler.running or not leader)
+        if self._scheduler_process is None:
+            scheduler = self.scheduler_report()
+        else:  # as the worker process running it last said
+            scheduler = self._scheduler_process.scheduler() or {"alive": False, "leader": False, "running": False,
+                                                                "jobs": []}
+        scheduler_ok = scheduler["alive"]
         workers = self._workers_health()
         report: dict[str, Any] = {
             "database": database,
             "workers": workers,
-            "scheduler": {"alive": scheduler_ok, "leader": leader, "running": self.scheduler.running,
-                          "jobs": self.scheduler.job_ids},
+            "scheduler": scheduler,
             "last_poll": self._safe(self.poller.last_poll) if db_ok else None,
             "inbox_depth": self._safe(self.inbox.depth) if db_ok else None,
         }
         ok = db_ok and workers["alive"] and scheduler_ok
         report["status"] = "ok" if ok else "unhealthy"
         return ok, report
+
+    def scheduler_report(self) -> dict[str, Any]:
+        """This process's election and scheduler: alive (standing for leader, and running the jobs if leading)."""
+        leader = self.elector.is_leader
+        return {"alive": self.elector.alive and (self.scheduler.running or not leader), "leader": leader,
+                "running": self.scheduler.running, "jobs": self.scheduler.job_ids}
 
     def _workers_health(self) -> dict[str, Any]:
         if not self.worker_processes:
@@ -402,8 +417,8 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
         spool = intake_path(settings.database_url)
         if spool is not None:  # SQLite: webhooks are committed to a file the workers never lock (bot/intake.py)
             daemon.inbox.receive_through(IntakeFile(spool))
-        daemon.delegate_processing([
-            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory)
+        daemon.delegate_processing([  # the first also runs the leader's jobs: this process only acknowledges
+            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory, runs_scheduler=i == 0)
             for i in range(settings.worker.processes)])
     config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=30)
@@ -417,8 +432,9 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
 
 
 def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
-                         alert_factory: AlertFactory | None) -> None:
-    """The worker child: claim and process inbox events until SIGTERM or until the parent is gone."""
+                         alert_factory: AlertFactory | None, *, runs_scheduler: bool = False) -> None:
+    """The worker child: claim and process inbox events until SIGTERM or until the parent is gone; with
+    ``runs_scheduler``, also stand for leader and run its jobs (polls, timer sweep, housekeeping)."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _yield_the_cpu()
     stop = threading.Event()
@@ -433,14 +449,20 @@ def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
     daemon.workers.start()
     threading.Thread(target=_relay_wakeups, args=(wake, daemon.inbox, stop, intake), name="wake-relay",
                      daemon=True).start()
+    if runs_scheduler:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        daemon.elector.start()
     parent = os.getppid()
-    report = lambda: write_status(status_path, daemon.workers, daemon.metrics, daemon.handler.trackers)  # noqa: E731
+    report = lambda: write_status(status_path, daemon.workers, daemon.metrics, daemon.handler.trackers,  # noqa: E731
+                                  daemon.scheduler_report() if runs_scheduler else None)
     report()
     while not stop.wait(STATUS_EVERY):
         report()
         if os.getppid() != parent:
             log.warning("the HTTP process is gone; worker process stopping")
             stop.set()
+    if runs_scheduler:
+        daemon.elector.stop()  # the lock goes at once: another replica's scheduler can take over
     daemon.workers.stop()
     report()
 

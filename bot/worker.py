@@ -322,11 +322,11 @@ STATUS_EVERY = 1.0  # seconds between the child's status reports (metrics, in-fl
 STALE_AFTER = 15.0  # a status older than this means the child is stuck
 
 
-def _child_main(settings: Any, wake: Any, status_path: str, alert_factory: Any) -> None:
+def _child_main(settings: Any, wake: Any, status_path: str, alert_factory: Any, runs_scheduler: bool = False) -> None:
     """Entry point of the spawned worker process (module-level so it pickles)."""
     from bot.daemon import serve_worker_process
 
-    serve_worker_process(settings, wake, Path(status_path), alert_factory)
+    serve_worker_process(settings, wake, Path(status_path), alert_factory, runs_scheduler=runs_scheduler)
 
 
 class WorkerProcess:
@@ -338,9 +338,12 @@ class WorkerProcess:
     """
 
     def __init__(self, settings: Any, status_path: Path, *, alert_factory: Callable[[Any], Any] | None = None,
-                 restart_delay: float = 1.0) -> None:
+                 restart_delay: float = 1.0, runs_scheduler: bool = False) -> None:
         self.settings = settings
         self.status_path = status_path
+        #: This child (one per ``ticketbot run``) also stands for leader and runs its jobs: polls, the
+        #: timer sweep, inbox housekeeping; the HTTP process then does nothing but acknowledge.
+        self.runs_scheduler = runs_scheduler
         self.alert_factory = alert_factory
         self.restart_delay = restart_delay
         self.restarts = 0
@@ -360,7 +363,8 @@ class WorkerProcess:
         reader, writer = context.Pipe(duplex=False)
         os.set_blocking(writer.fileno(), False)  # waking must never block an acknowledgement
         self._proc = context.Process(target=_child_main, name="ticketbot-worker",
-                                     args=(self.settings, reader, str(self.status_path), self.alert_factory))
+                                     args=(self.settings, reader, str(self.status_path), self.alert_factory,
+                                           self.runs_scheduler))
         self._proc.start()
         reader.close()
         self._writer, self._started_at = writer, time.monotonic()
@@ -429,11 +433,17 @@ class WorkerProcess:
     def in_flight(self) -> int | None:
         return (self.status() or {}).get("in_flight")
 
+    def scheduler(self) -> dict[str, Any] | None:
+        """The child's scheduler as it last reported it (None when it runs none or is not up)."""
+        return (self.status() or {}).get("scheduler") if self.alive else None
 
-def write_status(path: Path, pool: WorkerPool, metrics: Metrics, adapters: dict[str, Any]) -> None:
-    """The child's report to the HTTP process: liveness, in-flight count, metrics (atomically replaced)."""
+
+def write_status(path: Path, pool: WorkerPool, metrics: Metrics, adapters: dict[str, Any],
+                 scheduler: dict[str, Any] | None = None) -> None:
+    """The child's report to the HTTP process: liveness, in-flight count, metrics, its scheduler if it runs
+    one (atomically replaced)."""
     report = {"pid": os.getpid(), "at": time.time(), "threads_alive": pool.alive, "in_flight": pool.in_flight,
-              "metrics": metrics.render_processing().decode(), "api": api_counts(adapters)}
+              "metrics": metrics.render_processing().decode(), "api": api_counts(adapters), "scheduler": scheduler}
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(report), encoding="utf-8")
     os.replace(tmp, path)
