@@ -189,6 +189,12 @@ def test_sigterm_finishes_in_flight_work_and_leaves_the_rest_in_the_inbox(tmp_pa
         with httpx.Client() as client:
             assert all(_post(daemon.url, d, b, client) for d, b in events)
         wait_until(lambda: len(_site_log(tmp_path, site)) >= 10, timeout=20)  # processing is under way
+        # The worker process gives way to acknowledgements: SCHED_IDLE, not only niced (Linux).
+        if hasattr(os, "SCHED_IDLE"):
+            children = [int(pid) for task in Path(f"/proc/{daemon.proc.pid}/task").iterdir()
+                        for pid in (task / "children").read_text().split()]  # spawned from any thread
+            assert os.SCHED_IDLE in {os.sched_getscheduler(pid) for pid in children}
+            assert os.sched_getscheduler(daemon.proc.pid) == os.SCHED_OTHER
         # uvicorn re-raises the signal once shut down, so the exit status says "terminated by SIGTERM".
         assert daemon.kill(signal.SIGTERM) in (0, -signal.SIGTERM)
         log = (tmp_path / "daemon.log").read_text()
