@@ -481,25 +481,10 @@ class BufferedStateStore(StateStore):
         """Write the changed rule states and timers in ``conn``'s transaction: new rows in the order they
         were created (so their ids are in the order :class:`StateStore` would have given them), then
         the changes of rows already written."""
-        states, timers = RuleStateRow.__table__, TimerRow.__table__
-        changed = sorted(self._dirty_states, key=self._state_seq.__getitem__)
-        new = [self._state_row(ident) for ident in changed if ident not in self._stored_states]
-        old = [self._state_row(ident) for ident in changed if ident in self._stored_states]
-        if new:
-            conn.execute(insert(states), new)
-        if old:
-            conn.execute(_UPDATE_STATE, [{f"b_{k}": v for k, v in row.items()} for row in old])
-        changed_timers = sorted(self._dirty_timers, key=self._timer_seq.__getitem__)
-        new = [self._timer_row(tid) for tid in changed_timers if tid not in self._stored_timers]
-        old = [self._timer_row(tid) for tid in changed_timers if tid in self._stored_timers]
-        if new:
-            conn.execute(insert(timers), new)
-        if old:
-            conn.execute(_UPDATE_TIMER, [{f"b_{k}": v for k, v in row.items()} for row in old])
-        self._stored_states.update(self._dirty_states)
-        self._stored_timers.update(self._dirty_timers)
-        self._dirty_states.clear()
-        self._dirty_timers.clear()
+        _write_changed(conn, RuleStateRow.__table__, _UPDATE_STATE, self._dirty_states, self._state_seq,
+                       self._stored_states, self._state_row)
+        _write_changed(conn, TimerRow.__table__, _UPDATE_TIMER, self._dirty_timers, self._timer_seq,
+                       self._stored_timers, self._timer_row)
 
     def _state_row(self, ident: tuple[str, str]) -> dict[str, Any]:
         st = self._states[ident]
@@ -582,3 +567,18 @@ def _timer(row: TimerRow) -> Timer:
     return Timer(timer_id=row.timer_id, rule_id=row.rule_id, ticket_key=row.ticket_key, name=row.name,
                  due_at=_aware(row.due_at), status=row.status, data=dict(row.data or {}),
                  fired_at=_aware(row.fired_at), fire_count=row.fire_count or 0)
+
+
+def _write_changed(conn: Connection, table: Any, update_stmt: Any, dirty: set[Any], seq: dict[Any, int],
+                   stored: set[Any], row_of: Callable[[Any], dict[str, Any]]) -> None:
+    """Insert the ``dirty`` rows never written (in creation order, ``seq``), update the others; all are then
+    ``stored`` and no longer dirty."""
+    changed = sorted(dirty, key=seq.__getitem__)
+    new = [row_of(key) for key in changed if key not in stored]
+    old = [row_of(key) for key in changed if key in stored]
+    if new:
+        conn.execute(insert(table), new)
+    if old:
+        conn.execute(update_stmt, [{f"b_{k}": v for k, v in row.items()} for row in old])
+    stored.update(dirty)
+    dirty.clear()
