@@ -15,8 +15,9 @@ through three paths, all with the five rules enabled in ``config/ticketbot.yaml`
   executor, traces, applied-effect records, rule state and timers in a SQLite *file*, committed in
   batches as ``ticketbot replay`` does, the last one inside the measured time), timers firing on the
   virtual clock;
-* ``pipeline, no persistence``: the same ``Processor``, its store and state store replaced by
-  dictionaries (this script's ``MemoryStore``/``MemoryStates``): what the pipeline costs without SQL;
+* ``pipeline, no persistence``: the same ``Replay``, its traces and effect records counted in this
+  script's ``MemoryStore`` instead of stored, its rule state and timers kept in the replay's
+  ``BufferedStateStore`` and never written: what the pipeline costs without SQL;
 * ``rules only``: the time spent inside ``Engine.evaluate`` during that run (the five rules deciding,
   reading ticket and state but writing nothing).
 
@@ -35,7 +36,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import heapq
 import importlib.util
 import json
 import os
@@ -47,9 +47,9 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.clock import SystemClock
 from bot.engine import BoundRule
-from bot.state import CANCELLED, FIRED, PENDING, RuleState, Timer, timer_id
+from bot.state import PENDING, timer_id
 from bot.store import Store
 from bot.trackers.site import Site
 
@@ -179,120 +179,6 @@ class MemoryStore:
         self.applied_map.setdefault((scope, effect_key), outcome)
 
 
-class MemoryStates:
-    """:class:`bot.state.StateStore`'s interface on dictionaries."""
-
-    def __init__(self) -> None:
-        self.states: dict[tuple[str, str, str], RuleState] = {}
-        self.timer_rows: dict[tuple[str, str], Timer] = {}
-        self.by_stage: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # what SQL indexes would do
-        self.by_value: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
-
-    def get(self, scope: str, rule_id: str, ticket_key: str) -> RuleState | None:
-        return self.states.get((scope, rule_id, ticket_key))
-
-    def find(self, scope: str, rule_id: str, *, stages: Sequence[str] = (), **data: Any) -> list[RuleState]:
-        narrow = [self.by_value.get((scope, rule_id, k, v), set()) for k, v in data.items() if isinstance(v, str)]
-        if stages:
-            keys = set().union(*(self.by_stage.get((scope, rule_id, s), set()) for s in stages))
-        elif narrow:
-            keys = set(narrow.pop())
-        else:
-            keys = {k for (sc, rid, k) in self.states if sc == scope and rid == rule_id}
-        for subset in narrow:
-            keys &= subset
-        found = [self.states[(scope, rule_id, k)] for k in keys]
-        return [st for st in found if all(st.data.get(k) == v for k, v in data.items())]
-
-    def all(self, scope: str, ticket_key: str | None = None) -> list[RuleState]:
-        return [st for (sc, _, key), st in self.states.items() if sc == scope and ticket_key in (None, key)]
-
-    def put(self, scope: str, rule_id: str, ticket_key: str, *, stage: str, data: Mapping[str, Any],
-            at: datetime) -> RuleState:
-        old = self.states.get((scope, rule_id, ticket_key))
-        if old is None:
-            old = RuleState(rule_id, ticket_key, stage or "new", {}, ({"stage": stage or "new", "at": at.isoformat()},),
-                            at, at)
-        elif stage and stage != old.stage:
-            old = replace(old, stage=stage, history=(*old.history, {"stage": stage, "at": at.isoformat()}))
-        merged = {**old.data, **json.loads(json.dumps(dict(data), default=str))}
-        new = replace(old, data={k: v for k, v in merged.items() if v is not None}, updated_at=at)
-        previous = self.states.get((scope, rule_id, ticket_key))
-        if previous is not None:
-            self.by_stage[(scope, rule_id, previous.stage)].discard(ticket_key)
-            for k, v in previous.data.items():
-                if isinstance(v, str):
-                    self.by_value[(scope, rule_id, k, v)].discard(ticket_key)
-        self.states[(scope, rule_id, ticket_key)] = new
-        self.by_stage[(scope, rule_id, new.stage)].add(ticket_key)
-        for k, v in new.data.items():
-            if isinstance(v, str):
-                self.by_value[(scope, rule_id, k, v)].add(ticket_key)
-        return new
-
-    def start_timer(self, scope: str, *, rule_id: str, ticket_key: str, name: str, due_at: datetime,
-                    data: Mapping[str, Any], at: datetime) -> Timer:
-        tid = timer_id(rule_id, ticket_key, name)
-        old = self.timer_rows.get((scope, tid))
-        timer = Timer(tid, rule_id, ticket_key, name, due_at.astimezone(UTC), PENDING, dict(data),
-                      fire_count=old.fire_count if old else 0)
-        self.timer_rows[(scope, tid)] = timer
-        return timer
-
-    def cancel_timer(self, scope: str, rule_id: str, ticket_key: str, name: str) -> bool:
-        tid = timer_id(rule_id, ticket_key, name)
-        timer = self.timer_rows.get((scope, tid))
-        if timer is None or timer.status != PENDING:
-            return False
-        self.timer_rows[(scope, tid)] = replace(timer, status=CANCELLED)
-        return True
-
-    def timer(self, scope: str, tid: str) -> Timer | None:
-        return self.timer_rows.get((scope, tid))
-
-    def timers(self, scope: str, ticket_key: str | None = None, *, status: str | None = None) -> list[Timer]:
-        return sorted((t for (sc, _), t in self.timer_rows.items() if sc == scope and ticket_key in (None, t.ticket_key)
-                       and status in (None, t.status)), key=lambda t: t.due_at)
-
-    def due(self, scope: str, now: datetime, *, limit: int = 500) -> list[Timer]:
-        return [t for t in self.timers(scope, status=PENDING) if t.due_at <= now][:limit]
-
-    def mark_fired(self, scope: str, timer: Timer, at: datetime) -> bool:
-        current = self.timer_rows.get((scope, timer.timer_id))
-        if current is None or current.status != PENDING or current.due_at != timer.due_at:
-            return False
-        self.timer_rows[(scope, timer.timer_id)] = replace(current, status=FIRED, fired_at=at,
-                                                           fire_count=current.fire_count + 1)
-        return True
-
-    def write(self, _conn: Any) -> None:  # BufferedStateStore.write: nothing is written anywhere
-        pass
-
-
-class DueIndex(MemoryStates):
-    """MemoryStates with a heap of due times: the replay asks for due timers before every event."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.heap: list[tuple[datetime, str, str]] = []
-
-    def start_timer(self, scope: str, **kwargs: Any) -> Timer:
-        timer = super().start_timer(scope, **kwargs)
-        heapq.heappush(self.heap, (timer.due_at, scope, timer.timer_id))
-        return timer
-
-    def due(self, scope: str, now: datetime, *, limit: int = 500) -> list[Timer]:
-        if limit != 1:
-            return super().due(scope, now, limit=limit)
-        while self.heap:  # drop entries re-armed, cancelled or fired since they were pushed
-            due_at, sc, tid = self.heap[0]
-            timer = self.timer_rows.get((sc, tid))
-            if timer is not None and timer.status == PENDING and timer.due_at == due_at:
-                return [timer] if due_at <= now and sc == scope else []
-            heapq.heappop(self.heap)
-        return []
-
-
 # (a) measurement ------------------------------------------------------------------------------------
 @dataclass
 class Split:
@@ -323,15 +209,9 @@ def run_replay(records: list[dict], rules: list[BoundRule], *, db_url: str | Non
     """Replay ``records``; db_url None: the no-persistence path (dictionaries for the store and states)."""
     from bot.replay import Replay
 
-    store: Any = Store(db_url) if db_url else MemoryStore()
-    player = Replay(rules, demo_site(), store if db_url else Store("sqlite://"), scope="bench")
-    if not db_url:
-        states = DueIndex()
-        player.states = states
-        player.processor.store = store
-        player.processor.executor.store = store
-        player.processor.executor.states = states
-        player.processor.engine.states = states
+    player = Replay(rules, demo_site(), Store(db_url or "sqlite://"), scope="bench")
+    if not db_url:  # rule state and timers stay in the replay's BufferedStateStore, never written
+        player.processor.store = player.processor.executor.store = MemoryStore()
     parts: dict[str, float] = defaultdict(float)
     if instrument:
         proc = player.processor
