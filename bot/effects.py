@@ -11,7 +11,7 @@ internal, so a runbook that says "customers are not copied" cannot be broken by 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -19,10 +19,6 @@ from typing import Any, ClassVar
 def _plain(value: Any) -> Any:
     """JSON-ready: datetimes (a timer's due time) as ISO 8601."""
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-#: Each effect class's field names, in order (``dataclasses.fields`` filters them again on every call).
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,10 +49,12 @@ class Effect:
         raise NotImplementedError
 
     def as_dict(self) -> dict[str, Any]:
-        names = _FIELD_NAMES.get(type(self))
-        if names is None:
-            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
-        data = {name: _plain(getattr(self, name)) for name in names}
+        # The instance's __dict__ holds its fields, in order (tests/test_effects.py checks it against
+        # dataclasses.fields): copying it is a fifth of the cost of reading each field.
+        data = vars(self).copy()
+        for name, value in data.items():
+            if isinstance(value, datetime):
+                data[name] = _plain(value)
         data["kind"] = self.kind
         data["key"] = self.key
         data["summary"] = self.describe()

@@ -81,51 +81,51 @@ class Executor:
     # public ----------------------------------------------------------------------------
     def apply(self, plan: Sequence[Effect], *, known: dict[str, Ticket] | None = None) -> list[Outcome]:
         """Make ``plan`` true; ``known`` holds tickets the caller has just read (with people)."""
-        outcomes: dict[int, Outcome] = {}
-        pending: list[tuple[int, Effect]] = []
-        tickets: dict[str, Ticket | None] = dict(known or {})
-        recorded = self.store.applied_keys(self.scope, [e.key for e in plan])
+        outcomes: list[Outcome | None] = [None] * len(plan)
+        edits: dict[str, list[int]] = {}  # ticket -> its field changes: one edit each, in order of appearance
+        others: list[int] = []  # other writes and Slack messages, in plan order
+        local: list[int] = []  # rule state and timers: last, and only when no write failed
+        tickets: dict[str, Ticket | None] = dict(known) if known else {}
+        keys = [e.key for e in plan]
+        recorded = self.store.applied_keys(self.scope, keys)
         for index, effect in enumerate(plan):
-            if effect.key in recorded:
+            if keys[index] in recorded:
                 outcomes[index] = Outcome(effect, ALREADY, "recorded as applied earlier")
-                continue
-            if effect.is_local or isinstance(effect, SlackMessage):
-                if effect.is_local and self._local_already_true(effect):
+            elif effect.is_local:
+                if self._local_already_true(effect):
                     outcomes[index] = Outcome(effect, ALREADY, "already true in the bot's records")
                     self._record(effect, ALREADY)
-                    continue
-                pending.append((index, effect))
-                continue
-            if isinstance(effect, CreateTicket):
+                else:
+                    local.append(index)
+            elif isinstance(effect, SlackMessage):
+                others.append(index)
+            elif isinstance(effect, CreateTicket):
                 outcome = self._created_earlier(effect)
                 if outcome is None:
-                    pending.append((index, effect))
+                    others.append(index)
                 else:
                     outcomes[index] = outcome
-                continue
-            current = self._current(effect.ticket_key, tickets)
-            if current is not None and self._already_true(effect, current):
+            elif (current := self._current(effect.ticket_key, tickets)) is not None \
+                    and self._already_true(effect, current):
                 outcomes[index] = Outcome(effect, ALREADY, "already true on the ticket")
                 self._record(effect, ALREADY)
-                continue
-            pending.append((index, effect))
-
-        field_changes = [(i, e) for i, e in pending if e.is_field_change]
-        others = [(i, e) for i, e in pending if not e.is_field_change and not e.is_local]
-        local = [(i, e) for i, e in pending if e.is_local]
-        for key in dict.fromkeys(e.ticket_key for _, e in field_changes):
-            batch = [(i, e) for i, e in field_changes if e.ticket_key == key]
-            for i, outcome in zip([i for i, _ in batch], self._apply_fields(key, [e for _, e in batch]), strict=True):
-                outcomes[i] = outcome
-        for index, effect in others:
-            outcomes[index] = self._apply_one(effect)
-        failed = [o for o in outcomes.values() if o.status == FAILED]
-        for index, effect in local:
-            if failed:
-                outcomes[index] = Outcome(effect, SKIPPED, "deferred: an earlier write of this plan failed")
+            elif effect.is_field_change:
+                edits.setdefault(effect.ticket_key, []).append(index)
             else:
-                outcomes[index] = self._apply_local(effect)
-        return [outcomes[i] for i in range(len(plan))]
+                others.append(index)
+
+        for key, indexes in edits.items():
+            for index, outcome in zip(indexes, self._apply_fields(key, [plan[i] for i in indexes]), strict=True):
+                outcomes[index] = outcome
+        for index in others:
+            outcomes[index] = self._apply_one(plan[index])
+        failed = any(o is not None and o.status == FAILED for o in outcomes)
+        for index in local:
+            if failed:
+                outcomes[index] = Outcome(plan[index], SKIPPED, "deferred: an earlier write of this plan failed")
+            else:
+                outcomes[index] = self._apply_local(plan[index])
+        return outcomes  # type: ignore[return-value]  # every place is filled above
 
     # state checks ----------------------------------------------------------------------
     def _current(self, key: str, cache: dict[str, Ticket | None]) -> Ticket | None:
