@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.model import TIMER_FIRED, Event
-from bot.store import Base, Store, _jsonable
+from bot.store import Base, Store, _jsonable, executemany
 
 T = TypeVar("T")
 PENDING = "pending"
@@ -481,9 +481,9 @@ class BufferedStateStore(StateStore):
         """Write the changed rule states and timers in ``conn``'s transaction: new rows in the order they
         were created (so their ids are in the order :class:`StateStore` would have given them), then
         the changes of rows already written."""
-        _write_changed(conn, RuleStateRow.__table__, _UPDATE_STATE, self._dirty_states, self._state_seq,
+        _write_changed(conn, _INSERT_STATE, _UPDATE_STATE, self._dirty_states, self._state_seq,
                        self._stored_states, self._state_row)
-        _write_changed(conn, TimerRow.__table__, _UPDATE_TIMER, self._dirty_timers, self._timer_seq,
+        _write_changed(conn, _INSERT_TIMER, _UPDATE_TIMER, self._dirty_timers, self._timer_seq,
                        self._stored_timers, self._timer_row)
 
     def _state_row(self, ident: tuple[str, str]) -> dict[str, Any]:
@@ -506,6 +506,8 @@ def _update_by(table: Any, *keys: str) -> Any:
         {c.name: bindparam(f"b_{c.name}", type_=c.type) for c in columns})
 
 
+_INSERT_STATE = insert(RuleStateRow.__table__)
+_INSERT_TIMER = insert(TimerRow.__table__)
 _UPDATE_STATE = _update_by(RuleStateRow.__table__, "scope", "rule_id", "ticket_key")
 _UPDATE_TIMER = _update_by(TimerRow.__table__, "scope", "timer_id")
 
@@ -569,7 +571,7 @@ def _timer(row: TimerRow) -> Timer:
                  fired_at=_aware(row.fired_at), fire_count=row.fire_count or 0)
 
 
-def _write_changed(conn: Connection, table: Any, update_stmt: Any, dirty: set[Any], seq: dict[Any, int],
+def _write_changed(conn: Connection, insert_stmt: Any, update_stmt: Any, dirty: set[Any], seq: dict[Any, int],
                    stored: set[Any], row_of: Callable[[Any], dict[str, Any]]) -> None:
     """Insert the ``dirty`` rows never written (in creation order, ``seq``), update the others; all are then
     ``stored`` and no longer dirty."""
@@ -577,8 +579,8 @@ def _write_changed(conn: Connection, table: Any, update_stmt: Any, dirty: set[An
     new = [row_of(key) for key in changed if key not in stored]
     old = [row_of(key) for key in changed if key in stored]
     if new:
-        conn.execute(insert(table), new)
+        executemany(conn, insert_stmt, new)
     if old:
-        conn.execute(update_stmt, [{f"b_{k}": v for k, v in row.items()} for row in old])
+        executemany(conn, update_stmt, [{f"b_{k}": v for k, v in row.items()} for row in old])
     stored.update(dirty)
     dirty.clear()

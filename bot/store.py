@@ -18,18 +18,24 @@ A replay, the only writer of a scope of its own, goes further (:meth:`Store.batc
 records wait for a commit every ``Replay.batch_events`` events and at its end, durable ones included,
 and its applied keys are answered from memory; see :class:`bot.replay.Replay` for what an interrupted
 replay keeps. The daemon's path above is unchanged.
+
+On SQLite, these inserts (and the replay's rule state and timers) skip SQLAlchemy's per-row work:
+:func:`executemany` hands the rows to the sqlite3 driver, converted as SQLAlchemy would convert them.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, lru_cache, partial
+from operator import itemgetter
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -43,7 +49,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 LIVE = "live"
@@ -128,6 +134,7 @@ class Store:
             upgrade(url)  # the schema a real database has is always the migrations' (idempotent)
             self.engine = make_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._insert_applied = _insert_applied(self.engine.dialect.name)
         self._local = threading.local()  # each worker thread defers its own event's writes
 
     def session(self) -> Session:
@@ -165,9 +172,9 @@ class Store:
         traces, applied = (pending.traces, list(pending.applied.values())) if pending else ([], [])
         with self.engine.begin() as conn:
             if traces:
-                conn.execute(insert(TraceRow), traces)
+                executemany(conn, _INSERT_TRACE, traces)
             if applied:
-                conn.execute(self._insert_applied(), applied)
+                executemany(conn, self._insert_applied, applied)
             result = also(conn) if also is not None else None
         if pending is not None:
             pending.clear()
@@ -204,14 +211,6 @@ class Store:
     def _pending(self) -> _Pending | None:
         return getattr(self._local, "pending", None)
 
-    def _insert_applied(self):  # a dialect-specific Insert
-        """INSERT … ON CONFLICT DO NOTHING: another worker may have recorded the same key first."""
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        return dialect_insert(AppliedEffectRow).on_conflict_do_nothing(index_elements=["scope", "effect_key"])
-
     # traces -------------------------------------------------------------------------
     def add_trace(self, *, scope: str, event_id: str, event_kind: str, ticket_key: str, rule_id: str,
                   at: datetime, matched: bool, verdicts: list[dict], effects: list[dict],
@@ -224,7 +223,7 @@ class Store:
             pending.traces.append(row)
             return
         with self.engine.begin() as conn:
-            conn.execute(insert(TraceRow), [row])
+            conn.execute(_INSERT_TRACE, [row])
 
     def traces(self, ticket_key: str | None = None, *, scope: str | None = None, limit: int = 200) -> list[TraceRow]:
         query = select(TraceRow).order_by(TraceRow.id.desc()).limit(limit)
@@ -276,7 +275,7 @@ class Store:
                 self.flush()
             return
         with self.engine.begin() as conn:
-            conn.execute(self._insert_applied(), [row])
+            conn.execute(self._insert_applied, [row])
 
     def applied(self, ticket_key: str | None = None, *, scope: str = LIVE) -> list[AppliedEffectRow]:
         """The effects made (or found) true, oldest first; not the notes written before a send."""
@@ -286,6 +285,67 @@ class Store:
             query = query.where(AppliedEffectRow.ticket_key == ticket_key)
         with self.session() as s:
             return list(s.scalars(query).all())
+
+
+_INSERT_TRACE = insert(TraceRow.__table__)
+
+
+@cache
+def _insert_applied(dialect: str) -> Any:  # a dialect-specific Insert, made once
+    """INSERT … ON CONFLICT DO NOTHING: another worker may have recorded the same key first."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(AppliedEffectRow.__table__).on_conflict_do_nothing(index_elements=["scope", "effect_key"])
+
+
+def executemany(conn: Connection, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``conn.execute(statement, rows)``: ``rows`` (one at least) each with every parameter of ``statement``.
+
+    On SQLite the rows go to the driver as they are (``exec_driver_sql``), each value converted as its
+    SQLAlchemy type converts it (:func:`_sqlite_plan`): the same rows, without SQLAlchemy's work per row (an
+    eighth of a replay's time in benchmarks/scale.py). ``statement`` is made once: its plan is cached."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(statement, rows)
+        return
+    sql, fields = _sqlite_plan(statement, tuple(rows[0]), conn.dialect)
+    columns = [convert(map(itemgetter(key), rows)) for key, convert in fields]
+    conn.exec_driver_sql(sql, list(zip(*columns)))
+
+
+@lru_cache(maxsize=32)
+def _sqlite_plan(statement: Any, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[tuple[str, Any]]]:
+    """``statement`` compiled for rows with ``keys``: its SQL, and for each ``?`` the key of its value and what
+    converts a column of them: the bind processor of its type, a DateTime's replaced by :func:`_sqlite_datetimes`."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    fields = []
+    for key in compiled.positiontup:
+        type_ = compiled.binds[key].type
+        process = type_.dialect_impl(dialect).bind_processor(dialect)
+        if type(type_) is DateTime:
+            fields.append((key, partial(_sqlite_datetimes, process)))
+        else:
+            fields.append((key, _as_is if process is None else partial(map, process)))
+    return compiled.string, fields
+
+
+def _as_is(values: Iterable[Any]) -> Iterable[Any]:
+    return values
+
+
+def _sqlite_datetimes(process: Callable[[Any], Any], values: Iterable[Any]) -> Iterator[Any]:
+    """What SQLAlchemy's SQLite DATETIME (``process``) stores for each of ``values``, made faster for datetimes:
+    the text ``YYYY-MM-DD HH:MM:SS.ffffff`` (the value's own wall time, its offset dropped), made once for
+    consecutive rows holding the same datetime object (the rows of one event share its moment)."""
+    last = text = _NOTHING
+    for value in values:
+        if value is not last:
+            last, text = value, value.isoformat(" ", "microseconds")[:26] if type(value) is datetime else process(value)
+        yield text
+
+
+_NOTHING = object()
 
 
 @dataclass
@@ -323,7 +383,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class JSONText(str):
-    """A value already serialized as JSON (``json.dumps``): a JSON column stores it as it is."""
+    """A value already serialized as JSON (:func:`_json_text`): a JSON column stores it as it is."""
 
 
 def _json_serializer(value: Any) -> str:
@@ -332,10 +392,31 @@ def _json_serializer(value: Any) -> str:
 
 
 def _json_text(value: Any) -> JSONText:
-    """What a JSON column would store for ``_jsonable(value)``, made in one pass (the same text, except for a
-    dict with two keys of the same JSON name, as ``1`` and ``"1"``: both are kept, the round trip kept one)."""
+    """The JSON text of ``_jsonable(value)``, made in one pass: it parses to that value (except for a dict with
+    two keys of the same JSON name, as ``1`` and ``"1"``: both are kept, the round trip kept one; and for an
+    Enum member, which orjson writes as its value, not as ``str(member)``).
+
+    orjson writes it (compact, UTF-8); ``json.dumps(value, default=str)`` does when orjson raises (a key that
+    is not a str, an int beyond 64 bits, a lone surrogate, a namedtuple: see :func:`_orjson_default`) or
+    writes a null, as orjson does for NaN and the infinities (json.dumps writes ``NaN``, ``Infinity``)."""
+    try:
+        text = orjson.dumps(value, default=_orjson_default, option=_ORJSON_OPTIONS)
+        if b"null" not in text:
+            return JSONText(text, "utf-8")
+    except TypeError:  # orjson.JSONEncodeError
+        pass
     return JSONText(_ENCODER.encode(value))
 
 
+def _orjson_default(value: Any) -> str:
+    """``str(value)``, as ``default=str`` gives it; a subclass of a type json.dumps writes itself (a namedtuple,
+    a float subclass) raises, for json.dumps to write it."""
+    if isinstance(value, list | tuple | dict | str | int | float):
+        raise TypeError(type(value).__name__)
+    return str(value)
+
+
+#: Datetimes and dataclasses go to ``default`` (``str``), as they did with json.dumps.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 #: ``json.dumps(value, default=str)`` without making an encoder per call (any argument to ``json.dumps`` does).
 _ENCODER = json.JSONEncoder(default=str)

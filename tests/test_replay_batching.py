@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import random
 import sys
-from datetime import UTC, datetime, timedelta
+from collections import namedtuple
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -300,9 +304,22 @@ def _old_jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+Pair = namedtuple("Pair", "a b")
+
+
+class Real(float):
+    pass
+
+
+@dataclass
+class Point:
+    x: int = 1
+
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
-    | st.datetimes(timezones=st.just(UTC)) | st.sampled_from([Path("a/b"), frozenset()]),
+    st.none() | st.booleans() | st.integers() | st.just(2**64) | st.floats(allow_nan=False) | st.text(max_size=5)
+    | st.just("\ud800 lone") | st.datetimes(timezones=st.just(UTC)) | st.dates()
+    | st.sampled_from([Path("a/b"), frozenset(), Pair(1, "x"), Real(1.5), Decimal("2.50"), Point(), b"raw"]),
     lambda children: st.lists(children, max_size=4) | st.tuples(children, children)
     | st.dictionaries(st.text(max_size=3), children, max_size=4) | st.dictionaries(st.integers(0, 3), children, max_size=3),
     max_leaves=20)
@@ -312,4 +329,12 @@ json_values = st.recursive(
 @given(json_values)
 def test_jsonable_and_json_text_give_what_the_json_round_trip_gave(value: Any) -> None:
     assert _jsonable(value) == _old_jsonable(value)
-    assert _json_text(value) == json.dumps(_old_jsonable(value))  # what the JSON column stored before
+    assert json.loads(_json_text(value)) == _old_jsonable(value)  # what the JSON column gave back before
+
+
+def test_json_text_is_compact_and_writes_nan_and_infinities_as_json_dumps_did() -> None:
+    assert _json_text([{"name": "é ✓", "at": date(2026, 11, 2), "n": (1, 2.5)}]) == \
+        '[{"name":"é ✓","at":"2026-11-02","n":[1,2.5]}]'  # orjson's text
+    text = _json_text({"nan": math.nan, "inf": [math.inf, -math.inf], "none": None})
+    assert text == json.dumps({"nan": math.nan, "inf": [math.inf, -math.inf], "none": None})
+    assert math.isnan(json.loads(text)["nan"]) and json.loads(text)["inf"] == [math.inf, -math.inf]

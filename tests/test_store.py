@@ -1,17 +1,28 @@
-"""The store's deferred writes: one transaction per event, nothing lost when the event fails."""
+"""The store's deferred writes: one transaction per event, nothing lost when the event fails; the SQLite driver
+path of its batches: the rows SQLAlchemy would write."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from datetime import UTC, datetime
+from contextlib import closing
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import DateTime
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.exc import IntegrityError
 
 from bot.clock import VirtualClock
 from bot.effects import AddWatcher, SlackMessage
 from bot.executor import APPLIED, Executor
-from bot.store import LIVE, Store
+from bot.state import _INSERT_STATE, _INSERT_TIMER, _UPDATE_STATE, _UPDATE_TIMER
+from bot.store import LIVE, _INSERT_TRACE, Store, _insert_applied, _json_text, _sqlite_datetimes, executemany
 from bot.trackers.memory import MemoryTracker
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -177,3 +188,74 @@ def test_flush_writes_with_the_callers_statement_in_one_transaction_or_not_at_al
     assert seen_elsewhere(store) == (1, {"r1:SS-1:watcher:a"})  # the block's end writes nothing twice
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM done_marks")).scalar() == 1
+
+
+# the SQLite driver path (bot.store.executemany) -----------------------------------------------------------
+#: UTC, the same moment at another offset (stored as that wall time), an offset, naive, year 5.
+MOMENTS = [AT, AT.astimezone(timezone(timedelta(hours=2))), datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(
+    timedelta(hours=5, minutes=30))), datetime(2026, 3, 1, 23, 59, 59, 999999), datetime(5, 1, 1, tzinfo=UTC)]
+
+
+def driver_path_batches() -> list[tuple[Any, list[dict[str, Any]]]]:
+    """A batch for each statement the driver path writes: every column type, NULLs, unicode, JSON given as
+    text and as values (None too), a key recorded twice (ON CONFLICT DO NOTHING), updates of the rows."""
+    traces = [{"scope": LIVE, "event_id": f"e{i}", "event_kind": "ticket.updated", "ticket_key": "SS-1",
+               "rule_id": "r1 ✓", "at": at, "matched": i % 2 == 0,
+               "verdicts": _json_text([{"name": "summary", "observed": "Zürich 🌞", "expected": None}]),
+               "effects": [{"at": "2026-11-23", "n": 1.5}], "notes": None if i else ["è"],
+               "error": None if i % 2 else "boom\n"} for i, at in enumerate(MOMENTS)]
+    applied = [{"scope": LIVE, "effect_key": f"r1:SS-1:{i % 3}", "ticket_key": "SS-1", "rule_id": "r1",
+                "kind": "comment", "outcome": APPLIED, "detail": "ts 1.2 ✓" if i else "", "at": at}
+               for i, at in enumerate(MOMENTS)]
+    states = [{"scope": LIVE, "rule_id": "r1", "ticket_key": f"SS-{i}", "stage": "new",
+               "data": {"cs": "CS-1", "ö": [1, None]}, "history": [{"stage": "new", "at": at.isoformat()}],
+               "created_at": at, "updated_at": at} for i, at in enumerate(MOMENTS)]
+    timers = [{"scope": LIVE, "timer_id": f"r1:SS-{i}:remind", "rule_id": "r1", "ticket_key": f"SS-{i}",
+               "name": "remind", "due_at": at, "status": "pending", "data": {}, "created_at": AT, "fired_at": None,
+               "fire_count": 0} for i, at in enumerate(MOMENTS)]
+    state_changes = [{**row, "stage": "done", "data": {"x": "ÿ"}} for row in states]
+    timer_changes = [{**row, "status": "fired", "fired_at": MOMENTS[2], "fire_count": 2} for row in timers[1:]]
+    return [(_INSERT_TRACE, traces), (_insert_applied("sqlite"), applied), (_INSERT_STATE, states),
+            (_UPDATE_STATE, [{f"b_{k}": v for k, v in row.items()} for row in state_changes]),
+            (_INSERT_TIMER, timers), (_UPDATE_TIMER, [{f"b_{k}": v for k, v in row.items()} for row in timer_changes])]
+
+
+def stored(path: Path) -> dict[str, list[tuple]]:
+    """Every row of the written tables as the database holds it (the driver's values: their types too)."""
+    with closing(sqlite3.connect(path)) as db:
+        return {table: db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                for table in ("traces", "applied_effects", "rule_state", "timers")}
+
+
+def test_the_driver_path_writes_the_rows_sqlalchemy_writes(tmp_path: Path) -> None:
+    by_sqlalchemy, by_driver = (Store(f"sqlite:///{tmp_path / name}") for name in ("a.sqlite3", "b.sqlite3"))
+    for statement, rows in driver_path_batches():
+        with by_sqlalchemy.engine.begin() as conn:
+            conn.execute(statement, rows)
+        with by_driver.engine.begin() as conn:
+            executemany(conn, statement, rows)
+    expected = stored(tmp_path / "a.sqlite3")
+    assert stored(tmp_path / "b.sqlite3") == expected
+    assert [len(rows) for rows in expected.values()] == [5, 3, 5, 5]
+    assert [row[6] for row in expected["timers"][:3]] == ["2026-11-23 09:00:00.000000", "2026-11-23 11:00:00.000000",
+                                                          "2026-01-02 03:04:05.000006"]
+    assert expected["traces"][0][10] == '["\\u00e8"]'
+    assert [(t.at, t.verdicts, t.notes) for t in by_driver.traces()] == [(t.at, t.verdicts, t.notes)
+                                                                         for t in by_sqlalchemy.traces()]
+
+
+def test_the_driver_path_raises_sqlalchemys_errors(store: Store) -> None:
+    row = driver_path_batches()[0][1][0]
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        executemany(conn, _INSERT_TRACE, [row, {**row, "scope": None}])
+    assert store.traces() == []  # the transaction was rolled back
+
+
+offsets = st.builds(timezone, st.timedeltas(timedelta(hours=-23), timedelta(hours=23)))
+
+
+@given(st.lists(st.datetimes(timezones=st.none() | offsets) | st.dates() | st.none() | st.sampled_from(MOMENTS)))
+def test_the_driver_path_writes_datetimes_as_sqlalchemys_sqlite_datetime_does(values: list[Any]) -> None:
+    dialect = sqlite_dialect.dialect()
+    process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert list(_sqlite_datetimes(process, values)) == [process(v) for v in values]
