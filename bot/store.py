@@ -40,6 +40,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Index,
     Integer,
     String,
     Text,
@@ -66,12 +67,13 @@ class TraceRow(Base):
     """One (event, rule) evaluation: the verdicts, the plan, what happened to each effect."""
 
     __tablename__ = "traces"
+    __table_args__ = (Index("ix_traces_ticket_scope", "ticket_key", "scope"),)  # how they are read (migration 0007)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scope: Mapped[str] = mapped_column(String(64), index=True)
-    event_id: Mapped[str] = mapped_column(String(200), index=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(200))
     event_kind: Mapped[str] = mapped_column(String(64))
-    ticket_key: Mapped[str] = mapped_column(String(64), index=True)
-    rule_id: Mapped[str] = mapped_column(String(100), index=True)
+    ticket_key: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     matched: Mapped[bool] = mapped_column(Boolean)
     verdicts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
