@@ -235,18 +235,15 @@ class Replay:
             if change is not None:
                 seed_memory(self.tracker, change)
             return
-        known = event.ticket_key in self.tracker.tickets
-        if event.ticket is not None and not known:
+        if event.ticket_key not in self.tracker.tickets:
+            if event.ticket is None:
+                return
             self.tracker.upsert(event.ticket)
-        if not known and event.ticket is None:
-            return
-        if event.kind == TICKET_UPDATED and known:
+        elif event.kind == TICKET_UPDATED:
             for change in event.changes:
                 self.tracker.apply_external_change(event.ticket_key, change.field, change.to_value)
         if event.kind == COMMENT_CREATED and event.comment is not None:
             self.tracker.add_external_comment(event.ticket_key, event.comment)
-        if event.kind == TICKET_CREATED and known:
-            return
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -330,7 +327,7 @@ def _from_trigger(change: ZendeskChange, payload: Mapping[str, Any], event: Even
         if html or _text(comment.get("text")):  # a new ticket's latest comment is its description
             change.attrs["description"] = html_to_text(html) if html else _text(comment.get("text"))
     if event.kind == COMMENT_CREATED and event.comment is not None:
-        change.comment = _identified(event)
+        change.comment = _identified(event.comment, event)
 
 
 def _from_envelope(change: ZendeskChange, payload: Mapping[str, Any], event: Event, site: Site) -> None:
@@ -361,7 +358,7 @@ def _from_envelope(change: ZendeskChange, payload: Mapping[str, Any], event: Eve
         if person is not None:
             comment = replace(comment, author=User(account_id=person.account_id, email=person.email,
                                                    display_name=person.display_name))
-        change.comment = _identified(replace(event, comment=comment))
+        change.comment = _identified(comment, event)
     elif event.changes:
         name = str(payload.get("type")).removeprefix(EVENT_TYPE_PREFIX).removeprefix("ticket.")
         if name == "tags_changed":
@@ -385,10 +382,9 @@ def _org_name(site: Site) -> Callable[[Any], str | None]:
     return lambda org_id: next((o.name for o in site.organizations if o.id == str(org_id)), None)
 
 
-def _identified(event: Event) -> Comment:
-    """The event's comment with an id (a trigger body carries none: the event's id stands in)."""
-    assert event.comment is not None
-    return event.comment if event.comment.id else replace(event.comment, id=f"zendesk-{event.id[:16]}")
+def _identified(comment: Comment, event: Event) -> Comment:
+    """``comment`` (the event's) with an id (a trigger body carries none: the event's id stands in)."""
+    return comment if comment.id else replace(comment, id=f"zendesk-{event.id[:16]}")
 
 
 def field_value(spec: SiteField, raw: Any) -> Any:

@@ -46,6 +46,7 @@ KINDS: dict[str, str] = {
     "comment_updated": COMMENT_UPDATED,
     "comment_deleted": COMMENT_DELETED,
 }
+COMMENT_KINDS = frozenset({COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED})
 
 
 def parse_jira_webhook(
@@ -64,7 +65,7 @@ def parse_jira_webhook(
         raise MalformedEvent("Jira webhook body has no 'webhookEvent'")
     kind = KINDS.get(raw_type, UNKNOWN)
     issue = _issue(payload, required=kind != UNKNOWN)
-    comment = _comment(payload, required=kind in {COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED})
+    comment = _comment(payload, required=kind in COMMENT_KINDS)
     ticket = _ticket(issue, catalog) if issue else None
     return Event(
         id=_header(headers, ID_HEADER) or event_digest(payload),
@@ -77,22 +78,26 @@ def parse_jira_webhook(
         changes=_changes(payload),
         comment=comment,
         raw_type=raw_type,
-        payload=dict(payload),
+        payload=payload,  # require_object's copy: the caller's dict stays the caller's
     )
 
 
 def event_digest(payload: Mapping[str, Any]) -> str:
     """sha256 of the event's identity: type, issue id/key, timestamp, comment id, changelog id."""
-    issue = payload.get("issue") if isinstance(payload.get("issue"), Mapping) else {}
-    comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else {}
-    changelog = payload.get("changelog") if isinstance(payload.get("changelog"), Mapping) else {}
-    parts = [payload.get("webhookEvent"), issue.get("id"), issue.get("key"), payload.get("timestamp"),
-             comment.get("id"), changelog.get("id")]
-    identity = "|".join("" if p is None else str(p) for p in parts)
-    return "sha256:" + sha256_hex(identity)
+    issue = _object(payload.get("issue"))
+    comment = _object(payload.get("comment"))
+    changelog = _object(payload.get("changelog"))
+    parts = (payload.get("webhookEvent"), issue.get("id"), issue.get("key"), payload.get("timestamp"),
+             comment.get("id"), changelog.get("id"))
+    return "sha256:" + sha256_hex("|".join(["" if p is None else str(p) for p in parts]))
 
 
 # parts ----------------------------------------------------------------------------------------
+def _object(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _issue(payload: Mapping[str, Any], *, required: bool) -> Mapping[str, Any] | None:
     issue = payload.get("issue")
     if not required and not (isinstance(issue, Mapping) and issue.get("key")):
@@ -155,7 +160,7 @@ def _occurred_at(payload: Mapping[str, Any], ticket: Ticket | None, comment: Com
             return datetime.fromtimestamp(stamp / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
             raise MalformedEvent(f"{payload['webhookEvent']} webhook's 'timestamp' {stamp!r} is no time") from None
-    raw_comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else {}
+    raw_comment = _object(payload.get("comment"))
     fallback = (parse_datetime(raw_comment.get("updated")) or (comment.created if comment else None)
                 or (ticket.updated if ticket else None) or (ticket.created if ticket else None))
     if fallback is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from bot.model import Comment, Link, Ticket, User
@@ -68,6 +69,11 @@ def parse_datetime(value: str | None) -> datetime | None:
     """Jira writes ``2019-08-27T12:43:24.193-0700``; Python wants ``-07:00`` before 3.11's parser."""
     if not value or not isinstance(value, str):  # a webhook body may hold anything there
         return None
+    return _parse_jira_time(value)
+
+
+@lru_cache(maxsize=4096)  # a ticket's times recur in every event about it; datetimes are immutable
+def _parse_jira_time(value: str) -> datetime | None:
     text = value.replace("Z", "+00:00")
     if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
         text = f"{text[:-2]}:{text[-2:]}"
@@ -78,13 +84,21 @@ def parse_datetime(value: str | None) -> datetime | None:
 
 
 def user_from_json(data: Mapping[str, Any] | None) -> User | None:
+    """A person from Jira's JSON; Users are frozen, so equal JSON gives one shared User."""
     if not data:
         return None
-    return User(
-        account_id=data.get("accountId") or data.get("key") or data.get("name") or "",
-        email=data.get("emailAddress") or "",
-        display_name=data.get("displayName") or "",
-    )
+    account_id = data.get("accountId") or data.get("key") or data.get("name") or ""
+    email = data.get("emailAddress") or ""
+    display_name = data.get("displayName") or ""
+    try:
+        return _user(account_id, email, display_name)
+    except TypeError:  # an unhashable value (a malformed body): a User of its own
+        return User(account_id=account_id, email=email, display_name=display_name)
+
+
+@lru_cache(maxsize=4096, typed=True)  # typed: 1, 1.0 and True are different account ids
+def _user(account_id: Any, email: Any, display_name: Any) -> User:
+    return User(account_id=account_id, email=email, display_name=display_name)
 
 
 def adf_to_text(node: Any) -> str:

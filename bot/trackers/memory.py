@@ -79,6 +79,7 @@ class MemoryTracker:
         self._users = {u.email.lower(): u for u in [*self.site.users, self.site.bot_account]}
         #: The same people as ``User`` values, made once (every ticket read makes its reporter, watchers …).
         self._people = {key: _user(u) for key, u in self._users.items()}
+        self._bot = _user(self.site.bot_account)  # the author of its comments
         self._orgs = {o.name.casefold(): o.name for o in self.site.organizations}
         self._fields = {f.name.casefold(): f for f in self.site.fields}
         self.zendesk = self.site.is_zendesk
@@ -218,7 +219,7 @@ class MemoryTracker:
         elif mentions:  # rendered as Jira wiki mentions, as the Jira adapter posts them
             body = " ".join(f"[~accountid:{self._require_user(m).account_id}]" for m in mentions) + " " + body
         comment_id = str(next(self._ids))
-        stored.comments.append(Comment(id=comment_id, body=body, author=_user(self.site.bot_account),
+        stored.comments.append(Comment(id=comment_id, body=body, author=self._bot,
                                        internal=True, created=self._clock()))
         first_line = body.strip().splitlines()[0] if body.strip() else ""
         self._note(key, f"internal comment: {first_line[:80]}")
@@ -401,7 +402,7 @@ class MemoryTracker:
             stored.links.append(link)
             if tag not in stored.labels:
                 stored.labels.append(tag)
-            stored.comments.append(Comment(id=str(next(self._ids)), body=note, author=_user(self.site.bot_account),
+            stored.comments.append(Comment(id=str(next(self._ids)), body=note, author=self._bot,
                                            internal=True, created=self._clock()))
             self._touch(stored)
         self._note(inward_key, f"link #{inward_key} -[{link_type}]-> #{outward_key} (tag {tag}, notes on both)")
@@ -419,7 +420,7 @@ class MemoryTracker:
         stored = _Stored(key=key, project=group, summary=summary, description=body, status="new",
                          issue_type=kind, reporter=self.site.bot_account.email,
                          creator=self.site.bot_account.email, created=self._clock())
-        stored.comments.append(Comment(id=str(next(self._ids)), body=body, author=_user(self.site.bot_account),
+        stored.comments.append(Comment(id=str(next(self._ids)), body=body, author=self._bot,
                                        internal=True, created=self._clock()))
         return self._add_created(stored, f"created {kind or 'ticket'} #{key} in {group} {summary!r}", field_values)
 
