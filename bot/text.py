@@ -9,9 +9,10 @@ would render, a ``\\`` would break the line, a bidi override would make the rest
 
 from __future__ import annotations
 
-import re
+import functools
 
-_MARKUP = re.compile(r"([\[\]{}|!~^<>@#*_+`])")
+#: Each markup character, backslash-escaped.
+_ESCAPED = str.maketrans({ch: "\\" + ch for ch in "[]{}|!~^<>@#*_+`"})
 MAX_VALUE_LENGTH = 200
 #: What a backslash in a value becomes: "\\" is a line break in Jira wiki, and no escape makes a
 #: backslash literal there, so a look-alike stands in for it (a value could otherwise start a new
@@ -19,18 +20,21 @@ MAX_VALUE_LENGTH = 200
 BACKSLASH = "\u29f5"  # ⧵ REVERSE SOLIDUS OPERATOR
 
 
+@functools.lru_cache(maxsize=1024)  # the same installer names, again on every step of their onboarding
 def untrusted(value: str | None, *, limit: int = MAX_VALUE_LENGTH) -> str:
     """One line of visible text, markup characters backslash-escaped, at most ``limit`` characters.
 
     Invisible characters (controls, zero-width characters, bidi overrides that make text read
     backwards) are dropped, and a backslash becomes :data:`BACKSLASH`.
     """
-    return _MARKUP.sub(r"\\\1", visible(value, limit=limit).replace("\\", BACKSLASH))
+    return visible(value, limit=limit).replace("\\", BACKSLASH).translate(_ESCAPED)
 
 
 def visible(value: str | None, *, limit: int = MAX_VALUE_LENGTH) -> str:
     """One line of visible text, at most ``limit`` characters, markup left as it is: for a Slack
     message, which the notifier escapes for Slack (:func:`bot.slack.text.escape`); a tracker
     comment needs :func:`untrusted`."""
-    text = "".join(ch for ch in " ".join((value or "").split()) if ch.isprintable())
+    text = " ".join((value or "").split())
+    if not text.isprintable():
+        text = "".join(filter(str.isprintable, text))
     return text[: limit - 1] + "…" if len(text) > limit else text

@@ -178,6 +178,7 @@ class Config(RuleBlock):
 #: Events on which the intake looks at a ticket: a new ticket, an edit (the form may be
 #: completed later), or an admin asking (dry-run).
 INTAKE_EVENTS = (TICKET_CREATED, TICKET_UPDATED, MANUAL)
+_NO_STATE_YET = Verdict("intake not yet applied", True, None, "no onboarding state for this ticket")
 
 
 class EverBrightOnboarding(Rule):
@@ -277,7 +278,7 @@ class Flow:
     # routing ---------------------------------------------------------------------------
     def route(self) -> Evaluation:
         cfg, ticket, event = self.cfg, self.ticket, self.event
-        project = one_of("project", ticket.project, [cfg.service_desk_project, cfg.config_project])
+        project = _project_is(ticket.project, cfg.service_desk_project, cfg.config_project)
         if not project.passed:
             return Evaluation.skip([project])
         if ticket.project == cfg.config_project:
@@ -294,7 +295,7 @@ class Flow:
     def on_onboarding(self, state: RuleState) -> Evaluation:
         """An event on an SS ticket that is already an onboarding."""
         event, cfg = self.event, self.cfg
-        stage = Verdict("onboarding stage", state.stage in OPEN_STAGES, state.stage, list(OPEN_STAGES))
+        stage = _stage_is_open(state.stage)
         if not stage.passed:
             return Evaluation.skip([stage], f"onboarding is {state.stage}; nothing more to do")
         if event.kind in (APPROVAL_GIVEN, APPROVAL_REJECTED):
@@ -418,15 +419,31 @@ class Flow:
         decision rather than giving one.
         """
         words = _words(" ".join(_statements(text)))
-        if any(_words(p) in words for p in self.cfg.rejection_phrases):
+        if any(p in words for p in _phrases(tuple(self.cfg.rejection_phrases))):
             return False
-        if any(_words(p) in words for p in self.cfg.approval_phrases):
+        if any(p in words for p in _phrases(tuple(self.cfg.approval_phrases))):
             return True
         return None
 
     def ticket_ref(self, key: str) -> str:
         url = self.ticket.url if self.ticket.key == key else ""
         return f"{key} ({url})" if url else key
+
+
+# The verdicts every event on a project, or on an onboarding at a stage, starts with: built once each.
+@functools.lru_cache(maxsize=256)
+def _project_is(project: str, service_desk_project: str, config_project: str) -> Verdict:
+    return one_of("project", project, [service_desk_project, config_project])
+
+
+@functools.lru_cache(maxsize=64)
+def _stage_is_open(stage: str) -> Verdict:
+    return Verdict("onboarding stage", stage in OPEN_STAGES, stage, list(OPEN_STAGES))
+
+
+@functools.lru_cache(maxsize=64)
+def _intake_event(kind: str) -> Verdict:
+    return one_of("event kind", kind, INTAKE_EVENTS)
 
 
 _WORD = re.compile(r"[\w']+")
@@ -443,6 +460,12 @@ def _statements(text: str) -> list[str]:
 def _words(text: str) -> str:
     """Lower-cased words between single spaces, padded, so phrases match on word boundaries."""
     return " " + " ".join(_WORD.findall(text.casefold())) + " "
+
+
+@functools.lru_cache(maxsize=64)
+def _phrases(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    """The configured phrases as :func:`_words` (the same few lists on every comment)."""
+    return tuple(_words(p) for p in phrases)
 
 
 def _excerpt(text: str | None, limit: int = 200) -> str:
@@ -468,30 +491,23 @@ def _named_in(text: str, states: list[RuleState], linked: Collection[str] = ()) 
     a key of the usual shape is named exactly when it is one of the text's key tokens.
     """
     keys = set(_KEY_IN_TEXT.findall(text))
-
-    def names_key(key: str) -> bool:
-        folded, usual = _folded_key(key)
-        if usual:
-            return folded in keys
-        return re.search(rf"\b{re.escape(folded)}\b", text) is not None  # an unusual key: the general test
-
-    return [st for st in states
-            if st.ticket_key in linked or names_key(st.ticket_key)
-            or ((installer := st.get("installer")) and _normalized_name(installer) in text)]
+    named = []
+    for st in states:
+        folded, usual, name = _match_forms(st.ticket_key, st.data.get("installer"))
+        if (st.ticket_key in linked
+                or (folded in keys if usual else re.search(rf"\b{re.escape(folded)}\b", text) is not None)
+                or (name is not None and name in text)):
+            named.append(st)
+    return named
 
 
-# Both run for every open onboarding on every approver ticket (a tenth of the replay's time in
-# benchmarks/scale.py at 20,000 events): the same keys and names again and again.
+# Asked of every open onboarding on every approver ticket: the same keys and names again and again.
 @functools.lru_cache(maxsize=1 << 15)
-def _folded_key(key: str) -> tuple[str, bool]:
-    """``key`` casefolded, and whether it has the usual ``word-word`` shape."""
+def _match_forms(key: str, installer: str | None) -> tuple[str, bool, str | None]:
+    """What :func:`_named_in` looks for of one onboarding: its key casefolded, whether that has the usual
+    ``word-word`` shape, and its installer's name normalized (None without an installer)."""
     folded = key.casefold()
-    return folded, _KEY_SHAPE.fullmatch(folded) is not None
-
-
-@functools.lru_cache(maxsize=1 << 15)
-def _normalized_name(name: str) -> str:
-    return normalize_text(name)
+    return folded, _KEY_SHAPE.fullmatch(folded) is not None, normalize_text(installer) if installer else None
 
 
 def _digest(*parts: str) -> str:
@@ -506,7 +522,7 @@ def _when(moment: datetime) -> str:
 def _is_onboarding_request(flow: Flow) -> list[Verdict]:
     event, ticket, cfg = flow.event, flow.ticket, flow.cfg
     return [
-        one_of("event kind", event.kind, INTAKE_EVENTS),
+        _intake_event(event.kind),
         text_matches("project", ticket.project, cfg.service_desk_project),
         text_matches("summary", ticket.summary, cfg.subject),
         Verdict("reporter is not the approver", not flow.is_from_approver(ticket.reporter),
@@ -530,7 +546,7 @@ def intake(flow: Flow) -> Evaluation:
         return Evaluation.skip(verdicts)
     installer = _form_value(ticket, cfg.installer_name_label, cfg.installer_email_label)
     contact = _form_value(ticket, cfg.installer_email_label, cfg.installer_name_label)
-    verdicts.append(Verdict("intake not yet applied", True, None, "no onboarding state for this ticket"))
+    verdicts.append(_NO_STATE_YET)
 
     def effect(cls: type[Effect], step: str, **kw: object) -> Effect:
         return flow.effect(cls, ticket.key, f"intake:{step}", **kw)
@@ -703,17 +719,18 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
     who = untrusted(who or cfg.approver.email)
     installer = untrusted(state.get("installer"))
     cs = state.get("cs_key")
+    when = _when(flow.now)
     effects: list[Effect] = [flow.effect(CancelTimer, ss, f"cancel:{REMINDER}:{_digest(via)}", name=REMINDER)]
     if approve:
         if cs:
             effects += [
                 flow.effect(Transition, cs, "approved:cs-to-do", status=cfg.statuses.cs_to_do),
                 flow.effect(InternalComment, cs, "approved:ask-config", body=(
-                    f"Approved by {who} on {_when(flow.now)}: please push the EverBright products live for "
+                    f"Approved by {who} on {when}: please push the EverBright products live for "
                     f"{installer} ({ss}) and move this ticket to {cfg.statuses.cs_done} when they are live.")),
             ]
         effects.append(flow.effect(InternalComment, ss, "approved:note", body=(
-            f"ticketbot: approval to push live received from {who} on {_when(flow.now)} via {untrusted(via)}. "
+            f"ticketbot: approval to push live received from {who} on {when} via {untrusted(via)}. "
             + (f"{cs} moved back to {cfg.statuses.cs_to_do} and Config asked to push the products live."
                if cs else "No CS ticket is linked yet: Config must be asked by hand."))))
         effects.append(flow.effect(SetState, ss, f"state:{APPROVED}", stage=APPROVED, data={"decision": decision}))
@@ -723,7 +740,7 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
     people = tuple(p for p in (manager, cfg.approver.email) if p)
     effects.append(flow.effect(InternalComment, ss, f"rejected:{rejections}", mentions=people, body=(
         f"ticketbot: {who} did not approve pushing the EverBright products live for {installer} "
-        f"({_when(flow.now)}, via {untrusted(via)})" + (f": \"{untrusted(reason)}\"" if reason else "") +
+        f"({when}, via {untrusted(via)})" + (f": \"{untrusted(reason)}\"" if reason else "") +
         ". Nothing was transitioned; please agree the next steps here.")))
     effects.append(flow.effect(SetState, ss, f"state:{REJECTED}:{rejections}", stage=REJECTED,
                                data={"decision": {**decision, "reason": reason}, "rejections": rejections}))
@@ -800,6 +817,7 @@ def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluati
     ], notes=[f"comms requested ({source})"])
 
 
+@functools.lru_cache(maxsize=64)  # a few configured delays, in every note that names them
 def _duration(delta: timedelta) -> str:
     seconds = delta.total_seconds()
     if seconds < 3600:

@@ -66,6 +66,7 @@ from rules.runbook import (
     email_of,
     kind_is,
     one_line,
+    per_config,
 )
 
 
@@ -154,6 +155,7 @@ class MomentusEInvoicing(RunbookRule):
 
 
 # the runbook -----------------------------------------------------------------------------------------
+@per_config
 def runbook(cfg: Config, rule_id: str) -> Runbook:
     f, v = cfg.fields, cfg.values
     validated = FieldIs(f.storecove_validation, (v.validated,))

@@ -60,6 +60,7 @@ from rules.runbook import (
     email_of,
     kind_is,
     one_line,
+    per_config,
 )
 
 
@@ -124,6 +125,7 @@ class NfeOnboarding(RunbookRule):
 STAGES = ("first_contact", "evaluation", "layout", "homologation", "production", "closing")
 
 
+@per_config
 def runbook(cfg: Config, rule_id: str) -> Runbook:
     names = cfg.stages.model_dump()
     enter = {"closing": lambda facts, acts: closing(cfg, facts, acts)}

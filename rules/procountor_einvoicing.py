@@ -60,6 +60,7 @@ from rules.runbook import (
     email_of,
     kind_is,
     one_line,
+    per_config,
     ticket_kind,
 )
 
@@ -152,6 +153,7 @@ class ProcountorEInvoicing(RunbookRule):
 
 
 # the activation: steps 1-8 ---------------------------------------------------------------------------
+@per_config
 def activation(cfg: Config, rule_id: str) -> Runbook:
     names = ["started", *(f"step{n}" for n in range(1, 9))]
     stages = [Stage("started", Always("activation"), lambda facts, acts: step_done(cfg, facts, acts, 0))]
@@ -190,6 +192,7 @@ def stalled(cfg: Config, facts: Facts, acts: Acts, done: int) -> list[Effect]:
 
 
 # e-invoice orders: allocate each to a customer ----------------------------------------------------------
+@per_config
 def allocation(cfg: Config, rule_id: str) -> Runbook:
     stages = (
         # catch_up=False: an order that arrives already allocated needs no allocation task.

@@ -66,6 +66,7 @@ from rules.runbook import (
     delay_text,
     email_of,
     one_line,
+    per_config,
     ticket_kind,
 )
 
@@ -194,6 +195,7 @@ class SharespineOnboarding(RunbookRule):
 
 
 # the runbook -----------------------------------------------------------------------------------------
+@per_config
 def runbook(cfg: Config, rule_id: str) -> Runbook:
     steps = cfg.steps.by_role()
 

@@ -20,7 +20,7 @@ import pytest
 
 from bot.clock import VirtualClock
 from bot.conditions import normalize_text
-from bot.engine import RuleContext
+from bot.engine import RuleContext, StateView
 from bot.model import (
     APPROVAL_GIVEN,
     APPROVAL_REJECTED,
@@ -38,7 +38,7 @@ from bot.model import (
 from bot.notify import SlackNotifier
 from bot.pipeline import Processor, ProcessReport
 from bot.settings import SlackSettings
-from bot.state import RuleState, StateStore, fire_due_timers
+from bot.state import BufferedStateStore, RuleState, StateStore, fire_due_timers
 from bot.store import LIVE, Store
 from bot.trackers.jira import JiraTracker
 from bot.trackers.memory import MemoryTracker
@@ -471,14 +471,15 @@ BOUND = next(b for b in load_rules(CONFIG) if b.id == RULE)
 SITE = Site.load(EXAMPLES / "everbright" / "site.yaml")
 
 
-def named(text: str, states: list[RuleState], *, config_ticket: bool = False) -> list[str]:
+def named(text: str, states: list[RuleState] | StateView, *, config_ticket: bool = False) -> list[str]:
     """The onboardings that a new SS ticket from the approver (step 5), or an edited CS ticket (step 3), with
-    ``text`` as its summary is found to name: the observation of the rule's matching verdict."""
+    ``text`` as its summary is found to name: the observation of the rule's matching verdict. ``states``: the
+    rule's records, as a list or as its view of a store."""
     when = datetime(2026, 11, 2, tzinfo=UTC)
     key, kind = ("CS-999999", TICKET_UPDATED) if config_ticket else ("SS-999999", TICKET_CREATED)
     ticket = Ticket(key=key, project=key.split("-")[0], summary=text, description="", reporter=User(email=APPROVER))
     ctx = RuleContext(reader=MemoryTracker(SITE), clock=VirtualClock(when), config=BOUND.config,
-                      state=ListedStates(states))  # type: ignore[arg-type]
+                      state=ListedStates(states) if isinstance(states, list) else states)  # type: ignore[arg-type]
     evaluation = BOUND.rule.evaluate(Event(id="e1", source="test", kind=kind, ticket_key=key, occurred_at=when),
                                      ticket, ctx)
     name = "onboarding in intake naming this CS ticket" if config_ticket else "names one open onboarding"
@@ -521,6 +522,26 @@ def test_a_ticket_names_the_same_onboardings_as_before(config_ticket: bool) -> N
         assert named(text, states, config_ticket=config_ticket) == named_before(text, states), text
     assert named("Re: ss-101 approved", states, config_ticket=config_ticket) == ["SS-101"]
     assert named("installer ss-7 ok", states, config_ticket=config_ticket) == ["ss-7"]
+
+
+@pytest.mark.parametrize("config_ticket", [False, True], ids=["approver ticket", "CS ticket"])
+def test_what_a_ticket_names_follows_the_records_as_they_change(config_ticket: bool) -> None:
+    """What is worked out of an onboarding's key and installer is kept between events: it must follow its
+    record when the installer changes, and the onboarding must drop out when it leaves the stages looked at."""
+    states = BufferedStateStore(Store("sqlite://"), "test")
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    stage = "intake" if config_ticket else "awaiting-approval"
+    for key, installer in (("SS-1", "Alpha  Solar"), ("SS-2", "Beta Solar")):
+        states.put("test", RULE, key, stage=stage, data={"installer": installer}, at=at)
+    view = StateView(states, "test", RULE)
+    assert named("Approved for ALPHA solar", view, config_ticket=config_ticket) == ["SS-1"]
+    states.put("test", RULE, "SS-1", stage="", data={"installer": "Gamma Solar"}, at=at)
+    assert named("Approved for alpha solar", view, config_ticket=config_ticket) == []
+    assert named("Approved for gamma solar and beta solar", view, config_ticket=config_ticket) == ["SS-1", "SS-2"]
+    states.put("test", RULE, "SS-2", stage="closed", data={}, at=at)
+    assert named("SS-2 approved, beta solar", view, config_ticket=config_ticket) == []
+    states.put("test", RULE, "SS-3", stage=stage, data={"installer": "Beta Solar"}, at=at)
+    assert named("ss-1 approved, beta solar", view, config_ticket=config_ticket) == ["SS-1", "SS-3"]
 
 
 def test_naming_an_onboarding_compiles_no_regex_per_open_onboarding(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,12 +3,17 @@ defaults, and declarations (`requirements`, `writes`, `triggers`) that hold on t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.check import Unavailable, run_check, trigger_edges
+from bot.clock import VirtualClock
+from bot.engine import RuleContext, StateView
+from bot.model import TICKET_UPDATED, TIMER_FIRED, Event, Ticket
 from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site
-from rules import REGISTRY, load_rules
+from rules import REGISTRY, load_rules, momentus_einvoicing
 from tests.rules.scenario import CONFIG, EXAMPLES, ZENDESK_BINDING, run
 
 DEMOS = {"momentus_einvoicing": "momentus", "nfe_onboarding": "nfe", "sharespine_onboarding": "sharespine",
@@ -116,3 +121,58 @@ def test_every_name_a_zendesk_runbook_needs_resolves_through_the_zendesk_adapter
     assert fake.violations == []
     assert [(r.requirement.kind, r.requirement.name, r.detail) for r in report.failures] == []
     assert {r.requirement.system for r in report.resolutions} == {"zendesk", "slack"}
+
+
+# what a rule says about an event that is not its own ----------------------------------------------------
+NOT_OURS = {"project": ("SS", "Service Request"), "kind": (None, "Bug")}  # (project, issue type); None: the rule's
+NOTE = "case and whitespace ignored"
+FOREIGN = ("timer belongs to this rule", False, "everbright_onboarding")
+#: The verdicts of each rule on a ticket of another project, and of its project but another kind: what its
+#: trace said before rejecting became a cached look-up, and must go on saying (name, passed, observed, expected).
+REJECTIONS = {
+    ("momentus_einvoicing", "project"): [("project", False, "SS", "EINV", NOTE),
+                                         ("issue type", False, "Service Request", "E-Invoicing request", NOTE)],
+    ("momentus_einvoicing", "kind"): [("project", True, "EINV", "EINV", NOTE),
+                                      ("issue type", False, "Bug", "E-Invoicing request", NOTE)],
+    ("nfe_onboarding", "project"): [("project", False, "SS", "Onboarding", NOTE),
+                                    ("ticket form or type", False, "Service Request", "Onboarding", NOTE)],
+    ("nfe_onboarding", "kind"): [("project", True, "Onboarding", "Onboarding", NOTE),
+                                 ("ticket form or type", False, "Bug", "Onboarding", NOTE)],
+    ("sharespine_onboarding", "project"): [("project", False, "SS", "SP", NOTE)],
+    ("procountor_einvoicing", "project"): [("project", False, "SS", "Bookkeeping", NOTE)],
+}
+
+
+@pytest.mark.parametrize("timer", [False, True], ids=["update", "another rule's timer"])
+@pytest.mark.parametrize(("rule_id", "what"), REJECTIONS)
+def test_a_runbook_rule_rejects_what_is_not_its_own_with_the_verdicts_it_always_gave(rule_id, what, timer):
+    bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)
+    project, issue_type = NOT_OURS[what]
+    ticket = Ticket(key="X-1", project=project or bound.config.project, summary="x", issue_type=issue_type,
+                    tracker=bound.config.tracker)
+    now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    event = Event(id="e1", source="test", kind=TIMER_FIRED if timer else TICKET_UPDATED, ticket_key="X-1",
+                  occurred_at=now, payload={"rule": "everbright_onboarding", "timer": "approval-reminder"})
+    ctx = RuleContext(reader=MemoryTracker(Site.load(EXAMPLES / DEMOS[rule_id] / "site.yaml")),
+                      clock=VirtualClock(now), config=bound.config, state=StateView(None, "test", rule_id))
+    expected = REJECTIONS[(rule_id, what)] + ([(*FOREIGN, rule_id, "")] if timer else [])
+    for _ in range(2):  # the second time from the caches
+        evaluation = bound.rule.evaluate(event, ticket, ctx)
+        assert [(v.name, v.passed, v.observed, v.expected, v.note) for v in evaluation.verdicts] == expected
+        assert (evaluation.effects, evaluation.notes, evaluation.matched) == ([], [], False)
+
+
+@pytest.mark.parametrize("rule_id", DEMOS)
+def test_a_rules_runbooks_are_made_once_per_config_block(rule_id):
+    """Made from the block once: they took a few hundred microseconds on every event."""
+    bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)
+    first, again = (bound.rule.declarations(bound.config).runbooks for _ in range(2))
+    assert len(first) == len(again) and all(a is b for a, b in zip(first, again, strict=True))
+
+
+def test_a_runbook_made_from_one_block_never_answers_for_another():
+    cfg = next(b for b in load_rules(CONFIG) if b.id == "momentus_einvoicing").config
+    other = cfg.model_copy(update={"approved_statuses": ["Sold"]})
+    assert momentus_einvoicing.runbook(cfg, "momentus_einvoicing").stages[1].when.statuses == ("Approved",)
+    assert momentus_einvoicing.runbook(other, "momentus_einvoicing").stages[1].when.statuses == ("Sold",)
+    assert momentus_einvoicing.runbook(cfg, "another id").rule_id == "another id"
