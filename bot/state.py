@@ -370,6 +370,8 @@ class BufferedStateStore(StateStore):
         else:
             order = self._seq_by_rule.get(rule_id, {})
             candidates = [self._states[(rule_id, key)] for key in sorted(keys, key=order.__getitem__)]
+        if not data:
+            return candidates
         return [st for st in candidates if all(st.data.get(k) == v for k, v in data.items())]
 
     def all(self, scope: str, ticket_key: str | None = None) -> list[RuleState]:
