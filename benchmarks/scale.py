@@ -18,10 +18,12 @@ through three paths, all with the five rules enabled in ``config/ticketbot.yaml`
 * ``pipeline, no persistence``: the same ``Replay``, its traces and effect records counted in this
   script's ``MemoryStore`` instead of stored, its rule state and timers kept in the replay's
   ``BufferedStateStore`` and never written: what the pipeline costs without SQL;
-* ``rules only``: the time spent inside ``Engine.evaluate`` during that run (the five rules deciding,
-  reading ticket and state but writing nothing).
+* ``rule evaluation``: the events evaluated per second of time spent inside ``Engine.evaluate`` (the
+  five rules deciding, reading ticket and state but writing nothing), in each of the two runs.
 
-Target: >= 5,000 events/s through ``replay``.
+Target (issue 6: "events/s of rule evaluation on the virtual clock"): >= 5,000 events/s of rule
+evaluation during ``replay``. The two whole-run figures are printed beside it: they also count what the
+pipeline does around the rules (decoding, tracker writes, traces and records, SQL).
 
 (b) ``--timers`` pending durable timers in a SQLite file (``StateStore.start_timer`` rows, as the
 rules arm them): the RSS of a process holding and sweeping them (target <= 300 MB), and due-timer
@@ -258,15 +260,24 @@ def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"  pipeline, no persistence: {memory.events} events in {memory.total:.1f}s = "
           f"{memory.events / memory.total:,.0f} events/s")
     _print_parts(memory)
-    evaluate = (memory.parts or {}).get("rules (Engine.evaluate)", 0.0)
-    alone = Split(evaluate, memory.events, {"rules (Engine.evaluate)": evaluate})
-    print(f"  rules only (time inside Engine.evaluate in the run above, 5 rules, state in dictionaries): "
-          f"{alone.events} events in {alone.total:.2f}s = {alone.events / alone.total:,.0f} events/s")
-    met = full.events / full.total >= args.target_rate
-    print(f"  target >= {args.target_rate:,.0f} events/s through the replay: {'MET' if met else 'NOT MET'}")
+    rules_in_replay, rules_alone = _rules_only(full), _rules_only(memory)
+    rate = rules_in_replay.events / rules_in_replay.total
+    print(f"  rule evaluation (time inside Engine.evaluate, 5 rules): {rate:,.0f} events/s during the replay "
+          f"({rules_in_replay.total:.2f}s), {rules_alone.events / rules_alone.total:,.0f} events/s in the run without "
+          f"persistence ({rules_alone.total:.2f}s)")
+    met = rate >= args.target_rate
+    print(f"  target >= {args.target_rate:,.0f} events/s of rule evaluation: {'MET' if met else 'NOT MET'} "
+          f"(whole replay: {full.events / full.total:,.0f} events/s)")
     return {"events": len(records), "tickets": tickets, "timers_fired": fired, "closed": closed, "rules": enabled,
             "replay_sqlite": full.as_dict(), "pipeline_no_persistence": memory.as_dict(),
-            "rules_only": alone.as_dict(), "target_events_per_s": args.target_rate, "target_met": met}
+            "rules_during_replay": rules_in_replay.as_dict(), "rules_no_persistence": rules_alone.as_dict(),
+            "target_events_per_s": args.target_rate, "target_met": met}
+
+
+def _rules_only(split: Split) -> Split:
+    """The time inside Engine.evaluate during a run, as a run of its own."""
+    evaluate = (split.parts or {}).get("rules (Engine.evaluate)", 0.0)
+    return Split(evaluate, split.events, {"rules (Engine.evaluate)": evaluate})
 
 
 def _print_parts(split: Split) -> None:
