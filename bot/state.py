@@ -293,10 +293,11 @@ class BufferedStateStore(StateStore):
         super().__init__(store)
         self.scope = scope
         self._states: dict[tuple[str, str], RuleState] = {}  # (rule, ticket) in row order
-        self._state_seq: dict[tuple[str, str], int] = {}
-        self._seq_by_rule: dict[str, dict[str, int]] = {}  # rule -> ticket -> its place in row order
-        self._by_stage: dict[tuple[str, str], set[str]] = {}  # (rule, stage) -> tickets
-        self._by_value: dict[tuple[str, str, str], set[str]] = {}  # (rule, data key, str value) -> tickets
+        self._state_seq: dict[tuple[str, str], int] = {}  # (rule, ticket) -> its place in row order
+        self._by_seq: dict[int, RuleState] = {}  # place in row order -> the state there now
+        # The indexes hold places, so that a look-up's result is sorted ints away from row order.
+        self._by_stage: dict[tuple[str, str], set[int]] = {}  # (rule, stage) -> places
+        self._by_value: dict[tuple[str, str, str], set[int]] = {}  # (rule, data key, str value) -> places
         self._timers: dict[str, Timer] = {}  # timer id -> timer, in row order
         self._timer_seq: dict[str, int] = {}
         self._timer_created: dict[str, datetime] = {}
@@ -325,19 +326,17 @@ class BufferedStateStore(StateStore):
     def _keep_state(self, state: RuleState) -> None:
         ident = (state.rule_id, state.ticket_key)
         old = self._states.get(ident)
-        if old is None:
-            self._state_seq[ident] = len(self._state_seq)
-            self._seq_by_rule.setdefault(state.rule_id, {})[state.ticket_key] = self._state_seq[ident]
-        else:
-            self._by_stage[(old.rule_id, old.stage)].discard(old.ticket_key)
+        seq = self._state_seq.setdefault(ident, len(self._state_seq))
+        if old is not None:
+            self._by_stage[(old.rule_id, old.stage)].discard(seq)
             for name, value in old.data.items():
                 if isinstance(value, str):
-                    self._by_value[(old.rule_id, name, value)].discard(old.ticket_key)
-        self._states[ident] = state
-        self._by_stage.setdefault((state.rule_id, state.stage), set()).add(state.ticket_key)
+                    self._by_value[(old.rule_id, name, value)].discard(seq)
+        self._states[ident] = self._by_seq[seq] = state
+        self._by_stage.setdefault((state.rule_id, state.stage), set()).add(seq)
         for name, value in state.data.items():
             if isinstance(value, str):
-                self._by_value.setdefault((state.rule_id, name, value), set()).add(state.ticket_key)
+                self._by_value.setdefault((state.rule_id, name, value), set()).add(seq)
 
     def _keep_timer(self, timer: Timer, created: datetime | None = None) -> None:
         tid = timer.timer_id
@@ -357,19 +356,18 @@ class BufferedStateStore(StateStore):
     def find(self, scope: str, rule_id: str, *, stages: Sequence[str] = (), **data: Any) -> list[RuleState]:
         if scope != self.scope:
             return super().find(scope, rule_id, stages=stages, **data)
-        keys: set[str] | None = None
+        places: set[int] | None = None
         for name, value in data.items():
             if isinstance(value, str):  # what StateStore narrows in SQL
                 found = self._by_value.get((rule_id, name, value), set())
-                keys = set(found) if keys is None else keys & found
+                places = set(found) if places is None else places & found
         if stages:
             staged = set().union(*(self._by_stage.get((rule_id, stage), ()) for stage in stages))
-            keys = staged if keys is None else keys & staged
-        if keys is None:
+            places = staged if places is None else places & staged
+        if places is None:
             candidates = [st for (rid, _), st in self._states.items() if rid == rule_id]
         else:
-            order = self._seq_by_rule.get(rule_id, {})
-            candidates = [self._states[(rule_id, key)] for key in sorted(keys, key=order.__getitem__)]
+            candidates = list(map(self._by_seq.__getitem__, sorted(places)))
         if not data:
             return candidates
         return [st for st in candidates if all(st.data.get(k) == v for k, v in data.items())]
