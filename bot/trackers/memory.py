@@ -192,8 +192,6 @@ class MemoryTracker:
                 case SetRequestType(name=name):
                     stored.request_type = self._request_type(stored.project, name)
                     self._note(key, f"request type = {name!r}")
-                case _:
-                    raise TrackerError(f"{change.kind} is not a field change")
         self._touch(stored)
 
     def add_watcher(self, key: str, email: str) -> None:
@@ -239,10 +237,10 @@ class MemoryTracker:
             return
         for t in self.site.transitions:
             if t.to.casefold() == status.casefold() and (not t.from_ or stored.status in t.from_):
+                if resolution and resolution not in self.site.resolutions:  # Jira refuses the whole transition
+                    raise NotFound(f"resolution {resolution!r} not found; known: {self.site.resolutions}")
                 old, stored.status = stored.status, t.to
                 if resolution:
-                    if resolution not in self.site.resolutions:
-                        raise NotFound(f"resolution {resolution!r} not found; known: {self.site.resolutions}")
                     stored.resolution = resolution
                 self._note(key, f"status {old} -> {t.to}" + (f" (resolution {resolution})" if resolution else ""))
                 self._touch(stored)
@@ -467,6 +465,10 @@ class MemoryTracker:
                 self._require_user(email)
             case SetRequestType(ticket_key=key, name=name):
                 self._request_type(self._stored(key).project, name)
+            case SetOrganization():
+                pass  # created when missing, as the Jira adapter does
+            case _:
+                raise TrackerError(f"{change.kind} is not a field change")
 
     def _request_type(self, project: str, name: str) -> str:
         if self.zendesk:

@@ -1,0 +1,43 @@
+"""The in-memory tracker refuses a bad write whole, as Jira does: nothing of it is applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.effects import AddWatcher, SetField
+from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.memory import MemoryTracker
+from bot.trackers.site import Site
+
+SITE = Path(__file__).resolve().parents[2] / "examples" / "everbright" / "site.yaml"
+NEEDS_CONFIG = "Needs Configuration?"
+
+
+@pytest.fixture
+def site() -> tuple[MemoryTracker, str]:
+    tracker = MemoryTracker(Site.load(SITE))
+    return tracker, tracker.create_ticket("SS", "Service Request", "EverBright Partner Onboarding")
+
+
+def test_a_transition_with_an_unknown_resolution_changes_nothing(site: tuple[MemoryTracker, str]) -> None:
+    tracker, key = site
+    before = tracker.get_ticket(key)
+    with pytest.raises(NotFound, match="resolution 'Fixed-ish' not found"):
+        tracker.transition(key, "Closed", "Fixed-ish")
+    after = tracker.get_ticket(key)
+    assert (after.status, after.resolution) == (before.status, before.resolution)
+    tracker.transition(key, "Closed", "Done")
+    assert (tracker.get_ticket(key).status, tracker.get_ticket(key).resolution) == ("Closed", "Done")
+
+
+def test_an_edit_holding_a_non_field_effect_is_refused_before_any_change(site: tuple[MemoryTracker, str]) -> None:
+    tracker, key = site
+    good = SetField(rule_id="r", ticket_key=key, step="s", field=NEEDS_CONFIG, value="Integrated Finance")
+    stray = AddWatcher(rule_id="r", ticket_key=key, step="w", email="david.ellis@goeverbright.com")
+    with pytest.raises(TrackerError, match="add_watcher is not a field change"):
+        tracker.update_fields(key, [good, stray])
+    assert tracker.get_ticket(key).fields.get(NEEDS_CONFIG) is None
+    tracker.update_fields(key, [good])
+    assert tracker.get_ticket(key).fields[NEEDS_CONFIG] == "Integrated Finance"
