@@ -292,9 +292,8 @@ class BufferedStateStore(StateStore):
     def __init__(self, store: Store, scope: str) -> None:
         super().__init__(store)
         self.scope = scope
-        self._states: dict[tuple[str, str], RuleState] = {}  # (rule, ticket) in row order
         self._state_seq: dict[tuple[str, str], int] = {}  # (rule, ticket) -> its place in row order
-        self._by_seq: dict[int, RuleState] = {}  # place in row order -> the state there now
+        self._rows: list[RuleState] = []  # each place's state as it is now, in row order
         # The indexes hold places, so that a look-up's result is sorted ints away from row order.
         self._by_stage: dict[tuple[str, str], set[int]] = {}  # (rule, stage) -> places
         self._by_value: dict[tuple[str, str, str], set[int]] = {}  # (rule, data key, str value) -> places
@@ -324,15 +323,16 @@ class BufferedStateStore(StateStore):
                 self._stored_timers.add(row.timer_id)
 
     def _keep_state(self, state: RuleState) -> None:
-        ident = (state.rule_id, state.ticket_key)
-        old = self._states.get(ident)
-        seq = self._state_seq.setdefault(ident, len(self._state_seq))
-        if old is not None:
+        seq = self._state_seq.setdefault((state.rule_id, state.ticket_key), len(self._rows))
+        if seq < len(self._rows):
+            old = self._rows[seq]
             self._by_stage[(old.rule_id, old.stage)].discard(seq)
             for name, value in old.data.items():
                 if isinstance(value, str):
                     self._by_value[(old.rule_id, name, value)].discard(seq)
-        self._states[ident] = self._by_seq[seq] = state
+            self._rows[seq] = state
+        else:
+            self._rows.append(state)
         self._by_stage.setdefault((state.rule_id, state.stage), set()).add(seq)
         for name, value in state.data.items():
             if isinstance(value, str):
@@ -351,7 +351,11 @@ class BufferedStateStore(StateStore):
     def get(self, scope: str, rule_id: str, ticket_key: str) -> RuleState | None:
         if scope != self.scope:
             return super().get(scope, rule_id, ticket_key)
-        return self._states.get((rule_id, ticket_key))
+        return self._current(rule_id, ticket_key)
+
+    def _current(self, rule_id: str, ticket_key: str) -> RuleState | None:
+        seq = self._state_seq.get((rule_id, ticket_key))
+        return None if seq is None else self._rows[seq]
 
     def find(self, scope: str, rule_id: str, *, stages: Sequence[str] = (), **data: Any) -> list[RuleState]:
         if scope != self.scope:
@@ -365,9 +369,9 @@ class BufferedStateStore(StateStore):
             staged = set().union(*(self._by_stage.get((rule_id, stage), ()) for stage in stages))
             places = staged if places is None else places & staged
         if places is None:
-            candidates = [st for (rid, _), st in self._states.items() if rid == rule_id]
+            candidates = [st for st in self._rows if st.rule_id == rule_id]
         else:
-            candidates = list(map(self._by_seq.__getitem__, sorted(places)))
+            candidates = list(map(self._rows.__getitem__, sorted(places)))
         if not data:
             return candidates
         return [st for st in candidates if all(st.data.get(k) == v for k, v in data.items())]
@@ -375,14 +379,14 @@ class BufferedStateStore(StateStore):
     def all(self, scope: str, ticket_key: str | None = None) -> list[RuleState]:
         if scope != self.scope:
             return super().all(scope, ticket_key)
-        return [st for st in self._states.values() if not ticket_key or st.ticket_key == ticket_key]
+        return [st for st in self._rows if not ticket_key or st.ticket_key == ticket_key]
 
     def put(self, scope: str, rule_id: str, ticket_key: str, *, stage: str, data: Mapping[str, Any],
             at: datetime) -> RuleState:
         if scope != self.scope:
             return super().put(scope, rule_id, ticket_key, stage=stage, data=data, at=at)
         changes = _jsonable(dict(data))
-        old = self._states.get((rule_id, ticket_key))
+        old = self._current(rule_id, ticket_key)
         if old is None:
             current, history, created = stage or "new", [{"stage": stage or "new", "at": _iso(at)}], at
             merged = {k: v for k, v in changes.items() if v is not None}
@@ -487,7 +491,7 @@ class BufferedStateStore(StateStore):
                        self._stored_timers, self._timer_row)
 
     def _state_row(self, ident: tuple[str, str]) -> dict[str, Any]:
-        st = self._states[ident]
+        st = self._rows[self._state_seq[ident]]
         return {"scope": self.scope, "rule_id": st.rule_id, "ticket_key": st.ticket_key, "stage": st.stage,
                 "data": dict(st.data), "history": [dict(h) for h in st.history], "created_at": st.created_at,
                 "updated_at": st.updated_at}
