@@ -14,10 +14,20 @@ from bot.model import Ticket, User
 
 
 class TrackerError(Exception):
-    """A tracker refused or failed an operation; the message says what and why."""
+    """A tracker refused or failed an operation; the message says what and why.
+
+    Failures are sorted before they are retried (DESIGN.md): :class:`Unavailable` (the system is
+    down or unreachable: retry for as long as it lasts, without spending the event's attempts)
+    and :class:`Rejected` (retrying the same request will not help: report it once and go on).
+    A bare ``TrackerError`` is neither known to be transient nor permanent.
+    """
 
 
-class RateLimited(TrackerError):
+class Unavailable(TrackerError):
+    """The system could not be reached or answered 5xx / timed out: nothing is wrong with the request."""
+
+
+class RateLimited(Unavailable):
     """The system kept throttling (429, or 503 with Retry-After) past the retries the adapter makes,
     or asked for a longer wait than it sleeps; ``retry_after``: the seconds it last asked for."""
 
@@ -26,8 +36,41 @@ class RateLimited(TrackerError):
         self.retry_after = retry_after
 
 
-class NotFound(TrackerError):
+class Rejected(TrackerError):
+    """The system refused the request for good (400, 403, 404, 409, 422 …): the same call will fail again.
+
+    ``name``: the exact name that is missing or invalid, when the adapter knows it (a field, an
+    option, a transition target, a user), so the report can say what to fix.
+    """
+
+    def __init__(self, message: str, *, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class NotFound(Rejected):
     """A named thing (ticket, user, status, link type, request type, option…) does not exist."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for failures that say the system is down, not that the request is wrong."""
+    return isinstance(exc, Unavailable)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True for failures a retry cannot mend."""
+    return isinstance(exc, Rejected)
+
+
+def error_for_status(status: int | None) -> type[TrackerError]:
+    """The error class for an HTTP status a vendor answered (None: no answer at all)."""
+    if status is None or status >= 500 or status in (408, 429):
+        return Unavailable
+    if status == 404:
+        return NotFound
+    if 400 <= status < 500:
+        return Rejected
+    return TrackerError
 
 
 @runtime_checkable

@@ -36,7 +36,7 @@ from requests.adapters import HTTPAdapter
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Ticket, User
-from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
 from bot.trackers.jira_model import FieldCatalog, ticket_from_json, user_from_json
 
@@ -585,8 +585,10 @@ class JiraTracker:
         except JIRAError as exc:
             # str(exc) would dump response headers; build our own message instead.
             detail = (exc.text or "").strip() or "no details"
-            cls = NotFound if exc.status_code == 404 else TrackerError
+            cls = error_for_status(exc.status_code)
             raise cls(f"Jira {what} failed (HTTP {exc.status_code}): {detail}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Unavailable(f"Jira {what} failed: {exc.__class__.__name__} (Jira unreachable)") from None
         except requests.RequestException as exc:
             raise TrackerError(f"Jira {what} failed: {exc.__class__.__name__}") from None
 

@@ -72,7 +72,7 @@ from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyExce
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Comment, Link, Ticket, User
-from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
 
 log = logging.getLogger(__name__)
@@ -418,9 +418,12 @@ class ZendeskTracker:
         except RecordNotFoundException as exc:
             raise NotFound(f"{what}: not found in Zendesk") from exc
         except APIException as exc:
-            raise TrackerError(f"{what}: {_api_error_text(exc)}") from exc
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            raise error_for_status(status)(f"{what}: {_api_error_text(exc)}") from exc
         except ZenpyException as exc:
             raise TrackerError(f"{what}: {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Unavailable(f"{what}: {type(exc).__name__} talking to Zendesk (Zendesk unreachable)") from exc
         except requests.RequestException as exc:
             raise TrackerError(f"{what}: {type(exc).__name__} talking to Zendesk") from exc
 
@@ -433,7 +436,8 @@ class ZendeskTracker:
         if response.status_code == 404:
             raise NotFound(f"GET /api/v2/{path}: not found in Zendesk")
         if not response.ok:
-            raise TrackerError(f"GET /api/v2/{path}: Zendesk answered {response.status_code}: {response.text[:300]}")
+            raise error_for_status(response.status_code)(
+                f"GET /api/v2/{path}: Zendesk answered {response.status_code}: {response.text[:300]}")
         return response.json()
 
     # catalogs --------------------------------------------------------------------------------
