@@ -62,6 +62,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from bot.clock import Clock
 from bot.intake import IntakeFile
 from bot.model import Event
+from bot.sources.jira_webhook import comment_identity
 from bot.store import Base
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,13 @@ def dedup_key(source: str, event: Event) -> str:
 
     Parsers give an event the same id on every delivery (Jira: the delivery identifier
     header, else a digest of the event's identity); an id-less event gets a digest here.
+    A Jira comment is keyed by the comment itself (:func:`~bot.sources.jira_webhook.comment_identity`):
+    the "Comment created" and the "Issue updated" webhooks both deliver it, each under its own
+    identifier and in its own body, and it must count once.
     """
+    comment = comment_identity(event)
+    if comment:
+        return f"{source}:{comment}"
     if event.id:
         return f"{source}:{event.id}"[:300]
     identity = [

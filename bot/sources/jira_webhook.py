@@ -4,6 +4,43 @@ Pure: no HTTP, no clock. The event id must be the same every time Jira delivers 
 same event (it retries), so it is Jira's ``X-Atlassian-Webhook-Identifier`` header when
 present, else a digest of what identifies the event (never of the whole body, whose
 issue snapshot can differ between deliveries).
+
+One comment, two shapes. A webhook subscribed to the comment events delivers a new comment as
+``comment_created``; one subscribed to "Issue updated" delivers the *same* comment as
+``jira:issue_updated`` with ``issue_event_type_name: issue_commented``, the ``comment`` object in
+the body and no changelog. Both are the comment's kind here, and :func:`comment_identity` names
+the comment (not the delivery), so when both webhooks are subscribed the inbox counts it once.
+What each ``issue_event_type_name`` of ``jira:issue_updated`` becomes, and why:
+
+=========================  ======================  ===========================================
+issue_event_type_name      kind                    what a user expects
+=========================  ======================  ===========================================
+issue_commented            comment.created         the comment counts (an approver's "Approved")
+issue_comment_edited       comment.updated         the edit, as ``comment_updated``
+issue_comment_deleted      comment.deleted         as ``comment_deleted``; Jira Cloud has been seen
+                                                   to send this one without the ``comment``
+                                                   object: then it is a plain ticket.updated (the
+                                                   ticket is read afresh; nothing names the comment)
+issue_updated              ticket.updated          the changelog's field changes
+issue_assigned             ticket.updated          the assignee change (the changelog may be empty)
+issue_generic              ticket.updated          a transition: status/resolution changes
+issue_resolved, _closed,   ticket.updated          transitions of older workflows: the same
+issue_reopened
+issue_moved                ticket.updated          project/key changes; the body holds the new key
+issue_work_started/        ticket.updated          status changes of the built-in workflow
+_stopped
+issue_work_logged,         ticket.updated          time tracking changes; nothing a runbook
+issue_worklog_updated/                             reads, rules skip them
+_deleted
+anything else              ticket.updated          the changelog, whatever it holds
+=========================  ======================  ===========================================
+
+A comment that rides on another type name (a comment typed in a transition screen comes with
+``issue_generic``) leaves the event a ticket.updated carrying that comment: the transition is what
+happened; Jira Cloud reports the comment itself as ``comment_created`` to a webhook subscribed to
+comment events, which is why the README asks for both.
+
+Jira Automation's "Send web request" action posts no ``webhookEvent`` (see :func:`parse_jira_automation`).
 """
 
 from __future__ import annotations
@@ -47,6 +84,12 @@ KINDS: dict[str, str] = {
     "comment_deleted": COMMENT_DELETED,
 }
 COMMENT_KINDS = frozenset({COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED})
+#: ``jira:issue_updated`` type names that are a comment when the body holds its ``comment`` object.
+COMMENT_TYPE_NAMES: dict[str, str] = {
+    "issue_commented": COMMENT_CREATED,
+    "issue_comment_edited": COMMENT_UPDATED,
+    "issue_comment_deleted": COMMENT_DELETED,
+}
 
 
 def parse_jira_webhook(
@@ -63,7 +106,7 @@ def parse_jira_webhook(
     raw_type = payload.get("webhookEvent")
     if not isinstance(raw_type, str) or not raw_type:
         raise MalformedEvent("Jira webhook body has no 'webhookEvent'")
-    kind = KINDS.get(raw_type, UNKNOWN)
+    kind = _kind(payload, raw_type)
     issue = _issue(payload, required=kind != UNKNOWN)
     comment = _comment(payload, required=kind in COMMENT_KINDS)
     ticket = _ticket(issue, catalog) if issue else None
@@ -92,7 +135,82 @@ def event_digest(payload: Mapping[str, Any]) -> str:
     return "sha256:" + sha256_hex("|".join(["" if p is None else str(p) for p in parts]))
 
 
+# Jira Automation -------------------------------------------------------------------------------
+AUTOMATION_SOURCE = "jira-automation"
+AUTOMATION_TYPE = "automation:send_web_request"
+
+
+def parse_jira_automation(payload: Any, *, headers: Mapping[str, str] | None = None) -> Event:
+    """A Jira Automation "Send web request" body -> a ticket.updated Event for its issue.
+
+    The action sends one of: "Issue data (Jira format)", ``{"issue": {...}, "timestamp": ms}``;
+    "Issue data (Automation format)", the issue object itself (``key``, ``fields``, no wrapper); or
+    custom data, accepted when it has one of those shapes. None says what happened (no
+    ``webhookEvent``, no changelog): the event asks the rules to look at the ticket, which the
+    pipeline reads afresh. A body that does carry ``webhookEvent`` is read as a webhook.
+
+    Its id is a digest of the issue and the moment (``timestamp``, else the issue's ``updated``), the
+    same for a repeat of one request, new for the next run of the rule. A body with neither moment
+    is refused: every run of the rule would look like the first one.
+    """
+    payload = require_object(payload, "a Jira Automation request")
+    if "webhookEvent" in payload:
+        return parse_jira_webhook(payload, headers=headers)
+    issue = payload.get("issue") if isinstance(payload.get("issue"), Mapping) else payload
+    key = issue.get("key")
+    if not isinstance(key, str) or not key:
+        raise MalformedEvent("a Jira Automation request must carry the issue: choose 'Issue data (Jira format)' "
+                             "as the web request body")
+    fields = _object(issue.get("fields"))
+    updated = parse_datetime(fields.get("updated"))
+    stamp = payload.get("timestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        try:
+            occurred = datetime.fromtimestamp(stamp / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise MalformedEvent(f"the Jira Automation request's 'timestamp' {stamp!r} is no time") from None
+    elif updated is not None and updated.tzinfo is not None:
+        occurred = updated
+    else:
+        raise MalformedEvent(f"the Jira Automation request for {key} says neither when ('timestamp') nor the "
+                             "issue's 'updated' time: choose 'Issue data (Jira format)' as the web request body")
+    identity = "|".join(str(p) for p in (AUTOMATION_TYPE, issue.get("id") or "", key, stamp or "",
+                                         fields.get("updated") or ""))
+    return Event(id="sha256:" + sha256_hex(identity), source=AUTOMATION_SOURCE, kind=TICKET_UPDATED,
+                 ticket_key=key, occurred_at=occurred, raw_type=AUTOMATION_TYPE, payload=payload)
+
+
+# comment identity ----------------------------------------------------------------------------------
+def comment_identity(event: Event) -> str | None:
+    """What names a Jira comment event whatever shape (and webhook) delivered it, else None.
+
+    The issue, the comment, the kind and the comment's ``updated`` time: ``comment_created`` and
+    ``jira:issue_updated``/``issue_commented`` of one comment give the same identity, an edit gives
+    a new one (its ``updated`` moves), and a deletion is not its creation.
+    """
+    if event.source != SOURCE or event.kind not in COMMENT_KINDS or not event.comment or not event.comment.id:
+        return None
+    payload = event.payload or {}
+    issue, raw = _object(payload.get("issue")), _object(payload.get("comment"))
+    stamp = raw.get("updated") or raw.get("created") or ""
+    moment = parse_datetime(stamp) if isinstance(stamp, str) else None
+    # one instant whatever offset it is written in
+    updated = moment.astimezone(UTC).isoformat() if moment and moment.tzinfo else str(stamp)
+    parts = (issue.get("id") or event.ticket_key, event.comment.id, event.kind, updated)
+    return "comment:sha256:" + sha256_hex("|".join(str(p) for p in parts))
+
+
 # parts ----------------------------------------------------------------------------------------
+def _kind(payload: Mapping[str, Any], raw_type: str) -> str:
+    """The event's kind; ``jira:issue_updated`` carrying a comment as its type name is that comment's."""
+    kind = KINDS.get(raw_type, UNKNOWN)
+    name = payload.get("issue_event_type_name")
+    if kind == TICKET_UPDATED and isinstance(name, str) and name in COMMENT_TYPE_NAMES \
+            and isinstance(payload.get("comment"), Mapping):
+        return COMMENT_TYPE_NAMES[name]
+    return kind
+
+
 def _object(value: Any) -> Mapping[str, Any]:
     """``value`` if it is a JSON object, else an empty one."""
     return value if isinstance(value, Mapping) else {}
