@@ -42,7 +42,7 @@ from bot.migrations import upgrade
 from bot.model import Event, User
 from bot.poller import ZENDESK_SOURCE, DaemonState, Poller, decode_poll
 from bot.scheduler import Scheduler
-from bot.server import Endpoint, Intake, create_app, jira_verifier, zendesk_verifier
+from bot.server import Endpoint, Intake, create_app, jira_automation_verifier, jira_verifier, zendesk_verifier
 from bot.settings import Settings
 from bot.state import StateStore
 from bot.store import Store
@@ -248,11 +248,17 @@ class Daemon:
         jira = Endpoint("jira", lambda payload, headers: jira_webhook.parse_jira_webhook(payload, headers=headers),
                         None, (jira_webhook.MalformedEvent,), body_identifies_event=True)
         _secure(jira, s.jira.webhook_secret, s.jira.allow_unsigned, jira_verifier)
+        automation = Endpoint(jira_webhook.AUTOMATION_SOURCE, lambda payload, headers:
+                              jira_webhook.parse_jira_automation(payload, headers=headers), None,
+                              (jira_webhook.MalformedEvent,))
+        _secure(automation, s.jira.automation_secret, False, jira_automation_verifier)  # never open unproven
+        if automation.closed_reason:
+            automation.closed_reason = "webhook endpoint closed: TICKETBOT_JIRA__AUTOMATION_SECRET is not set"
         zendesk = Endpoint("zendesk", lambda payload, _headers: zendesk_webhook.normalize_zendesk_webhook(
             payload, received_at=self.clock.now()), None, (zendesk_webhook.MalformedEvent,))
         _secure(zendesk, s.zendesk.webhook_secret, s.zendesk.allow_unsigned,
                 lambda secret: zendesk_verifier(secret, self.clock, s.zendesk.max_signature_age))
-        return {"jira": jira, "zendesk": zendesk}
+        return {"jira": jira, automation.source: automation, "zendesk": zendesk}
 
     def _depth_or_zero(self) -> int:
         return self._safe(self.inbox.depth) or 0
@@ -296,12 +302,17 @@ def _sources(catalog: Callable[[], FieldCatalog | None]) -> dict[str, Source]:
     def jira(envelope: dict[str, Any]) -> Event:
         return jira_webhook.parse_jira_webhook(envelope["body"], headers=envelope.get("headers"), catalog=catalog())
 
+    def automation(envelope: dict[str, Any]) -> Event:
+        return jira_webhook.parse_jira_automation(envelope["body"], headers=envelope.get("headers"))
+
     def zendesk(envelope: dict[str, Any]) -> Event:
         return zendesk_webhook.normalize_zendesk_webhook(
             envelope["body"], received_at=datetime.fromisoformat(envelope["received_at"]))
 
     return {
         "jira": Source("jira", jira, "jira", (jira_webhook.MalformedEvent,)),
+        jira_webhook.AUTOMATION_SOURCE: Source(jira_webhook.AUTOMATION_SOURCE, automation, "jira",
+                                               (jira_webhook.MalformedEvent,)),
         "zendesk": Source("zendesk", zendesk, "zendesk", (zendesk_webhook.MalformedEvent,)),
         "poll": Source("poll", decode_poll, "jira", (KeyError, ValueError)),
         ZENDESK_SOURCE: Source(ZENDESK_SOURCE, decode_poll, "zendesk", (KeyError, ValueError)),

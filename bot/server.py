@@ -15,6 +15,7 @@ event, or a body that ended before it was complete, 202 accepted
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 INLINE_BODY_BYTES = 64 * 1024
 #: The only request header kept with an event (never the signature, never auth).
 KEPT_HEADERS = ("x-atlassian-webhook-identifier",)
+#: The header a Jira Automation "Send web request" action carries the shared secret in.
+JIRA_AUTOMATION_SECRET_HEADER = "X-Ticketbot-Automation-Secret"
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,21 @@ def jira_verifier(secret: str) -> Callable[[bytes, Mapping[str, str]], None]:
 
     def verify(body: bytes, headers: Mapping[str, str]) -> None:
         verify_jira_signature(secret, body, _header(headers, JIRA_SIGNATURE_HEADER))
+
+    return verify
+
+
+def jira_automation_verifier(secret: str) -> Callable[[bytes, Mapping[str, str]], None]:
+    """Jira Automation's "Send web request" cannot sign its body: it proves itself with a header the
+    admin adds to the action, holding the shared secret (compared in constant time)."""
+    expected = secret.encode("utf-8")
+
+    def verify(_body: bytes, headers: Mapping[str, str]) -> None:
+        given = _header(headers, JIRA_AUTOMATION_SECRET_HEADER)
+        if not given:
+            raise SignatureError(f"missing {JIRA_AUTOMATION_SECRET_HEADER}")
+        if not hmac.compare_digest(expected, given.strip().encode("utf-8", "replace")):
+            raise SignatureError(f"{JIRA_AUTOMATION_SECRET_HEADER} is not the configured secret")
 
     return verify
 

@@ -29,6 +29,9 @@ class JiraSettings(BaseModel):
     #: endpoint refuses every request unless ``allow_unsigned`` is set.
     webhook_secret: SecretStr | None = None
     allow_unsigned: bool = False
+    #: Secret a Jira Automation "Send web request" action sends in ``X-Ticketbot-Automation-Secret``
+    #: (Automation cannot sign); without it ``/webhooks/jira-automation`` refuses every request.
+    automation_secret: SecretStr | None = None
     #: Seconds between polls for tickets updated since the last one; 0 turns polling off.
     poll_interval: float = Field(default=60.0, ge=0)
     #: Seconds each poll reaches back before its watermark (Jira's JQL has minute precision).
