@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.keys import InvalidKey, normalize_key
 from bot.model import (
     COMMENT_CREATED,
     COMMENT_DELETED,
@@ -157,10 +158,13 @@ def parse_jira_automation(payload: Any, *, headers: Mapping[str, str] | None = N
     if "webhookEvent" in payload:
         return parse_jira_webhook(payload, headers=headers)
     issue = payload.get("issue") if isinstance(payload.get("issue"), Mapping) else payload
-    key = issue.get("key")
-    if not isinstance(key, str) or not key:
+    if not issue.get("key"):
         raise MalformedEvent("a Jira Automation request must carry the issue: choose 'Issue data (Jira format)' "
                              "as the web request body")
+    try:
+        key = normalize_key(issue["key"], "jira")  # it goes into the URLs the bot reads the ticket by
+    except InvalidKey as exc:
+        raise MalformedEvent(f"the Jira Automation request's issue key: {exc}") from None
     fields = _object(issue.get("fields"))
     updated = parse_datetime(fields.get("updated"))
     stamp = payload.get("timestamp")

@@ -165,6 +165,8 @@ def test_automation_format_is_the_issue_itself_dated_by_its_updated_time() -> No
     ({"timestamp": 1793783100000}, "must carry the issue"),
     ({"issue": {"fields": {}}, "timestamp": 1793783100000}, "must carry the issue"),
     ({"issue": {"key": "SS-1"}}, "neither when"),
+    ({"issue": {"key": "../../myself"}, "timestamp": 1793783100000}, "issue key"),
+    ({"issue": {"key": ["SS-1"]}, "timestamp": 1793783100000}, "issue key"),
     ({"issue": {"key": "SS-1"}, "timestamp": 10**20}, "is no time"),
     ([], "must be a JSON object"),
 ])
