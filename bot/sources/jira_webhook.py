@@ -37,8 +37,8 @@ anything else              ticket.updated          the changelog, whatever it ho
 
 A comment that rides on another type name (a comment typed in a transition screen comes with
 ``issue_generic``) leaves the event a ticket.updated carrying that comment: the transition is what
-happened; Jira Cloud reports the comment itself as ``comment_created`` to a webhook subscribed to
-comment events, which is why the README asks for both.
+happened, and one event has one kind. A webhook subscribed to the comment events also gets that
+comment as ``comment_created``, which is why the README asks for both.
 
 Jira Automation's "Send web request" action posts no ``webhookEvent`` (see :func:`parse_jira_automation`).
 """
