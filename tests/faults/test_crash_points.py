@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from bot.inbox import DONE, Inbox
 from bot.state import StateStore
 from bot.store import LIVE, Store
-from tests.faults.world import APPROVER_SLACK, Crash, World, clean_run, diff
+from tests.faults.world import APPROVER_SLACK, Crash, World, clean_run, diff, recorded_steps
 
 
 class CrashPlan:
@@ -180,7 +180,7 @@ def test_a_crash_at_any_point_then_a_restart_ends_as_a_clean_run(tmp_path_factor
     # Between receiving a webhook and committing it: no answer, so Jira sends it again; it is processed once.
     "intake: before the commit jira:everbright-0",
     # Committed, but the process died before the 202 left: the retry is a duplicate, processed once.
-    "intake: committed, not acknowledged jira:everbright-8",
+    f"intake: committed, not acknowledged {recorded_steps()[8].inbox_key}",  # the approver's comment
     # Between a tracker write and its record: the restarted process finds it true on the ticket.
     "jira PUT /rest/api/2/issue/SS-101 written",  # the intake's one edit of four fields
     "jira POST /rest/api/2/issue/SS-101/watchers written",
@@ -197,7 +197,8 @@ def test_a_crash_at_a_named_point_then_a_restart_ends_as_a_clean_run(tmp_path, p
     key = point.rsplit(" ", 1)[-1]
     if key.startswith("jira:"):
         assert len([r for r in world.inbox() if r.dedup_key == key]) == 1  # received once, processed once
-        traces = [t for t in world.daemon.store.traces(limit=10_000) if f"jira:{t.event_id}" == key]
+        [step] = [s for s in world.steps if s.inbox_key == key]
+        traces = [t for t in world.daemon.store.traces(limit=10_000) if t.event_id == step.event_id]
         assert sum(any(e["outcome"] == "applied" for e in t.effects) for t in traces) <= 1
 
 

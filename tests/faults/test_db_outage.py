@@ -34,8 +34,7 @@ def _assert_nothing_lost_nothing_twice(world: World, clean: Clean) -> None:
     assert diff(clean.state, world.state()) == []
     assert Counter(world.writes()) == Counter(clean.writes), "a write was repeated or lost"
     rows = world.inbox()
-    assert sorted(r.dedup_key for r in rows if r.source == "jira") == sorted(f"jira:{s.delivery}"
-                                                                               for s in world.steps)
+    assert sorted(r.dedup_key for r in rows if r.source == "jira") == sorted(s.inbox_key for s in world.steps)
     assert {r.status for r in rows} == {DONE}
 
 

@@ -31,10 +31,11 @@ from sqlalchemy import func, select
 
 from bot.clock import VirtualClock
 from bot.daemon import Daemon
-from bot.inbox import PENDING, InboxRow, owner_id
+from bot.inbox import PENDING, InboxRow, dedup_key, owner_id
 from bot.model import User
 from bot.notify import SlackNotifier
 from bot.settings import Settings, SlackSettings
+from bot.sources.jira_webhook import ID_HEADER, parse_jira_webhook
 from bot.state import StateStore
 from bot.store import LIVE
 from bot.trackers.jira import JiraTracker
@@ -81,6 +82,16 @@ class Step:
     def delivery(self) -> str:
         """Jira's ``X-Atlassian-Webhook-Identifier``: the same on every retry of this webhook."""
         return f"everbright-{self.index}"
+
+    @property
+    def event_id(self) -> str:
+        """The id its event gets (traces carry it): the delivery identifier."""
+        return parse_jira_webhook(self.body, headers={ID_HEADER: self.delivery}).id
+
+    @property
+    def inbox_key(self) -> str:
+        """The key the inbox files it under: its delivery, or for a comment the comment itself."""
+        return dedup_key("jira", parse_jira_webhook(self.body, headers={ID_HEADER: self.delivery}))
 
     @property
     def label(self) -> str:
