@@ -279,8 +279,10 @@ def misspelt_settings(environ: Mapping[str, str] | None = None, env_file: Path |
     for name, where in _prefixed(environ.keys(), "the environment") + _prefixed(_dotenv_keys(env_file), str(env_file)):
         if name.upper() in known:
             continue
-        closest = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.75)
-        hint = f"; did you mean {closest[0]}?" if closest else " (see README: Configuration)"
+        # Compared without the prefix all share, which would make any two names look alike.
+        closest = difflib.get_close_matches(name.upper().removeprefix("TICKETBOT_"),
+                                            [k.removeprefix("TICKETBOT_") for k in known], n=1, cutoff=0.75)
+        hint = f"; did you mean TICKETBOT_{closest[0]}?" if closest else " (see README: Configuration)"
         warnings.append(f"{name} (in {where}) is not a ticketbot setting and is ignored{hint}")
     return warnings
 
