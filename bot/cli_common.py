@@ -15,11 +15,11 @@ import re
 import sys
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape  # noqa: F401 - for the command modules
 from typer.core import TyperGroup
 
 from bot.keys import InvalidKey, normalize_key
@@ -33,8 +33,6 @@ USAGE_ERROR = 2
 #: The database URL of the command running (set when it loads its settings), for a database error's message.
 _database_url: ContextVar[str | None] = ContextVar("ticketbot_database_url", default=None)
 log = logging.getLogger("bot.cli")
-
-__all__ = ["ConfigOption", "OneLineErrors", "err", "escape", "fail", "load_cli_settings", "out", "ticket_key"]
 
 
 class OneLineErrors(TyperGroup):
@@ -97,11 +95,6 @@ def masked_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL: mask what looks like user:password@
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
-def fail(message: str) -> NoReturn:
-    """Stop the command with ``message`` as its one line (exit 2)."""
-    raise ConfigurationError(message)
 
 
 def ticket_key(value: str | None) -> str | None:
