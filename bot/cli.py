@@ -1,12 +1,14 @@
 """The ``ticketbot`` command line: dry-run, replay, why, rules (and, later, run).
 
-Configuration errors end with one line naming the key and exit code 2, never a traceback.
+Every error a user can meet ends with one line naming the problem and exit code 2, never a traceback
+(:class:`bot.cli_common.OneLineErrors`). Values from outside (keys, tickets, traces) are printed escaped:
+rich would read ``[/]`` in them as markup.
 """
 
 from __future__ import annotations
 
-import sys
 import uuid
+from importlib.metadata import PackageNotFoundError, version
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,18 +22,33 @@ from bot.engine import BoundRule
 from bot.executor import WOULD_APPLY
 from bot.model import MANUAL, Event
 from bot.pipeline import ProcessReport, Processor
-from bot.replay import Replay, ReplayError, read_records
-from bot.cli_common import ConfigOption, err, load_cli_settings, out
+from bot.replay import Replay, read_records
+from bot.cli_common import ConfigOption, OneLineErrors, err, escape, jira_key, load_cli_settings, out, ticket_key
 from bot.settings import ConfigurationError, Settings
 from bot.store import Store
 from bot.trackers.base import TrackerError
 from bot.trackers.site import Site
 
 app = typer.Typer(help="ticketbot: onboarding runbooks on Jira and Zendesk, with Slack.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
-rules_app = typer.Typer(help="The configured rules.", invoke_without_command=True)
+                  add_completion=False, pretty_exceptions_enable=False, cls=OneLineErrors)
+rules_app = typer.Typer(help="The configured rules.", invoke_without_command=True, cls=OneLineErrors)
 app.add_typer(rules_app, name="rules")
 _settings = load_cli_settings
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        try:
+            out.print(f"ticketbot {version('ticketbot')}", markup=False)
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            out.print("ticketbot (not installed: no version)", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(_version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                 help="Print the version and exit.")] = False) -> None:
+    """ticketbot: onboarding runbooks on Jira and Zendesk, with Slack."""
 
 
 def _rules(settings: Settings) -> list[BoundRule]:
@@ -53,6 +70,7 @@ def _jira(settings: Settings):  # noqa: ANN202 - the adapter type is imported la
 def dry_run(key: str, config: ConfigOption = None,
             as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Read KEY from Jira and show what every rule would do. Writes nothing."""
+    key = jira_key(key)
     settings = _settings(config)
     rules = _rules(settings)
     tracker = _jira(settings)
@@ -63,7 +81,7 @@ def dry_run(key: str, config: ConfigOption = None,
     try:
         report = processor.process(event)
     except TrackerError as exc:
-        err.print(f"[red]error[/red]: {exc}")
+        err.print(f"[red]error[/red]: {escape(str(exc))}")
         raise typer.Exit(1) from None
     if as_json:
         out.print_json(data=report.as_dict())
@@ -74,23 +92,25 @@ def dry_run(key: str, config: ConfigOption = None,
 def print_report(report: ProcessReport, *, indent: str = "") -> None:
     """A human account of one event: per rule, its verdicts and each effect's fate."""
     if report.skipped:
-        out.print(f"{indent}[dim]skipped: {report.skipped}[/dim]")
+        out.print(f"{indent}[dim]skipped: {escape(str(report.skipped))}[/dim]")
     for rule in report.rules:
         ev = rule.result.evaluation
         head = "[red]ERROR[/red]" if rule.result.error else ("[green]fired[/green]" if ev.effects else "[dim]no action[/dim]")
-        out.print(f"{indent}{rule.rule_id}: {head}")
+        out.print(f"{indent}{escape(rule.rule_id)}: {head}")
         for verdict in ev.verdicts:
             mark = "[green]✓[/green]" if verdict.passed else "[yellow]✗[/yellow]"
-            out.print(f"{indent}  {mark} {verdict.name}: observed {verdict.observed!r}, expected {verdict.expected!r}"
-                      + (f" ({verdict.note})" if verdict.note else ""))
+            out.print(f"{indent}  {mark} " + escape(
+                f"{verdict.name}: observed {verdict.observed!r}, expected {verdict.expected!r}"
+                + (f" ({verdict.note})" if verdict.note else "")))
         for note in ev.notes:
-            out.print(f"{indent}  [dim]note: {note}[/dim]")
+            out.print(f"{indent}  [dim]note: {escape(str(note))}[/dim]")
         if rule.result.error:
-            out.print(f"{indent}  [red]{rule.result.error}[/red]")
+            out.print(f"{indent}  [red]{escape(str(rule.result.error))}[/red]")
         for outcome in rule.outcomes:
             colour = {"applied": "green", WOULD_APPLY: "cyan", "failed": "red"}.get(outcome.status, "dim")
             detail = f" — {outcome.detail}" if outcome.detail else ""
-            out.print(f"{indent}  → [{colour}]{outcome.status}[/{colour}] {outcome.effect.describe()}{detail}")
+            out.print(f"{indent}  → [{colour}]{escape(outcome.status)}[/{colour}] "
+                      + escape(f"{outcome.effect.describe()}{detail}"))
 
 
 # replay --------------------------------------------------------------------------------
@@ -105,12 +125,10 @@ def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JS
     """Play recorded events through the rules on an in-memory site and a virtual clock."""
     settings = _settings(config)
     rules = _rules(settings)
-    site_path = site or files[0].parent / "site.yaml"
-    if not site_path.exists():
-        raise ConfigurationError(f"--site: {site_path} not found")
+    site_description = _site(site or files[0].parent / "site.yaml")
     store = Store(settings.database_url)
     scope = f"replay-{uuid.uuid4().hex[:8]}"
-    player = Replay(rules, Site.load(site_path), store, scope=scope)
+    player = Replay(rules, site_description, store, scope=scope)
     records = (record for path in files for record in read_records(path))
     steps = []
     for step in player.run(records, until=until.replace(tzinfo=UTC) if until else None):
@@ -127,18 +145,44 @@ def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JS
                   f"`ticketbot why KEY` shows the traces).")
 
 
+def _site(path: Path) -> Site:
+    """The site description for ``replay --site``, or one line saying why it cannot be read."""
+    import yaml
+    from pydantic import ValidationError
+
+    if not path.exists():
+        raise ConfigurationError(f"--site: {path} not found")
+    if not path.is_file():  # a directory; /dev/zero would be read for ever
+        raise ConfigurationError(f"--site: {path} is not a file")
+    try:
+        return Site.load(path)
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"--site: {path} is not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise ConfigurationError(f"--site: cannot read {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"--site: {path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigurationError(f"--site: {path} is nested too deeply") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "the whole file"
+        raise ConfigurationError(f"--site: {path}: {where}: {first['msg']} (a site description is a mapping: "
+                                 "see examples/*/site.yaml)") from None
+
+
 def _print_step(step) -> None:  # noqa: ANN001 - bot.replay.Step
     e = step.event
-    out.print(f"[bold]{e.occurred_at:%Y-%m-%d %H:%M}[/bold] {e.source} {e.kind} {e.ticket_key}")
+    out.print(f"[bold]{e.occurred_at:%Y-%m-%d %H:%M}[/bold] " + escape(f"{e.source} {e.kind} {e.ticket_key}"))
     fired = [r for r in step.report.rules if r.outcomes or r.result.error]
     if not fired:
         quiet = ", ".join(f"{r.rule_id}: {_first_failed(r)}" for r in step.report.rules) or step.report.skipped
-        out.print(f"  [dim]no action ({quiet})[/dim]")
+        out.print(f"  [dim]no action ({escape(str(quiet))})[/dim]")
     for rule in fired:
         for outcome in rule.outcomes:
-            out.print(f"  {rule.rule_id} → {outcome.status}: {outcome.effect.describe()}")
+            out.print("  " + escape(f"{rule.rule_id} → {outcome.status}: {outcome.effect.describe()}"))
         if rule.result.error:
-            out.print(f"  {rule.rule_id} → [red]error[/red]: {rule.result.error}")
+            out.print(f"  {escape(rule.rule_id)} → [red]error[/red]: {escape(str(rule.result.error))}")
 
 
 def _first_failed(rule) -> str:  # noqa: ANN001 - bot.pipeline.RuleReport
@@ -154,6 +198,7 @@ def _first_failed(rule) -> str:  # noqa: ANN001 - bot.pipeline.RuleReport
 def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scope (live, replay-…).")] = None,
         limit: int = 20, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Why did (or didn't) ticketbot act on KEY: the stored traces, newest last."""
+    key = ticket_key(key)
     settings = _settings()
     traces = Store(settings.database_url).traces(key, scope=scope, limit=limit)
     if as_json:
@@ -162,20 +207,22 @@ def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scop
                               "effects": t.effects, "notes": t.notes, "error": t.error} for t in traces])
         return
     if not traces:
-        out.print(f"No trace for {key}: no event for it has been evaluated" + (f" in scope {scope}." if scope else "."))
+        out.print(f"No trace for {key}: no event for it has been evaluated" + (f" in scope {scope}." if scope else "."),
+                  markup=False)
         return
     for t in traces:
-        out.print(f"[bold]{t.at:%Y-%m-%d %H:%M:%S}[/bold] [{t.scope}] {t.event_kind} → {t.rule_id}: "
+        out.print(f"[bold]{t.at:%Y-%m-%d %H:%M:%S}[/bold] " + escape(f"[{t.scope}] {t.event_kind} → {t.rule_id}: ")
                   + ("[red]error[/red]" if t.error else ("matched" if t.matched else "not matched")))
         for v in t.verdicts:
             out.print(f"  {'✓' if v['passed'] else '✗'} {v['name']}: observed {v['observed']!r}, expected {v['expected']!r}"
-                      + (f" ({v['note']})" if v.get("note") else ""))
+                      + (f" ({v['note']})" if v.get("note") else ""), markup=False)
         for note in t.notes:
-            out.print(f"  [dim]note: {note}[/dim]")
+            out.print(f"  [dim]note: {escape(str(note))}[/dim]")
         for e in t.effects:
-            out.print(f"  → {e['outcome']}: {e['summary']}" + (f" — {e['detail']}" if e.get("detail") else ""))
+            out.print(f"  → {e['outcome']}: {e['summary']}" + (f" — {e['detail']}" if e.get("detail") else ""),
+                      markup=False)
         if t.error:
-            out.print(f"  [red]{t.error}[/red]")
+            out.print(f"  [red]{escape(str(t.error))}[/red]")
 
 
 # rules ---------------------------------------------------------------------------------
@@ -205,14 +252,8 @@ from bot.cli_check import register as register_check; register_check(app)  # add
 
 
 def main() -> None:
-    try:
-        app()
-    except ConfigurationError as exc:
-        err.print(f"configuration error: {exc}")
-        sys.exit(2)
-    except ReplayError as exc:
-        err.print(f"replay error: {exc}")
-        sys.exit(2)
+    """The ``ticketbot`` script (errors become one line: see :class:`bot.cli_common.OneLineErrors`)."""
+    app()
 
 
 if __name__ == "__main__":

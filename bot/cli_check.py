@@ -21,7 +21,7 @@ from bot.check import (
     connect_from_settings,
     run_check,
 )
-from bot.cli_common import ConfigOption, load_cli_settings, out
+from bot.cli_common import ConfigOption, escape, load_cli_settings, out
 
 _MARKS = {RESOLVED: "[green]✓[/green]", MISSING: "[red]✗[/red]", FAILED: "[red]✗[/red]", UNCHECKED: "[dim]–[/dim]"}
 
@@ -57,20 +57,20 @@ def print_report(report: CheckReport) -> None:
             detail = f"closest: {', '.join(repr(c) for c in r.closest)}" + (f" ({detail})" if detail else "")
         if r.outcome == MISSING and not req.required and req.note:
             detail = f"{detail}; {req.note}" if detail else req.note
-        table.add_row(r.rule_id, req.what, req.name, req.system, mark, detail)
+        table.add_row(r.rule_id, escape(req.what), escape(req.name), req.system, mark, escape(detail or ""))  # names from outside
     if report.resolutions:
         console.print(table)
     if report.edges:
         cycles = Table("writer", "can wake", "write", "trigger", "cycle", "guard", title="Rules that can trigger rules")
         for e in report.edges:
             guard = e.trigger.guard or ("[yellow]none declared[/yellow]" if e.in_cycle else "")
-            cycles.add_row(e.writer, e.reader, str(e.write), str(e.trigger),
+            cycles.add_row(e.writer, e.reader, escape(str(e.write)), escape(str(e.trigger)),
                            "self" if e.writer == e.reader else ("yes" if e.in_cycle else "no"), guard)
         console.print(cycles)
     for line in report.undeclared:
-        console.print(f"[yellow]note[/yellow]: {line}")
+        console.print(f"[yellow]note[/yellow]: {escape(line)}")
     for system, reason in report.unavailable.items():
-        console.print(f"[yellow]{system}[/yellow]: {reason}")
+        console.print(f"[yellow]{system}[/yellow]: {escape(str(reason))}")
     console.print(_verdict(report))
 
 

@@ -6,13 +6,14 @@ subprocess tests) ``python -m bot.cli_daemon run`` serves the same commands on t
 
 from __future__ import annotations
 
-import sys
+import errno
+import socket
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from bot.cli_common import ConfigOption, err, load_cli_settings, out
+from bot.cli_common import ConfigOption, OneLineErrors, err, escape, load_cli_settings, out
 from bot.settings import ConfigurationError, Settings
 
 _settings = load_cli_settings
@@ -22,7 +23,33 @@ def run(config: ConfigOption = None) -> None:
     """Serve webhooks, process the inbox, poll Jira: the daemon (stops cleanly on SIGTERM)."""
     from bot.daemon import run as serve
 
-    serve(_settings(config))
+    settings = _settings(config)
+    _check_port_free(settings)  # before any worker process starts: none is left behind
+    serve(settings)
+
+
+def _check_port_free(settings: Settings) -> None:
+    """One line, not uvicorn's error after the workers started, when the HTTP port is taken.
+
+    Binds as uvicorn will (SO_REUSEADDR, so a port in TIME_WAIT passes) and lets go at once."""
+    host, port = settings.http.host, settings.http.port
+    if port == 0:
+        return  # any free port
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigurationError(f"TICKETBOT_HTTP__HOST: cannot resolve {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigurationError(f"{host}:{port} is already in use: set TICKETBOT_HTTP__PORT to a free port, "
+                                         "or stop what listens there (another ticketbot?)") from None
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                                     "(TICKETBOT_HTTP__HOST, TICKETBOT_HTTP__PORT)") from None
 
 
 def db_upgrade() -> None:
@@ -45,7 +72,7 @@ def dead_letters(retry: RetryOption = None, retry_all: RetryAllOption = False) -
     if retry is not None or retry_all:
         count = inbox.retry_dead(None if retry_all else retry)
         if retry is not None and not count:
-            err.print(f"no dead letter with id {retry}")
+            err.print(f"no dead letter with id {retry}", markup=False)
             raise typer.Exit(1)
         out.print(f"{count} event(s) queued again; a running daemon picks them up.")
         return
@@ -55,8 +82,8 @@ def dead_letters(retry: RetryOption = None, retry_all: RetryAllOption = False) -
         return
     table = Table("id", "source", "ticket", "kind", "received", "attempts", "last error")
     for r in rows:
-        table.add_row(str(r.id), r.source, r.ticket_key, r.kind, f"{r.received_at:%Y-%m-%d %H:%M:%S}",
-                      str(r.attempts), (r.last_error or "")[:200])
+        table.add_row(str(r.id), escape(r.source), escape(r.ticket_key), escape(r.kind),
+                      f"{r.received_at:%Y-%m-%d %H:%M:%S}", str(r.attempts), escape((r.last_error or "")[:200]))
     out.print(table)
     out.print("Retry with `ticketbot dead-letters --retry ID` or `--all`.")
 
@@ -65,14 +92,14 @@ def rules_pause(rule_id: str, reason: ReasonOption = "paused by an admin") -> No
     """Pause a rule entirely until `ticketbot rules resume ID`."""
     guards = _guards(_settings(), rule_id)
     guards.pause(rule_id, reason, by="admin")
-    out.print(f"rule {rule_id} paused.")
+    out.print(f"rule {rule_id} paused.", markup=False)
 
 
 def rules_resume(rule_id: str) -> None:
     """Resume a rule paused by an admin or by a cap (entirely and on every ticket)."""
     guards = _guards(_settings(), rule_id)
     lifted = guards.resume(rule_id)
-    out.print(f"rule {rule_id} resumed ({lifted} pause(s) lifted); its caps count afresh from now.")
+    out.print(f"rule {rule_id} resumed ({lifted} pause(s) lifted); its caps count afresh from now.", markup=False)
 
 
 def _inbox(settings: Settings):  # noqa: ANN202 - bot.inbox.Inbox, imported lazily
@@ -90,10 +117,11 @@ def _guards(settings: Settings, rule_id: str):  # noqa: ANN202 - bot.guards.Guar
     from bot.guards import Guards
     from bot.migrations import upgrade
     from bot.store import Store
+    from bot.keys import shown
     from rules import REGISTRY
 
     if rule_id not in REGISTRY:
-        raise ConfigurationError(f"unknown rule id {rule_id!r} (known: {', '.join(REGISTRY)})")
+        raise ConfigurationError(f"unknown rule id {shown(rule_id)} (known: {', '.join(REGISTRY)})")
     upgrade(settings.database_url)
     return Guards(Store(settings.database_url), settings.guards, SystemClock())
 
@@ -101,7 +129,7 @@ def _guards(settings: Settings, rule_id: str):  # noqa: ANN202 - bot.guards.Guar
 def register(app: typer.Typer, rules_app: typer.Typer) -> None:
     """Add the daemon's commands to the ``ticketbot`` app and its ``rules`` group."""
     app.command("run")(run)
-    db_app = typer.Typer(help="The database.", no_args_is_help=True)
+    db_app = typer.Typer(help="The database.", no_args_is_help=True, cls=OneLineErrors)
     db_app.command("upgrade")(db_upgrade)
     app.add_typer(db_app, name="db")
     app.command("dead-letters")(dead_letters)
@@ -111,15 +139,11 @@ def register(app: typer.Typer, rules_app: typer.Typer) -> None:
 
 def main() -> None:
     """The daemon's commands on their own (``python -m bot.cli_daemon``), as ``ticketbot`` will run them."""
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    rules_app = typer.Typer(help="The configured rules.", no_args_is_help=True)
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=OneLineErrors)
+    rules_app = typer.Typer(help="The configured rules.", no_args_is_help=True, cls=OneLineErrors)
     app.add_typer(rules_app, name="rules")
     register(app, rules_app)
-    try:
-        app()
-    except ConfigurationError as exc:
-        err.print(f"configuration error: {exc}")
-        sys.exit(2)
+    app()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import ConfigOption, load_cli_settings, out
+from bot.cli_common import ConfigOption, load_cli_settings, out, ticket_key
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -27,7 +27,8 @@ def status(key: Annotated[str, typer.Argument(help="A Jira key (SS-12) or a Zend
     """What ticketbot knows about KEY: each runbook's stage and its history, pending timers, last actions."""
     from bot.services import format_status
 
-    report = _services(config).status_report(key.upper())
+    key = ticket_key(key)
+    report = _services(config).status_report(key)
     if as_json:
         out.print_json(data=report)
     else:
@@ -39,7 +40,7 @@ def timers(key: Annotated[str | None, typer.Argument(help="Only this ticket's ti
     """Pending durable timers (rule, name, due time), of one ticket or all."""
     from bot.services import format_timers
 
-    key = key.upper() if key else None
+    key = ticket_key(key)
     report = _services(config).timers_report(key)
     if as_json:
         out.print_json(data=report)

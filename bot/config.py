@@ -53,15 +53,24 @@ class RawConfig(BaseModel):
 def load_raw(path: Path) -> RawConfig:
     if not path.exists():
         raise ConfigurationError(f"TICKETBOT_CONFIG: file not found: {path}")
+    if not path.is_file():  # a directory; /dev/zero would be read for ever
+        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is not a file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise ConfigurationError(f"TICKETBOT_CONFIG: cannot read {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is nested too deeply") from None
     try:
         return RawConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ConfigurationError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        where = ".".join(map(str, first["loc"])) or "the whole file"
+        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from None
 
 
 def validate_block(rule_id: str, model: type[RuleBlock], block: dict[str, Any] | None, path: Path) -> RuleBlock:

@@ -13,6 +13,8 @@ the events themselves: a created event brings its ticket, an update applies its 
 person did), a comment event adds the comment. Zendesk webhooks carry names and ids rather than a
 ticket snapshot: :func:`zendesk_person_change` reads them against the site (group, form, user and
 field ids; dropdown tags to option names), see its docstring for what each shape contributes.
+A file is read with a bound (:data:`MAX_LINE_BYTES` a line, :data:`MAX_ARRAY_BYTES` a JSON array);
+a record that cannot be read is a :class:`ReplayError` naming ``FILE:LINE`` and the kind of body.
 Between events the virtual clock moves to each event's timestamp,
 and every durable timer that comes due on the way fires at its due time, as it would in the
 daemon. Slack messages are recorded in the change log instead of being sent.
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bot.clock import VirtualClock
 from bot.effects import SlackMessage
@@ -71,33 +73,89 @@ class ReplayError(Exception):
     """A recorded events file that cannot be read; the message names the file and line."""
 
 
+_MIB = 1024 * 1024
+#: The longest line of a JSON-lines file (a webhook body is at most 1 MiB by default, TICKETBOT_HTTP__MAX_BODY_BYTES):
+#: a longer one is no recorded event, and reading it whole could exhaust memory (``replay /dev/zero``).
+MAX_LINE_BYTES = 16 * _MIB
+#: The largest JSON-array file: an array is parsed whole; a longer recording is written as JSON lines.
+MAX_ARRAY_BYTES = 64 * _MIB
+
+
+class Record(dict):
+    """A record read from a file, knowing where it was: ``where`` is ``FILE:LINE`` (or ``FILE[N]``, the Nth
+    element of an array), which errors about it name."""
+
+    where = ""
+
+
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of one file: a JSON array, or one JSON object per line."""
+    """The records of one file: a JSON array, or one JSON object per line (``//`` lines are comments)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReplayError(f"{path}: cannot read: {exc}") from None
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ReplayError(f"{path}: not a JSON array: {exc}") from None
-        yield from _objects(path, enumerate(records, 1))
-        return
-    numbered = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip() and not line.lstrip().startswith("//"):
-            try:
-                numbered.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise ReplayError(f"{path}:{number}: not JSON: {exc.msg}") from None
-    yield from _objects(path, numbered)
+        with path.open("rb") as stream:
+            skipped = _skip_blank(stream)
+            if stream.peek(1)[:1] == b"[":
+                yield from _objects(path, enumerate(_array(path, stream), 1), lambda n: f"{path}[{n}]")
+            else:
+                yield from _objects(path, _lines(path, stream, first=1 + skipped), lambda n: f"{path}:{n}")
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _objects(path: Path, numbered: Iterable[tuple[int, Any]]) -> Iterator[dict[str, Any]]:
-    for number, record in numbered:
-        if not isinstance(record, dict):
-            raise ReplayError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+def _skip_blank(stream: IO[bytes]) -> int:
+    """Consume the whitespace the file starts with (a bounded amount); the number of lines it spans."""
+    lines = 0
+    for _ in range(MAX_LINE_BYTES // 8192 + 1):
+        buffered = stream.peek(1)[:8192]
+        blank = len(buffered) - len(buffered.lstrip())
+        lines += stream.read(blank).count(b"\n")
+        if blank < len(buffered) or not buffered:
+            break
+    return lines
+
+
+def _array(path: Path, stream: IO[bytes]) -> list[Any]:
+    data = stream.read(MAX_ARRAY_BYTES + 1)
+    if len(data) > MAX_ARRAY_BYTES:
+        raise ReplayError(f"{path}: a JSON array larger than {MAX_ARRAY_BYTES // _MIB} MiB; write the events as "
+                          "JSON lines, one per line, which replay reads one at a time")
+    records = _parse(data, str(path))
+    if not isinstance(records, list):
+        raise ReplayError(f"{path}: not a JSON array")
+    return records
+
+
+def _lines(path: Path, stream: IO[bytes], *, first: int) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` of each line that is not blank or a comment, each read with a bound."""
+    number = first - 1
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            raise ReplayError(f"{path}:{number}: a line longer than {MAX_LINE_BYTES // _MIB} MiB: not a recorded "
+                              "event (replay reads JSON lines or one JSON array)")
+        text = line.strip()
+        if text and not text.startswith(b"//"):
+            yield number, _parse(text, f"{path}:{number}")
+
+
+def _parse(data: bytes, where: str) -> Any:
+    """JSON from ``data``, or a ReplayError saying why not (not UTF-8, not JSON, nested too deeply)."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ReplayError(f"{where}: not UTF-8 text (a binary file?)") from None
+    except json.JSONDecodeError as exc:
+        at = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        raise ReplayError(f"{where}: not JSON: {exc.msg} ({at})") from None
+    except RecursionError:
+        raise ReplayError(f"{where}: JSON nested too deeply to read") from None
+
+
+def _objects(path: Path, numbered: Iterable[tuple[int, Any]], where: Callable[[int], str]) -> Iterator[Record]:
+    for number, value in numbered:
+        if not isinstance(value, dict):
+            raise ReplayError(f"{where(number)}: expected a JSON object, got {type(value).__name__}")
+        record = Record(value)
+        record.where = where(number)
         yield record
 
 
@@ -177,11 +235,7 @@ class Replay:
         database when it returns or raises (see the class)."""
         try:
             for record in records:
-                event = self.decode(record)
-                yield from self.fire_due(event.occurred_at)
-                self.clock.set(event.occurred_at)
-                self.seed(event)
-                yield self._step(event)
+                yield from self._play(record)
             if until is not None:
                 yield from self.fire_due(until)
                 self.clock.set(until)
@@ -196,20 +250,35 @@ class Replay:
         store.commit(self._batch, also=self.states.write)
         self._held = 0
 
+    def _play(self, record: dict[str, Any]) -> Iterator[Step]:
+        """One record: the timers due before it, then it. A record that cannot be read (or is nested too
+        deeply for the rules to read) is a ReplayError naming where it was (``FILE:LINE``, see :class:`Record`)."""
+        where = f"{record.where}: " if isinstance(record, Record) else ""
+        try:
+            event = self.decode(record)
+            yield from self.fire_due(event.occurred_at)
+            self.clock.set(event.occurred_at)
+            self.seed(event)
+            yield self._step(event)
+        except ReplayError as exc:
+            raise ReplayError(f"{where}{exc}") from None
+        except RecursionError:
+            raise ReplayError(f"{where}this record is nested too deeply to read") from None
+
     def decode(self, record: dict[str, Any]) -> Event:
-        if record.get("source") in ("slack", "cli", "timer") and "event" in record:
-            try:
+        """The event of a record, or a ReplayError naming the kind of body it could not read."""
+        kind, body = record_kind(record)
+        try:
+            if kind in EVENT_RECORDS:
                 return event_from_dict(record["event"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ReplayError(f"not an event record: {exc}") from None
-        enveloped = "body" in record and "source" in record
-        body = record["body"] if enveloped else record
-        if (record.get("source") == "zendesk" if enveloped else is_zendesk_body(body)):
-            try:
+            if not isinstance(body, Mapping):
+                raise MalformedEvent(f"its 'body' is a JSON {type(body).__name__}, not an object")
+            if kind.startswith("zendesk"):
                 return normalize_zendesk_webhook(body, received_at=self.clock.now())
-            except MalformedEvent as exc:
-                raise ReplayError(f"not a Zendesk webhook: {exc}") from None
-        return parse_jira_webhook(body, headers=record.get("headers"), catalog=self.catalog)
+            return parse_jira_webhook(body, headers=record.get("headers"), catalog=self.catalog)
+        # A hostile body can be of any shape at any depth: whatever the decoders choke on is this record's fault.
+        except (MalformedEvent, LookupError, TypeError, ValueError, AttributeError) as exc:
+            raise ReplayError(f"cannot read {_KINDS[kind]}: {exc}") from None
 
     def fire_due(self, moment: datetime) -> Iterator[Step]:
         """Fire every timer due at or before ``moment``, each at its own due time, in order."""
@@ -248,6 +317,49 @@ class Replay:
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.astimezone(UTC).timestamp() * 1000)
+
+
+# What a record is ----------------------------------------------------------------------------------------
+EVENT_RECORDS = {"slack": "a Slack event record", "cli": "a CLI event record", "timer": "a timer event record"}
+_KINDS = {**EVENT_RECORDS, "jira": "this Jira webhook", "zendesk-event": "this Zendesk event webhook",
+          "zendesk-trigger": "this Zendesk trigger webhook", "jira-envelope": "this inbox envelope of a Jira webhook",
+          "zendesk-event-envelope": "this inbox envelope of a Zendesk event webhook",
+          "zendesk-trigger-envelope": "this inbox envelope of a Zendesk trigger webhook"}
+#: ``type`` of what Slack posts (Events API, interactivity): what a person did, but not in a form replay plays.
+SLACK_TYPES = frozenset({"event_callback", "url_verification", "app_rate_limited", "block_actions", "block_suggestion",
+                         "interactive_message", "message_action", "shortcut", "view_submission", "view_closed"})
+
+
+def record_kind(record: Mapping[str, Any]) -> tuple[str, Any]:
+    """What a record is (a key of ``_KINDS``) and the webhook body in it; a ReplayError for what replay does not
+    play (a raw Slack payload, an envelope of another source) or cannot tell."""
+    source = record.get("source")
+    if source in EVENT_RECORDS and "event" in record:
+        return source, None
+    if "body" in record and "source" in record:
+        body = record["body"]
+        if source == "jira":
+            return "jira-envelope", body
+        if source == "zendesk":
+            shape = "event" if isinstance(body, Mapping) and _is_event_envelope(body) else "trigger"
+            return f"zendesk-{shape}-envelope", body
+        raise ReplayError(f"an inbox envelope from source {str(source)[:40]!r}, which replay does not play "
+                          "(it plays 'jira' and 'zendesk' ones)")
+    if record.get("type") in SLACK_TYPES or str(record.get("command") or "").startswith("/") \
+            or "api_app_id" in record:
+        raise ReplayError("a Slack payload, which replay does not play: record what a person did in Slack as "
+                          '{"source": "slack", "event": {…}} (bot.model.event_to_dict)')
+    if is_zendesk_body(record):
+        return ("zendesk-event" if _is_event_envelope(record) else "zendesk-trigger"), record
+    if "webhookEvent" in record or "issue" in record:
+        return "jira", record
+    raise ReplayError("not a recorded event replay reads: a Jira webhook has 'webhookEvent' and 'issue', a Zendesk "
+                      f"one '{TRIGGER_MARKER}' or 'type': '{EVENT_TYPE_PREFIX}…', an inbox envelope 'source' and "
+                      f"'body' (keys here: {', '.join(repr(k[:30]) for k in sorted(record)[:6]) or 'none'})")
+
+
+def _is_event_envelope(body: Mapping[str, Any]) -> bool:
+    return str(body.get("type") or "").startswith(EVENT_TYPE_PREFIX)
 
 
 # Zendesk webhooks: what a person did ---------------------------------------------------------------------

@@ -6,21 +6,44 @@ see :mod:`bot.config`.
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
+import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, HttpUrl, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from pydantic_settings import NoDecode
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 
 class ConfigurationError(Exception):
     """Invalid or missing configuration; the message names the key. The CLI exits with 2."""
 
 
-class JiraSettings(BaseModel):
+#: Seconds no setting may exceed: a year (a poll interval of 1e300 is finite, yet the wait on it overflows).
+MAX_SECONDS = 365 * 86400.0
+#: ``TICKETBOT_*`` variables read by something other than :class:`Settings` (the tests): no typo warning.
+OTHER_VARIABLES = frozenset({"TICKETBOT_SHARED_DIR", "TICKETBOT_FUZZ_EXAMPLES", "TICKETBOT_TEST_POSTGRES_URL"})
+
+
+class _Section(BaseModel):
+    """A block of settings. Its floats (all of them durations in seconds) are finite and at most a year:
+    ``inf`` or ``nan`` would be accepted by the model and then kill the scheduler that waits on it."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _bounded_float(cls, value: Any) -> Any:
+        if isinstance(value, float) and value > MAX_SECONDS:
+            raise ValueError(f"must be at most {MAX_SECONDS:.0f} seconds (a year)")
+        return value
+
+
+class JiraSettings(_Section):
     url: HttpUrl | None = None
     email: str | None = None
     api_token: SecretStr | None = None
@@ -47,7 +70,7 @@ class JiraSettings(BaseModel):
         return value
 
 
-class ZendeskSettings(BaseModel):
+class ZendeskSettings(_Section):
     #: The Zendesk account (``https://acme.zendesk.com``), an agent's e-mail and API token: what
     #: ``ticketbot check`` (and any Zendesk rule) reaches Zendesk with.
     url: str | None = None
@@ -63,13 +86,13 @@ class ZendeskSettings(BaseModel):
     poll_interval: float = Field(default=60.0, ge=0)
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(_Section):
     """The inbox workers: how many, how they retry, how long a claim lasts."""
 
     count: int = Field(default=4, ge=1, le=64)  # threads per worker process
@@ -90,14 +113,14 @@ class WorkerSettings(BaseModel):
     timer_sweep_seconds: float = Field(default=0.25, gt=0)
 
 
-class GuardSettings(BaseModel):
+class GuardSettings(_Section):
     """Blast-radius caps; past one the rule pauses until ``ticketbot rules resume ID``. 0 = no cap."""
 
     max_writes_per_ticket_10min: int = Field(default=30, ge=0)
     max_tickets_per_rule_hour: int = Field(default=200, ge=0)
 
 
-class SlackSettings(BaseModel):
+class SlackSettings(_Section):
     """The Slack app: a bot token for the Web API, and how Slack reaches us.
 
     HTTP mode needs ``signing_secret`` (requests to ``/slack/events`` are verified with it);
@@ -146,6 +169,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        allow_inf_nan=False,
     )
 
     jira: JiraSettings = Field(default_factory=JiraSettings)
@@ -162,6 +186,28 @@ class Settings(BaseSettings):
     #: file-backed in-memory site (state beside the site file by default) instead of Jira.
     #: Empty: Jira from ``jira.*``.
     tracker: str = ""
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        names = [n for n in logging.getLevelNamesMapping() if n not in ("NOTSET", "WARN", "FATAL")]
+        if level not in names:
+            raise ValueError(f"{value!r} is not a log level (one of {', '.join(names)})")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        """A URL SQLAlchemy can open (its dialect known), checked before anything connects."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ValueError(f"not a database URL SQLAlchemy can open ({exc})") from None
+        return value
 
     def require_jira(self) -> JiraSettings:
         """The Jira connection, or a ConfigurationError naming the first missing key."""
@@ -190,4 +236,71 @@ def load_settings(**overrides) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ConfigurationError(f"{env_key(first['loc'])}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's ValueError
+        raise ConfigurationError(f"{env_key(first['loc'])}: {message}") from None
+    except SettingsError as exc:  # a nested variable (TICKETBOT_JIRA='{…') that is not JSON
+        raise ConfigurationError(_unparsable(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:  # .env is a directory, binary…
+        raise ConfigurationError(f"{_env_file()}: cannot read: {exc}") from None
+
+
+def _unparsable(exc: SettingsError) -> str:
+    """pydantic-settings' 'error parsing value for field "jira" from source "EnvSettingsSource"', as a user
+    reads it: the variable, where it was set, and why."""
+    found = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
+    if found is None:
+        return str(exc)
+    name, source = env_key((found[1],)), found[2]
+    where = f" (in {_env_file()})" if source.startswith("DotEnv") else ""
+    cause = f": {exc.__cause__}" if exc.__cause__ else ""
+    return (f"{name}{where} is not valid JSON{cause}; give a JSON object, or set its keys one by one "
+            f"({name}__<KEY>)")
+
+
+def _env_file() -> str:
+    return str(Settings.model_config.get("env_file") or ".env")
+
+
+def known_variables(model: type[BaseModel] = Settings, prefix: str = "TICKETBOT_") -> set[str]:
+    """Every environment variable a setting is read from: ``TICKETBOT_JIRA``, ``TICKETBOT_JIRA__URL``…"""
+    names = set()
+    for name, info in model.model_fields.items():
+        variable = prefix + name.upper()
+        names.add(variable)
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            names |= known_variables(info.annotation, variable + "__")
+    return names
+
+
+def misspelt_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> list[str]:
+    """A warning for each ``TICKETBOT_*`` variable (in the environment or ``.env``) that no setting reads,
+    naming the closest known one: such a variable is otherwise silently ignored."""
+    environ = os.environ if environ is None else environ
+    env_file = Path(_env_file()) if env_file is None else env_file
+    known = known_variables() | OTHER_VARIABLES
+    warnings = []
+    for name, where in _prefixed(environ.keys(), "the environment") + _prefixed(_dotenv_keys(env_file), str(env_file)):
+        if name.upper() in known:
+            continue
+        # Compared without the prefix all share, which would make any two names look alike.
+        closest = difflib.get_close_matches(name.upper().removeprefix("TICKETBOT_"),
+                                            [k.removeprefix("TICKETBOT_") for k in known], n=1, cutoff=0.75)
+        hint = f"; did you mean TICKETBOT_{closest[0]}?" if closest else " (see README: Configuration)"
+        warnings.append(f"{name} (in {where}) is not a ticketbot setting and is ignored{hint}")
+    return warnings
+
+
+def _prefixed(names: Iterable[str], where: str) -> list[tuple[str, str]]:
+    return [(name, where) for name in names if name.upper().startswith("TICKETBOT_")]
+
+
+def _dotenv_keys(path: Path) -> list[str]:
+    """The keys of a .env file (none when it is missing or unreadable: loading reports that)."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        return []
+    try:
+        return list(dotenv_values(path, encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return []
