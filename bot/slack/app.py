@@ -14,13 +14,13 @@ event subscriptions of an app that keeps failing them.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
 from bot.settings import ConfigurationError, Settings, SlackSettings
@@ -53,12 +53,13 @@ def build_slack_app(settings: Settings | SlackSettings, services: Services, *, c
         token_verification_enabled=False,
         listener_executor=listener_executor,
         logger=logging.getLogger("bot.slack.bolt"),
+        raise_error_for_unhandled_request=True,  # see _answer_unhandled
     )
     deliveries = deliveries if deliveries is not None else MemoryDeliveries()
     app.middleware(_once(deliveries))
     commands.register(app, services, slack.admins)
     actions.register(app, services, slack.admins)
-    app.event(re.compile(".*"))(_unhandled_event)  # last: only events no other listener took
+    app.error(_answer_unhandled)
     return app
 
 
@@ -88,9 +89,17 @@ def _once(deliveries: Deliveries) -> Callable[..., BoltResponse | None]:
     return act_once
 
 
-def _unhandled_event(ack: Callable[[], None]) -> None:
-    """An Events API callback ticketbot does not act on: acknowledged, so Slack neither retries nor disables it."""
-    ack()
+def _answer_unhandled(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
+    """Bolt's error handler: an Events API callback no listener takes is acknowledged (200), so Slack
+    neither retries it nor disables the subscription; other unhandled requests stay 404; a listener's
+    exception is logged as bolt would."""
+    if isinstance(error, BoltUnhandledRequestError):
+        if body.get("type") == "event_callback":
+            log.debug("Slack event %s not acted on (no listener)", (body.get("event") or {}).get("type"))
+            return BoltResponse(status=200, body="")
+        return None
+    log.error("a Slack listener failed: %s", type(error).__name__, exc_info=error)
+    return None
 
 
 def _signing_secret(slack: SlackSettings) -> str:

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds :meth:`SocketMode.connect` and :meth:`SocketMode.close` wait for the event loop.
 LOOP_PATIENCE = 60.0
+#: Seconds a new connection has to say ``hello``; Slack says it at once.
+HELLO_TIMEOUT = 10.0
 
 
 class _ConnectionsOpener:
@@ -61,6 +63,7 @@ class SocketMode:
         self.deliveries = deliveries if deliveries is not None else MemoryDeliveries()
         self._closed = False
         self._lost = threading.Event()
+        self._hello: asyncio.Event | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="slack-socket-mode", daemon=True)
         self._thread.start()
@@ -72,7 +75,13 @@ class SocketMode:
                                   web_client=_ConnectionsOpener(self.app.client),  # type: ignore[arg-type]
                                   auto_reconnect_enabled=False, ping_interval=ping_interval)
         client.socket_mode_request_listeners.append(self._handle)  # type: ignore[arg-type]
+        client.message_listeners.append(self._on_message)  # type: ignore[arg-type]
+        self._hello = asyncio.Event()
         return client
+
+    async def _on_message(self, client: SocketModeClient, message: dict[str, Any], raw: str | None) -> None:
+        if message.get("type") == "hello" and self._hello is not None:
+            self._hello.set()
 
     # the daemon's side ----------------------------------------------------------------------
     def connect(self) -> None:
@@ -80,10 +89,23 @@ class SocketMode:
         self._on_loop(self._connect())
 
     async def _connect(self) -> None:
+        """Connected means Slack said ``hello``: a socket closed before it (Slack refusing) is a failure."""
+        assert self._hello is not None
+        self._hello.clear()
         self.client.wss_uri = None  # the URLs are single-use
         await self.client.connect()
-        self._lost.clear()
         session = self.client.current_session
+        hello = asyncio.ensure_future(self._hello.wait())
+        closed = asyncio.ensure_future(session.wait_closed())  # type: ignore[union-attr]
+        done, pending = await asyncio.wait({hello, closed}, timeout=HELLO_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if hello not in done:
+            self._stop_receiving()
+            await session.close()  # type: ignore[union-attr]
+            raise ConnectionError("Slack closed the Socket Mode connection before saying hello"
+                                  if closed in done else f"no hello from Slack within {HELLO_TIMEOUT:g}s")
+        self._lost.clear()
         asyncio.ensure_future(self._watch(session))
 
     async def _watch(self, session: Any) -> None:
@@ -94,6 +116,7 @@ class SocketMode:
                 return
             if self.client.current_session is session:
                 log.warning("the Slack Socket Mode connection was lost (close code %s)", session.close_code)
+                self._stop_receiving()  # it would log the closed socket every ping interval until a reconnect
                 self._lost.set()
                 return
             session = self.client.current_session  # replaced by a refresh: watch the new one
@@ -110,11 +133,19 @@ class SocketMode:
         self._closed = True
         self._lost.set()
         try:
-            self._on_loop(self.client.close())
+            self._on_loop(self._close())
         except Exception as exc:  # noqa: BLE001 - shutting down: say so and stop the loop anyway
             log.warning("closing the Slack Socket Mode connection failed: %s", type(exc).__name__)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(LOOP_PATIENCE)
+
+    async def _close(self) -> None:
+        self._stop_receiving()  # before the close frame: a receiver reading a closed socket logs an error
+        await self.client.close()
+
+    def _stop_receiving(self) -> None:
+        if self.client.message_receiver is not None:
+            self.client.message_receiver.cancel()
 
     def _on_loop(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(LOOP_PATIENCE)

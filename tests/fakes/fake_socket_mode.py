@@ -177,6 +177,11 @@ class FakeSocketMode:
         self._run(socket.send(json.dumps({"type": "disconnect", "reason": "refresh_requested",
                                           "debug_info": {"host": "applink-fake"}})))
 
+    def drop(self, index: int = -1) -> None:
+        """Cut connection ``index`` without a close frame (a network failure, Slack going away)."""
+        socket = self.connections[index].socket
+        self._loop.call_soon_threadsafe(socket.transport.abort)
+
     def wait_ack(self, envelope_id: str, timeout: float = 10, count: int = 1) -> Ack:
         """Wait for the ``count``-th ack of an envelope (a redelivery keeps its id); that ack."""
         self._wait(lambda: len(self.acks_of(envelope_id)) >= count, timeout, f"ack {count} of {envelope_id}")
