@@ -22,7 +22,7 @@ from bot.internal_sources import decode
 from bot.model import APPROVAL_GIVEN
 from bot.settings import Settings
 from bot.slack import socket_mode_handler
-from bot.slack.blocks import APPROVE_ACTION
+from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.deliveries import InboxDeliveries
 from bot.state import StateStore
 from bot.store import LIVE
@@ -96,9 +96,10 @@ def command(http: TestClient, fake: FakeSlack, text: str, user: str,
     return response.status_code, fake.response_posts[response_url]
 
 
-def click(http: TestClient, fake: FakeSlack, message: dict[str, Any], user: str) -> list[dict[str, Any]]:
+def click(http: TestClient, fake: FakeSlack, message: dict[str, Any], user: str,
+          action: str = APPROVE_ACTION) -> list[dict[str, Any]]:
     response_url = fake.new_response_url()
-    body = interaction_body(block_action_payload(APPROVE_ACTION, "SS-1", user, response_url, message=message))
+    body = interaction_body(block_action_payload(action, "SS-1", user, response_url, message=message))
     assert http.post("/slack/events", content=body, headers=sign(body)).status_code == 200
     return fake.response_posts[response_url]
 
@@ -161,6 +162,27 @@ def test_the_approve_button_clicked_twice_makes_one_event(daemon, fake_slack):
     [row] = approvals(daemon)
     assert decode(row.envelope).payload["via"] == "button"
     assert [e.outcome for e in AuditLog(daemon.store, daemon.clock).entries(actor=APPROVER)] == ["done", "duplicate"]
+
+
+def test_a_reject_clicked_after_the_approval_says_so_and_leaves_the_message(daemon, fake_slack):
+    http = TestClient(daemon.app)
+    [message] = fake_slack.dm(APPROVER)
+    status, [approved] = command(http, fake_slack, "approve SS-1", APPROVER)
+    response_url = fake_slack.new_response_url()
+    body = interaction_body(block_action_payload(REJECT_ACTION, "SS-1", APPROVER, response_url, message=message))
+    assert http.post("/slack/events", content=body, headers=sign(body)).status_code == 200
+    [queued] = fake_slack.response_posts[response_url]  # before ticketbot acted on the approval
+    assert queued == {"text": f"An approval by {APPROVER} of SS-1 is already queued; ticketbot acts on it in a moment, "
+                              "so your rejection was not recorded.", "response_type": "ephemeral",
+                      "replace_original": False}
+    daemon.workers.drain()
+    [reply] = click(http, fake_slack, message, APPROVER, action=REJECT_ACTION)  # after it
+    assert reply == {"text": f"SS-1 was already approved by {APPROVER} on 2026-11-02 09:00 UTC; your rejection was "
+                             "not recorded.", "response_type": "ephemeral", "replace_original": False}
+    [again] = click(http, fake_slack, message, APPROVER)
+    assert again["text"].startswith("SS-1 was already approved") and again["replace_original"] is False
+    assert [r.kind for r in daemon.inbox.rows() if r.source == "slack"] == [APPROVAL_GIVEN]
+    assert StateStore(daemon.store).get(LIVE, RULE_ID, "SS-1").stage == "approved"
 
 
 def test_status_answers_from_the_bots_records(daemon, fake_slack):
