@@ -11,8 +11,11 @@ With the token:
 * the HTTP process serves ``POST /slack/events`` (verified with ``TICKETBOT_SLACK__SIGNING_SECRET``)
   through :class:`~bot.services.BotServices`;
 * with ``TICKETBOT_SLACK__APP_TOKEN`` it also connects over Socket Mode, in the background once the
-  daemon has started (Slack being unreachable never delays the webhooks), and disconnects at
-  shutdown (SIGTERM).
+  daemon has started (Slack being unreachable never delays the webhooks), reconnects with backoff
+  when the connection is lost (and tells the admin channel how long Slack was unreachable), and
+  disconnects at shutdown (SIGTERM);
+* each Slack request is acted on once, across restarts: the deliveries acted on are recorded in the
+  inbox (:mod:`bot.slack.deliveries`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.clock import Clock, SystemClock
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,7 +45,10 @@ CONNECT_RETRY_MAX = 300.0
 
 
 class SocketHandler(Protocol):
-    """What the daemon needs of bolt's SocketModeHandler."""
+    """What the daemon needs of a Socket Mode connection (bot.slack.socket_mode.SocketMode).
+
+    Optional: ``wait_lost() -> bool``, blocking until the connection is lost (True) or closed (False);
+    without it the daemon connects once."""
 
     def connect(self) -> None: ...
 
@@ -68,13 +76,23 @@ def slack_alert(settings: Settings) -> Callable[[str], None] | None:
 
 
 class SlackMount:
-    """Slack served by one daemon: the bolt app, its services and, in Socket Mode, the connection."""
+    """Slack served by one daemon: the bolt app, its services and, in Socket Mode, the connection.
 
-    def __init__(self, app: App, services: BotServices, socket: SocketHandler | None) -> None:
+    The connection is kept in a thread: connected again after it is lost, every ``CONNECT_RETRY``
+    seconds at first and doubling up to ``CONNECT_RETRY_MAX`` while Slack cannot be reached; once
+    back, the admin channel is told how long Slack was unreachable (``clock`` measures it).
+    """
+
+    def __init__(self, app: App, services: BotServices, socket: SocketHandler | None, *,
+                 clock: Clock | None = None, alert: Callable[[str], None] | None = None) -> None:
         self.app = app
         self.services = services
         self.socket = socket
+        self.clock = clock or SystemClock()
+        self.alert = alert
         self.connected = threading.Event()
+        #: The wait after each failed connection attempt since the daemon started (seconds).
+        self.retry_delays: list[float] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -83,36 +101,68 @@ class SlackMount:
         if self.socket is None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._connect, name="slack-socket-mode", daemon=True)
+        self._thread = threading.Thread(target=self._keep_connected, name="slack-socket-mode", daemon=True)
         self._thread.start()
 
-    def _connect(self) -> None:
+    def _keep_connected(self) -> None:
+        down_since: datetime | None = None
+        while not self._stop.is_set():
+            if not self._connect():
+                return
+            self.connected.set()
+            log.info("connected to Slack over Socket Mode")
+            if down_since is not None:
+                self._report_outage(down_since)
+            wait_lost = getattr(self.socket, "wait_lost", None)
+            if wait_lost is None or not wait_lost() or self._stop.is_set():
+                return
+            self.connected.clear()
+            down_since = self.clock.now()
+
+    def _connect(self) -> bool:
+        """Try until connected (True) or stopping (False), backing off while Slack cannot be reached."""
         delay = CONNECT_RETRY
         while not self._stop.is_set():
             try:
                 self.socket.connect()  # type: ignore[union-attr]
+                return True
             except Exception as exc:  # noqa: BLE001 - Slack unreachable or refusing: try again later, the rest runs on
-                log.warning("Slack Socket Mode connection failed (%s); retrying in %.0fs",
-                            type(exc).__name__, delay)
+                self.retry_delays.append(delay)
+                log.warning("Slack Socket Mode connection failed (%s); retrying in %.0fs", type(exc).__name__, delay)
                 if self._stop.wait(delay):
-                    return
+                    return False
                 delay = min(CONNECT_RETRY_MAX, delay * 2)
-                continue
-            self.connected.set()
-            log.info("connected to Slack over Socket Mode")
-            return
+        return False
+
+    def _report_outage(self, since: datetime) -> None:
+        text = (f"ticketbot could not reach Slack over Socket Mode for {_duration(self.clock.now() - since)} "
+                f"(since {since:%Y-%m-%d %H:%M} UTC); connected again. Commands and clicks made meanwhile "
+                "were not received: Slack told the people who tried.")
+        log.warning("%s", text)
+        if self.alert is not None:
+            self.alert(text)
 
     def stop(self) -> None:
         """Stop connecting and close the Socket Mode connection (at shutdown)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
         if self.socket is not None:
             try:
-                self.socket.close()
+                self.socket.close()  # also wakes the thread waiting for a lost connection
             except Exception:  # shutting down: log it and let the rest stop
                 log.warning("closing the Slack Socket Mode connection failed", exc_info=True)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         self.connected.clear()
+
+
+def _duration(delta: timedelta) -> str:
+    """``2h 5m``, ``7m 30s``, ``45s``."""
+    seconds = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
 
 
 def mount_slack(daemon: Daemon, *, listener_executor: Executor | None = None,
@@ -128,18 +178,23 @@ def mount_slack(daemon: Daemon, *, listener_executor: Executor | None = None,
         return None
     from bot.services import BotServices
     from bot.slack import build_slack_app, slack_router, socket_mode_handler
+    from bot.slack.deliveries import InboxDeliveries
 
     services = BotServices.for_daemon(daemon)
     client = getattr(daemon.notifier, "client", None)  # one WebClient: one set of API counters
-    app = build_slack_app(settings, services, client=client, listener_executor=listener_executor)
+    deliveries = InboxDeliveries(daemon.inbox, daemon.clock)  # acted on once, across restarts
+    app = build_slack_app(settings, services, client=client, listener_executor=listener_executor,
+                          deliveries=deliveries)
     secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
     daemon.app.include_router(slack_router(app, signing_secret=secret or None,  # verified before bolt parses
                                            max_body_bytes=settings.http.max_body_bytes))
     socket = None
     app_token = settings.slack.app_token
     if app_token is not None and app_token.get_secret_value():
-        socket = (socket_factory or socket_mode_handler)(app, app_token.get_secret_value())
-    mount = SlackMount(app, services, socket)
+        socket = (socket_factory(app, app_token.get_secret_value()) if socket_factory is not None
+                  else socket_mode_handler(app, app_token.get_secret_value(), deliveries=deliveries))
+    alert = getattr(daemon.notifier, "alert", None)
+    mount = SlackMount(app, services, socket, clock=daemon.clock, alert=alert)
     daemon.on_started.append(mount.start)
     daemon.on_stopped.append(mount.stop)
     log.info("Slack: /slack/events mounted%s", ", Socket Mode on start" if socket else "")

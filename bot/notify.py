@@ -6,12 +6,15 @@ through ``slack_sdk.WebClient``; it translates people and HTTP, and holds no rul
 
 Rate limits: Slack answers 429 with ``Retry-After``; the WebClient from
 :func:`bot.slack.client.web_client` waits it out through an injected ``sleep`` (bounded), and a
-429 it gives up on becomes a :class:`NotifyError` carrying ``retry_after``.
+429 it gives up on becomes a :class:`NotifyError` carrying ``retry_after``. Slack also allows
+chat.postMessage about one message a second per conversation: :class:`ChannelPacer` spaces a
+burst (fifty reminders to one channel) to that pace, so Slack is not made to refuse them.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -52,6 +55,40 @@ class Notifier(Protocol):
     # posted (see SlackNotifier.find_sent); a notifier without it gets the message sent again.
 
 
+# --- pacing ----------------------------------------------------------------------------------
+
+
+class ChannelPacer:
+    """At most one message per ``interval`` seconds to each conversation (Slack's per-channel limit).
+
+    A sender reserves the conversation's next slot under a lock and sleeps until it outside the lock,
+    so senders on other threads keep their order and other conversations are not held up. Time is
+    ``monotonic`` and waits go through ``sleep`` (both injected in tests).
+    """
+
+    FORGET_AFTER = 1000  # conversations remembered before the idle ones are forgotten
+
+    def __init__(self, interval: float = 1.0, *, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:
+        self.interval = interval
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, conversation: str) -> float:
+        """Wait for the conversation's next slot; the seconds waited."""
+        with self._lock:
+            now = self._monotonic()
+            slot = max(now, self._next.get(conversation, now))
+            self._next[conversation] = slot + self.interval
+            if len(self._next) > self.FORGET_AFTER:
+                self._next = {c: t for c, t in self._next.items() if t > now}
+        if slot > now:
+            self._sleep(slot - now)
+        return slot - now
+
+
 # --- the adapter -----------------------------------------------------------------------------
 
 
@@ -64,23 +101,27 @@ class SlackNotifier:
     """
 
     def __init__(self, client: WebClient, *, admin_channel: str | None = None,
-                 stats: ApiStats | None = None) -> None:
+                 stats: ApiStats | None = None, pacer: ChannelPacer | None = None) -> None:
         self.client = client
         self.admin_channel = admin_channel
         self.stats = stats if stats is not None else ApiStats()
+        self.pacer = pacer
         self._ids_by_email: dict[str, str] = {}
         self._emails_by_id: dict[str, str | None] = {}
 
     @classmethod
     def from_settings(cls, settings: SlackSettings, *, sleep: Sleep = time.sleep, max_retries: int = 3,
-                      max_wait: float = 30.0) -> SlackNotifier:
+                      max_wait: float = 30.0, monotonic: Callable[[], float] = time.monotonic,
+                      per_channel_interval: float = 1.0) -> SlackNotifier:
         """The notifier the daemon uses (bot token, API URL and admin channel from settings).
 
         ``sleep`` waits out a 429's Retry-After (at most ``max_retries`` times, each at most
-        ``max_wait`` seconds; beyond that the send fails with ``NotifyError.retry_after``)."""
+        ``max_wait`` seconds; beyond that the send fails with ``NotifyError.retry_after``), and
+        spaces messages to one conversation ``per_channel_interval`` seconds apart (on ``monotonic``)."""
         stats = ApiStats()
         client = web_client(settings, sleep=sleep, max_retries=max_retries, max_wait=max_wait, stats=stats)
-        return cls(client, admin_channel=settings.admin_channel, stats=stats)
+        pacer = ChannelPacer(per_channel_interval, monotonic=monotonic, sleep=sleep)
+        return cls(client, admin_channel=settings.admin_channel, stats=stats, pacer=pacer)
 
     @property
     def calls(self) -> Counter[str]:
@@ -100,6 +141,7 @@ class SlackNotifier:
         text = escape(message.text)
         blocks = decision_message(text, message.ticket_key, message.actions, message.marker) if message.actions \
             else text_message(text, message.marker)
+        self._pace(channel)
         response = self._call("chat.postMessage", self.client.chat_postMessage, channel=channel,
                               text=text[:TEXT_LIMIT], blocks=blocks)
         return str(response["ts"])
@@ -124,6 +166,7 @@ class SlackNotifier:
             log.warning("no admin channel configured (TICKETBOT_SLACK__ADMIN_CHANNEL); alert: %s", text)
             return
         try:
+            self._pace(self.admin_channel)
             self._call("chat.postMessage", self.client.chat_postMessage, channel=self.admin_channel,
                        text=escape(text)[:TEXT_LIMIT])
         except NotifyError as exc:
@@ -178,6 +221,10 @@ class SlackNotifier:
                                   f"(message {message.key} not sent)")
             return user_id
         raise NotifyError(f"message {message.key} has no channel, Slack user or e-mail address")
+
+    def _pace(self, conversation: str) -> None:
+        if self.pacer is not None:
+            self.pacer.wait(conversation)
 
     def _call(self, method: str, function: Callable[..., Any], **kwargs: Any) -> Any:
         """Call one Web API method, turning slack_sdk's errors into NotifyError (token-free)."""

@@ -200,12 +200,14 @@ class BotServices:
 
     # decisions ---------------------------------------------------------------------------------------
     def approve(self, key: str, slack_user: str, via: Via) -> str:
+        self._ensure_awaiting_decision(key, "approval", APPROVAL_REJECTED)
         queued = self._decide(APPROVAL_GIVEN, "approve", key, slack_user, {"via": via})
         if not queued:
             return f"Your approval of {key} was already recorded; nothing new was queued."
         return f"Recorded your approval of {key}; ticketbot acts on it in a moment."
 
     def reject(self, key: str, slack_user: str, reason: str, via: Via) -> str:
+        self._ensure_awaiting_decision(key, "rejection", APPROVAL_GIVEN)
         queued = self._decide(APPROVAL_REJECTED, "reject", key, slack_user, {"via": via, "reason": reason})
         if not queued:
             return f"Your rejection of {key} was already recorded; nothing new was queued."
@@ -218,6 +220,54 @@ class BotServices:
         if not queued:
             return f"That request for customer communication on {key} was already recorded."
         return f"Recorded a request for customer communication on {key}."
+
+    def _ensure_awaiting_decision(self, key: str, noun: str, opposite: str) -> None:
+        """Raise a ServiceError saying why, when no runbook on ``key`` waits for a decision now.
+
+        A rule says at which stages it takes a decision (``decision_stages``) and, optionally, what the
+        ticket waits for at the others (``decision_waits``); a rule without ``decision_stages`` takes
+        one at any stage. An opposite decision already queued (an Approve, then a Reject clicked
+        before ticketbot acted on it) also refuses this one: the first decision stands.
+        """
+        gated = [(state, stages) for state in self.states.all(self.scope, key)
+                 if (stages := self._decision_stages(state.rule_id)) is not None]
+        if gated and not any(state.stage in stages for state, stages in gated):
+            raise ServiceError(self._not_awaiting(key, noun, gated[0][0]))
+        pending = self._pending_decision(key, opposite)
+        if pending is not None:
+            raise ServiceError(f"{pending} of {key} is already queued; ticketbot acts on it in a moment, "
+                               f"so your {noun} was not recorded.")
+
+    def _decision_stages(self, rule_id: str) -> tuple[str, ...] | None:
+        bound = self._bound_or_none(rule_id)
+        stages = getattr(bound.rule, "decision_stages", None) if bound else None
+        return tuple(stages) if stages is not None else None
+
+    def _not_awaiting(self, key: str, noun: str, state: RuleState) -> str:
+        """Why a decision is not taken at this stage: decided already (by whom, when), or what the ticket waits for."""
+        decision = state.get("decision") if isinstance(state.get("decision"), dict) else {}
+        by = decision.get("by") or state.get("decided_by")
+        at = decision.get("at") or _iso(state.entered(state.stage))
+        if by:
+            verb = {True: "approved", False: "rejected"}.get(decision.get("approved"), state.stage)
+            return f"{key} was already {verb} by {by} on {_when(at)}; your {noun} was not recorded."
+        bound = self._bound_or_none(state.rule_id)
+        waits = (getattr(bound.rule, "decision_waits", None) or {}).get(state.stage) if bound else None
+        return (f"{key} is not awaiting a decision: it is at stage *{state.stage}* since {_when(at)}"
+                + (f" and waits for {waits}" if waits else "") + f". Your {noun} was not recorded.")
+
+    def _pending_decision(self, key: str, kind: str) -> str | None:
+        """"An approval by U…" when a decision of ``kind`` on ``key`` waits in the inbox, else None."""
+        query = (select(InboxRow).where(InboxRow.ticket_key == key, InboxRow.kind == kind,
+                                        InboxRow.status.in_((PENDING, PROCESSING))).order_by(InboxRow.id).limit(1))
+        with self.store.session() as s:
+            row = s.scalars(query).first()
+        if row is None:
+            return None
+        who = ((row.envelope.get("event") or {}).get("payload") or {}).get("slack_user") if isinstance(
+            row.envelope, dict) else None
+        noun = "An approval" if kind == APPROVAL_GIVEN else "A rejection"
+        return f"{noun} by {who}" if who else noun
 
     def _decide(self, kind: str, verb: str, key: str, slack_user: str, payload: dict[str, Any], *,
                 require_known: bool = True, discriminator: str = "") -> bool:

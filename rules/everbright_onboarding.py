@@ -185,6 +185,11 @@ class EverBrightOnboarding(Rule):
     id = "everbright_onboarding"
     title = "EverBright partner onboarding (seed 002)"
     Config = Config
+    #: Stages at which a Slack Approve/Reject is taken; at the others Slack says why not (bot/services.py).
+    #: Before the question is asked (intake, configuring) nothing is recorded: there is nothing to approve yet.
+    decision_stages = (AWAITING, REJECTED)
+    decision_waits = {INTAKE: "the Config (CS) ticket to be created",
+                      CONFIGURING: "Config to finish and put the CS ticket on hold; the approver is asked then"}
 
     def watched_projects(self, config: Config) -> set[str]:
         return {config.service_desk_project, config.config_project}

@@ -39,6 +39,7 @@ class ApprovalRule(Rule):
     id = RULE_ID
     title = "Approval (test runbook)"
     Config = ApprovalConfig
+    decision_stages = (AWAITING,)  # Slack's Approve/Reject are taken only while awaiting approval
 
     def watched_projects(self, config: ApprovalConfig) -> set[str]:
         return {config.project}

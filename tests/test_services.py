@@ -7,11 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot.audit import AuditLog
 from bot.clock import VirtualClock
 from bot.guards import Guards
-from bot.inbox import DEAD, IGNORED, Inbox
+from bot.inbox import DEAD, IGNORED, Inbox, InboxRow
 from bot.internal_sources import (
     SLACK,
     TIMER,
@@ -177,12 +178,17 @@ def test_a_rejection_carries_its_reason_and_is_processed(bot: Bot) -> None:
     assert [t.status for t in bot.states.timers(LIVE, "SS-1")] == [CANCELLED]
 
 
-def test_after_the_stage_moved_the_same_person_can_decide_again(bot: Bot) -> None:
+def test_after_the_decision_another_one_is_refused_saying_who_decided_when(bot: Bot) -> None:
+    """The test runbook takes a decision only while awaiting approval: a later one would be acted on never."""
     bot.created()
     bot.services.reject("SS-1", APPROVER, "", via="button")
     bot.workers.drain()  # stage: rejected
-    assert bot.services.reject("SS-1", APPROVER, "", via="button").startswith("Recorded")
-    assert len(bot.events(APPROVAL_REJECTED)) == 2
+    for decide in (lambda: bot.services.reject("SS-1", APPROVER, "", via="button"),
+                   lambda: bot.services.approve("SS-1", APPROVER, via="command")):
+        with pytest.raises(ServiceError, match=f"^SS-1 was already rejected by {APPROVER} on 2026-11-02 09:00 UTC; "
+                                               "your (rejection|approval) was not recorded.$"):
+            decide()
+    assert len(bot.events(APPROVAL_REJECTED)) == 1 and bot.events(APPROVAL_GIVEN) == []
 
 
 def test_comms_requests_differ_by_reason(bot: Bot) -> None:
@@ -325,3 +331,50 @@ def test_dry_run_describes_the_plan_and_writes_nothing(bot: Bot) -> None:
         bot.services.dry_run("4711")
     assert "Nothing evaluated: SS-404 no longer exists." in bot.services.dry_run("SS-404")
     assert bot.events() == []
+
+
+# decisions are taken only while a runbook waits for one (EverBright: decision_stages) ------------------------------
+@pytest.fixture
+def everbright(tmp_path: Path, clock: VirtualClock) -> BotServices:
+    from rules import load_rules
+    from tests.conftest import CONFIG
+
+    store = Store(f"sqlite:///{tmp_path / 'everbright.sqlite3'}")
+    return BotServices(store=store, inbox=Inbox(store.engine, clock), rules=load_rules(CONFIG), clock=clock,
+                       guards=Guards(store, GuardSettings(), clock))
+
+
+def _at(services: BotServices, stage: str, **data: object) -> None:
+    services.states.put(LIVE, "everbright_onboarding", "SS-1", stage=stage, data=data, at=services.clock.now())
+
+
+def test_an_approval_while_config_is_still_configuring_is_refused_saying_what_it_waits_for(
+        everbright: BotServices) -> None:
+    _at(everbright, "configuring", cs_key="CS-7")
+    with pytest.raises(ServiceError) as refused:
+        everbright.approve("SS-1", APPROVER, via="button")
+    assert str(refused.value) == (
+        "SS-1 is not awaiting a decision: it is at stage *configuring* since 2026-11-02 09:00 UTC and waits for "
+        "Config to finish and put the CS ticket on hold; the approver is asked then. Your approval was not recorded.")
+    assert [r for r in everbright.inbox.rows() if r.kind == APPROVAL_GIVEN] == []
+
+
+def test_a_reject_after_the_approval_says_who_approved_when_and_records_nothing(everbright: BotServices) -> None:
+    _at(everbright, "approved", cs_key="CS-7",
+        decision={"approved": True, "by": "Ann Approver", "at": "2026-11-02T08:15:00+00:00", "via": "slack"})
+    with pytest.raises(ServiceError, match="^SS-1 was already approved by Ann Approver on 2026-11-02 08:15 UTC; "
+                                           "your rejection was not recorded.$"):
+        everbright.reject("SS-1", APPROVER, "", via="button")
+    assert everbright.inbox.rows() == []
+
+
+def test_decisions_are_taken_while_awaiting_and_after_a_rejection(everbright: BotServices) -> None:
+    _at(everbright, "awaiting-approval", cs_key="CS-7")
+    assert everbright.reject("SS-1", APPROVER, "not yet", via="command").startswith("Recorded your rejection")
+    with pytest.raises(ServiceError, match="^A rejection by UAPPROVER of SS-1 is already queued"):
+        everbright.approve("SS-1", APPROVER, via="button")  # the first decision stands until it is acted on
+    with everbright.store.session() as s:  # a worker acted on it (here the stage moves by hand)
+        s.execute(update(InboxRow).values(status="done"))
+        s.commit()
+    _at(everbright, "rejected", cs_key="CS-7", rejections=1)
+    assert everbright.approve("SS-1", APPROVER, via="button").startswith("Recorded your approval of SS-1")

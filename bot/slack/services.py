@@ -45,7 +45,8 @@ class Services(Protocol):
     def approve(self, key: str, slack_user: str, via: Via) -> str:
         """Record an approval by ``slack_user`` (an APPROVAL_GIVEN event into the inbox, payload
         ``{"via": via, "slack_user": …}``); return what was recorded. Must be idempotent: a double
-        click or a retried request records one approval."""
+        click or a retried request records one approval. Raises ServiceError, recording nothing, when
+        the ticket is not awaiting a decision (saying who decided when, or what the stage waits for)."""
         ...
 
     def reject(self, key: str, slack_user: str, reason: str, via: Via) -> str:

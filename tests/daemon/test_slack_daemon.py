@@ -5,8 +5,11 @@ daemon's notifier to a stateful fake Slack (spec-checked when ../shared is there
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +21,9 @@ from bot.daemon_slack import mount_slack, slack_alert
 from bot.internal_sources import decode
 from bot.model import APPROVAL_GIVEN
 from bot.settings import Settings
-from bot.slack.blocks import APPROVE_ACTION
+from bot.slack import socket_mode_handler
+from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.deliveries import InboxDeliveries
 from bot.state import StateStore
 from bot.store import LIVE
 from tests.approval_rule import RULE_ID, approval_rules
@@ -30,6 +35,7 @@ from tests.daemon.helpers import (
     onboarding_site,
 )
 from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
+from tests.fakes.fake_socket_mode import FakeSocketMode
 from tests.slack.helpers import (
     ADMIN,
     APPROVER,
@@ -90,9 +96,10 @@ def command(http: TestClient, fake: FakeSlack, text: str, user: str,
     return response.status_code, fake.response_posts[response_url]
 
 
-def click(http: TestClient, fake: FakeSlack, message: dict[str, Any], user: str) -> list[dict[str, Any]]:
+def click(http: TestClient, fake: FakeSlack, message: dict[str, Any], user: str,
+          action: str = APPROVE_ACTION) -> list[dict[str, Any]]:
     response_url = fake.new_response_url()
-    body = interaction_body(block_action_payload(APPROVE_ACTION, "SS-1", user, response_url, message=message))
+    body = interaction_body(block_action_payload(action, "SS-1", user, response_url, message=message))
     assert http.post("/slack/events", content=body, headers=sign(body)).status_code == 200
     return fake.response_posts[response_url]
 
@@ -155,6 +162,27 @@ def test_the_approve_button_clicked_twice_makes_one_event(daemon, fake_slack):
     [row] = approvals(daemon)
     assert decode(row.envelope).payload["via"] == "button"
     assert [e.outcome for e in AuditLog(daemon.store, daemon.clock).entries(actor=APPROVER)] == ["done", "duplicate"]
+
+
+def test_a_reject_clicked_after_the_approval_says_so_and_leaves_the_message(daemon, fake_slack):
+    http = TestClient(daemon.app)
+    [message] = fake_slack.dm(APPROVER)
+    status, [approved] = command(http, fake_slack, "approve SS-1", APPROVER)
+    response_url = fake_slack.new_response_url()
+    body = interaction_body(block_action_payload(REJECT_ACTION, "SS-1", APPROVER, response_url, message=message))
+    assert http.post("/slack/events", content=body, headers=sign(body)).status_code == 200
+    [queued] = fake_slack.response_posts[response_url]  # before ticketbot acted on the approval
+    assert queued == {"text": f"An approval by {APPROVER} of SS-1 is already queued; ticketbot acts on it in a moment, "
+                              "so your rejection was not recorded.", "response_type": "ephemeral",
+                      "replace_original": False}
+    daemon.workers.drain()
+    [reply] = click(http, fake_slack, message, APPROVER, action=REJECT_ACTION)  # after it
+    assert reply == {"text": f"SS-1 was already approved by {APPROVER} on 2026-11-02 09:00 UTC; your rejection was "
+                             "not recorded.", "response_type": "ephemeral", "replace_original": False}
+    [again] = click(http, fake_slack, message, APPROVER)
+    assert again["text"].startswith("SS-1 was already approved") and again["replace_original"] is False
+    assert [r.kind for r in daemon.inbox.rows() if r.source == "slack"] == [APPROVAL_GIVEN]
+    assert StateStore(daemon.store).get(LIVE, RULE_ID, "SS-1").stage == "approved"
 
 
 def test_status_answers_from_the_bots_records(daemon, fake_slack):
@@ -275,3 +303,71 @@ def test_ticketbot_run_mounts_slack_and_never_logs_its_secrets(tmp_path):
     log = (tmp_path / "daemon.log").read_text()
     assert "Slack: /slack/events mounted" in log
     assert token not in log and app_secret not in log
+
+
+# Socket Mode against a server speaking Slack's protocol over a real websocket ----------------------------------------
+@pytest.fixture
+def socket_server(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    server = FakeSocketMode().start()
+    fake_slack.socket_url = server.new_url
+    yield server
+    server.stop()
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    """Wait (bounded) for something another thread does."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def test_socket_mode_reconnects_with_backoff_and_tells_the_admin_channel_how_long_slack_was_down(
+        make_daemon, fake_slack, socket_server, clock, monkeypatch, caplog):
+    import bot.daemon_slack
+
+    monkeypatch.setattr(bot.daemon_slack, "CONNECT_RETRY", 0.01)
+    caplog.set_level(logging.DEBUG)  # everything is logged, and the app token in none of it
+    daemon = make_daemon(onboarding_site([]), slack=_slack(fake_slack, app_token=fake_slack.app_token))
+    mount = mount_slack(daemon, listener_executor=InlineExecutor())
+    with TestClient(daemon.app):
+        socket_server.wait_connections(1)
+        assert mount.connected.wait(10)
+        fake_slack.unreachable, socket_server.reachable = True, False  # Slack goes away, connection and Web API
+        socket_server.drop(0)
+        until(lambda: len(mount.retry_delays) >= 2, "two failed attempts")
+        fake_slack.unreachable = False  # the Web API is back, its websockets still close at once
+        until(lambda: len(mount.retry_delays) >= 4, "four failed attempts")
+        assert not mount.connected.is_set()
+        clock.advance(timedelta(minutes=7, seconds=30))
+        socket_server.reachable = True
+        socket_server.wait_connections(2)
+        until(lambda: bool(fake_slack.in_channel("CADMIN")), "the outage report")
+        assert mount.connected.is_set()
+    assert mount.retry_delays[:4] == [0.01, 0.02, 0.04, 0.08]  # backing off
+    [report] = fake_slack.in_channel("CADMIN")
+    assert report["text"].startswith("ticketbot could not reach Slack over Socket Mode for 7m 30s "
+                                     "(since 2026-11-02 09:00 UTC); connected again.")
+    assert socket_server.wait_closed(1).close_code == 1000  # closed properly at shutdown
+    assert fake_slack.app_token not in caplog.text
+    assert all(fake_slack.app_token not in str(r.args) for r in caplog.records)
+
+
+def test_a_decision_redelivered_over_socket_mode_queues_one_approval_and_one_answer(daemon, fake_slack, socket_server):
+    """Slack delivers the click again with the same envelope_id when the ack was late: acted on once."""
+    daemon.settings.slack.app_token = None
+    socket = socket_mode_handler(daemon.slack.app, fake_slack.app_token, deliveries=InboxDeliveries(daemon.inbox, daemon.clock))
+    socket.connect()
+    try:
+        [message] = fake_slack.dm(APPROVER)
+        url = fake_slack.new_response_url()
+        click = block_action_payload(APPROVE_ACTION, "SS-1", APPROVER, url, message=message)
+        envelope = socket_server.send("interactive", click)
+        socket_server.wait_ack(envelope)
+        socket_server.send("interactive", click, envelope_id=envelope)
+        socket_server.wait_ack(envelope, count=2)
+    finally:
+        socket.close()
+    assert len(approvals(daemon)) == 1
+    [answer] = fake_slack.response_posts[url]
+    assert "Recorded your approval of SS-1" in answer["text"]

@@ -18,10 +18,11 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import math
 import re
 import urllib.request
 import urllib.response
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,6 +40,9 @@ BOT_USER_ID = "UTICKETBOT"
 #: header) and ``team_id``, which slack_sdk adds to every call of a client bound to a workspace
 #: (bolt does that per request) and which Slack needs for org-wide apps.
 UNIVERSAL_PARAMS = frozenset({"token", "team_id"})
+#: Methods newer than the 2021 spec, checked here instead: apps.connections.open (Socket Mode) takes
+#: no parameter and only an app-level token (``xapp-``).
+NEWER_METHODS = frozenset({"apps.connections.open"})
 Reply = tuple[int, dict[str, str], str]
 
 
@@ -152,9 +156,20 @@ class FakeSlack:
     """Slack's Web API (auth.test, users.*, chat.postMessage, conversations.open/.history) and response_urls."""
 
     def __init__(self, *, base_url: str = DEFAULT_BASE_URL, token: str = "xoxb-fake-bot-token",
-                 spec: SlackSpec | None = None, team_id: str = "T0TICKET") -> None:
+                 spec: SlackSpec | None = None, team_id: str = "T0TICKET",
+                 app_token: str = "xapp-1-A0TICKETBOT-1-fakeapptoken") -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
+        self.app_token = app_token
+        #: Set to a FakeSocketMode's ``new_url`` to answer apps.connections.open.
+        self.socket_url: Callable[[], str] | None = None
+        #: True: every Web API call fails as when Slack cannot be reached (a connection error).
+        self.unreachable = False
+        #: channel -> minimum seconds between two chat.postMessage to it (Slack: about 1); faster: 429.
+        self.channel_interval: float = 0.0
+        self.clock: Callable[[], float] | None = None
+        self._last_post: dict[str, float] = {}
+        self.throttled_posts = 0
         self.spec = spec
         self.team_id = team_id
         self.users: dict[str, dict[str, Any]] = {}
@@ -222,9 +237,13 @@ class FakeSlack:
 
     def _web_api(self, request: requests.PreparedRequest) -> Reply:
         method = urlsplit(request.url or "").path.rsplit("/", 1)[-1]
+        if self.unreachable:
+            raise requests.ConnectionError(f"{self.base_url} unreachable")
         self.hits.append(method)
         params, is_json = _params(request)
         bearer = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if method in NEWER_METHODS:
+            return self._newer(method, bearer, params)
         if self.spec is not None:
             self.violations += self.spec.check(method, request.method or "", set(params), is_json=is_json,
                                                has_bearer=bool(bearer))
@@ -244,6 +263,19 @@ class FakeSlack:
             self.violations.append(f"{method}: called, but the fake does not implement it")
             return _ok_false("unknown_method")
         return handler(params)
+
+    def _newer(self, method: str, bearer: str, params: dict[str, Any]) -> Reply:
+        """apps.connections.open: an app-level token only; a one-time websocket URL."""
+        if set(params) - UNIVERSAL_PARAMS:
+            self.violations.append(f"{method}: parameters {sorted(set(params) - UNIVERSAL_PARAMS)}")
+        if bearer.startswith("xoxb-"):
+            return _ok_false("not_allowed_token_type")
+        if bearer != self.app_token:
+            return _ok_false("invalid_auth")
+        if self.socket_url is None:
+            self.violations.append(f"{method}: called, but no Socket Mode server is attached")
+            return _ok_false("internal_error")
+        return _ok({"url": self.socket_url()})
 
     def _m_auth_test(self, params: dict[str, Any]) -> Reply:
         return _ok({"url": "https://fake.slack.test/", "team": "Fake", "user": "ticketbot",
@@ -275,12 +307,30 @@ class FakeSlack:
             blocks = json.loads(blocks)
         if not params.get("text") and not blocks:
             return _ok_false("no_text")
+        throttled = self._channel_throttled(conversation)
+        if throttled is not None:
+            return throttled
         self.violations += [f"chat.postMessage: {p}" for p in block_kit_problems(blocks or [])]
         self._ts += 1
         message = {"type": "message", "user": BOT_USER_ID, "ts": f"{1767225600 + self._ts}.{self._ts:06d}",
                    "text": params.get("text", ""), "blocks": blocks or [], "channel": conversation}
         self.messages.setdefault(conversation, []).append(message)
         return _ok({"channel": conversation, "ts": message["ts"], "message": message})
+
+    def _channel_throttled(self, conversation: str) -> Reply | None:
+        """Slack's per-channel limit (about one message a second): a 429 for a post sooner than
+        ``channel_interval`` after the channel's last accepted one, on ``clock``."""
+        if not self.channel_interval or self.clock is None:
+            return None
+        now = self.clock()
+        last = self._last_post.get(conversation)
+        if last is not None and now - last < self.channel_interval:
+            self.throttled_posts += 1
+            wait = max(1, math.ceil(self.channel_interval - (now - last)))
+            return 429, {"Retry-After": str(wait), "Content-Type": "application/json"}, \
+                json.dumps({"ok": False, "error": "ratelimited"})
+        self._last_post[conversation] = now
+        return None
 
     def _m_conversations_history(self, params: dict[str, Any]) -> Reply:
         """Newest first, at most ``limit`` (default 100); ``has_more`` when older ones remain."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import time
@@ -116,18 +117,27 @@ def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) 
             "Content-Type": "application/x-www-form-urlencoded"}
 
 
+#: Slack gives every command and click its own trigger_id and action_ts.
+_TRIGGERS = itertools.count(1)
+
+
+def _trigger_id() -> str:
+    return f"13345224609.738474920.{next(_TRIGGERS):032x}"
+
+
 def slash_command_fields(text: str, user_id: str, response_url: str) -> dict[str, str]:
     """A /ticketbot POST's fields (the documented slash-command fields, our values)."""
     return {"token": "legacy-verification-token", "api_app_id": "A0TICKETBOT", "team_id": "T0TICKET",
             "team_domain": "acme", "enterprise_id": "", "enterprise_name": "", "channel_id": "C0SUPPORT",
             "channel_name": "support-ops", "user_id": user_id, "user_name": user_id.lower(),
             "command": "/ticketbot", "text": text, "response_url": response_url,
-            "trigger_id": "13345224609.738474920.8088930838d88f008e0", "is_enterprise_install": "false"}
+            "trigger_id": _trigger_id(), "is_enterprise_install": "false"}
 
 
 def block_action_payload(action_id: str, value: str, user_id: str, response_url: str,
                          message: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A block_actions payload for one button click on a bot message."""
+    """A block_actions payload for one button click on a bot message (each click its own action_ts)."""
+    trigger = _trigger_id()
     message = message or {"type": "message", "ts": "1767225601.000001", "text": "Please approve ONB-12",
                           "blocks": []}
     return {
@@ -136,14 +146,25 @@ def block_action_payload(action_id: str, value: str, user_id: str, response_url:
         "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": "T0TICKET"},
         "container": {"type": "message", "message_ts": message["ts"], "channel_id": "DAPPROVER",
                       "is_ephemeral": False},
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "trigger_id": trigger,
         "channel": {"id": "DAPPROVER", "name": "directmessage"},
         "message": message, "response_url": response_url,
         "actions": [{"type": "button", "action_id": action_id, "block_id": "ticketbot_decision",
                      "text": {"type": "plain_text", "text": "Approve"}, "value": value,
-                     "action_ts": "1767225700.000100"}],
+                     "action_ts": f"1767225700.{int(trigger[-6:], 16) % 1_000_000:06d}"}],
         "is_enterprise_install": False,
     }
+
+
+def event_callback(event_id: str, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An Events API ``event_callback`` (the outer event wrapper Slack documents)."""
+    event = event or {"type": "app_mention", "user": APPROVER, "text": "<@UTICKETBOT> status ONB-12",
+                      "ts": "1767225601.000100", "channel": "C0SUPPORT", "event_ts": "1767225601.000100"}
+    return {"token": "legacy-verification-token", "team_id": "T0TICKET", "api_app_id": "A0TICKETBOT",
+            "event": event, "type": "event_callback", "event_id": event_id, "event_time": 1767225601,
+            "authorizations": [{"enterprise_id": None, "team_id": "T0TICKET", "user_id": "UTICKETBOT",
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False, "event_context": f"4-{event_id}"}
 
 
 def form(fields: dict[str, str]) -> str:

@@ -260,3 +260,46 @@ def test_a_failed_send_is_sent_on_the_retry(notifier: SlackNotifier, fake_slack:
     fake_slack.rate_limit(0)
     assert executor.apply([nudge])[0].status == APPLIED
     assert len(fake_slack.dm(APPROVER)) == 1
+
+
+def test_a_burst_of_50_reminders_to_one_channel_keeps_to_slacks_per_channel_limit(
+        slack_settings: Settings, fake_slack: FakeSlack) -> None:
+    """Slack allows about one message a second per channel and answers 429 beyond: 50 reminders at once
+    arrive as 50 messages, each once, in order, without Slack refusing one."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    fake_slack.add_channel("CREMINDERS")
+    fake_slack.clock, fake_slack.channel_interval = (lambda: now[0]), 1.0
+    notifier = SlackNotifier.from_settings(slack_settings.slack, sleep=sleep, monotonic=lambda: now[0])
+    sent = [notifier.send(message(channel="CREMINDERS", step=f"reminder-{i}", text=f"reminder {i}"))
+            for i in range(50)]
+    posted = fake_slack.in_channel("CREMINDERS")
+    assert [m["text"] for m in posted] == [f"reminder {i}" for i in range(50)]
+    assert [m["ts"] for m in posted] == sent and len(set(sent)) == 50
+    assert fake_slack.count("chat.postMessage") == 50 and fake_slack.throttled_posts == 0
+    assert now[0] == pytest.approx(49.0)  # one a second, no more waiting than that
+    notifier.send(message(channel=None, slack_user=ADMIN, text="another conversation"))
+    assert now[0] == pytest.approx(49.0)  # is not held up by the busy channel
+
+
+def test_a_channel_limit_429_is_waited_out_and_the_message_sent_once(
+        slack_settings: Settings, fake_slack: FakeSlack) -> None:
+    """Another sender (another worker process) took the channel's slot: Slack's 429 is honoured, nothing lost."""
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    fake_slack.add_channel("CREMINDERS")
+    fake_slack.clock, fake_slack.channel_interval = (lambda: now[0]), 1.0
+    one, other = (SlackNotifier.from_settings(slack_settings.slack, sleep=sleep, monotonic=lambda: now[0])
+                  for _ in range(2))
+    one.send(message(channel="CREMINDERS", text="from one"))
+    other.send(message(channel="CREMINDERS", text="from the other"))
+    assert [m["text"] for m in fake_slack.in_channel("CREMINDERS")] == ["from one", "from the other"]
+    assert (fake_slack.throttled_posts, other.throttled, slept) == (1, 1, [1.0])

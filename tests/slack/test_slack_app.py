@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.settings import ConfigurationError, Settings, SlackSettings, load_settings
 from bot.slack import build_slack_app, slack_router, socket_mode_handler
+from bot.slack.socket_mode import SocketMode
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.helpers import (RecordingServices, block_action_payload, contract, form, sign,
                                  slash_command_fields)
@@ -80,10 +80,10 @@ def test_socket_mode_handler(fake_slack: FakeSlack, slack_settings: Settings) ->
         socket_mode_handler(app, "xoxb-not-an-app-token")
     handler = socket_mode_handler(app, "xapp-1-A0-1-abc")
     try:
-        assert isinstance(handler, SocketModeHandler)
+        assert isinstance(handler, SocketMode)
         assert (handler.app, handler.client.app_token) == (app, "xapp-1-A0-1-abc")
     finally:
-        handler.client.close()  # the builtin client starts its worker threads at construction
+        handler.close()  # its event loop runs from construction
     assert fake_slack.hits == []  # not connected
 
 
