@@ -640,10 +640,12 @@ def rejection_alert(r: Rejection, detail: str) -> str:
 
 def miss_line(r: Resolution) -> str:
     """One line for a name the start-up check did not find: rule, what, name, closest, config key."""
+    req = r.requirement
+    what = f"option {req.name!r} of field {req.parent!r}" if req.kind == "option" else f"{KINDS[req.kind]} {req.name!r}"
+    where = f" in {req.project}" if req.project else ""
     hint = f"; closest: {', '.join(repr(c) for c in r.closest)}" if r.closest else ""
-    source = f" ({r.requirement.source})" if r.requirement.source else ""
-    return (f"{r.rule_id}: {r.requirement.what} {r.requirement.name!r} not found on "
-            f"{r.requirement.system}{hint}{source}")
+    source = f" ({req.source})" if req.source else ""
+    return f"{r.rule_id}: {what}{where} not found on {req.system}{hint}{source}"
 
 
 def _project_of(ticket_key: str) -> str | None:
