@@ -10,6 +10,7 @@ the effect records (``report#<rule>:<kind>:<name>``), and only the live scope re
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -128,10 +129,12 @@ class Processor:
         rejection = explain_rejection(self.bound.get(rule_id), outcome.effect, outcome.detail, self.tracker,
                                       outcome.name)
         key = f"report#{rejection.identity}"
+        if len(key) > 300:  # the record's key column; a long name is known by its digest
+            key = "report#" + hashlib.sha256(rejection.identity.encode()).hexdigest()
         if self.store.is_applied(self.scope, key):
             log.info("%s rejected again (reported before): %s", outcome.effect.key, outcome.detail)
             return
-        self.store.record_applied(scope=self.scope, effect_key=key[:300], ticket_key=outcome.effect.ticket_key,
+        self.store.record_applied(scope=self.scope, effect_key=key, ticket_key=outcome.effect.ticket_key,
                                   rule_id=rule_id, kind="alert", outcome="reported", detail=rejection.name,
                                   at=self.clock.now(), durable=True)
         self.alert(rejection_alert(rejection, outcome.detail))
