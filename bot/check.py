@@ -557,10 +557,6 @@ class Rejection:
     found: bool = False
     source: str = ""
 
-    @property
-    def identity(self) -> str:
-        """Reported once per (rule, effect kind, missing name)."""
-        return f"{self.rule_id}:{self.effect_kind}:{_norm(self.name)}"
 
 
 def rejected_name(effect: Effect, detail: str, name: str = "") -> tuple[str, str, str | None, str | None]:
@@ -589,6 +585,11 @@ def rejected_name(effect: Effect, detail: str, name: str = "") -> tuple[str, str
     return "", name, project, None
 
 
+def rejection_identity(rule_id: str, effect: Effect, detail: str, name: str = "") -> str:
+    """What a rejection is reported once for: (rule, effect kind, missing name). Asks no system."""
+    return f"{rule_id}:{effect.kind}:{_norm(rejected_name(effect, detail, name)[1])}"
+
+
 def explain_rejection(bound: BoundRule | None, effect: Effect, detail: str, tracker: Any, name: str = "") -> Rejection:
     """Name what the rejected write needs, with the closest names the site has (the check's resolver)
     and the config key the rule reads it from."""
@@ -611,8 +612,8 @@ def explain_rejection(bound: BoundRule | None, effect: Effect, detail: str, trac
         same = [r for r in declared if r.kind in kinds and _norm(r.name) == _norm(missing) and r.source]
         source = next((r.source for r in sorted(same, key=lambda r: not r.required)), "")
     return Rejection(rule_id=bound.id if bound is not None else effect.rule_id, effect_key=effect.key,
-                     effect_kind=effect.kind, ticket_key=effect.ticket_key, what=effect.describe(), kind=kind, name=missing, project=project,
-                     closest=closest, found=found, source=source)
+                     effect_kind=effect.kind, ticket_key=effect.ticket_key, what=effect.describe(), kind=kind,
+                     name=missing, project=project, closest=closest, found=found, source=source)
 
 
 def rejection_alert(r: Rejection, detail: str) -> str:

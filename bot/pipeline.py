@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.check import explain_rejection, rejection_alert
+from bot.check import explain_rejection, rejection_alert, rejection_identity
 from bot.clock import Clock
 from bot.engine import BoundRule, Engine, RuleResult
 from bot.executor import APPLIED, FAILED, REJECTED, Executor, Outcome
@@ -126,14 +126,19 @@ class Processor:
         """Tell the admin channel, once per (rule, effect kind, missing name), what was refused and what to do."""
         if self.scope != LIVE or self.executor.dry_run:
             return
-        rejection = explain_rejection(self.bound.get(rule_id), outcome.effect, outcome.detail, self.tracker,
-                                      outcome.name)
-        key = f"report#{rejection.identity}"
+        identity = rejection_identity(rule_id, outcome.effect, outcome.detail, outcome.name)
+        key = f"report#{identity}"
         if len(key) > 300:  # the record's key column; a long name is known by its digest
-            key = "report#" + hashlib.sha256(rejection.identity.encode()).hexdigest()
+            key = "report#" + hashlib.sha256(identity.encode()).hexdigest()
         if self.store.is_applied(self.scope, key):
             log.info("%s rejected again (reported before): %s", outcome.effect.key, outcome.detail)
             return
+        try:
+            rejection = explain_rejection(self.bound.get(rule_id), outcome.effect, outcome.detail, self.tracker,
+                                          outcome.name)
+        except Exception:  # naming the miss must not fail the event: say what was refused, plainly
+            log.warning("could not explain the rejection of %s", outcome.effect.key, exc_info=True)
+            rejection = explain_rejection(None, outcome.effect, outcome.detail, None, outcome.name)
         self.store.record_applied(scope=self.scope, effect_key=key, ticket_key=outcome.effect.ticket_key,
                                   rule_id=rule_id, kind="alert", outcome="reported", detail=rejection.name,
                                   at=self.clock.now(), durable=True)
