@@ -284,7 +284,8 @@ def _bound(value: str, what: str, bound: str, vendor: str, *, least: int = 0) ->
     limit, size = BOUNDS[bound], len(value.strip()) if least else len(value)
     if least <= size <= limit:
         return None
-    return f"{what} has {size} characters; {vendor} accepts {least}-{limit}"
+    accepts = f"{least}-{limit}" if least else f"at most {limit}"
+    return f"{what} has {size} characters; {vendor} accepts {accepts}"
 
 
 def clip_slack_text(message: SlackMessage) -> SlackMessage:

@@ -167,3 +167,19 @@ def test_a_dry_run_reports_nothing(site, store, clock):
     Processor([BoundRule(_Mover(), RuleBlock())], tracker, store, clock, dry_run=True,
               alert=alerts.append).process(_event("SS-1", 1))
     assert alerts == []
+
+
+def test_a_zendesk_comment_over_the_bound_is_not_sent_and_explained(clock, store):
+    from pathlib import Path
+
+    from bot.trackers.site import Site
+
+    site = Site.load(Path(__file__).resolve().parents[1] / "examples" / "procountor" / "site.yaml")
+    site.tickets.append(SiteTicket(key="101", summary="Activation", description="", status="open",
+                                   issue_type="task"))
+    tracker = MemoryTracker(site, now=clock.now)
+    body = "x" * (BOUNDS["zendesk_comment"] + 1)
+    [outcome] = Executor(tracker, store, clock, scope=LIVE).apply([_fx(InternalComment, "long", key="101", body=body)])
+    assert outcome.status == REJECTED and "Zendesk accepts at most 64000" in outcome.detail
+    [note] = tracker.get_ticket("101").comments
+    assert "64001 characters" in note.body and len(note.body) < 1000
