@@ -460,9 +460,10 @@ def check_names_at_start(settings: Settings, rules: Sequence[BoundRule], alert: 
     lines = [miss_line(r) + ("" if r.requirement.required else " [optional]") for r in misses]
     for line in lines:
         log.warning("start-up check: %s", line)
-    for system in sorted({r.requirement.system for r in report.resolutions if r.outcome == FAILED}):
+    unasked = {r.requirement.system: r.detail for r in report.resolutions if r.outcome == FAILED}
+    for system, detail in sorted(unasked.items()):
         log.warning("start-up check: could not ask %s (%s); serving anyway", system,
-                    report.unavailable.get(system) or "see `ticketbot check`")
+                    report.unavailable.get(system) or detail)
     required = [miss_line(r) for r in misses if r.requirement.required]
     if settings.check.strict and required:
         raise ConfigurationError(f"{len(required)} name(s) the rules use are missing (strict start-up check, "

@@ -70,7 +70,8 @@ def test_a_site_that_cannot_be_reached_is_a_warning_even_when_strict(tmp_path, c
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     process = DaemonProcess({"TICKETBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
-                             "TICKETBOT_TRACKER": f"memory:{_renamed_site(tmp_path)}", **env}, tmp_path / "d.log")
+                             "TICKETBOT_TRACKER": f"memory:{_renamed_site(tmp_path)}",
+                             "TICKETBOT_CHECK__AT_START": "true", **env}, tmp_path / "d.log")
     return subprocess.run([sys.executable, "-m", "bot.cli_daemon", "run", *args], env=process.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
 
@@ -88,7 +89,8 @@ def test_ticketbot_run_logs_the_misses_and_serves(tmp_path):
     site = _renamed_site(tmp_path)
     daemon = DaemonProcess({"TICKETBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
                             "TICKETBOT_TRACKER": f"memory:{site}", "TICKETBOT_JIRA__POLL_INTERVAL": "0",
-                            "TICKETBOT_LOG_LEVEL": "INFO", "TICKETBOT_WORKER__PROCESSES": "0"}, tmp_path / "daemon.log")
+                            "TICKETBOT_LOG_LEVEL": "INFO", "TICKETBOT_WORKER__PROCESSES": "0",
+                            "TICKETBOT_CHECK__AT_START": "true"}, tmp_path / "daemon.log")
     try:
         daemon.start()
         assert daemon.health()["status"] == "ok"
