@@ -4,6 +4,7 @@ reported once; values over a vendor's bound not sent (issue 14 §3). On the in-m
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.config import RuleBlock
 from bot.effects import (
@@ -24,7 +25,7 @@ from bot.pipeline import Processor
 from bot.state import StateStore
 from bot.store import LIVE, Store
 from bot.trackers.memory import MemoryTracker
-from bot.trackers.site import SiteTicket
+from bot.trackers.site import Site, SiteTicket
 
 RULE = "probe"
 
@@ -170,10 +171,6 @@ def test_a_dry_run_reports_nothing(site, store, clock):
 
 
 def test_a_zendesk_comment_over_the_bound_is_not_sent_and_explained(clock, store):
-    from pathlib import Path
-
-    from bot.trackers.site import Site
-
     site = Site.load(Path(__file__).resolve().parents[1] / "examples" / "procountor" / "site.yaml")
     site.tickets.append(SiteTicket(key="101", summary="Activation", description="", status="open",
                                    issue_type="task"))
