@@ -30,6 +30,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.effects import (
+    AddWatcher,
+    CreateTicket,
+    Effect,
+    LinkTickets,
+    RemoveParticipant,
+    SetField,
+    SetOrganization,
+    SetReporter,
+    SetRequestType,
+    SlackMessage,
+    Transition,
+)
 from bot.engine import BoundRule
 from bot.trackers.base import NotFound, TrackerError
 
@@ -519,3 +532,129 @@ def _zendesk(settings: Any, require_zendesk: Callable[[Any], Any]) -> Any:
 
     zendesk = require_zendesk(settings)
     return ZendeskTracker(zendesk.url, zendesk.email, zendesk.api_token.get_secret_value())
+
+
+# a write refused at run time -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rejection:
+    """What a rejected write of a rule names, found again the way the check finds names.
+
+    ``kind``: a :data:`KINDS` key, or ``""`` when the write names nothing the check knows (a comment).
+    ``found``: the name exists on the site (so it was refused *here*: not on the project's screens,
+    not allowed from the ticket's status…). ``source``: the config key that names it, when the rule
+    declares it in ``requirements(config)``.
+    """
+
+    rule_id: str
+    effect_key: str
+    effect_kind: str
+    ticket_key: str
+    what: str  # the effect, described
+    kind: str
+    name: str
+    project: str | None
+    closest: tuple[str, ...] = ()
+    found: bool = False
+    source: str = ""
+
+
+
+def rejected_name(effect: Effect, detail: str, name: str = "") -> tuple[str, str, str | None, str | None]:
+    """``(kind, name, project, parent)`` of what a rejected ``effect`` names; ``name``: the one the system
+    gave, if it gave one. A field edit refused over an option names the option."""
+    project = _project_of(effect.ticket_key)
+    match effect:
+        case SetField(field=field_name, value=value):
+            if "option" in detail.casefold() and isinstance(value, str) and value:
+                return "option", name or value, project, field_name
+            return "field", name or field_name, project, None
+        case SetOrganization(name=org):
+            return "organization", name or org, None, None
+        case SetRequestType(name=request_type):
+            return "request_type", name or request_type, project, None
+        case SetReporter(email=email) | AddWatcher(email=email) | RemoveParticipant(email=email):
+            return "user", name or email, None, None
+        case Transition(status=status):
+            return "transition", name or status, project, None
+        case LinkTickets(link_type=link_type):
+            return "link_type", name or link_type, None, None
+        case CreateTicket(project=target, issue_type=issue_type):
+            return "issue_type", name or issue_type, target, None
+        case SlackMessage(slack_user=slack_user, user_email=email, channel=channel):
+            return "slack_user", name or slack_user or email or channel, None, None
+    return "", name, project, None
+
+
+def rejection_identity(rule_id: str, effect: Effect, detail: str, name: str = "") -> str:
+    """What a rejection is reported once for: (rule, effect kind, missing name). Asks no system."""
+    return f"{rule_id}:{effect.kind}:{_norm(rejected_name(effect, detail, name)[1])}"
+
+
+def explain_rejection(bound: BoundRule | None, effect: Effect, detail: str, tracker: Any, name: str = "") -> Rejection:
+    """Name what the rejected write needs, with the closest names the site has (the check's resolver)
+    and the config key the rule reads it from."""
+    kind, missing, project, parent = rejected_name(effect, detail, name)
+    closest: tuple[str, ...] = ()
+    found = False
+    system = "slack" if kind == "slack_user" else "jira"
+    if kind and kind != "slack_user" and missing and tracker is not None:
+        try:
+            requirement = Requirement(kind, missing, project, system=system, parent=parent)
+        except ValueError:  # e.g. a project-scoped name on a ticket whose key names no project
+            requirement = None
+        if requirement is not None:
+            answer = TrackerResolver(tracker).resolve(requirement)
+            found, closest = answer.outcome == RESOLVED, answer.closest
+    source = ""
+    if bound is not None and kind:
+        declared = rule_requirements(bound) or []
+        kinds = {kind, "status"} if kind == "transition" else {kind}
+        same = [r for r in declared if r.kind in kinds and _norm(r.name) == _norm(missing) and r.source]
+        source = next((r.source for r in sorted(same, key=lambda r: not r.required)), "")
+    return Rejection(rule_id=bound.id if bound is not None else effect.rule_id, effect_key=effect.key,
+                     effect_kind=effect.kind, ticket_key=effect.ticket_key, what=effect.describe(), kind=kind,
+                     name=missing, project=project, closest=closest, found=found, source=source)
+
+
+def rejection_alert(r: Rejection, detail: str) -> str:
+    """The admin-channel message: rule, ticket, effect, the exact name, the closest match, what to do."""
+    label = KINDS.get(r.kind, "value")
+    where = f" in {r.project}" if r.project else ""
+    head = (f"ticketbot: rule {r.rule_id} could not {r.what} on {r.ticket_key}: refused for good "
+            f"({_clip(detail, 300)}).")
+    if not r.kind:
+        todo = f"Please make this change on {r.ticket_key} by hand."
+    elif r.found:
+        fix = {"field": f"add the field {r.name} to the {r.project} project's screens",
+               "option": f"offer the option {r.name} in that field for {r.project}",
+               "transition": f"let {r.project}'s workflow move tickets to {r.name} from where {r.ticket_key} is",
+               }.get(r.kind, f"make {r.name} usable{where}")
+        todo = (f"The {label} {r.name!r} exists, but not for {r.ticket_key}{where}: {fix}, "
+                + (f"or set {r.source} in config." if r.source else "or change the rule's config."))
+    else:
+        hint = f" (closest: {', '.join(repr(c) for c in r.closest)})" if r.closest else ""
+        fix = f"set {r.source} in config to the right name" if r.source else "fix the name in the rule's config"
+        todo = f"There is no {label} {r.name!r}{where}{hint}: create it, or {fix}."
+    return (f"{head} {todo} The rest of the runbook went on; make this change on {r.ticket_key} by hand. "
+            "(Reported once; later refusals of the same name are only traced.)")
+
+
+def miss_line(r: Resolution) -> str:
+    """One line for a name the start-up check did not find: rule, what, name, closest, config key."""
+    req = r.requirement
+    what = f"option {req.name!r} of field {req.parent!r}" if req.kind == "option" else f"{KINDS[req.kind]} {req.name!r}"
+    where = f" in {req.project}" if req.project else ""
+    hint = f"; closest: {', '.join(repr(c) for c in r.closest)}" if r.closest else ""
+    source = f" ({req.source})" if req.source else ""
+    return f"{r.rule_id}: {what}{where} not found on {req.system}{hint}{source}"
+
+
+def _project_of(ticket_key: str) -> str | None:
+    """The project of a Jira key (``CS-201`` -> ``CS``); None for a Zendesk ticket id."""
+    project, dash, number = ticket_key.rpartition("-")
+    return project if dash and number.isdigit() else None
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -19,12 +19,21 @@ from bot.settings import ConfigurationError, Settings
 _settings = load_cli_settings
 
 
-def run(config: ConfigOption = None) -> None:
-    """Serve webhooks, process the inbox, poll Jira: the daemon (stops cleanly on SIGTERM)."""
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Refuse to start (exit 2) when a name the rules use is missing (TICKETBOT_CHECK__STRICT).")]
+
+
+def run(config: ConfigOption = None, strict: StrictOption = False) -> None:
+    """Serve webhooks, process the inbox, poll Jira: the daemon (stops cleanly on SIGTERM).
+
+    It first checks that every name the rules use exists (as ``ticketbot check``): misses are logged
+    and told to the admin channel, or with ``--strict`` refuse the start."""
     from bot.daemon import run as serve
 
     settings = _settings(config)
     _check_port_free(settings)  # before any worker process starts: none is left behind
+    if strict:
+        settings = settings.model_copy(update={"check": settings.check.model_copy(update={"strict": True})})
     serve(settings)
 
 

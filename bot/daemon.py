@@ -422,6 +422,7 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, extensions=extensions)
+    check_names_at_start(settings, daemon.rules, daemon.guards.alert)  # --strict: refuses on a missing name
     mount_slack(daemon)  # /slack/events and Socket Mode when TICKETBOT_SLACK__BOT_TOKEN is set
     status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
     if settings.worker.processes:
@@ -440,6 +441,49 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
     # Cleaned at lifespan shutdown: after SIGTERM uvicorn re-raises the signal, so no `finally` would run.
     daemon.on_stopped.append(lambda: shutil.rmtree(status_dir, ignore_errors=True))
     uvicorn.Server(config).run()
+
+
+def check_names_at_start(settings: Settings, rules: Sequence[BoundRule], alert: Callable[[str], None]) -> list[str]:
+    """``ticketbot check`` before serving: every name the enabled rules use that the sites do not have is
+    logged and told to the admin channel (one alert per start); returns those lines.
+
+    With ``TICKETBOT_CHECK__STRICT`` (``ticketbot run --strict``) a required name missing refuses the
+    start instead: a ConfigurationError with one line per miss (the CLI exits 2). A site that cannot
+    be asked is only a warning: the outage path deals with it once events come. Skipped, in no time,
+    when ``TICKETBOT_CHECK__AT_START`` is false or no tracker is configured.
+    """
+    from bot.check import FAILED, MISSING, connect_from_settings, miss_line, run_check
+    from bot.settings import ConfigurationError
+
+    if not settings.check.at_start:
+        return []
+    if not (settings.tracker.startswith("memory:") or all((settings.jira.url, settings.jira.email,
+                                                           settings.jira.api_token))):
+        log.info("start-up check skipped: no tracker is configured")
+        return []
+    try:
+        report = run_check(rules, connect_from_settings(settings))
+    except Exception:  # the check must never be why the daemon does not serve (unless --strict found a miss)
+        log.warning("start-up check could not run; serving anyway (`ticketbot check` shows the names)",
+                    exc_info=True)
+        return []
+    misses = [r for r in report.resolutions if r.outcome == MISSING]
+    lines = [miss_line(r) + ("" if r.requirement.required else " [optional]") for r in misses]
+    for line in lines:
+        log.warning("start-up check: %s", line)
+    unasked = {r.requirement.system: r.detail for r in report.resolutions if r.outcome == FAILED}
+    for system, detail in sorted(unasked.items()):
+        log.warning("start-up check: could not ask %s (%s); serving anyway", system,
+                    report.unavailable.get(system) or detail)
+    required = [miss_line(r) for r in misses if r.requirement.required]
+    if settings.check.strict and required:
+        raise ConfigurationError(f"{len(required)} name(s) the rules use are missing (strict start-up check, "
+                                 "TICKETBOT_CHECK__STRICT / --strict); fix the site or the config:\n"
+                                 + "\n".join(required))
+    if lines:
+        alert(f"ticketbot started, but {len(lines)} name(s) the rules use were not found on the sites:\n"
+              + "\n".join(lines) + "\nFix the site or the rule config; `ticketbot check` shows the closest names.")
+    return lines
 
 
 def serve_worker_process(settings: Settings, wake: Any, status_path: Path,

@@ -10,6 +10,7 @@ internal, so a runbook that says "customers are not copied" cannot be broken by 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -241,3 +242,55 @@ class CancelTimer(_TimerEffect):
 
     def describe(self) -> str:
         return f"cancel timer {self.timer_id}"
+
+
+# vendors' bounds ------------------------------------------------------------------------------------
+#: The longest values the vendors accept, in characters, all in one place. The executor checks them
+#: before a call (:func:`out_of_bounds`): a value over its bound is not sent, and one internal comment
+#: on the ticket says which value was not used and why.
+#:
+#: - ``jsm_organization``: a Service Management organization name "must contain 1-200 characters"
+#:   (JSM REST API, OrganizationCreateDTO.name).
+#: - ``jira_summary``: an issue summary (Jira answers 400 above 255).
+#: - ``jira_comment``: a comment body; Jira Cloud's text fields hold 32,767 characters.
+#: - ``zendesk_comment``: a ticket comment body; Zendesk caps a comment at "~65,000" characters
+#:   depending on encoding (Zendesk developer support), so 64,000 to stay clear of it.
+#: - ``slack_text``: chat.postMessage ``text``; Slack truncates beyond 40,000 characters. A Slack text is
+#:   not refused but clipped visibly with "…" (a person reading a long message expects it cut, not
+#:   dropped); section blocks (3,000) are clipped where they are built, in bot/slack/blocks.py.
+BOUNDS: dict[str, int] = {
+    "jsm_organization": 200,
+    "jira_summary": 255,
+    "jira_comment": 32_767,
+    "zendesk_comment": 64_000,
+    "slack_text": 40_000,
+}
+
+
+def out_of_bounds(effect: Effect, system: str) -> str | None:
+    """Why ``effect`` must not be sent to ``system`` (``jira``, ``zendesk``, ``memory``…), or None when it fits."""
+    match effect:
+        case SetOrganization(name=name) if system != "zendesk":
+            return _bound(name, "the organization name", "jsm_organization", "Jira Service Management", least=1)
+        case InternalComment(body=body):
+            bound = "zendesk_comment" if system == "zendesk" else "jira_comment"
+            return _bound(body, "the comment", bound, "Zendesk" if system == "zendesk" else "Jira")
+        case CreateTicket(summary=summary) if system != "zendesk":
+            return _bound(summary, "the summary", "jira_summary", "Jira", least=1)
+    return None
+
+
+def _bound(value: str, what: str, bound: str, vendor: str, *, least: int = 0) -> str | None:
+    limit, size = BOUNDS[bound], len(value.strip()) if least else len(value)
+    if least <= size <= limit:
+        return None
+    accepts = f"{least}-{limit}" if least else f"at most {limit}"
+    return f"{what} has {size} characters; {vendor} accepts {accepts}"
+
+
+def clip_slack_text(message: SlackMessage) -> SlackMessage:
+    """``message`` with its text cut to Slack's bound, ending in "…" where it was cut (see :data:`BOUNDS`)."""
+    limit = BOUNDS["slack_text"]
+    if len(message.text) <= limit:
+        return message
+    return dataclasses.replace(message, text=message.text[: limit - 1] + "…")

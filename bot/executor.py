@@ -7,8 +7,24 @@ create, a ticket already carrying the effect's marker label).
 All field changes of one plan for one ticket go out in a single edit.
 
 Local effects (rule state, timers) are the plan's commit point: they are applied last, and only
-when every tracker and Slack write of the plan succeeded. A plan that failed half-way therefore
-leaves the runbook's stage where it was, and the retried event plans the rest again.
+when no tracker or Slack write of the plan *failed*. A plan that failed half-way (the system was
+down, throttled us, or failed in a way not known to be permanent) therefore leaves the runbook's
+stage where it was, and the retried event plans the rest again.
+
+A write the system *rejected* (a 4xx: a field, option, transition, user… missing or refused;
+:class:`~bot.trackers.base.Rejected`, or a Slack code that names a missing person or channel) is
+another matter: the same call would be refused again, so waiting for it would stall the runbook
+for good. It is recorded as ``rejected`` (durably, under ``<effect key>#rejected``: a retried or
+later plan does not send it again and its trace says so), and the plan goes on: the other writes,
+the rule state and the timers are applied as if it were not there. The pipeline reports it once to
+the admin channel. So is a value over a vendor's bound (:data:`bot.effects.BOUNDS`): it is not
+sent, and one internal comment on the ticket says which value was not used and why.
+
+Independent effects: every effect of a plan is independent of a rejected one except a write to a
+ticket the plan failed to create. No plan can name such a ticket (its key is known only once it
+exists, and the next step runs on the created ticket's own event), so a rejection never holds
+another effect back. The runbook records its stage and arms its timers; what could not be written
+is in the trace and the alert, for a person to do by hand.
 """
 
 from __future__ import annotations
@@ -35,12 +51,14 @@ from bot.effects import (
     SlackMessage,
     StartTimer,
     Transition,
+    clip_slack_text,
+    out_of_bounds,
 )
 from bot.model import Ticket, User
 from bot.notify_error import NotifyError
 from bot.state import StateStore
 from bot.store import SENDING, Store
-from bot.trackers.base import Tracker, TrackerError
+from bot.trackers.base import Tracker, TrackerError, is_permanent
 
 if TYPE_CHECKING:
     from bot.notify import Notifier
@@ -50,18 +68,27 @@ log = logging.getLogger(__name__)
 APPLIED = "applied"
 ALREADY = "already-true"
 FAILED = "failed"
+#: Refused for good (a 4xx, a missing name, a value over a vendor's bound): not retried, the plan goes on.
+REJECTED = "rejected"
 WOULD_APPLY = "would-apply"
 SKIPPED = "skipped"  # not attempted: Slack not configured, or deferred because an earlier write failed
+#: Slack error codes that name a person or a conversation that is not there: a retry gets the same answer.
+SLACK_PERMANENT = frozenset({"users_not_found", "user_not_found", "channel_not_found", "is_archived",
+                             "not_in_channel", "cannot_dm_bot", "user_disabled"})
 
 
 @dataclass(frozen=True)
 class Outcome:
     effect: Effect
-    status: str  # applied | already-true | failed | would-apply
+    status: str  # applied | already-true | failed | rejected | would-apply | skipped
     detail: str = ""
     #: A failure because the system throttled us: the seconds it asked us to wait (the worker's next
     #: attempt waits at least that long).
     retry_after: float | None = None
+    #: A rejection: the exact name the system said is missing or invalid, when it said one.
+    name: str = ""
+    #: A rejection made now (False: one recorded earlier, or a value over a vendor's bound), for the report.
+    fresh: bool = False
 
     def as_dict(self) -> dict:
         return {**self.effect.as_dict(), "outcome": self.status, "detail": self.detail}
@@ -87,10 +114,12 @@ class Executor:
         local: list[int] = []  # rule state and timers: last, and only when no write failed
         tickets: dict[str, Ticket | None] = dict(known) if known else {}
         keys = [e.key for e in plan]
-        recorded = self.store.applied_keys(self.scope, keys)
+        recorded = self.store.applied_keys(self.scope, keys + [rejected_key(k) for k in keys])
         for index, effect in enumerate(plan):
             if keys[index] in recorded:
                 outcomes[index] = Outcome(effect, ALREADY, "recorded as applied earlier")
+            elif rejected_key(keys[index]) in recorded:
+                outcomes[index] = Outcome(effect, REJECTED, "rejected earlier for good; not sent again")
             elif effect.is_local:
                 if self._local_already_true(effect):
                     outcomes[index] = Outcome(effect, ALREADY, "already true in the bot's records")
@@ -99,6 +128,8 @@ class Executor:
                     local.append(index)
             elif isinstance(effect, SlackMessage):
                 others.append(index)
+            elif (problem := out_of_bounds(effect, _system(self.tracker))) is not None:
+                outcomes[index] = self._refuse(effect, problem)
             elif isinstance(effect, CreateTicket):
                 outcome = self._created_earlier(effect)
                 if outcome is None:
@@ -119,7 +150,7 @@ class Executor:
                 outcomes[index] = outcome
         for index in others:
             outcomes[index] = self._apply_one(plan[index])
-        failed = any(o is not None and o.status == FAILED for o in outcomes)
+        failed = any(o is not None and o.status == FAILED for o in outcomes)  # a rejection does not defer them
         for index in local:
             if failed:
                 outcomes[index] = Outcome(plan[index], SKIPPED, "deferred: an earlier write of this plan failed")
@@ -176,7 +207,7 @@ class Executor:
         try:
             found = self.tracker.find_marked(effect.project, effect.marker)
         except TrackerError as exc:
-            return Outcome(effect, FAILED, f"could not look for an earlier {effect.marker}: {exc}")
+            return self._failure(effect, exc, f"could not look for an earlier {effect.marker}: ")
         if found is None:
             return None
         detail = f"created {found}"
@@ -219,12 +250,16 @@ class Executor:
 
     # writes ------------------------------------------------------------------------------
     def _apply_fields(self, key: str, batch: list[Effect]) -> list[Outcome]:
+        """One edit for the batch. An edit refused for good is tried again change by change (the rare
+        path: one update event each), so the change that is refused is named and the others are made."""
         if self.dry_run:
             return [Outcome(e, WOULD_APPLY, "dry-run: part of one edit") for e in batch]
         try:
             self.tracker.update_fields(key, batch)
         except TrackerError as exc:
-            return [_failed(e, exc) for e in batch]
+            if is_permanent(exc) and len(batch) > 1:
+                return [self._apply_fields(key, [e])[0] for e in batch]
+            return [self._failure(e, exc) for e in batch]
         for effect in batch:
             self._record(effect, APPLIED, durable=False)
         self.store.flush()  # the edit's records together, at once (see _record)
@@ -238,7 +273,7 @@ class Executor:
         try:
             detail = self._write(effect)
         except TrackerError as exc:
-            return _failed(effect, exc)
+            return self._failure(effect, exc)
         self._record(effect, APPLIED, detail)
         return Outcome(effect, APPLIED, detail)
 
@@ -280,11 +315,44 @@ class Executor:
                 self.store.record_applied(scope=self.scope, effect_key=intent, ticket_key=message.ticket_key,
                                           rule_id=message.rule_id, kind=message.kind, outcome=SENDING,
                                           detail="", at=self.clock.now(), durable=True)
-            ts = self.notifier.send(message)
+            ts = self.notifier.send(clip_slack_text(message))
         except NotifyError as exc:
-            return _failed(message, exc)
+            return self._failure(message, exc)
         self._record(message, APPLIED, f"ts {ts}")
         return Outcome(message, APPLIED, f"ts {ts}")
+
+    # failures ----------------------------------------------------------------------------------
+    def _failure(self, effect: Effect, exc: Exception, prefix: str = "") -> Outcome:
+        """A rejection when ``exc`` says the call can never succeed (recorded at once, so no retry sends it
+        again), else a failure the event is retried for."""
+        if not _is_permanent(exc):
+            return _failed(effect, exc, prefix)
+        detail = f"{prefix}{exc}"
+        self._record_rejected(effect, detail)
+        return Outcome(effect, REJECTED, detail, name=str(getattr(exc, "name", "") or ""), fresh=True)
+
+    def _refuse(self, effect: Effect, problem: str) -> Outcome:
+        """A value over a vendor's bound: not sent; one internal comment on the ticket says why."""
+        detail = f"not sent: {problem}"
+        if self.dry_run:
+            return Outcome(effect, REJECTED, detail)
+        self._record_rejected(effect, detail)
+        note = InternalComment(rule_id=effect.rule_id, ticket_key=effect.ticket_key, step=f"{effect.step}#bounds",
+                               body=(f"ticketbot did not {effect.describe()[:120]}…: {problem}. "
+                                     "Please make this change by hand."))
+        if not self.store.is_applied(self.scope, note.key):
+            explained = self._apply_one(note)
+            if explained.status != APPLIED:
+                log.warning("could not explain on %s why a value was not used: %s", effect.ticket_key,
+                            explained.detail)
+        return Outcome(effect, REJECTED, detail)
+
+    def _record_rejected(self, effect: Effect, detail: str) -> None:
+        if self.dry_run:
+            return
+        self.store.record_applied(scope=self.scope, effect_key=rejected_key(effect.key), ticket_key=effect.ticket_key,
+                                  rule_id=effect.rule_id, kind=effect.kind, outcome=REJECTED, detail=detail[:2000],
+                                  at=self.clock.now(), durable=True)
 
     def _record(self, effect: Effect, outcome: str, detail: str = "", *, durable: bool | None = None) -> None:
         """Record an effect as made true. A write whose state check cannot tell the bot's change from a
@@ -306,6 +374,21 @@ class Executor:
 DURABLE_AT_ONCE = (Transition, SlackMessage, CreateTicket)
 
 
-def _failed(effect: Effect, exc: Exception) -> Outcome:
+def _failed(effect: Effect, exc: Exception, prefix: str = "") -> Outcome:
     """A failed outcome; a throttled one keeps the wait the system asked for."""
-    return Outcome(effect, FAILED, str(exc), retry_after=getattr(exc, "retry_after", None))
+    return Outcome(effect, FAILED, f"{prefix}{exc}", retry_after=getattr(exc, "retry_after", None))
+
+
+def _is_permanent(exc: Exception) -> bool:
+    """A tracker's :class:`~bot.trackers.base.Rejected`, or Slack naming someone or somewhere not there."""
+    return is_permanent(exc) or (isinstance(exc, NotifyError) and exc.code in SLACK_PERMANENT)
+
+
+def _system(tracker: Tracker) -> str:
+    """Whose bounds apply: ``zendesk`` for Zendesk (and the in-memory site standing in for it), else the name."""
+    return "zendesk" if getattr(tracker, "zendesk", False) is True else tracker.name
+
+
+def rejected_key(effect_key: str) -> str:
+    """Where a rejection is recorded, beside the effect's own key (which means "made true")."""
+    return f"{effect_key}#{REJECTED}"

@@ -2,18 +2,24 @@
 
 The webhook daemon, the poller, ``ticketbot replay`` and ``ticketbot dry-run`` all call
 :meth:`Processor.process`; only the tracker behind it and the executor's ``dry_run`` differ.
+
+A write a system rejected for good (see :mod:`bot.executor`) is reported to the admin channel once
+per (rule, effect kind, missing name), across events and restarts: the report is recorded beside
+the effect records (``report#<rule>:<kind>:<name>``), and only the live scope reports.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.check import explain_rejection, rejection_alert, rejection_identity
 from bot.clock import Clock
 from bot.engine import BoundRule, Engine, RuleResult
-from bot.executor import APPLIED, FAILED, Executor, Outcome
+from bot.executor import APPLIED, FAILED, REJECTED, Executor, Outcome
 from bot.model import TICKET_DELETED, UNKNOWN, Event, Ticket
 from bot.state import StateStore
 from bot.store import LIVE, Store
@@ -55,7 +61,12 @@ class ProcessReport:
 
     @property
     def failed(self) -> bool:
+        """Something a retry may mend failed (a rejected write is not one: it is reported, not retried)."""
         return any(o.status == FAILED for o in self.outcomes) or any(r.result.error for r in self.rules)
+
+    @property
+    def rejected(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == REJECTED]
 
     def as_dict(self) -> dict[str, Any]:
         e = self.event
@@ -69,7 +80,8 @@ class Processor:
 
     def __init__(self, rules: Sequence[BoundRule], tracker: Tracker, store: Store, clock: Clock, *,
                  scope: str = LIVE, dry_run: bool = False, record_traces: bool = True,
-                 notifier: Notifier | None = None, states: StateStore | None = None) -> None:
+                 notifier: Notifier | None = None, states: StateStore | None = None,
+                 alert: Callable[[str], None] | None = None) -> None:
         self.tracker = tracker
         self.store = store
         self.clock = clock
@@ -78,6 +90,9 @@ class Processor:
         self.executor = Executor(tracker, store, clock, scope=scope, dry_run=dry_run, notifier=notifier,
                                  states=states)
         self.engine = Engine(rules, tracker, clock, states=self.executor.states, scope=scope)
+        self.bound = {b.id: b for b in rules}
+        #: The admin channel (the guards' alert in the daemon); else the notifier's, else the log.
+        self.alert = alert or (notifier.alert if notifier is not None else _log_alert)
 
     def process(self, event: Event) -> ProcessReport:
         with self.store.deferred():  # the event's traces and effect records: one transaction
@@ -100,9 +115,34 @@ class Processor:
                 rule_report.outcomes = self.executor.apply(result.evaluation.effects, known=fresh)
                 if any(o.status == APPLIED for o in rule_report.outcomes):
                     fresh = {}  # the next rule must see the ticket as it is now
+                for outcome in rule_report.outcomes:
+                    if outcome.fresh:
+                        self._report_rejection(result.rule_id, outcome)
             report.rules.append(rule_report)
             self._trace(event, rule_report)
         return report
+
+    def _report_rejection(self, rule_id: str, outcome: Outcome) -> None:
+        """Tell the admin channel, once per (rule, effect kind, missing name), what was refused and what to do."""
+        if self.scope != LIVE or self.executor.dry_run:
+            return
+        identity = rejection_identity(rule_id, outcome.effect, outcome.detail, outcome.name)
+        key = f"report#{identity}"
+        if len(key) > 300:  # the record's key column; a long name is known by its digest
+            key = "report#" + hashlib.sha256(identity.encode()).hexdigest()
+        if self.store.is_applied(self.scope, key):
+            log.info("%s rejected again (reported before): %s", outcome.effect.key, outcome.detail)
+            return
+        try:
+            rejection = explain_rejection(self.bound.get(rule_id), outcome.effect, outcome.detail, self.tracker,
+                                          outcome.name)
+        except Exception:  # naming the miss must not fail the event: say what was refused, plainly
+            log.warning("could not explain the rejection of %s", outcome.effect.key, exc_info=True)
+            rejection = explain_rejection(None, outcome.effect, outcome.detail, None, outcome.name)
+        self.store.record_applied(scope=self.scope, effect_key=key, ticket_key=outcome.effect.ticket_key,
+                                  rule_id=rule_id, kind="alert", outcome="reported", detail=rejection.name,
+                                  at=self.clock.now(), durable=True)
+        self.alert(rejection_alert(rejection, outcome.detail))
 
     def _trace(self, event: Event, rule_report: RuleReport) -> None:
         if not self.record_traces:
@@ -113,3 +153,7 @@ class Processor:
             rule_id=rule_report.rule_id, at=self.clock.now(), matched=ev.matched and not rule_report.result.error,
             verdicts=[v.as_dict() for v in ev.verdicts], effects=[o.as_dict() for o in rule_report.outcomes],
             notes=list(ev.notes), error=rule_report.result.error)
+
+
+def _log_alert(text: str) -> None:
+    log.warning("ALERT: %s", text)

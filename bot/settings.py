@@ -120,6 +120,19 @@ class GuardSettings(_Section):
     max_tickets_per_rule_hour: int = Field(default=200, ge=0)
 
 
+class CheckSettings(_Section):
+    """``ticketbot run`` resolves every name the rules use (``ticketbot check``) before it serves.
+
+    Each missing name is logged and told to the admin channel; ``strict`` (or ``ticketbot run --strict``)
+    refuses to start instead (exit 2, one line per miss). A site that cannot be reached is a warning.
+    ``at_start=false`` skips the check (tests that start many daemons; it is also skipped, with a log
+    line, when no tracker is configured).
+    """
+
+    strict: bool = False
+    at_start: bool = True
+
+
 class SlackSettings(_Section):
     """The Slack app: a bot token for the Web API, and how Slack reaches us.
 
@@ -182,6 +195,7 @@ class Settings(BaseSettings):
     zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     guards: GuardSettings = Field(default_factory=GuardSettings)
+    check: CheckSettings = Field(default_factory=CheckSettings)
     #: Testing mode only: ``memory:<site.yaml>[:<state.sqlite3>]`` runs the daemon against a
     #: file-backed in-memory site (state beside the site file by default) instead of Jira.
     #: Empty: Jira from ``jira.*``.

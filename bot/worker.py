@@ -118,10 +118,10 @@ class Handler:
             if not admission.rules:
                 return "done", "; ".join(sorted(set(admission.refused.values()))) or "no enabled rule"
             processor = Processor(admission.rules, tracker, self.store, self.clock, scope=LIVE,
-                                  dry_run=self.dry_run, notifier=self.notifier)
+                                  dry_run=self.dry_run, notifier=self.notifier, alert=self.guards.alert)
             report = processor.process(event)
         self.metrics.observe_report(claim.source, report)
-        if report.failed:
+        if report.failed:  # only what a retry may mend: a rejected write was reported and the runbook went on
             waits = [o.retry_after for o in report.outcomes if o.retry_after is not None]
             raise EventFailed(_failure_summary(report), retry_after=max(waits, default=None))
         return "done", report.skipped

@@ -166,6 +166,7 @@ class DaemonProcess:
         self.port = free_port()
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("TICKETBOT_")},
                     "TICKETBOT_HTTP__PORT": str(self.port), "TICKETBOT_CONFIG": str(CONFIG),
+                    "TICKETBOT_CHECK__AT_START": "false",  # the start-up check has its own tests
                     "TMPDIR": str(log_path.parent), **env}  # what a killed process leaves stays in tmp_path
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None

@@ -368,6 +368,11 @@ class FakeJira:
         issue.updated = self.now
         return comment
 
+    def remove_from_screens(self, project: str, name: str) -> None:
+        """Take the custom field ``name`` off ``project``'s screens: an edit or create setting it there is
+        answered 400 as Jira does ("cannot be set. It is not on the appropriate screen, or unknown")."""
+        self.off_screens.setdefault(project, set()).add(self._field_by_name(name).id)
+
     def throttle(self, times: int, *, status: int = 429, retry_after: str | None = "7") -> None:
         """Answer the next ``times`` requests with ``status`` (+ ``Retry-After``) instead of serving them."""
         self._throttles.extend([(status, retry_after)] * times)
@@ -402,6 +407,7 @@ class FakeJira:
         self.bot = site.bot_account
         self.users: dict[str, SiteUser] = {u.account_id: u for u in [site.bot_account, *site.users]}
         self.fields_by_id: dict[str, SiteField] = {f.id: f for f in site.fields}
+        self.off_screens: dict[str, set[str]] = {}  # project -> custom field ids not on its screens
         self.option_ids: dict[tuple[str, str], str] = {
             (f.id, o): str(10100 + i * 10 + j) for i, f in enumerate(site.fields) for j, o in enumerate(f.options)}
         self.organizations: dict[str, str] = {o.id: o.name for o in site.organizations}
@@ -847,7 +853,7 @@ class FakeJira:
             account = self._account_ref(value)
             return lambda: setattr(issue, "reporter", account)
         site_field = self.fields_by_id.get(fid)
-        if site_field is None:
+        if site_field is None or fid in self.off_screens.get(issue.project, ()):
             raise ValueError(f"Field '{fid}' cannot be set. It is not on the appropriate screen, or unknown.")
         return self._custom_setter(issue, site_field, value)
 
