@@ -153,10 +153,16 @@ class Outages:
             self._back(outage, lasted)
 
     def done(self, event_id: int) -> None:
-        """The event is finished (done or dead): forget it."""
+        """The event is finished (done or dead): forget it. An outage given up on (past the bound) with no
+        event left held is forgotten too: nobody probes it any more, and the next failure opens a new one."""
         with self._lock:
             self._held_since.pop(event_id, None)
             self._holds.pop(event_id, None)
+            for system, outage in list(self._down.items()):
+                outage.held.discard(event_id)
+                if outage.gave_up and not outage.held:
+                    del self._down[system]
+                    log.warning("%s: no event held any more after giving up; its outage is closed", system)
 
     # reading -------------------------------------------------------------------------------------------
     def down(self) -> dict[str, float]:
