@@ -33,7 +33,6 @@ from tests.faults.world import (
 #: The daemon's defaults the budgets below are computed from.
 JIRA_RETRIES = 4  # TICKETBOT_JIRA__MAX_RETRIES
 SLACK_RETRIES = 3  # SlackNotifier.from_settings
-ATTEMPTS = 5  # TICKETBOT_WORKER__MAX_ATTEMPTS
 
 
 def storm(world: World, fake: FaultyJira | FaultySlack, start: datetime, seconds: float, status: int,
