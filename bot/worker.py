@@ -362,6 +362,8 @@ class WorkerPool:
             self.outages.done(claim.id)
             self._record(lambda: self.inbox.fail(claim, error, retry_in=None))
             return
+        for system in systems:
+            self.metrics.held.labels(claim.source, system).inc()
         if isinstance(exc, Held):
             delay = exc.seconds
             log.debug("inbox event %s (%s) held %.1fs: %s", claim.id, claim.ticket_key, delay, exc)

@@ -160,6 +160,7 @@ def test_events_meeting_jira_down_are_held_in_order_without_spending_attempts_on
     assert daemon.inbox.dead_letters() == []
     assert 8 <= tracker.reads <= 6 + 600 / 60 + 1  # one probe at a time: 2, 4 … 60 s apart
     assert [a.split(" for ")[0] for a in alerts] == ["jira has been unavailable"]
+    assert 'ticketbot_events_held_total{source="jira",system="jira"}' in daemon.metrics.render().decode()
     tracker.down = False
     _run_until(daemon, clock, 61)
     rows = daemon.inbox.rows()
