@@ -81,7 +81,7 @@ class Outages:
     # asked before an event calls a system ---------------------------------------------------------------
     def wait(self, system: str, event_id: int) -> float | None:
         """Seconds the event must wait before calling ``system`` (it is held meanwhile); None: go ahead
-        (the system is up, or this event is the outage's next probe). 0.0 never: see :meth:`expired`."""
+        (the system is up, or this event is the outage's next probe)."""
         with self._lock:
             outage = self._down.get(system)
             if outage is None:
