@@ -371,8 +371,8 @@ class WorkerPool:
             delay = max(self.outages.failed(s, claim.id, retry_after=exc.retry_after) for s in systems)
             if exc.retry_after is not None:  # a throttled vendor said when to come back: not sooner
                 delay = max(delay, exc.retry_after)
-            log.warning("inbox event %s (%s) held, next try in %.0fs (attempt not counted): %s", claim.id,
-                        claim.ticket_key, delay, exc)
+            log.warning("inbox event %s (%s) failed on attempt %d, held: next try in %.0fs, the attempt given back "
+                        "(an outage): %s", claim.id, claim.ticket_key, claim.attempts, delay, exc)
         self._record(lambda: self.inbox.fail(claim, str(exc), retry_in=delay, spent=False))
 
     def _dead(self, claim: Claim, error: str) -> None:
