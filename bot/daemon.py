@@ -92,7 +92,10 @@ class Daemon:
                                notifier=self.notifier)
         w = settings.worker
         self.workers = WorkerPool(self.inbox, self.handler, self.metrics, count=w.count, lease_seconds=w.lease_seconds,
-                                  idle_poll=w.idle_poll, retry=Retry(w.max_attempts, w.backoff_base, w.backoff_max))
+                                  idle_poll=w.idle_poll, alert=alert,
+                                  retry=Retry(w.max_attempts, w.backoff_base, w.backoff_max,
+                                              outage_cap=w.outage_probe_max, outage_alert_after=w.outage_alert_after,
+                                              outage_max=w.outage_max_hours * 3600))
         self.elector = LeaderElector(lock_for(settings.database_url), retry=w.leader_retry)
         self.scheduler = Scheduler(self.elector)
         self.timers = TimerSweep(StateStore(self.store), self.inbox, self.clock)

@@ -541,13 +541,30 @@ class Inbox:
         return self._finish(claim, conn, status=status, note=note, finished_at=self.clock.now(),
                             lease_owner=None, lease_until=None, last_error=None)
 
-    def fail(self, claim: Claim, error: str, *, retry_in: float | None) -> bool:
-        """Record a failure: retry after ``retry_in`` seconds, or dead-letter when None."""
+    def fail(self, claim: Claim, error: str, *, retry_in: float | None, spent: bool = True) -> bool:
+        """Record a failure: retry after ``retry_in`` seconds, or dead-letter when None.
+
+        ``spent=False`` gives back the attempt counted at the claim: the event met its system down
+        (an outage), which says nothing about the event itself."""
+        attempts = {} if spent else {"attempts": InboxRow.attempts - 1}
         if retry_in is None:
             return self._finish(claim, None, status=DEAD, last_error=error[:4000], finished_at=self.clock.now(),
-                                lease_owner=None, lease_until=None)
+                                lease_owner=None, lease_until=None, **attempts)
         return self._finish(claim, None, status=PENDING, last_error=error[:4000], lease_owner=None, lease_until=None,
-                            next_attempt_at=self.clock.now().timestamp() + retry_in)
+                            next_attempt_at=self.clock.now().timestamp() + retry_in, **attempts)
+
+    def hurry(self, row_ids: Sequence[int]) -> int:
+        """Make these events (held during an outage that is now over) due now, if they still wait; wakes
+        the workers. How many were."""
+        now = self.clock.now().timestamp()
+        count = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(row_ids), 500):
+                count += conn.execute(_change(InboxRow.id.in_(row_ids[start:start + 500]), InboxRow.status == PENDING,
+                                              InboxRow.next_attempt_at > now).values(next_attempt_at=now)).rowcount
+        if count:
+            self.notify()
+        return count
 
     def _finish(self, claim: Claim, conn: Connection | None, **values: Any) -> bool:
         stmt = _change(InboxRow.id == claim.id, InboxRow.version == claim.version,
@@ -614,10 +631,12 @@ class Inbox:
             return list(session.scalars(query).all())
 
     def newest_occurrence(self, ticket_key: str) -> datetime | None:
-        """When the latest event we hold for a ticket happened (the poller skips what it has)."""
+        """When the latest event we hold for a ticket happened (the poller skips what it has). Dead
+        letters do not count: the ticket's state at that moment was never applied, so a poll that finds
+        the ticket updated queues it again."""
         with self.engine.connect() as conn:
             moment = conn.execute(select(func.max(InboxRow.occurred_at))
-                                  .where(InboxRow.ticket_key == ticket_key)).scalar()
+                                  .where(InboxRow.ticket_key == ticket_key, InboxRow.status != DEAD)).scalar()
         return as_utc(moment) if moment else None
 
     # dead letters ---------------------------------------------------------------------------

@@ -48,6 +48,8 @@ class Metrics:
         self.effects = Counter("ticketbot_effects", "Effects by type and outcome", ["type", "outcome"], registry=p)
         self.dead_lettered = Counter("ticketbot_events_dead_lettered", "Events given up after their last attempt",
                                      ["source"], registry=p)
+        self.held = Counter("ticketbot_events_held", "Tries of events that met their system unavailable (an outage): "
+                            "put back without spending an attempt", ["source", "system"], registry=p)
         self.latency = Histogram("ticketbot_processing_latency_seconds", "From receipt to processed",
                                  ["source"], buckets=LATENCY_BUCKETS, registry=p)
         self._live = _LiveCollector()

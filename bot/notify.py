@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import HttpResponse
 
 from bot.effects import SlackMessage
-from bot.notify_error import NotifyError
+from bot.notify_error import TRANSIENT_CODES, NotifyError
 from bot.settings import SlackSettings
 from bot.slack.blocks import decision_message, sent_marker, text_message
 from bot.slack.client import ApiStats, Sleep, retry_after, web_client
@@ -234,7 +234,8 @@ class SlackNotifier:
         except SlackApiError as exc:
             raise _api_error(method, exc) from None
         except (SlackClientError, OSError) as exc:
-            raise NotifyError(f"Slack {method} failed: {type(exc).__name__}") from None
+            # No answer (connection refused, reset, timeout): Slack is unreachable, not the message wrong.
+            raise NotifyError(f"Slack {method} failed: {type(exc).__name__}", transient=True) from None
 
 
 def _api_error(method: str, exc: SlackApiError) -> NotifyError:
@@ -244,5 +245,7 @@ def _api_error(method: str, exc: SlackApiError) -> NotifyError:
     if response is not None and response.status_code == 429:
         wait = retry_after(HttpResponse(status_code=429, headers=dict(response.headers or {})))
         return NotifyError(f"Slack {method} rate limited (retry after {wait:g} s)", code=code or "ratelimited",
-                           retry_after=wait)
-    return NotifyError(f"Slack {method} failed: {code}", code=code)
+                           retry_after=wait, transient=True)
+    status = response.status_code if response is not None else None
+    transient = code in TRANSIENT_CODES or status is None or status >= 500 or status == 408
+    return NotifyError(f"Slack {method} failed: {code}", code=code, transient=transient)

@@ -5,7 +5,8 @@ Webhooks get lost (Jira gives up after a few retries, a deploy drops a request).
 tickets updated since the persisted watermark minus an overlap (Jira's JQL has minute
 precision, clocks drift), and enqueues one ``poll`` event per ticket update. Dedup makes
 the overlap harmless: the same ticket at the same ``updated`` is one inbox row, and an
-update the inbox already holds a webhook for is skipped.
+update the inbox already holds a webhook for is skipped (a dead letter does not count: it was never
+applied, so a poll that finds its ticket updated queues the ticket again).
 
 One poller per system: Jira's (source ``poll``) searches with JQL from the watermark; Zendesk's
 (source ``zendesk-poll``) follows the incremental export's cursor, which it keeps in the

@@ -102,6 +102,13 @@ class WorkerSettings(_Section):
     max_attempts: int = Field(default=5, ge=1)
     backoff_base: float = Field(default=2.0, gt=0)  # seconds; doubles per attempt
     backoff_max: float = Field(default=600.0, gt=0)
+    #: A tracker or Slack unavailable (5xx, timeouts, unreachable, throttling): its events are held without
+    #: spending attempts for at most this many hours, then dead-lettered (see bot.outage).
+    outage_max_hours: float = Field(default=24.0, gt=0)
+    #: An outage lasting longer than this (seconds) is reported to the admin channel, and then its end.
+    outage_alert_after: float = Field(default=180.0, ge=0)
+    #: The longest wait between two tries of a system in an outage (seconds; the wait doubles from backoff_base).
+    outage_probe_max: float = Field(default=60.0, gt=0)
     #: A claimed event whose worker went silent this long is claimable again (crashed replica).
     lease_seconds: float = Field(default=60.0, gt=0)
     #: How often an idle worker looks for work written by other replicas (seconds).

@@ -2,7 +2,10 @@
 
 A pool of threads claims events (see :mod:`bot.inbox` for the per-ticket ordering); an
 event whose processing fails is retried with exponential backoff and, after the last
-attempt, dead-lettered. A failing event holds back only its own ticket's later events.
+attempt, dead-lettered (with an admin alert naming the command that retries it). A failing
+event holds back only its own ticket's later events. An event that met its system unavailable
+(an outage, see :mod:`bot.outage`) is held instead: its attempt is given back and it is retried
+for as long as the outage lasts, up to a bound of hours.
 
 Under ``ticketbot run`` the pool lives in a child process (:class:`WorkerProcess`, niced):
 rule processing is CPU-bound Python, and in the HTTP process it would take the interpreter
@@ -18,8 +21,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +36,7 @@ from bot.guards import Guards
 from bot.inbox import IGNORED, Claim, Inbox
 from bot.metrics import Metrics, api_counts
 from bot.model import Event
+from bot.outage import SLACK, Outages, is_outage
 from bot.pipeline import Processor, ProcessReport
 from bot.store import LIVE, Store
 from bot.trackers.base import Tracker
@@ -65,6 +70,10 @@ class Retry:
     max_attempts: int = 5
     base: float = 2.0
     cap: float = 600.0
+    #: An outage (see :mod:`bot.outage`): the longest wait between probes, when to alert, when to give up.
+    outage_cap: float = 60.0
+    outage_alert_after: float = 180.0
+    outage_max: float = 24 * 3600.0
 
     def delay(self, attempts: int) -> float | None:
         """Seconds before the next attempt after ``attempts`` failed ones; None: give up."""
@@ -82,6 +91,58 @@ class EventFailed(Exception):
         self.retry_after = retry_after
 
 
+class Unreachable(EventFailed):
+    """The event failed having met ``systems`` unavailable: it is held, not charged an attempt."""
+
+    def __init__(self, systems: Sequence[str], cause: Exception) -> None:
+        super().__init__(f"{', '.join(systems)} unavailable: {cause.__class__.__name__}: {cause}",
+                         retry_after=getattr(cause, "retry_after", None))
+        self.systems = list(systems)
+
+
+class Held(Exception):
+    """The event's system is in an outage and another event is probing it: wait ``seconds`` without calling it."""
+
+    def __init__(self, system: str, seconds: float) -> None:
+        super().__init__(f"held: {system} is unavailable (outage), not called")
+        self.system = system
+        self.seconds = seconds
+
+
+@dataclass
+class _Seen:
+    """The systems one event's calls reached (``up``) and found unavailable (``down``)."""
+
+    up: set[str] = field(default_factory=set)
+    down: set[str] = field(default_factory=set)
+
+
+class _Watched:
+    """A tracker or notifier whose calls note in ``seen`` whether ``system`` answered or was unavailable.
+
+    ``alert`` is not watched: it never raises, so its return says nothing about Slack."""
+
+    def __init__(self, target: Any, system: str, seen: _Seen) -> None:
+        self._target, self._system, self._seen = target, system, seen
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not callable(attr) or name.startswith("_") or name == "alert":
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = attr(*args, **kwargs)
+            except Exception as exc:
+                if is_outage(exc):
+                    self._seen.down.add(self._system)
+                raise
+            self._seen.up.add(self._system)
+            return result
+
+        return call
+
+
 class Handler:
     """Everything one event goes through once claimed."""
 
@@ -97,6 +158,8 @@ class Handler:
         self.metrics = metrics
         self.dry_run = dry_run
         self.notifier = notifier  # Slack: SlackMessage effects are sent through it
+        #: The pool's breaker (set by WorkerPool): an event of a system in an outage waits for its probe.
+        self.outages: Outages | None = None
 
     def handle(self, claim: Claim) -> tuple[str, str]:
         """Process one event; returns (final status, note). Raises on a retryable failure."""
@@ -107,24 +170,50 @@ class Handler:
         if tracker is None and source.route is None:
             return IGNORED, f"no {source.system} tracker configured"
         event = self._decode(source, claim)
+        system = source.system
         if source.route is not None:
             system = source.route(event)
             tracker = self.trackers.get(system)
             if tracker is None:
                 return IGNORED, f"no {system} tracker configured"
-        with self.store.deferred():  # refusals, traces and effect records of the event: one transaction
-            admission = self.guards.admit(event, self.rules)
-            self.guards.trace_refusals(event, admission)
-            if not admission.rules:
-                return "done", "; ".join(sorted(set(admission.refused.values()))) or "no enabled rule"
-            processor = Processor(admission.rules, tracker, self.store, self.clock, scope=LIVE,
-                                  dry_run=self.dry_run, notifier=self.notifier, alert=self.guards.alert)
-            report = processor.process(event)
-        self.metrics.observe_report(claim.source, report)
-        if report.failed:  # only what a retry may mend: a rejected write was reported and the runbook went on
-            waits = [o.retry_after for o in report.outcomes if o.retry_after is not None]
-            raise EventFailed(_failure_summary(report), retry_after=max(waits, default=None))
+        self._gate(system, claim)
+        seen = _Seen()
+        with self._watching(seen):
+            with self.store.deferred():  # refusals, traces and effect records of the event: one transaction
+                admission = self.guards.admit(event, self.rules)
+                self.guards.trace_refusals(event, admission)
+                if not admission.rules:
+                    return "done", "; ".join(sorted(set(admission.refused.values()))) or "no enabled rule"
+                notifier = _Watched(self.notifier, SLACK, seen) if self.notifier is not None else None
+                processor = Processor(admission.rules, _Watched(tracker, system, seen), self.store, self.clock,
+                                      scope=LIVE, dry_run=self.dry_run, notifier=notifier,
+                                      alert=self.guards.alert)
+                report = processor.process(event)
+            self.metrics.observe_report(claim.source, report)
+            if report.failed:  # only what a retry may mend: a rejected write was reported and the runbook went on
+                waits = [o.retry_after for o in report.outcomes if o.retry_after is not None]
+                raise EventFailed(_failure_summary(report), retry_after=max(waits, default=None))
         return "done", report.skipped
+
+    def _gate(self, system: str, claim: Claim) -> None:
+        """Raise Held when ``system`` is in an outage and it is not this event's turn to probe it."""
+        wait = self.outages.wait(system, claim.id) if self.outages is not None else None
+        if wait is not None:
+            raise Held(system, wait)
+
+    @contextmanager
+    def _watching(self, seen: _Seen) -> Iterator[None]:
+        """A failure of an event that met a system unavailable becomes Unreachable (held, not charged);
+        a system the event reached is up again (its outage, if any, is over)."""
+        try:
+            yield
+        except Exception as exc:
+            if seen.down:
+                raise Unreachable(sorted(seen.down), exc) from exc
+            raise
+        finally:
+            if self.outages is not None:
+                self.outages.reached(seen.up - seen.down)
 
     @staticmethod
     def _decode(source: Source, claim: Claim) -> Event:
@@ -150,7 +239,7 @@ class WorkerPool:
 
     def __init__(self, inbox: Inbox, handler: Handler, metrics: Metrics, *, count: int = 4,
                  lease_seconds: float = 60.0, idle_poll: float = 0.5, retry: Retry = Retry(),
-                 orphan_check: float = ORPHAN_CHECK) -> None:
+                 orphan_check: float = ORPHAN_CHECK, alert: Callable[[str], None] | None = None) -> None:
         self.inbox = inbox
         self.handler = handler
         self.metrics = metrics
@@ -159,6 +248,11 @@ class WorkerPool:
         self.idle_poll = idle_poll
         self.retry = retry
         self.orphan_check = orphan_check
+        self.alert = alert  # the admin channel: dead letters, outages
+        self.outages = Outages(inbox.clock, alert=alert, base=retry.base, cap=retry.outage_cap,
+                               alert_after=retry.outage_alert_after, max_seconds=retry.outage_max)
+        self.outages.on_back = inbox.hurry
+        handler.outages = self.outages
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._in_flight: dict[int, Claim] = {}
@@ -233,11 +327,16 @@ class WorkerPool:
                 return
             self._record(lambda: store.flush(
                 also=lambda conn: self.inbox.complete(claim, status=status, note=note[:4000], conn=conn)))
+        self.outages.done(claim.id)
         self.metrics.latency.labels(claim.source).observe(
             max(0.0, self.inbox.clock.now().timestamp() - claim.received_ts))
 
     def _failed(self, claim: Claim, exc: Exception) -> None:
-        """Retry later with backoff, or dead-letter: after the last attempt, or at once when undecodable."""
+        """Retry later with backoff, or dead-letter: after the last attempt, or at once when undecodable.
+        An outage holds the event instead (see :meth:`_hold`)."""
+        if isinstance(exc, Held | Unreachable):
+            self._hold(claim, exc)
+            return
         undecodable = isinstance(exc, Undecodable)
         error = str(exc) if undecodable else f"{exc.__class__.__name__}: {exc}"
         delay = None if undecodable else self.retry.delay(claim.attempts)
@@ -249,10 +348,44 @@ class WorkerPool:
                         claim.attempts, error, exc_info=not (undecodable or _expected(exc)))
             self.metrics.failed.labels(claim.source, "-").inc()
         if delay is None:
-            log.error("inbox event %s (%s) dead-lettered after %d attempt(s): %s", claim.id, claim.ticket_key,
-                      claim.attempts, error)
-            self.metrics.dead_lettered.labels(claim.source).inc()
+            self._dead(claim, error)
         self._record(lambda: self.inbox.fail(claim, error, retry_in=delay))
+
+    def _hold(self, claim: Claim, exc: Held | Unreachable) -> None:
+        """Put an event that met an outage back without spending its attempt; dead-letter it once it has
+        been held past the bound (``Retry.outage_max``; the outage alerts once for all of them)."""
+        systems = [exc.system] if isinstance(exc, Held) else exc.systems
+        if any(self.outages.expired(system, claim.id) for system in systems):
+            error = f"{exc.__class__.__name__}: {exc}"
+            log.error("inbox event %s (%s) dead-lettered: held past the outage bound: %s", claim.id,
+                      claim.ticket_key, error)
+            self.metrics.dead_lettered.labels(claim.source).inc()
+            self.outages.done(claim.id)
+            self._record(lambda: self.inbox.fail(claim, error, retry_in=None))
+            return
+        for system in systems:
+            self.metrics.held.labels(claim.source, system).inc()
+        if isinstance(exc, Held):
+            delay = exc.seconds
+            log.debug("inbox event %s (%s) held %.1fs: %s", claim.id, claim.ticket_key, delay, exc)
+        else:
+            delay = max(self.outages.failed(s, claim.id, retry_after=exc.retry_after) for s in systems)
+            if exc.retry_after is not None:  # a throttled vendor said when to come back: not sooner
+                delay = max(delay, exc.retry_after)
+            log.warning("inbox event %s (%s) failed on attempt %d, held: next try in %.0fs, the attempt given back "
+                        "(an outage): %s", claim.id, claim.ticket_key, claim.attempts, delay, exc)
+        self._record(lambda: self.inbox.fail(claim, str(exc), retry_in=delay, spent=False))
+
+    def _dead(self, claim: Claim, error: str) -> None:
+        """Log, count and tell the admin channel that an event is set aside, and how to retry it."""
+        log.error("inbox event %s (%s) dead-lettered after %d attempt(s): %s", claim.id, claim.ticket_key,
+                  claim.attempts, error)
+        self.metrics.dead_lettered.labels(claim.source).inc()
+        self.outages.done(claim.id)
+        if self.alert is not None:
+            self.alert(f"Inbox event {claim.id} ({claim.source}, ticket {claim.ticket_key or '-'}) was "
+                       f"dead-lettered after {claim.attempts} attempt(s): {error[:1500]}\n"
+                       f"Once the cause is fixed, retry it with `ticketbot dead-letters --retry {claim.id}`.")
 
     def _record(self, write: Callable[[], object]) -> None:
         """Write an event's outcome to the inbox; while the database is unreachable, keep trying.

@@ -424,6 +424,8 @@ class ZendeskTracker:
             raise TrackerError(f"{what}: {exc}") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Unavailable(f"{what}: {type(exc).__name__} talking to Zendesk (Zendesk unreachable)") from exc
+        except requests.exceptions.RetryError as exc:  # zenpy's session retried a 503 three times: Zendesk is down
+            raise Unavailable(f"{what}: Zendesk kept answering 503 (service unavailable)") from exc
         except requests.RequestException as exc:
             raise TrackerError(f"{what}: {type(exc).__name__} talking to Zendesk") from exc
 

@@ -43,6 +43,18 @@ def test_poll_skips_an_update_the_inbox_already_has_from_a_webhook(make_daemon, 
     assert (result.found, result.queued) == (1, 0)
 
 
+def test_poll_queues_again_a_ticket_whose_only_inbox_row_is_a_dead_letter(make_daemon, clock):
+    """A dead letter was never applied: the poll that finds its ticket updated must not take it for handled."""
+    daemon = make_daemon(onboarding_site(["SS-1"]))
+    daemon.handler.trackers["jira"].apply_external_change("SS-1", "labels", "x")
+    raw = encode(onboarding_created("SS-1", int(clock.now().timestamp() * 1000)))
+    assert daemon.intake.receive("jira", raw, {k.lower(): v for k, v in jira_headers(raw).items()}).status == 202
+    daemon.inbox.fail(daemon.inbox.claim(60), "EventFailed: a rule failed", retry_in=None)
+    result = daemon.poller.poll_once()
+    assert (result.found, result.queued) == (1, 1)
+    assert [(r.source, r.status) for r in daemon.inbox.rows()] == [("jira", "dead"), ("poll", "pending")]
+
+
 def test_a_failed_poll_keeps_the_watermark(make_daemon, clock):
     daemon = make_daemon(onboarding_site(["SS-1"]))
     daemon.poller.poll_once()

@@ -3,8 +3,11 @@ ticket's events flow past it and complete as in a clean run.
 
 Two kinds of poison: a ticket the tracker can never serve (Jira answers 500 to every request about
 SS-104), and a rule with a bug that raises on every event of one ticket (SS-103, an onboarding in
-full swing). The inbox retries such an event with its backoff (2, 4, 8, 16 s), then sets it aside
-as a dead letter; until then only that ticket's later events wait behind it.
+full swing). The inbox retries a rule's failure with its backoff (2, 4, 8, 16 s), then sets it aside
+as a dead letter and tells the admin channel how to retry it; until then only that ticket's later
+events wait behind it. A 500 says Jira is unavailable, which may be an outage: that event is held
+without spending attempts (2 s doubling to 60 s between tries) for TICKETBOT_WORKER__OUTAGE_MAX_HOURS,
+then dead-lettered.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from collections import Counter
 from datetime import timedelta
 from itertools import pairwise
 
+import pytest
+
 from bot.config import RuleBlock
 from bot.engine import BoundRule, Evaluation, Rule, RuleContext
 from bot.inbox import DEAD, DONE
 from bot.model import Event, Ticket
-from tests.faults.world import World, clean_run, diff
+from tests.faults.world import ADMIN_CHANNEL, World, clean_run, diff
 
 ATTEMPTS = 5  # TICKETBOT_WORKER__MAX_ATTEMPTS
 BACKOFF = [2.0, 4.0, 8.0, 16.0]  # TICKETBOT_WORKER__BACKOFF_BASE = 2, doubling
@@ -31,7 +36,7 @@ def _attempt_gaps(world: World, path: str) -> list[float]:
 
 def test_a_ticket_jira_cannot_serve_is_dead_lettered_and_the_rest_completes(tmp_path):
     clean = clean_run(tmp_path / "clean")
-    with World(tmp_path / "run") as world:
+    with World(tmp_path / "run", outage_max_hours=1) as world:
         def broken(method: str, path: str) -> tuple[int, dict[str, str], str] | None:
             if "/issue/SS-104" in path:
                 return 500, {"Content-Type": "application/json"}, '{"errorMessages": ["Internal server error"]}'
@@ -41,12 +46,17 @@ def test_a_ticket_jira_cannot_serve_is_dead_lettered_and_the_rest_completes(tmp_
         world.run_clean()
 
         [dead] = world.daemon.inbox.dead_letters()
-        assert (dead.ticket_key, dead.kind, dead.attempts) == ("SS-104", "ticket.created", ATTEMPTS)
+        assert (dead.ticket_key, dead.kind, dead.attempts) == ("SS-104", "ticket.created", 1)
         assert "HTTP 500" in dead.last_error
-        # Retried with the inbox's backoff, not in a tight loop: one read of SS-104 per attempt.
-        assert _attempt_gaps(world, "/rest/api/2/issue/SS-104") == BACKOFF
+        # Held with a backoff, not in a tight loop: one read of SS-104 per try, 2 s doubling to 60 s, for an hour.
+        gaps = _attempt_gaps(world, "/rest/api/2/issue/SS-104")
+        assert gaps[:5] == pytest.approx([*BACKOFF, 32.0], abs=0.01)
+        assert all(59.9 < gap < 60.1 for gap in gaps[5:]) and 55 < len(gaps) < 65
         # Everything else flowed and completed exactly as in a clean run; SS-104 got nothing.
         assert {r.status for r in world.inbox() if r.ticket_key != "SS-104"} == {DONE}
+        alerts = [m["text"] for m in world.slack.messages.pop(ADMIN_CHANNEL, [])]
+        assert [a.split(" for ")[0] for a in alerts] == ["jira has been unavailable"] * 2
+        assert "dead-lettered" in alerts[1] and "ticketbot dead-letters --all" in alerts[1]
         state = world.state()
         lost = state["tickets"].pop("SS-104")
         expected = {**clean.state, "tickets": {k: v for k, v in clean.state["tickets"].items() if k != "SS-104"}}
@@ -84,6 +94,9 @@ def test_a_rule_that_always_raises_on_a_ticket_dead_letters_its_events_without_s
             ("SS-103", "ticket.updated", ATTEMPTS)]
         assert all("exploding" in r.last_error and "ZeroDivisionError" in r.last_error for r in dead)
         assert {r.status for r in world.inbox() if r.ticket_key != "SS-103"} == {DONE}
+        alerts = [m["text"] for m in world.slack.messages.pop(ADMIN_CHANNEL, [])]
+        assert [a.splitlines()[-1] for a in alerts] == [
+            f"Once the cause is fixed, retry it with `ticketbot dead-letters --retry {r.id}`." for r in dead]
         assert diff(clean.state, world.state()) == []
         assert Counter(world.writes()) == Counter(clean.writes), "a retry of a poisoned event wrote again"
 
