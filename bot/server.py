@@ -164,23 +164,35 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+#: Deepest JSON nesting a webhook body may have. Python's parser gives up somewhere short of 1,000 levels,
+#: depending on how deep the stack already is; a fixed limit well below that gives every body the same
+#: answer wherever it is parsed, and leaves room for each later ``json.dumps``/``loads`` of the stored
+#: body (the inbox, a worker). A real webhook nests a few dozen levels; 640 still takes a description
+#: of 300 ADF levels (two JSON levels each), which the sources flatten (bot/trackers/jira_model.py).
+MAX_JSON_DEPTH = 640
+
+
 def read_json(body: bytes) -> Any:
     """The body as JSON text as RFC 8259 has it (UTF-8, a leading BOM ignored), else ValueError saying why.
 
     Refused besides what ``json`` refuses: other encodings (UTF-16, latin-1), ``NaN``/``Infinity``,
-    nesting too deep for the parser, and lone surrogate escapes (``"\\ud800"``), which are no
-    Unicode text and could not be stored or hashed later.
+    nesting deeper than :data:`MAX_JSON_DEPTH`, and lone surrogate escapes (``"\\ud800"``), which are
+    no Unicode text and could not be stored or hashed later.
     """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError("body is not JSON (not UTF-8 text)") from None
+    too_deep = f"body is not JSON ticketbot accepts (nested deeper than {MAX_JSON_DEPTH} levels)"
     try:
         payload = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
-        raise ValueError("body is not JSON ticketbot accepts (nested too deeply)") from None
+        raise ValueError(too_deep) from None
     except ValueError:
         raise ValueError("body is not JSON") from None
+    # A body with fewer brackets than the limit cannot nest deeper: most bodies skip the walk.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(payload) > MAX_JSON_DEPTH:
+        raise ValueError(too_deep)
     # Valid UTF-8 cannot carry a surrogate: only a \uD800-\uDFFF escape can, so most bodies skip the walk.
     if _SURROGATE_ESCAPE.search(text) and _holds_surrogate(payload):
         raise ValueError("body is not JSON ticketbot accepts (a string holds a lone surrogate escape)")
@@ -189,6 +201,17 @@ def read_json(body: bytes) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _depth(payload: Any) -> int:
+    """How many arrays and objects deep ``payload`` nests (an explicit stack: no recursion)."""
+    deepest, pending = 0, [(payload, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _holds_surrogate(payload: Any) -> bool:
