@@ -4,6 +4,11 @@
 ``extensions=[register]`` (each ``register(app)`` is called once the core routes exist) or
 ``app.include_router(...)`` later, as Slack's ``/slack/events`` will.
 
+Health: ``GET /livez`` is 200 while the process and its event loop answer at all; ``GET /readyz`` is 200
+when the database answers (and, on SQLite, is still the file opened at start), the intake file is
+writable and the workers and scheduler run, else 503 with a JSON report saying what is wrong (see
+:mod:`bot.health`); ``GET /healthz`` is the same as ``/readyz``, kept for existing checks.
+
 A webhook is answered only after its event is committed to the inbox. Answers:
 413 body over the limit, 403 endpoint closed (no secret configured and not explicitly
 opened), 401 signature missing/invalid/stale, 400 not UTF-8 JSON (:func:`read_json`), not an
@@ -287,10 +292,20 @@ def create_app(intake: Intake, metrics: Metrics, health: Callable[[], tuple[bool
         app.add_api_route(f"/webhooks/{source}", _bind(webhook, source), methods=["POST"],
                           name=f"webhook_{source}", include_in_schema=False)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> Response:
+    @app.get("/livez", include_in_schema=False)
+    async def livez() -> Response:
+        """Answered on the event loop itself, so an answer is the proof: nothing else is checked, as a
+        restart (what an orchestrator does to a process that is not live) mends no database."""
+        return JSONResponse({"status": "alive"})
+
+    async def readyz() -> Response:
+        """Whether this process can do its work now (``health``: database, intake file, workers,
+        scheduler): 200, or 503 with the report saying what is wrong (take it out of rotation, alert)."""
         ok, report = await run_in_threadpool(health)
         return JSONResponse(report, status_code=200 if ok else 503)
+
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/healthz", readyz, methods=["GET"], include_in_schema=False)  # before /readyz existed
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
