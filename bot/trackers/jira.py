@@ -588,7 +588,8 @@ class JiraTracker:
         if not response.content:
             return None
         try:
-            return response.json()
+            with self._errors(what):
+                return response.json()
         except ValueError:
             raise TrackerError(f"Jira {what} answered {response.status_code} with a body that is not JSON") from None
 
@@ -606,6 +607,8 @@ class JiraTracker:
             raise Unavailable(f"Jira {what} failed: {exc.__class__.__name__} (Jira unreachable)") from None
         except requests.RequestException as exc:
             raise TrackerError(f"Jira {what} failed: {exc.__class__.__name__}") from None
+        except RecursionError:  # the JSON parser recurses per level: an answer can outnest it (asking again won't help)
+            raise Rejected(f"Jira {what}: the answer is nested too deeply to be read") from None
 
 
 # small pure helpers --------------------------------------------------------------------------------

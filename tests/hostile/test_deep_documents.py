@@ -13,12 +13,15 @@ import json
 from typing import Any
 
 import pytest
+import responses
 
 from bot.inbox import DONE
 from bot.security import jira_signature, zendesk_signature
 from bot.server import MAX_JSON_DEPTH
 from bot.sources.common import MalformedEvent
 from bot.sources.zendesk_webhook import normalize_zendesk_webhook
+from bot.trackers.base import Rejected
+from bot.trackers.jira import JiraTracker
 from bot.trackers.jira_model import DEEP_MARKER, MAX_DEPTH, adf_to_text, plain_value
 from bot.trackers.site import SiteTicket
 from tests.hostile.world import CUSTOMER, JIRA_WEBHOOK_SECRET, ZENDESK_WEBHOOK_SECRET, World
@@ -139,3 +142,19 @@ def test_a_zendesk_comment_of_deeply_nested_html_is_accepted_with_its_text(world
         "X-Zendesk-Webhook-Signature": zendesk_signature(ZENDESK_WEBHOOK_SECRET, raw, at)})
     assert response.status_code == 202, response.text
     assert normalize_zendesk_webhook(raw, received_at=world.clock.now()).comment.body == "Approved, go live"
+
+
+def test_a_jira_answer_nested_too_deep_to_parse_is_a_rejection_not_a_crash():
+    """The REST side: an issue whose (app-provided) field nests past what the parser reaches."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with responses.RequestsMock() as mock:
+        mock.get("https://deep.atlassian.net/rest/api/2/issue/SS-1",
+                 body='{"id": "1", "key": "SS-1", "fields": {"customfield_1": ' + deep + "}}",
+                 content_type="application/json")
+        mock.get("https://deep.atlassian.net/rest/api/2/issue/SS-1/watchers", body=deep,
+                 content_type="application/json")
+        tracker = JiraTracker("https://deep.atlassian.net", "bot@example.com", "token", sleep=lambda _s: None)
+        with pytest.raises(Rejected, match="nested too deeply"):
+            tracker.get_ticket("SS-1")
+        with pytest.raises(Rejected, match="nested too deeply"):
+            tracker._watchers("SS-1")
