@@ -208,15 +208,15 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _depth(payload: Any) -> int:
-    """How many arrays and objects deep ``payload`` nests (an explicit stack: no recursion)."""
-    deepest, pending = 0, [(payload, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, depth)
-            pending.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
-    return deepest
+def _depth(payload: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How many arrays and objects deep ``payload`` nests, counted up to ``limit + 1``: level by level
+    (no recursion), and only containers are kept for the next level."""
+    depth, level = 0, [payload] if isinstance(payload, dict | list) else []
+    while level and depth <= limit:
+        depth += 1
+        level = [child for value in level for child in (value.values() if isinstance(value, dict) else value)
+                 if isinstance(child, dict | list)]
+    return depth
 
 
 def _holds_surrogate(payload: Any) -> bool:
