@@ -32,8 +32,8 @@ from pydantic import SecretStr
 from bot.clock import Clock, SystemClock
 from bot.engine import BoundRule
 from bot.guards import Guards
-from bot.inbox import Inbox
 from bot.health import DatabaseProbe, WatchedFile
+from bot.inbox import Inbox
 from bot.intake import IntakeFile, intake_path
 from bot.internal_sources import internal_sources
 from bot.leader import LeaderElector, lock_for
@@ -210,7 +210,8 @@ class Daemon:
         }
         if self.inbox.intake is not None:
             report["intake"] = intake or "ok"
-        problems = [p for p in (problem and f"database: {problem}", intake and f"intake: {intake}", None if workers["alive"] else "the workers are not running",
+        problems = [p for p in (problem and f"database: {problem}", intake and f"intake: {intake}",
+                                None if workers["alive"] else "the workers are not running",
                                 None if scheduler_ok else "the scheduler (polls, timers) is not running") if p]
         ok = not problems
         report["status"] = "ok" if ok else "unhealthy"

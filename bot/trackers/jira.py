@@ -299,8 +299,8 @@ class JiraTracker:
             self._request("PUT", self._api(f"issue/{_part(key)}"), body={"fields": fields})
 
     def add_watcher(self, key: str, email: str) -> None:
-        # The body is the bare account id as a JSON string, as the API wants.
         key = jira_key(key)
+        # The body is the bare account id as a JSON string, as the API wants.
         self._request("POST", self._api(f"issue/{_part(key)}/watchers"), body=self._account_id(email))
 
     def remove_participant(self, key: str, email: str) -> None:

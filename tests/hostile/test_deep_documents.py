@@ -107,8 +107,9 @@ def test_a_description_300_adf_levels_deep_is_accepted_and_processed(world: Worl
 
 def test_a_comment_300_adf_levels_deep_is_accepted_and_processed(world: World):
     body = created_body(world, "SS-141")
-    body["webhookEvent"], body["comment"] = "comment_created", {"id": "30001", "body": "@@COMMENT@@",
-                                                                "author": body["user"], "created": "2026-11-02T10:00:00.000+0000"}
+    body["webhookEvent"] = "comment_created"
+    body["comment"] = {"id": "30001", "body": "@@COMMENT@@", "author": body["user"],
+                       "created": "2026-11-02T10:00:00.000+0000"}
     raw = with_description(body, '"plain"').replace(b'"@@COMMENT@@"', nested_adf(300, "approved").encode())
     response = post_jira(world, raw)
     assert response.status_code == 202, response.text

@@ -19,14 +19,14 @@ import pytest
 from bot.effects import SetField
 from bot.security import jira_signature, zendesk_signature
 from bot.trackers.base import NotFound, Rejected, is_permanent
+from bot.trackers.site import Site
+from bot.trackers.zendesk import ZendeskTracker
 from tests.daemon.helpers import onboarding_created
 from tests.fakes.fake_zendesk import FakeZendesk
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
 from tests.hostile.world import JIRA_WEBHOOK_SECRET, ZENDESK_WEBHOOK_SECRET, World
 from tests.trackers.test_jira_tracker import EMAIL, SITE, TOKEN
 from tests.trackers.test_zendesk_tracker import BOT, DAVID, everbright_site
-from bot.trackers.site import Site
-from bot.trackers.zendesk import ZendeskTracker
 
 #: Not Jira keys, each a way out of ``/rest/api/2/issue/{key}`` (or into another issue's resources).
 HOSTILE_JIRA = [
@@ -59,11 +59,15 @@ def _outside(calls: list[tuple[str, str]], own: str) -> list[str]:
             if p not in lookups and not (p == mine[0] or p.startswith(mine[0] + "/") or p.startswith(mine[1]))]
 
 
+def _edit(key: str) -> list[SetField]:
+    return [SetField(rule_id="r", ticket_key=str(key), step="s", field="Installer name", value="x")]
+
+
 def _jira_calls(tracker: Any, key: str) -> list[tuple[str, Any]]:
     """Every adapter method that takes a ticket key, called with ``key``."""
     return [
         ("get_ticket", lambda: tracker.get_ticket(key, with_people=True)),
-        ("update_fields", lambda: tracker.update_fields(key, [SetField(rule_id="r", ticket_key=str(key), step="s", field="Installer name", value="x")])),
+        ("update_fields", lambda: tracker.update_fields(key, _edit(key))),
         ("add_watcher", lambda: tracker.add_watcher(key, "maria.lopez@goeverbright.com")),
         ("remove_participant", lambda: tracker.remove_participant(key, "ops@sunpeaksolar.example")),
         ("add_internal_comment", lambda: tracker.add_internal_comment(key, "hello")),
@@ -99,7 +103,7 @@ def test_zendesk_adapter_refuses_hostile_ids_before_any_request(monkeypatch):
         tracker = ZendeskTracker(fake.url, BOT, "zendesk-token", sleep=lambda _s: None, now=lambda: now)
         for key in HOSTILE_ZENDESK:
             calls = [lambda: tracker.get_ticket(key), lambda: tracker.add_internal_comment(key, "hello"),
-                     lambda: tracker.update_fields(key, [SetField(rule_id="r", ticket_key=str(key), step="s", field="Installer name", value="x")]),
+                     lambda: tracker.update_fields(key, _edit(key)),
                      lambda: tracker.add_watcher(key, DAVID), lambda: tracker.remove_participant(key, DAVID),
                      lambda: tracker.transition(key, "open"), lambda: tracker.link("Relates", key, "101"),
                      lambda: tracker.link("Relates", "101", key)]
