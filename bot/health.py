@@ -60,34 +60,47 @@ class DatabaseProbe:
         database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
         self.file = WatchedFile(Path(database), "the SQLite database") \
             if database and database != ":memory:" and "mode=memory" not in str(engine.url) else None
-        self._pending: threading.Event | None = None  # set when the last query has ended, one way or another
+        self._pending: _Query | None = None  # the last query asked; a slow one is waited for, not asked again
 
     def problem(self) -> str | None:
-        """What is wrong with the database, or None when it answers and is the one opened at start."""
+        """What is wrong with the database, or None when it answers and is the one opened at start.
+
+        A query still running from an earlier check is waited for again rather than joined by another
+        one: a hung database gets one query, and a merely slow one is ready once that query is answered.
+        """
         if self.file is not None and (trouble := self.file.problem()):
             return trouble
-        if self._pending is not None and not self._pending.is_set():  # never pile up queries behind a hung one
-            return "unreachable: an earlier query has not been answered yet"
-        ended, failure = threading.Event(), []
-
-        def query() -> None:
-            try:
-                self._query()
-            except Exception as exc:  # any failure to reach the database is "not ready", never a 500
-                failure.append(exc)
-            finally:
-                ended.set()
-
-        # A daemon thread: a query that hangs for good must not hold up the process's exit as well.
-        self._pending = ended
-        threading.Thread(target=query, name="readyz-database", daemon=True).start()
-        if not ended.wait(self.timeout):
+        if self._pending is None or self._pending.ended.is_set():
+            self._pending = _Query(self._query)
+        query = self._pending
+        if not query.ended.wait(self.timeout):
+            query.checks += 1
+            if query.checks > 1:
+                return f"unreachable: SELECT 1 still unanswered after {query.checks} checks"
             return f"unreachable: no answer to SELECT 1 within {self.timeout:g}s"
-        return f"unreachable: {failure[0].__class__.__name__}" if failure else None
+        return f"unreachable: {query.failure.__class__.__name__}" if query.failure else None
 
     def _select_one(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+
+class _Query:
+    """One ``SELECT 1`` on a daemon thread (one that hangs for good must not hold up the process's exit)."""
+
+    def __init__(self, query: Callable[[], None]) -> None:
+        self.ended = threading.Event()
+        self.failure: Exception | None = None
+        self.checks = 0  # how many checks gave up waiting for it
+        threading.Thread(target=self._run, args=(query,), name="readyz-database", daemon=True).start()
+
+    def _run(self, query: Callable[[], None]) -> None:
+        try:
+            query()
+        except Exception as exc:  # any failure to reach the database is "not ready", never a 500
+            self.failure = exc
+        finally:
+            self.ended.set()
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
