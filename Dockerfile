@@ -35,9 +35,12 @@ WORKDIR /data
 # The SQLite database, its WAL and the scheduler lock file live here.
 VOLUME ["/data"]
 EXPOSE 8080
-# 200 when the database answers, the workers run and the scheduler (if this replica leads) runs.
+# Liveness: 200 while the process answers. Not /readyz (database, intake file, workers, scheduler): an
+# orchestrator that restarts unhealthy containers would restart ticketbot only because the database is
+# briefly away, which a restart does not mend. Point a load balancer's or Kubernetes' readiness probe at
+# /readyz (/healthz is the same), and alert on its 503s.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('TICKETBOT_HTTP__PORT', '8080'), timeout=4)" || exit 1
+  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/livez' % os.environ.get('TICKETBOT_HTTP__PORT', '8080'), timeout=4)" || exit 1
 # Exec form: ticketbot is PID 1 and gets SIGTERM itself (stops accepting, finishes in-flight work).
 ENTRYPOINT ["ticketbot"]
 CMD ["run"]

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import text
 
 from bot.clock import Clock, SystemClock
 from bot.engine import BoundRule
 from bot.guards import Guards
+from bot.health import DatabaseProbe, WatchedFile
 from bot.inbox import Inbox
 from bot.intake import IntakeFile, intake_path
 from bot.internal_sources import internal_sources
@@ -79,6 +79,8 @@ class Daemon:
         if migrate:
             upgrade(settings.database_url)
         self.store = Store(settings.database_url)
+        self.database_probe = DatabaseProbe(self.store.engine)  # /readyz: answering, and the file opened now
+        self._intake_file: WatchedFile | None = None
         self.inbox = Inbox(self.store.engine, self.clock)
         self.state = DaemonState(self.store.engine, self.clock)
         self.metrics = Metrics()
@@ -190,12 +192,11 @@ class Daemon:
 
     # health -----------------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
-        database, db_ok = "ok", True
-        try:
-            with self.store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure to reach the database is "unhealthy", never a 500
-            database, db_ok = f"unreachable: {exc.__class__.__name__}", False
+        """Readiness (``/readyz``, ``/healthz``): the database answers and is the file opened at start, the
+        intake file (if webhooks go through one) is still there and writable, workers and scheduler live."""
+        problem = self.database_probe.problem()
+        database, db_ok = problem or "ok", problem is None
+        intake = self._intake_problem()
         if self._scheduler_process is None:
             scheduler = self.scheduler_report()
         else:  # as the worker process running it last said
@@ -210,9 +211,24 @@ class Daemon:
             "last_poll": self._safe(self.poller.last_poll) if db_ok else None,
             "inbox_depth": self._safe(self.inbox.depth) if db_ok else None,
         }
-        ok = db_ok and workers["alive"] and scheduler_ok
+        if self.inbox.intake is not None:
+            report["intake"] = intake or "ok"
+        problems = [p for p in (problem and f"database: {problem}", intake and f"intake: {intake}",
+                                None if workers["alive"] else "the workers are not running",
+                                None if scheduler_ok else "the scheduler (polls, timers) is not running") if p]
+        ok = not problems
         report["status"] = "ok" if ok else "unhealthy"
+        if problems:
+            report["problems"] = problems  # one line each, for whoever reads the 503
         return ok, report
+
+    def _intake_problem(self) -> str | None:
+        """What is wrong with the intake file this process commits webhooks to (SQLite, worker processes)."""
+        if self.inbox.intake is None:
+            return None
+        if self._intake_file is None or self._intake_file.path != self.inbox.intake.path:
+            self._intake_file = WatchedFile(self.inbox.intake.path, "the intake file", writable=True)
+        return self._intake_file.problem()
 
     def scheduler_report(self) -> dict[str, Any]:
         """This process's election and scheduler: alive (standing for leader, and running the jobs if leading)."""

@@ -4,6 +4,11 @@
 ``extensions=[register]`` (each ``register(app)`` is called once the core routes exist) or
 ``app.include_router(...)`` later, as Slack's ``/slack/events`` will.
 
+Health: ``GET /livez`` is 200 while the process and its event loop answer at all; ``GET /readyz`` is 200
+when the database answers (and, on SQLite, is still the file opened at start), the intake file is
+writable and the workers and scheduler run, else 503 with a JSON report saying what is wrong (see
+:mod:`bot.health`); ``GET /healthz`` is the same as ``/readyz``, kept for existing checks.
+
 A webhook is answered only after its event is committed to the inbox. Answers:
 413 body over the limit, 403 endpoint closed (no secret configured and not explicitly
 opened), 401 signature missing/invalid/stale, 400 not UTF-8 JSON (:func:`read_json`), not an
@@ -167,23 +172,35 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+#: Deepest JSON nesting a webhook body may have. Python's parser gives up somewhere short of 1,000 levels,
+#: depending on how deep the stack already is; a fixed limit well below that gives every body the same
+#: answer wherever it is parsed, and leaves room for each later ``json.dumps``/``loads`` of the stored
+#: body (the inbox, a worker). A real webhook nests a few dozen levels; 640 still takes a description
+#: of 300 ADF levels (two JSON levels each), which the sources flatten (bot/trackers/jira_model.py).
+MAX_JSON_DEPTH = 640
+
+
 def read_json(body: bytes) -> Any:
     """The body as JSON text as RFC 8259 has it (UTF-8, a leading BOM ignored), else ValueError saying why.
 
     Refused besides what ``json`` refuses: other encodings (UTF-16, latin-1), ``NaN``/``Infinity``,
-    nesting too deep for the parser, and lone surrogate escapes (``"\\ud800"``), which are no
-    Unicode text and could not be stored or hashed later.
+    nesting deeper than :data:`MAX_JSON_DEPTH`, and lone surrogate escapes (``"\\ud800"``), which are
+    no Unicode text and could not be stored or hashed later.
     """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError("body is not JSON (not UTF-8 text)") from None
+    too_deep = f"body is not JSON ticketbot accepts (nested deeper than {MAX_JSON_DEPTH} levels)"
     try:
         payload = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
-        raise ValueError("body is not JSON ticketbot accepts (nested too deeply)") from None
+        raise ValueError(too_deep) from None
     except ValueError:
         raise ValueError("body is not JSON") from None
+    # A body with fewer brackets than the limit cannot nest deeper: most bodies skip the walk.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(payload) > MAX_JSON_DEPTH:
+        raise ValueError(too_deep)
     # Valid UTF-8 cannot carry a surrogate: only a \uD800-\uDFFF escape can, so most bodies skip the walk.
     if _SURROGATE_ESCAPE.search(text) and _holds_surrogate(payload):
         raise ValueError("body is not JSON ticketbot accepts (a string holds a lone surrogate escape)")
@@ -192,6 +209,17 @@ def read_json(body: bytes) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _depth(payload: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How many arrays and objects deep ``payload`` nests, counted up to ``limit + 1``: level by level
+    (no recursion), and only containers are kept for the next level."""
+    depth, level = 0, [payload] if isinstance(payload, dict | list) else []
+    while level and depth <= limit:
+        depth += 1
+        level = [child for value in level for child in (value.values() if isinstance(value, dict) else value)
+                 if isinstance(child, dict | list)]
+    return depth
 
 
 def _holds_surrogate(payload: Any) -> bool:
@@ -267,10 +295,20 @@ def create_app(intake: Intake, metrics: Metrics, health: Callable[[], tuple[bool
         app.add_api_route(f"/webhooks/{source}", _bind(webhook, source), methods=["POST"],
                           name=f"webhook_{source}", include_in_schema=False)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> Response:
+    @app.get("/livez", include_in_schema=False)
+    async def livez() -> Response:
+        """Answered on the event loop itself, so an answer is the proof: nothing else is checked, as a
+        restart (what an orchestrator does to a process that is not live) mends no database."""
+        return JSONResponse({"status": "alive"})
+
+    async def readyz() -> Response:
+        """Whether this process can do its work now (``health``: database, intake file, workers,
+        scheduler): 200, or 503 with the report saying what is wrong (take it out of rotation, alert)."""
         ok, report = await run_in_threadpool(health)
         return JSONResponse(report, status_code=200 if ok else 503)
+
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/healthz", readyz, methods=["GET"], include_in_schema=False)  # before /readyz existed
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -22,6 +22,8 @@ def json_object(body: bytes | str | Mapping[str, Any], what: str) -> dict[str, A
             body = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedEvent(f"{what} body is not JSON: {exc}") from None
+        except RecursionError:  # the stdlib parser recurses per level; a crafted body can outnest it
+            raise MalformedEvent(f"{what} body is nested too deeply to be read") from None
     return require_object(body, what)
 
 

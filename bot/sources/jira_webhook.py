@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.keys import InvalidKey, normalize_key
+from bot.keys import InvalidKey, is_key, normalize_key, shown
 from bot.model import (
     COMMENT_CREATED,
     COMMENT_DELETED,
@@ -228,6 +228,8 @@ def _issue(payload: Mapping[str, Any], *, required: bool) -> Mapping[str, Any] |
         raise MalformedEvent(f"{payload['webhookEvent']} webhook has no 'issue' object")
     if not issue.get("key"):
         raise MalformedEvent(f"{payload['webhookEvent']} webhook's issue has no 'key'")
+    if not is_key(issue["key"], "jira"):  # it goes into Jira URLs with the bot's credentials
+        raise MalformedEvent(f"{payload['webhookEvent']} webhook's issue key {shown(issue['key'])} is not a Jira key")
     if issue.get("fields") is not None and not isinstance(issue.get("fields"), Mapping):
         raise MalformedEvent(f"{payload['webhookEvent']} webhook's issue 'fields' is not an object")
     return issue

@@ -66,6 +66,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from bot.keys import InvalidKey, normalize_key, shown
 from bot.model import (
     COMMENT_CREATED,
     COMMENT_DELETED,
@@ -133,10 +134,11 @@ def _time(value: Any, what: str) -> datetime | None:
 
 
 def _ticket_key(value: Any, what: str) -> str:
-    text = _text(value).lstrip("#")
-    if not (text.isascii() and text.isdigit()):  # "²" and "٣" are digits to str.isdigit, not to int()
-        raise MalformedEvent(f"{what} must be a Zendesk ticket id (digits), got {_text(value)[:40]!r}")
-    return str(int(text))
+    """A ticket id by :mod:`bot.keys`' grammar (ASCII digits, ``#`` allowed): it goes into Zendesk URLs."""
+    try:
+        return normalize_key(_text(value), "zendesk")
+    except InvalidKey:
+        raise MalformedEvent(f"{what} must be a Zendesk ticket id (digits), got {shown(_text(value))}") from None
 
 
 def _digest(data: Mapping[str, Any]) -> str:
@@ -252,7 +254,7 @@ def _from_envelope(data: dict[str, Any], received_at: datetime) -> Event:
     kind = _envelope_kind(event_type)
     match = _SUBJECT_TICKET.match(_text(data.get("subject")))
     if event_type.removeprefix(EVENT_TYPE_PREFIX).startswith("ticket."):
-        key = match.group(1) if match else _ticket_key(detail.get("id"), "detail.id")
+        key = _ticket_key(match.group(1), "subject") if match else _ticket_key(detail.get("id"), "detail.id")
     else:
         key = ""
     actor_id = _text(detail.get("actor_id"))

@@ -13,6 +13,12 @@ every HTTP call, so a benchmark can report calls per operation.
 
 Comments are only ever posted internal (``sd.public.comment`` internal=true): this
 module has no code path that posts a public comment.
+
+Every ticket key is checked against Jira's key grammar (:mod:`bot.keys`) before it is used, and
+every part of a request path that comes from outside (a key, a project, an id Jira gave) is
+percent-quoted: a key such as ``../../../rest/api/2/myself`` from a signed webhook would otherwise
+make the bot call another resource with its credentials (requests resolves ``..`` segments).
+The ``jira`` library puts ``issue(key)``'s key into the URL as it is, so it only ever gets checked keys.
 """
 
 from __future__ import annotations
@@ -28,15 +34,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from jira import JIRA, JIRAError
 from requests.adapters import HTTPAdapter
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
+from bot.keys import InvalidKey, normalize_key
 from bot.model import Ticket, User
-from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
+from bot.trackers.base import NotFound, Rejected, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
 from bot.trackers.jira_model import FieldCatalog, ticket_from_json, user_from_json
 
@@ -188,6 +195,7 @@ class JiraTracker:
     # reads ---------------------------------------------------------------------------------------
     def get_ticket(self, key: str, *, with_people: bool = False) -> Ticket:
         """One GET of the issue; ``with_people`` adds one GET of its watchers."""
+        key = jira_key(key)
         with self._errors(f"GET issue {key}"):
             raw = self.client.issue(key).raw
         watchers = self._watchers(key) if with_people else None
@@ -233,7 +241,7 @@ class JiraTracker:
 
     def statuses(self, project: str) -> list[str]:
         """The statuses of ``project``'s workflows, over all its issue types (``GET /project/{key}/statuses``)."""
-        per_type = self._request("GET", self._api(f"project/{project}/statuses")) or []
+        per_type = self._request("GET", self._api(f"project/{_part(project)}/statuses")) or []
         names = (s.get("name", "") for t in per_type for s in t.get("statuses") or [])
         return list(dict.fromkeys(n for n in names if n))
 
@@ -242,7 +250,7 @@ class JiraTracker:
 
         The create transition (type INITIAL) does not count: no issue can be moved back through it.
         """
-        project_id = str((self._request("GET", self._api(f"project/{project}")) or {}).get("id", ""))
+        project_id = str((self._request("GET", self._api(f"project/{_part(project)}")) or {}).get("id", ""))
         pairs = [{"projectId": project_id, "issueTypeId": self._issue_type_id(project, name)}
                  for name in self.issue_types(project)]
         if not pairs:
@@ -256,7 +264,7 @@ class JiraTracker:
     def request_types(self, project: str) -> list[str]:
         """The request types of ``project``'s service desk (NotFound when it has none)."""
         desk = self._service_desk_id(project)
-        pages = self._sd_pages(f"servicedesk/{desk}/requesttype")
+        pages = self._sd_pages(f"servicedesk/{_part(desk)}/requesttype")
         self._request_types[desk] = {t["name"].casefold(): str(t["id"]) for t in pages}
         return [t["name"] for t in pages]
 
@@ -268,18 +276,19 @@ class JiraTracker:
 
     def organizations(self, project: str | None = None) -> list[str]:
         """Every Service Management organization, or only those of ``project``'s service desk."""
-        path = f"servicedesk/{self._service_desk_id(project)}/organization" if project else "organization"
+        path = f"servicedesk/{_part(self._service_desk_id(project))}/organization" if project else "organization"
         return [o["name"] for o in self._sd_pages(path)]
 
     def issue_types(self, project: str) -> list[str]:
         """The issue types one can create in ``project`` (createmeta)."""
-        types = self._platform_pages(f"issue/createmeta/{project}/issuetypes", "issueTypes")
+        types = self._platform_pages(f"issue/createmeta/{_part(project)}/issuetypes", "issueTypes")
         self._issue_types[project] = {t["name"].casefold(): str(t["id"]) for t in types}
         return [t["name"] for t in types]
 
     # writes --------------------------------------------------------------------------------------
     def update_fields(self, key: str, changes: Sequence[Effect]) -> None:
         """All field changes of one plan in ONE ``PUT /issue/{key}``."""
+        key = jira_key(key)
         project = _project_of(key)
         options = cache(lambda: self._edit_options(key))
         fields: dict[str, Any] = {}
@@ -287,24 +296,27 @@ class JiraTracker:
             field_id, value = self._field_change(effect, project, options)
             fields[field_id] = value
         if fields:
-            self._request("PUT", self._api(f"issue/{key}"), body={"fields": fields})
+            self._request("PUT", self._api(f"issue/{_part(key)}"), body={"fields": fields})
 
     def add_watcher(self, key: str, email: str) -> None:
+        key = jira_key(key)
         # The body is the bare account id as a JSON string, as the API wants.
-        self._request("POST", self._api(f"issue/{key}/watchers"), body=self._account_id(email))
+        self._request("POST", self._api(f"issue/{_part(key)}/watchers"), body=self._account_id(email))
 
     def remove_participant(self, key: str, email: str) -> None:
         """Make sure ``email`` is not a request participant; nothing to do for an unknown person."""
+        key = jira_key(key)
         user = self.find_user(email)
         if user is None or not user.account_id:
             return
-        self._request("DELETE", self._sd(f"request/{key}/participant"), body={"accountIds": [user.account_id]})
+        self._request("DELETE", self._sd(f"request/{_part(key)}/participant"), body={"accountIds": [user.account_id]})
 
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         """Post an internal comment (the only kind this adapter can post); returns its id.
 
         The body is wiki text (the ``jira`` library posts to REST v2); mentions become ``[~accountid:…]``.
         """
+        key = jira_key(key)
         if mentions:
             body = " ".join(f"[~accountid:{self._account_id(m)}]" for m in mentions) + " " + body
         with self._errors(f"POST comment on {key}"):
@@ -313,6 +325,7 @@ class JiraTracker:
 
     def transition(self, key: str, status: str, resolution: str = "") -> None:
         """Find the transition whose target status is ``status`` (any case) and perform it."""
+        key = jira_key(key)
         with self._errors(f"GET transitions of {key}"):
             available = self.client.transitions(key)
         chosen = next((t for t in available if (t.get("to") or {}).get("name", "").casefold() == status.casefold()),
@@ -324,9 +337,10 @@ class JiraTracker:
         body: dict[str, Any] = {"transition": {"id": str(chosen["id"])}}
         if resolution:
             body["fields"] = {"resolution": {"name": resolution}}
-        self._request("POST", self._api(f"issue/{key}/transitions"), body=body)
+        self._request("POST", self._api(f"issue/{_part(key)}/transitions"), body=body)
 
     def link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        inward_key, outward_key = jira_key(inward_key), jira_key(outward_key)
         link = self._link_type(link_type)
         body = {"type": {"id": str(link["id"])}, "inwardIssue": {"key": inward_key},
                 "outwardIssue": {"key": outward_key}}
@@ -430,12 +444,12 @@ class JiraTracker:
         raise NotFound(f"field {name!r} has no option {wanted!r}; options are: {', '.join(known)}")
 
     def _edit_options(self, key: str) -> dict[str, list[str]]:
-        meta = self._request("GET", self._api(f"issue/{key}/editmeta")) or {}
+        meta = self._request("GET", self._api(f"issue/{_part(key)}/editmeta")) or {}
         return _options_from_meta((meta.get("fields") or {}).items())
 
     def _create_options(self, project: str, issue_type: str) -> dict[str, list[str]]:
         type_id = self._issue_type_id(project, issue_type)
-        fields = self._platform_pages(f"issue/createmeta/{project}/issuetypes/{type_id}", "fields")
+        fields = self._platform_pages(f"issue/createmeta/{_part(project)}/issuetypes/{_part(type_id)}", "fields")
         return _options_from_meta((f.get("fieldId") or f.get("key"), f) for f in fields)
 
     def field_catalog(self) -> FieldCatalog:
@@ -468,7 +482,7 @@ class JiraTracker:
 
     def _issue_type_id(self, project: str, name: str) -> str:
         if project not in self._issue_types:
-            types = self._platform_pages(f"issue/createmeta/{project}/issuetypes", "issueTypes")
+            types = self._platform_pages(f"issue/createmeta/{_part(project)}/issuetypes", "issueTypes")
             self._issue_types[project] = {t["name"].casefold(): str(t["id"]) for t in types}
         found = self._issue_types[project].get(name.casefold())
         if found is None:
@@ -486,7 +500,7 @@ class JiraTracker:
     def _request_type_id(self, project: str, name: str) -> str:
         desk = self._service_desk_id(project)
         if desk not in self._request_types:
-            pages = self._sd_pages(f"servicedesk/{desk}/requesttype")
+            pages = self._sd_pages(f"servicedesk/{_part(desk)}/requesttype")
             self._request_types[desk] = {t["name"].casefold(): str(t["id"]) for t in pages}
         found = self._request_types[desk].get(name.casefold())
         if found is None:
@@ -504,10 +518,11 @@ class JiraTracker:
             created = self._request("POST", self._sd("organization"), body={"name": name})
             org_id = self._organizations[name.casefold()] = str(created["id"])
         if desk not in self._desk_organizations:
-            pages = self._sd_pages(f"servicedesk/{desk}/organization")
+            pages = self._sd_pages(f"servicedesk/{_part(desk)}/organization")
             self._desk_organizations[desk] = {str(o["id"]) for o in pages}
         if org_id not in self._desk_organizations[desk]:
-            self._request("POST", self._sd(f"servicedesk/{desk}/organization"), body={"organizationId": int(org_id)})
+            self._request("POST", self._sd(f"servicedesk/{_part(desk)}/organization"),
+                          body={"organizationId": int(org_id)})
             self._desk_organizations[desk].add(org_id)
         return org_id
 
@@ -516,7 +531,7 @@ class JiraTracker:
         return ticket_from_json(raw, self._fields(), watchers=watchers)
 
     def _watchers(self, key: str) -> tuple[User, ...]:
-        data = self._request("GET", self._api(f"issue/{key}/watchers")) or {}
+        data = self._request("GET", self._api(f"issue/{_part(key)}/watchers")) or {}
         return tuple(u for u in (user_from_json(w) for w in data.get("watchers", [])) if u)
 
     def _search(self, jql: str) -> Iterator[Mapping[str, Any]]:
@@ -573,7 +588,8 @@ class JiraTracker:
         if not response.content:
             return None
         try:
-            return response.json()
+            with self._errors(what):
+                return response.json()
         except ValueError:
             raise TrackerError(f"Jira {what} answered {response.status_code} with a body that is not JSON") from None
 
@@ -591,9 +607,28 @@ class JiraTracker:
             raise Unavailable(f"Jira {what} failed: {exc.__class__.__name__} (Jira unreachable)") from None
         except requests.RequestException as exc:
             raise TrackerError(f"Jira {what} failed: {exc.__class__.__name__}") from None
+        except RecursionError:  # the JSON parser recurses per level: an answer can outnest it (asking again won't help)
+            raise Rejected(f"Jira {what}: the answer is nested too deeply to be read") from None
 
 
 # small pure helpers --------------------------------------------------------------------------------
+def jira_key(key: str) -> str:
+    """``key`` as Jira writes it (``ss-1`` -> ``SS-1``), or Rejected before any request is made."""
+    try:
+        return normalize_key(key, "jira")
+    except InvalidKey as exc:
+        raise Rejected(f"refused to call Jira: {exc}") from None
+
+
+def _part(value: object) -> str:
+    """One path segment, percent-quoted (``/``, ``?``, ``#``, ``%`` included); an empty or dots-only
+    one (``..``: a server may decode ``%2E%2E`` and walk up) is Rejected."""
+    text = str(value)
+    if text.strip(".") == "":
+        raise Rejected(f"refused to call Jira with {text!r} as part of a path", name=text)
+    return quote(text, safe="")
+
+
 def _project_of(key: str) -> str:
     return key.rsplit("-", 1)[0]
 

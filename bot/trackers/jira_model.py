@@ -101,33 +101,66 @@ def _user(account_id: Any, email: Any, display_name: Any) -> User:
     return User(account_id=account_id, email=email, display_name=display_name)
 
 
+#: ADF nodes that end with a line break in plain text.
+_BLOCKS = frozenset({"paragraph", "heading", "listItem", "codeBlock", "blockquote"})
+#: Deepest ADF (or field value) nesting read. Real documents stay under about ten levels (a table in a
+#: list in a panel); deeper content is left out with :data:`DEEP_MARKER`, so one crafted description
+#: costs neither a RecursionError (a 500 the sender retries for ever) nor a stack that grows with it.
+MAX_DEPTH = 100
+DEEP_MARKER = "[…nested too deeply, left out]"
+
+
 def adf_to_text(node: Any) -> str:
-    """Plain text of an Atlassian Document Format node (v3 bodies); strings pass through."""
+    """Plain text of an Atlassian Document Format node (v3 bodies); strings pass through.
+
+    Walked with an explicit stack (no recursion); content more than :data:`MAX_DEPTH` levels down
+    is replaced by :data:`DEEP_MARKER` once per cut.
+    """
+    out: list[str] = []
+    # (node, depth), or a str already rendered (a block's closing line break) to emit when reached
+    pending: list[tuple[Any, int] | str] = [(node, 0)]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        current, depth = item
+        if depth > MAX_DEPTH:
+            out.append(DEEP_MARKER)
+            continue
+        pending.extend(reversed(_adf_parts(current, depth)))
+    return "".join(out)
+
+
+def _adf_parts(node: Any, depth: int) -> list[tuple[Any, int] | str]:
+    """What one node renders as: text, and its children still to be walked (a node's content is one
+    level further down; a list is no level of its own)."""
     if node is None:
-        return ""
+        return []
     if isinstance(node, str):
-        return node
+        return [node]
     if isinstance(node, list):
-        return "".join(adf_to_text(n) for n in node)
+        return [(child, depth) for child in node]
     if isinstance(node, Mapping):
         kind = node.get("type")
         if kind == "text":
-            return node.get("text", "")
+            return [str(node.get("text", ""))]
         if kind == "hardBreak":
-            return "\n"
+            return ["\n"]
         if kind == "mention":
-            return (node.get("attrs") or {}).get("text", "")
-        inner = adf_to_text(node.get("content", []))
-        if kind in {"paragraph", "heading", "listItem", "codeBlock", "blockquote"}:
-            return inner + "\n"
-        return inner
-    return str(node)
+            return [str((node.get("attrs") or {}).get("text", ""))]
+        inner: list[tuple[Any, int] | str] = [(node.get("content", []), depth + 1)]
+        return [*inner, "\n"] if kind in _BLOCKS else inner
+    return [str(node)]
 
 
-def plain_value(value: Any) -> Any:
-    """A field value as a rule compares it: option -> its value, user -> User, lists recursively."""
+def plain_value(value: Any, _depth: int = 0) -> Any:
+    """A field value as a rule compares it: option -> its value, user -> User, lists recursively
+    (down to :data:`MAX_DEPTH` levels; a list deeper than that is kept as Jira sent it)."""
     if isinstance(value, list):
-        return [plain_value(v) for v in value]
+        if _depth >= MAX_DEPTH:
+            return value
+        return [plain_value(v, _depth + 1) for v in value]
     if isinstance(value, Mapping):
         if "accountId" in value or "emailAddress" in value:
             return user_from_json(value)

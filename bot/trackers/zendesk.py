@@ -71,6 +71,7 @@ from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
+from bot.keys import InvalidKey, normalize_key
 from bot.model import Comment, Link, Ticket, User
 from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
@@ -275,11 +276,15 @@ def _internal_note(body: str) -> dict[str, Any]:
 
 
 def ticket_id(key: str) -> int:
-    """``"123"`` or ``"#123"`` -> 123; anything else is not a Zendesk ticket."""
-    text = str(key).strip().lstrip("#")
-    if not text.isdigit():
-        raise NotFound(f"{key!r} is not a Zendesk ticket key (keys are ticket ids such as '123')")
-    return int(text)
+    """``"123"`` or ``"#123"`` -> 123; anything else (``"²"``, ``"١٢"``, ``"12/../x"``) is not a Zendesk ticket.
+
+    The grammar is :mod:`bot.keys`' (ASCII digits only: ``str.isdigit`` takes any script's digits,
+    and ``int("١٢")`` is 12, another ticket); zenpy puts the id into the URL as a number.
+    """
+    try:
+        return int(normalize_key(key, "zendesk"))
+    except InvalidKey as exc:
+        raise NotFound(f"refused to call Zendesk: {exc}") from None
 
 
 def normalize_status(status: str) -> str:
