@@ -4,10 +4,13 @@ One row per distinct event (a unique *dedup key*), so a redelivery is a no-op. W
 *claim* rows with a compare-and-set UPDATE on a version column plus a lease, which works the
 same on SQLite and PostgreSQL and across replicas:
 
-* only the oldest unfinished event of a ticket is claimable, so one ticket's events are
-  processed in arrival order, while other tickets' events run in parallel;
+* only the oldest unfinished event of a runbook *instance* is claimable, so one instance's events
+  are processed in arrival order, while other instances' events run in parallel. An instance is a
+  ticket and the tickets its rule recorded as members (``instance_members``, see
+  :func:`bot.state.member`: an onboarding's SS ticket with its CS and approval tickets); a ticket
+  nobody recorded is an instance of its own. Nothing is read for it when an event is received;
 * a failed event goes back to ``pending`` with a later ``next_attempt_at`` (and keeps
-  blocking the ticket's later events, which must not overtake it); after the last attempt it
+  blocking the instance's later events, which must not overtake it); after the last attempt it
   becomes ``dead`` and no longer blocks anything;
 * a claim whose owner died is claimable again when its lease runs out, or within seconds
   when the owner was a process on this host that no longer exists (every worker pool looks
@@ -473,7 +476,7 @@ class Inbox:
 
     # claiming -------------------------------------------------------------------------------
     def claim(self, lease_seconds: float) -> Claim | None:
-        """Take the oldest ready event whose ticket has nothing earlier unfinished, or None."""
+        """Take the oldest ready event whose instance has nothing earlier unfinished, or None."""
         with self._claim_lock:
             now = self.clock.now().timestamp()
             for row_id, version in self._candidates(now):

@@ -561,14 +561,6 @@ def _upsert_member(dialect: str) -> Any:
                                            set_={"instance_key": statement.excluded.instance_key})
 
 
-def instance_of(store: Store, ticket_key: str) -> str:
-    """The key of the instance ``ticket_key`` belongs to (itself when none recorded it)."""
-    table = InstanceMemberRow.__table__
-    with store.engine.connect() as conn:
-        found = conn.execute(select(table.c.instance_key).where(table.c.ticket_key == ticket_key)).scalar()
-    return found or ticket_key
-
-
 _GET_STATE = select(RuleStateRow.__table__).where(
     RuleStateRow.__table__.c.scope == bindparam("b_scope"), RuleStateRow.__table__.c.rule_id == bindparam("b_rule_id"),
     RuleStateRow.__table__.c.ticket_key == bindparam("b_ticket_key"))
