@@ -387,9 +387,10 @@ class Flow:
         data = (payload.get("data") or {}) if looking else {}
         attempt = int(data.get("attempt", 0)) + 1
         round_ = str(data.get("round") or _digest(self.event.id))  # a later Done (another event) looks anew
-        asked = Verdict("CS asks to push live (an approval is being recorded)",
-                        looking or _asks_to_push_live(ticket, state.ticket_key), state.stage,
-                        f"the bot's request on {ticket.key} to push {state.ticket_key} live")
+        requested = looking or _asks_to_push_live(ticket, state.ticket_key)
+        asked = Verdict("an approval is being recorded", requested,
+                        "looking again" if looking else ("request to push live on CS" if requested else "none"),
+                        f"the approval's request on {ticket.key} to push {state.ticket_key} live")
         verdicts = [project, owner, Verdict("CS status", True, ticket.status, cfg.statuses.cs_done),
                     Verdict("CS done before the approval is recorded", True, state.stage, list(DECIDING)), asked]
         if not asked.passed:
