@@ -203,6 +203,7 @@ class Onboarding:
     since: float = field(default_factory=time.time)
     seen_at: float | None = None  # when the bot's writes the next step waits for showed up
     done_at: float | None = None
+    cs_done_at: float | None = None  # when Config set CS Done (step 6)
 
     @property
     def ss(self) -> str:
@@ -388,6 +389,7 @@ class World:
                 self._to(ob, "approved")
             elif step == "approved":
                 self.status_changed(ob.cs, "To Do", "Done", CONFIG_PERSON, "done")
+                ob.cs_done_at = time.time()
                 self._to(ob, "closing")
             elif step == "closing":
                 self._to(ob, "closed")
@@ -593,6 +595,11 @@ def analyse(world: World, daemon: Daemon, work: Path, rss: dict[str, list[tuple[
     dup["organization"] = sum(c - 1 for c in orgs.values() if c > 1)
     dup["slack reminder"] = dm_dupes
     dup["slack alert"] = alert_dupes
+    # CS Done -> SS closed: from Config's Done to the bot's transition of SS reaching the fake Jira
+    closed_at = {w.path.rsplit("/", 2)[-2]: w.at for w in writes if w.path.endswith("/transitions")}
+    to_close = [closed_at[ob.ss] - ob.cs_done_at for ob in world.onboardings
+                if ob.cs_done_at is not None and ob.ss in closed_at]
+    look_again = sum(1 for tid in fire_counts if ":cs-done-look-again" in tid)
 
     # onboardings ------------------------------------------------------------------------------------------------
     steps = Counter(ob.step for ob in world.onboardings)
@@ -611,6 +618,8 @@ def analyse(world: World, daemon: Daemon, work: Path, rss: dict[str, list[tuple[
                         "stuck": stuck[:30],
                         "styles": dict(Counter(ob.style for ob in world.onboardings))},
         "duplicated_writes": dict(dup),
+        "cs_done_to_closed_s": {"p50": pct(to_close, 50), "p95": pct(to_close, 95), "max": max(to_close, default=None),
+                                "count": len(to_close), "look_again_timers": look_again},
         "jira_writes": len(writes), "slack_messages": len(world.slack_times),
         "timers": {"fired": len(timer_rows), "fired_twice": marked_twice + dm_dupes,
                    "overdue_never_fired": pending_overdue,
@@ -643,6 +652,9 @@ def report(r: dict[str, Any]) -> None:
           f"{o['by_step']}; styles {o['styles']}")
     if o["stuck"]:
         print(f"  not closed: {', '.join(o['stuck'])}")
+    c = r["cs_done_to_closed_s"]
+    print(f"CS Done -> SS closed ({c['count']} onboardings): p50 {_s(c['p50'])}, p95 {_s(c['p95'])}, max "
+          f"{_s(c['max'])}; CS-done look-again timers armed: {c['look_again_timers']}")
     dup = r["duplicated_writes"]
     print(f"duplicated writes: {sum(dup.values())} ({', '.join(f'{k} {v}' for k, v in dup.items())}) "
           f"among {r['jira_writes']} Jira writes and {r['slack_messages']} Slack messages")

@@ -4,10 +4,13 @@ One row per distinct event (a unique *dedup key*), so a redelivery is a no-op. W
 *claim* rows with a compare-and-set UPDATE on a version column plus a lease, which works the
 same on SQLite and PostgreSQL and across replicas:
 
-* only the oldest unfinished event of a ticket is claimable, so one ticket's events are
-  processed in arrival order, while other tickets' events run in parallel;
+* only the oldest unfinished event of a runbook *instance* is claimable, so one instance's events
+  are processed in arrival order, while other instances' events run in parallel. An instance is a
+  ticket and the tickets its rule recorded as members (``instance_members``, see
+  :func:`bot.state.member`: an onboarding's SS ticket with its CS and approval tickets); a ticket
+  nobody recorded is an instance of its own. Nothing is read for it when an event is received;
 * a failed event goes back to ``pending`` with a later ``next_attempt_at`` (and keeps
-  blocking the ticket's later events, which must not overtake it); after the last attempt it
+  blocking the instance's later events, which must not overtake it); after the last attempt it
   becomes ``dead`` and no longer blocks anything;
 * a claim whose owner died is claimable again when its lease runs out, or within seconds
   when the owner was a process on this host that no longer exists (every worker pool looks
@@ -50,7 +53,9 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     or_,
+    outerjoin,
     select,
     update,
 )
@@ -63,6 +68,7 @@ from bot.clock import Clock
 from bot.intake import IntakeFile
 from bot.model import Event
 from bot.sources.jira_webhook import comment_identity
+from bot.state import InstanceMemberRow
 from bot.store import Base
 
 log = logging.getLogger(__name__)
@@ -477,7 +483,7 @@ class Inbox:
 
     # claiming -------------------------------------------------------------------------------
     def claim(self, lease_seconds: float) -> Claim | None:
-        """Take the oldest ready event whose ticket has nothing earlier unfinished, or None."""
+        """Take the oldest ready event whose instance has nothing earlier unfinished, or None."""
         with self._claim_lock:
             now = self.clock.now().timestamp()
             for row_id, version in self._candidates(now):
@@ -496,14 +502,32 @@ class Inbox:
     def _claim_queries(limit: int = 8) -> tuple[Select, Select]:
         """Built once (statement caching then skips recompiling). Each query walks the
         (status, next_attempt_at) index in order and stops at ``limit``: its cost does not
-        grow with the backlog or with the finished rows."""
-        row, earlier = InboxRow, aliased(InboxRow)
+        grow with the backlog or with the finished rows.
+
+        A row is blocked while an earlier row of its *instance* is unfinished: the instance is the one the
+        row's ticket belongs to (``instance_members``, a primary-key look-up), else the ticket itself, and
+        its earlier rows are found per ticket of the instance in the (ticket_key, status, id) index, so
+        finished rows are never read."""
+        row, earlier, by_member = InboxRow, aliased(InboxRow), aliased(InboxRow)
+        joined, others = aliased(InstanceMemberRow), aliased(InstanceMemberRow)
         now = bindparam("now", type_=Float)
-        blocked = exists().where(earlier.ticket_key == row.ticket_key, earlier.id < row.id,
-                                 earlier.status.in_(UNFINISHED))
-        expired = (select(row.id, row.version).where(row.status == PROCESSING, row.lease_until < now, ~blocked)
-                   .limit(limit))
-        due = (select(row.id, row.version).where(row.status == PENDING, row.next_attempt_at <= now, ~blocked)
+        instance = func.coalesce(joined.instance_key, row.ticket_key)
+        # Two EXISTS rather than one over "the instance's tickets": each is an index look-up PostgreSQL
+        # plans as such (an IN over a UNION became a filter over every earlier row there).
+        blocked_by_instance = exists().where(earlier.ticket_key == instance, earlier.status.in_(UNFINISHED),
+                                             earlier.id < row.id)
+        # The members first, then each one's unfinished rows: with ``exists().where(…)`` (inbox first in FROM)
+        # SQLite without statistics (no ANALYZE) walked every unfinished row by status instead. Checked by
+        # tests/daemon/test_inbox.py::test_the_claim_query_reads_no_finished_rows.
+        blocked_by_member = select(literal(1)).select_from(others).join(
+            by_member, by_member.ticket_key == others.ticket_key).where(
+            others.instance_key == instance, by_member.status.in_(UNFINISHED), by_member.id < row.id).exists()
+        blocked = or_(blocked_by_instance, blocked_by_member)
+        rows = outerjoin(row, joined, joined.ticket_key == row.ticket_key)
+        expired = (select(row.id, row.version).select_from(rows)
+                   .where(row.status == PROCESSING, row.lease_until < now, ~blocked).limit(limit))
+        due = (select(row.id, row.version).select_from(rows)
+               .where(row.status == PENDING, row.next_attempt_at <= now, ~blocked)
                .order_by(row.next_attempt_at, row.id).limit(limit))
         return expired, due
 

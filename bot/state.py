@@ -6,6 +6,12 @@ with their timestamps. Rules read it through :class:`StateView` (read-only); the
 by returning :class:`~bot.effects.SetState`, which the executor applies after the plan's
 tracker writes succeeded.
 
+*Instance members*: one runbook instance (an onboarding) can span several tickets (SS, its CS ticket, a
+separate approval ticket). A rule says that a ticket belongs to the instance whose state it records by
+putting :func:`member` in that state's data; :meth:`StateStore.put` then also writes the ticket → instance
+row of ``instance_members``, in the same transaction, and the inbox processes the events of one instance
+one after another (:mod:`bot.inbox`). Only the live scope has an inbox, so only its members are written.
+
 *Timers* are rows with an explicit id ``<rule>:<ticket>:<name>`` and a due time. Nothing
 sleeps: a sweep (the leader's scheduler job in the daemon, the virtual clock in a replay)
 turns each due timer into a ``timer.fired`` event whose id is derived from the timer id and its
@@ -14,6 +20,7 @@ due time, so the inbox's dedup makes a timer fire once even when the sweep repea
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,12 +43,25 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.model import TIMER_FIRED, Event
-from bot.store import Base, Store, _jsonable, executemany
+from bot.store import LIVE, Base, Store, _jsonable, executemany
 
 T = TypeVar("T")
 PENDING = "pending"
 FIRED = "fired"
 CANCELLED = "cancelled"
+#: Prefix of a state's data key naming another ticket of its instance (see :func:`member`).
+MEMBER = "member:"
+
+
+def member(ticket_key: str, role: str) -> dict[str, str]:
+    """State data saying that ``ticket_key`` belongs to the instance whose state records it, as ``role``
+    (``"config ticket"``): its events are then processed in order with the instance's own."""
+    return {MEMBER + ticket_key: role}
+
+
+def members(data: Mapping[str, Any]) -> list[str]:
+    """The tickets that ``data`` (a state's record, or a change of it) names as members of its instance."""
+    return [name.removeprefix(MEMBER) for name, value in data.items() if name.startswith(MEMBER) and value]
 
 
 class RuleStateRow(Base):
@@ -56,6 +76,15 @@ class RuleStateRow(Base):
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InstanceMemberRow(Base):
+    """A ticket that belongs to another ticket's runbook instance (migration 0008_ordering)."""
+
+    __tablename__ = "instance_members"
+    __table_args__ = (Index("ix_instance_members_instance", "instance_key"),)
+    ticket_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_key: Mapped[str] = mapped_column(String(64))
 
 
 class TimerRow(Base):
@@ -190,6 +219,10 @@ class StateStore:
                 merged = {k: v for k, v in {**(row.data or {}), **changes}.items() if v is not None}
                 conn.execute(update(table).where(table.c.id == row.id).values(
                     stage=current, data=merged, history=history, updated_at=at))
+            joined = [key for key in members(changes) if key != ticket_key]
+            if joined and scope == LIVE:
+                conn.execute(_upsert_member(conn.dialect.name), [{"ticket_key": key, "instance_key": ticket_key}
+                                                                  for key in joined])
         return RuleState(rule_id=rule_id, ticket_key=ticket_key, stage=current, data=merged, history=tuple(history),
                          created_at=_aware(created), updated_at=_aware(at))
 
@@ -514,6 +547,18 @@ _INSERT_STATE = insert(RuleStateRow.__table__)
 _INSERT_TIMER = insert(TimerRow.__table__)
 _UPDATE_STATE = _update_by(RuleStateRow.__table__, "scope", "rule_id", "ticket_key")
 _UPDATE_TIMER = _update_by(TimerRow.__table__, "scope", "timer_id")
+
+
+@functools.cache
+def _upsert_member(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (ticket_key) DO UPDATE: a ticket belongs to the instance that recorded it last."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(InstanceMemberRow.__table__)
+    return statement.on_conflict_do_update(index_elements=["ticket_key"],
+                                           set_={"instance_key": statement.excluded.instance_key})
 
 
 _GET_STATE = select(RuleStateRow.__table__).where(

@@ -19,7 +19,9 @@ The runbook, as Support wrote it, and what ticketbot does at each step:
    Config is asked to push live. → :func:`ask_approval`, :func:`remind`, :func:`decide`,
    :func:`duplicate_approval_ticket`
 6. When CS is done, the approver is told the products are live and SS is closed. → :func:`close`
-   (CS done while the approval is still being recorded on SS: ticketbot looks at CS again.)
+   (The inbox processes an onboarding's events in order: SS, its CS ticket and a separate approval ticket
+   are one instance, see :func:`bot.state.member`. A CS Done while an approval from a separate ticket is
+   still being recorded, which that order cannot cover, makes ticketbot look at CS again.)
 
 Any time: customer communication needed (label, or ``/ticketbot comms``) ⇒ an internal comment
 tagging the account manager and the approver. → :func:`comms`
@@ -77,7 +79,7 @@ from bot.model import (
     Ticket,
     User,
 )
-from bot.state import RuleState
+from bot.state import RuleState, member
 from bot.text import untrusted, visible
 
 # stages of an onboarding (the rule state of its SS ticket)
@@ -373,12 +375,16 @@ class Flow:
             {CONFIGURING: cfg.statuses.cs_on_hold, APPROVED: cfg.statuses.cs_done})])
 
     def done_before_approval(self, project: Verdict, owner: Verdict, state: RuleState) -> Evaluation:
-        """CS is Done, but the onboarding has no approval recorded: look again later, a bounded number of times.
+        """CS is Done, but the onboarding has no approval recorded: look again later, a bounded number of times,
+        when CS shows that an approval is being recorded.
 
-        The approval's plan writes CS (To Do, "please push live") before it records the stage, and the inbox
-        orders events per ticket only: Config's Done can be processed in that window (or while the approval
-        waits for a retry after a crash), and no later event would come. Config setting CS Done before any
-        approval is the other case: the looks give up, and the approval then moves CS back to To Do.
+        The inbox processes the events of one onboarding in order (SS, CS and every ticket recorded as a member),
+        so an approval given on SS, in Slack or by command is recorded before Config's Done is looked at. An
+        approval from a separate ticket is not: that ticket joins the onboarding only when its own event is done,
+        after its plan wrote CS (To Do, "please push live"), so Config's Done can be processed in between (and
+        while that event waits for a retry after a crash, or after it was dead-lettered and until it is retried).
+        Such a Done is recognised by the approval's request on CS; a Done with none is Config being early,
+        which no look helps: the approval, when it comes, moves CS back to To Do.
         """
         cfg, ticket = self.cfg, self.ticket
         payload = self.event.payload or {}
@@ -386,8 +392,16 @@ class Flow:
         data = (payload.get("data") or {}) if looking else {}
         attempt = int(data.get("attempt", 0)) + 1
         round_ = str(data.get("round") or _digest(self.event.id))  # a later Done (another event) looks anew
+        requested = looking or _asks_to_push_live(ticket, state.ticket_key)
+        asked = Verdict("an approval is being recorded", requested,
+                        "looking again" if looking else ("request to push live on CS" if requested else "none"),
+                        f"the approval's request on {ticket.key} to push {state.ticket_key} live")
         verdicts = [project, owner, Verdict("CS status", True, ticket.status, cfg.statuses.cs_done),
-                    Verdict("CS done before the approval is recorded", True, state.stage, list(DECIDING))]
+                    Verdict("CS done before the approval is recorded", True, state.stage, list(DECIDING)), asked]
+        if not asked.passed:
+            return Evaluation.skip(verdicts, (
+                f"{ticket.key} is {ticket.status} before any approval of {state.ticket_key}: nothing to look at "
+                f"again; an approval moves {ticket.key} back to {cfg.statuses.cs_to_do}"))
         if attempt > cfg.find_config_ticket_attempts:
             return Evaluation.skip(verdicts, (
                 f"{ticket.key} is {ticket.status} but {state.ticket_key} is still {state.stage} after "
@@ -646,7 +660,8 @@ def find_config_ticket(flow: Flow, project: Verdict) -> Evaluation:
     for name, value in _config_ticket_values(cfg, installer, contact).items():
         if value and ticket.field(name) != value:
             effects.append(flow.effect(SetField, ticket.key, f"config-ticket-field:{name}", field=name, value=value))
-    effects.append(flow.effect(SetState, ss, f"state:{CONFIGURING}", stage=CONFIGURING, data={"cs_key": ticket.key}))
+    effects.append(flow.effect(SetState, ss, f"state:{CONFIGURING}", stage=CONFIGURING,
+                               data={"cs_key": ticket.key, **member(ticket.key, "config ticket")}))
     if flow.event.kind == TIMER_FIRED or ticket.status.casefold() != cfg.statuses.cs_on_hold.casefold():
         return Evaluation(verdicts=verdicts, effects=effects, notes=[f"{ticket.key} is the config ticket of {ss}"])
     # Already on hold when found: configuration is done, so step 5 starts at once.
@@ -731,7 +746,7 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
             effects += [
                 flow.effect(Transition, cs, "approved:cs-to-do", status=cfg.statuses.cs_to_do),
                 flow.effect(InternalComment, cs, "approved:ask-config", body=(
-                    f"Approved by {who} on {when}: please push the EverBright products live for "
+                    f"Approved by {who} on {when}: {PUSH_LIVE} for "
                     f"{installer} ({ss}) and move this ticket to {cfg.statuses.cs_done} when they are live.")),
             ]
         effects.append(flow.effect(InternalComment, ss, "approved:note", body=(
@@ -750,6 +765,15 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
     effects.append(flow.effect(SetState, ss, f"state:{REJECTED}:{rejections}", stage=REJECTED,
                                data={"decision": {**decision, "reason": reason}, "rejections": rejections}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=[f"rejected by {who} via {via}"])
+
+
+#: What the approval's comment on CS asks Config (:func:`decide`); :func:`_asks_to_push_live` finds it.
+PUSH_LIVE = "please push the EverBright products live"
+
+
+def _asks_to_push_live(cs: Ticket, ss: str) -> bool:
+    """Whether CS carries the approval's request to push the onboarding ``ss`` live."""
+    return any(PUSH_LIVE in c.body and f"({ss})" in c.body for c in cs.comments)
 
 
 def duplicate_approval_ticket(flow: Flow) -> Evaluation:
@@ -783,6 +807,8 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
         notes += decided.notes
     else:
         notes.append("no approval phrase in it (or no decision pending): linked and closed only")
+    effects.append(flow.effect(SetState, ss, f"approval-ticket:{ticket.key}",
+                               data=member(ticket.key, "approval ticket")))
     # Recorded last: the executor commits a plan's local effects one at a time, in plan order, and a retry
     # skips a ticket already marked duplicate. Were this before the decision's, a crash between the two
     # would lose the approval; after it, the retry finds SS-… decided and only links and closes again.

@@ -71,7 +71,7 @@ from bot.effects import (
 )
 from bot.engine import Evaluation, Rule
 from bot.model import TIMER_FIRED, Event, Ticket, User
-from bot.state import RuleState
+from bot.state import RuleState, member
 from bot.trackers.base import TrackerError, TrackerReader
 
 #: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
@@ -703,8 +703,9 @@ class Children:
         """Record the child's key in the parent's record (once) and link the two tickets."""
         if state is not None and state.get(CHILD + role) == child.key:
             return []
+        # A member of the parent's instance: the inbox processes the child's events in order with the parent's.
         out: list[Effect] = [SetState(rule_id=rule_id, ticket_key=parent_key, step=f"{CHILD}{role}:{child.key}",
-                                      data={CHILD + role: child.key})]
+                                      data={CHILD + role: child.key, **member(child.key, role)})]
         if self.link_type:
             out.append(LinkTickets(rule_id=rule_id, ticket_key=parent_key, step=f"link:{role}:{child.key}",
                                    link_type=self.link_type, inward_key=parent_key, outward_key=child.key))

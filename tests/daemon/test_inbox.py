@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.clock import VirtualClock
-from bot.inbox import DEAD, DONE, PENDING, PROCESSING, Inbox, owner_id
+from bot.inbox import DEAD, DONE, PENDING, PROCESSING, Claim, Inbox, owner_id
 from bot.migrations import upgrade
 from bot.model import TICKET_UPDATED, Event
-from bot.store import make_engine
+from bot.state import StateStore, member
+from bot.store import LIVE, Store, make_engine
 
 LEASE = 60.0
 
@@ -164,3 +165,123 @@ def test_a_write_whose_caller_went_away_does_not_stop_the_writer(replicas):
     assert a._writer._thread.is_alive()
     _add(a, "SS-9", 2)  # and it still commits the next write
     assert {r.ticket_key for r in a.rows()} == {"SS-9"} and len(a.rows()) == 2
+
+
+# one runbook instance, several tickets ------------------------------------------------------------------------
+@pytest.fixture
+def states(db_url):  # noqa: ANN001, ANN201
+    """The rule state layer on the replicas' database: what records that a ticket belongs to an instance."""
+    store = Store(db_url)
+    yield StateStore(store)
+    store.engine.dispose()
+
+
+def _join(states: StateStore, instance: str, ticket: str, *, scope: str = LIVE) -> None:
+    """What a rule's ``SetState`` with :func:`bot.state.member` does (EverBright: SS records its CS ticket)."""
+    states.put(scope, "everbright_onboarding", instance, stage="configuring",
+               data={"cs_key": ticket, **member(ticket, "config ticket")},
+               at=datetime(2026, 11, 2, 8, tzinfo=UTC))
+
+
+def test_one_onboarding_in_order_across_its_tickets_others_in_parallel_across_replicas(replicas, states):
+    """The approval comment on SS-1 is being processed when Config's Done on CS-1 arrives: CS-1 waits for it."""
+    a, b, _ = replicas
+    _join(states, "SS-1", "CS-1")
+    _add(a, "SS-1", 1)  # the approval comment
+    _add(b, "CS-1", 2)  # Config's Done, right after the bot's "please push live"
+    _add(a, "SS-2", 3)  # another onboarding
+    first = a.claim(LEASE)
+    second = b.claim(LEASE)
+    assert (first.ticket_key, second.ticket_key) == ("SS-1", "SS-2")  # CS-1 waits behind SS-1, its instance
+    assert a.claim(LEASE) is None and b.claim(LEASE) is None
+    assert a.complete(first)
+    third = b.claim(LEASE)
+    assert (third.ticket_key, third.envelope) == ("CS-1", {"n": 2})
+    # Other onboardings, and a replay's records (a scope with no inbox to order), hold nothing back.
+    assert b.complete(second)
+    _join(states, "SS-2", "CS-2")
+    _join(states, "SS-3", "CS-3", scope="replay-1")
+    for n, key in enumerate(("CS-2", "SS-3", "CS-3"), start=4):
+        _add(a, key, n)
+    assert [c.ticket_key for c in (a.claim(LEASE), b.claim(LEASE), a.claim(LEASE))] == ["CS-2", "SS-3", "CS-3"]
+
+
+def test_the_instance_ticket_waits_behind_an_earlier_event_of_a_member(replicas, states):
+    a, b, _ = replicas
+    _join(states, "SS-1", "CS-1")
+    _add(a, "CS-1", 1)
+    _add(a, "SS-1", 2)
+    first = a.claim(LEASE)
+    assert first.ticket_key == "CS-1" and b.claim(LEASE) is None
+    assert a.fail(first, "TrackerError: Jira is down", retry_in=30)  # waiting for its retry, it still holds SS-1
+    assert b.claim(LEASE) is None
+
+
+def test_worker_threads_of_two_replicas_keep_each_onboarding_in_order(replicas, states):
+    """Three claimers in each replica, events of six onboardings (SS, CS and an approval ticket each)
+    interleaved: no two events of one onboarding are ever in hand together, and each is taken in arrival order."""
+    import threading
+
+    a, b, _ = replicas
+    for n in range(6):
+        _join(states, f"SS-{n}", f"CS-{n}")
+        states.put(LIVE, "everbright_onboarding", f"SS-{n}", stage="", at=datetime(2026, 11, 2, 8, tzinfo=UTC),
+                   data=member(f"SS-{100 + n}", "approval ticket"))
+    arrivals: dict[str, list[int]] = {}
+    for i in range(60):
+        n = i % 6
+        key = (f"SS-{n}", f"CS-{n}", f"SS-{100 + n}")[(i // 6) % 3]
+        _add(a if i % 2 else b, key, i)
+        arrivals.setdefault(f"SS-{n}", []).append(i)
+    lock = threading.Lock()
+    in_hand: dict[str, int] = {}
+    taken: dict[str, list[int]] = {}
+    overlaps: list[str] = []
+
+    def take(inbox: Inbox) -> Claim | None:
+        claim = inbox.claim(LEASE)
+        if claim is not None:
+            instance = f"SS-{claim.envelope['n'] % 6}"
+            with lock:
+                if in_hand.get(instance):
+                    overlaps.append(instance)
+                in_hand[instance] = in_hand.get(instance, 0) + 1
+                taken.setdefault(instance, []).append(claim.envelope["n"])
+        return claim
+
+    def work(inbox: Inbox) -> None:
+        """Each claimer holds two events at once when it can (a slow event and the next one)."""
+        while True:
+            held = [c for c in (take(inbox), take(inbox)) if c is not None]
+            if not held:
+                with lock:
+                    if sum(len(v) for v in taken.values()) == 60:
+                        return
+                continue
+            for claim in held:
+                with lock:
+                    in_hand[f"SS-{claim.envelope['n'] % 6}"] -= 1
+                assert inbox.complete(claim)
+
+    threads = [threading.Thread(target=work, args=(inbox,)) for inbox in (a, b) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert overlaps == [] and taken == arrivals
+
+
+def test_the_claim_query_reads_no_finished_rows(replicas, states, db_url):
+    """Blocked-by-instance is index look-ups: the instance's tickets, then their unfinished rows."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the plan is checked on SQLite (PostgreSQL's depends on its statistics)")
+    a, _, _ = replicas
+    for query in a._queries:  # noqa: SLF001 - the plan of the claim queries themselves
+        sql = str(query.params(now=0.0).compile(a.engine, compile_kwargs={"literal_binds": True}))
+        with a.engine.connect() as conn:
+            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        assert not [step for step in plan if step.startswith("SCAN")], plan
+        earlier = [step for step in plan if step.startswith("SEARCH inbox_")]
+        assert len(earlier) == 2 and all("ix_inbox_ticket_status (ticket_key=? AND status=? AND id<?)" in step
+                                          for step in earlier), plan

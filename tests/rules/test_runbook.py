@@ -302,7 +302,7 @@ def test_a_child_is_adopted_once_and_linked():
     assert children.parent_key(child) == "T-1"
     effects = children.adopt(RULE, "T-1", "task", child, state("a"))
     assert [type(e) for e in effects] == [SetState, LinkTickets]
-    assert effects[0].data == {"child:task": "T-2"} and effects[0].ticket_key == "T-1"
+    assert effects[0].data == {"child:task": "T-2", "member:T-2": "task"} and effects[0].ticket_key == "T-1"
     assert children.adopt(RULE, "T-1", "task", child, state("a", **{"child:task": "T-2"})) == []
 
 
