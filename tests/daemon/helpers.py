@@ -179,7 +179,11 @@ class DaemonProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli_daemon", "run"], env=self.env, cwd=ROOT,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self._ready, timeout=timeout, interval=0.1)
+        try:
+            wait_until(self._ready, timeout=timeout, interval=0.1)
+        except BaseException:  # a daemon that never became ready is not left running (with its workers)
+            self.stop()
+            raise
         return self
 
     def _ready(self) -> bool:
