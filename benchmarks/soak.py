@@ -516,6 +516,15 @@ def pct(values: list[float], p: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
+def _inbox_key(sent: Sent) -> str:
+    """The key the daemon filed a delivery under (a comment's is the comment's, not the delivery's)."""
+    from bot.inbox import dedup_key
+    from bot.sources.jira_webhook import ID_HEADER, parse_jira_webhook
+
+    event = parse_jira_webhook(json.loads(sent.body), headers={ID_HEADER: sent.delivery})
+    return dedup_key("jira", event)
+
+
 def analyse(world: World, daemon: Daemon, work: Path, rss: dict[str, list[tuple[float, float]]],
             startup: list[float], elapsed: float, args: argparse.Namespace) -> dict[str, Any]:
     with _db(work) as conn:
@@ -529,10 +538,10 @@ def analyse(world: World, daemon: Daemon, work: Path, rss: dict[str, list[tuple[
 
     # events ---------------------------------------------------------------------------------------------------
     acked = [s for s in world.sent.values() if s.acked_at is not None]
-    statuses = Counter((inbox.get(f"jira:{s.delivery}") or ("missing",))[0] for s in acked)
+    status_of = {s.delivery: (inbox.get(_inbox_key(s)) or ("missing",))[0] for s in acked}
+    statuses = Counter(status_of.values())
     processed = statuses["done"] + statuses["ignored"]
-    lost = [s.delivery for s in acked if (inbox.get(f"jira:{s.delivery}") or ("missing",))[0]
-            in ("missing", "pending", "processing")]
+    lost = [delivery for delivery, status in status_of.items() if status in ("missing", "pending", "processing")]
     retried = sum(1 for s in world.sent.values() if s.attempts > 1)
 
     # timers -----------------------------------------------------------------------------------------------------

@@ -88,6 +88,10 @@ CONFIGURING = "configuring"
 AWAITING = "awaiting-approval"
 APPROVED = "approved"
 REJECTED = "rejected"
+#: Where a decision is taken. At ``configuring`` the approver has not been asked yet, but an approval given
+#: then (a comment, a separate ticket, Slack) is taken in advance: Config is asked to push live as soon as
+#: it has configured, instead of putting CS on hold to wait for a question already answered.
+DECISION_STAGES = (CONFIGURING, AWAITING, REJECTED)
 CLOSED = "closed"
 DUPLICATE = "duplicate"  # the state of a separate approval ticket closed as a duplicate
 OPEN_STAGES = (INTAKE, CONFIGURING, AWAITING, APPROVED, REJECTED)
@@ -187,11 +191,10 @@ class EverBrightOnboarding(Rule):
     id = "everbright_onboarding"
     title = "EverBright partner onboarding (seed 002)"
     Config = Config
-    #: Stages at which a Slack Approve/Reject is taken; at the others Slack says why not (bot/services.py).
-    #: Before the question is asked (intake, configuring) nothing is recorded: there is nothing to approve yet.
-    decision_stages = (AWAITING, REJECTED)
-    decision_waits = {INTAKE: "the Config (CS) ticket to be created",
-                      CONFIGURING: "Config to finish and put the CS ticket on hold; the approver is asked then"}
+    #: Stages at which a decision is taken, whichever way it comes (comment, separate ticket, Slack);
+    #: at the others Slack says why not (bot/services.py).
+    decision_stages = DECISION_STAGES
+    decision_waits = {INTAKE: "the Config (CS) ticket to be created"}
 
     def watched_projects(self, config: Config) -> set[str]:
         return {config.service_desk_project, config.config_project}
@@ -330,8 +333,8 @@ class Flow:
         by_approver = Verdict("comment by the approver", self.is_from_approver(author),
                               author.display_name or author.email or author.account_id if author else None,
                               self.cfg.approver.email)
-        waiting = Verdict("awaiting a decision", state.stage in (AWAITING, REJECTED, CONFIGURING), state.stage,
-                          [CONFIGURING, AWAITING, REJECTED])
+        waiting = Verdict("awaiting a decision", state.stage in DECISION_STAGES, state.stage,
+                          list(DECISION_STAGES))
         if not (by_approver.passed and waiting.passed):
             return Evaluation.skip([stage, by_approver, waiting])
         verdict = self.decision_in(comment.body if comment else "")
@@ -725,8 +728,7 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
            verdicts: list[Verdict] | None = None) -> Evaluation:
     cfg, ss = flow.cfg, state.ticket_key
     verdicts = list(verdicts or [])
-    open_ = Verdict("awaiting a decision", state.stage in (CONFIGURING, AWAITING, REJECTED), state.stage,
-                    [CONFIGURING, AWAITING, REJECTED])
+    open_ = Verdict("awaiting a decision", state.stage in DECISION_STAGES, state.stage, list(DECISION_STAGES))
     verdicts.append(open_)
     if not open_.passed:
         return Evaluation.skip(verdicts, f"already {state.stage}; a decision now changes nothing")
@@ -800,7 +802,7 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
     ]
     notes = [f"{ticket.key} is a separate approval ticket for {ss}"]
     verdict = flow.decision_in(f"{ticket.summary}\n{ticket.description}")
-    if verdict is not None and state.stage in (CONFIGURING, AWAITING, REJECTED):
+    if verdict is not None and state.stage in DECISION_STAGES:
         decided = decide(flow, state, approve=verdict, via=f"separate ticket {ticket.key}",
                          reason="" if verdict else _excerpt(ticket.description))
         effects += decided.effects

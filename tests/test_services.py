@@ -348,14 +348,21 @@ def _at(services: BotServices, stage: str, **data: object) -> None:
     services.states.put(LIVE, "everbright_onboarding", "SS-1", stage=stage, data=data, at=services.clock.now())
 
 
-def test_an_approval_while_config_is_still_configuring_is_refused_saying_what_it_waits_for(
-        everbright: BotServices) -> None:
+def test_an_approval_while_config_is_still_configuring_is_taken_in_advance(everbright: BotServices) -> None:
+    """As an approver's comment or separate ticket at that stage is: Config is asked to push live once configured."""
     _at(everbright, "configuring", cs_key="CS-7")
+    assert everbright.approve("SS-1", APPROVER, via="button").startswith("Recorded your approval of SS-1")
+    assert [r.ticket_key for r in everbright.inbox.rows() if r.kind == APPROVAL_GIVEN] == ["SS-1"]
+
+
+def test_an_approval_before_the_config_ticket_exists_is_refused_saying_what_it_waits_for(
+        everbright: BotServices) -> None:
+    _at(everbright, "intake")
     with pytest.raises(ServiceError) as refused:
         everbright.approve("SS-1", APPROVER, via="button")
     assert str(refused.value) == (
-        "SS-1 is not awaiting a decision: it is at stage *configuring* since 2026-11-02 09:00 UTC and waits for "
-        "Config to finish and put the CS ticket on hold; the approver is asked then. Your approval was not recorded.")
+        "SS-1 is not awaiting a decision: it is at stage *intake* since 2026-11-02 09:00 UTC and waits for "
+        "the Config (CS) ticket to be created. Your approval was not recorded.")
     assert [r for r in everbright.inbox.rows() if r.kind == APPROVAL_GIVEN] == []
 
 
