@@ -147,27 +147,16 @@ def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JS
 
 def _site(path: Path) -> Site:
     """The site description for ``replay --site``, or one line saying why it cannot be read."""
-    import yaml
     from pydantic import ValidationError
 
-    if not path.exists():
-        raise ConfigurationError(f"--site: {path} not found")
-    if not path.is_file():  # a directory; /dev/zero would be read for ever
-        raise ConfigurationError(f"--site: {path} is not a file")
+    from bot.config import first_error, read_yaml
+
+    data = read_yaml(path, "--site") or {}
     try:
-        return Site.load(path)
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"--site: {path} is not UTF-8 text (a binary file?)") from None
-    except OSError as exc:
-        raise ConfigurationError(f"--site: cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"--site: {path} is not valid YAML: {exc}") from None
-    except RecursionError:
-        raise ConfigurationError(f"--site: {path} is nested too deeply") from None
+        return Site.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "the whole file"
-        raise ConfigurationError(f"--site: {path}: {where}: {first['msg']} (a site description is a mapping: "
+        where, message = first_error(exc)
+        raise ConfigurationError(f"--site: {path}: {where}: {message} (a site description is a mapping: "
                                  "see examples/*/site.yaml)") from None
 
 

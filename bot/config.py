@@ -50,27 +50,39 @@ class RawConfig(BaseModel):
     rules: dict[str, dict[str, Any] | None] = {}
 
 
-def load_raw(path: Path) -> RawConfig:
+def read_yaml(path: Path, what: str) -> Any:
+    """The YAML document in ``path``, or a ConfigurationError of one line saying why it cannot be read.
+
+    ``what`` names where the path came from (``TICKETBOT_CONFIG``, ``--site``) at the head of the line."""
     if not path.exists():
-        raise ConfigurationError(f"TICKETBOT_CONFIG: file not found: {path}")
+        raise ConfigurationError(f"{what}: file not found: {path}")
     if not path.is_file():  # a directory; /dev/zero would be read for ever
-        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is not a file")
+        raise ConfigurationError(f"{what}: {path} is not a file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is not valid YAML: {exc}") from None
+        raise ConfigurationError(f"{what}: {path} is not valid YAML: {exc}") from None
     except UnicodeDecodeError:
-        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is not UTF-8 text (a binary file?)") from None
+        raise ConfigurationError(f"{what}: {path} is not UTF-8 text (a binary file?)") from None
     except OSError as exc:
-        raise ConfigurationError(f"TICKETBOT_CONFIG: cannot read {path}: {exc.strerror or exc}") from None
+        raise ConfigurationError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
     except RecursionError:
-        raise ConfigurationError(f"TICKETBOT_CONFIG: {path} is nested too deeply") from None
+        raise ConfigurationError(f"{what}: {path} is nested too deeply") from None
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """(where, message) of a validation error's first problem; where is a dotted path or "the whole file"."""
+    first = exc.errors()[0]
+    return ".".join(map(str, first["loc"])) or "the whole file", first["msg"]
+
+
+def load_raw(path: Path) -> RawConfig:
+    data = read_yaml(path, "TICKETBOT_CONFIG") or {}
     try:
         return RawConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "the whole file"
-        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from None
+        where, message = first_error(exc)
+        raise ConfigurationError(f"{path}: {where}: {message}") from None
 
 
 def validate_block(rule_id: str, model: type[RuleBlock], block: dict[str, Any] | None, path: Path) -> RuleBlock:

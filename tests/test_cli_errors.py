@@ -156,7 +156,7 @@ def test_an_array_file_is_read_with_a_bound(tmp_path: Path, monkeypatch: pytest.
     ("/tmp", "/tmp is not a file"),
     ("/dev/zero", "/dev/zero is not a file"),
     ("list.yaml", "list.yaml: the whole file: Input should be a valid dictionary"),
-    ("missing.yaml", "missing.yaml not found"),
+    ("missing.yaml", "file not found: missing.yaml"),
 ])
 def test_replay_site_that_cannot_be_read(tmp_path: Path, site: str, expected: str) -> None:
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
