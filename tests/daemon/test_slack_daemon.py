@@ -35,7 +35,7 @@ from tests.daemon.helpers import (
     onboarding_site,
 )
 from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
-from tests.fakes.fake_socket_mode import FakeSocketMode
+from tests.fakes.fake_socket_mode import FakeSocketMode, serving
 from tests.slack.helpers import (
     ADMIN,
     APPROVER,
@@ -308,10 +308,8 @@ def test_ticketbot_run_mounts_slack_and_never_logs_its_secrets(tmp_path):
 # Socket Mode against a server speaking Slack's protocol over a real websocket ----------------------------------------
 @pytest.fixture
 def socket_server(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
-    server = FakeSocketMode().start()
-    fake_slack.socket_url = server.new_url
-    yield server
-    server.stop()
+    with serving(fake_slack) as server:
+        yield server
 
 
 def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:

@@ -25,6 +25,8 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,3 +201,14 @@ class FakeSocketMode:
         with self._changed:
             if not self._changed.wait_for(ready, timeout):
                 raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def serving(fake_slack: Any) -> Iterator[FakeSocketMode]:
+    """A Socket Mode server whose URLs the fake Web API hands out (``apps.connections.open``), for a test."""
+    server = FakeSocketMode().start()
+    fake_slack.socket_url = server.new_url
+    try:
+        yield server
+    finally:
+        server.stop()

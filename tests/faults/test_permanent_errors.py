@@ -20,9 +20,9 @@ RULE = "everbright_onboarding"
 REMINDER = f"{RULE}:SS-101:approval-reminder"
 
 
-def _play(world: World, labels: int) -> None:
-    """The recorded stream up to (not including) step ``labels``, each webhook processed at once."""
-    for step in world.steps[:labels]:
+def _play(world: World, stop: int, start: int = 0) -> None:
+    """The recorded stream from step ``start`` up to (not including) step ``stop``, each webhook processed at once."""
+    for step in world.steps[start:stop]:
         world.wait_until(step.at)
         world.act(step)
         world.deliver_until_acknowledged(step)
@@ -64,11 +64,7 @@ def test_installer_name_missing_on_cs_is_reported_once_and_the_onboarding_goes_o
 
         # CS-202 (Helio Homes) meets the same refusal: traced, not alerted again
         cs_202_on_hold = next(i for i, s in enumerate(world.steps) if s.key == "CS-202" and "On Hold" in s.label)
-        for step in world.steps[cs_on_hold + 1:cs_202_on_hold + 1]:
-            world.wait_until(step.at)
-            world.act(step)
-            world.deliver_until_acknowledged(step)
-            world.process()
+        _play(world, cs_202_on_hold + 1, start=cs_on_hold + 1)
         assert any(e["outcome"] == "rejected" for e in _effects(world, "CS-202"))
         assert len(world.slack.in_channel(ADMIN_CHANNEL)) == 1
 
@@ -86,10 +82,6 @@ def test_a_restart_does_not_report_the_same_missing_name_again(tmp_path: Path) -
         assert len(world.slack.in_channel(ADMIN_CHANNEL)) == 1
         world.restart()
         second_cs = next(i for i, s in enumerate(world.steps) if s.key == "CS-202")
-        for step in world.steps[first_cs + 1:second_cs + 1]:
-            world.wait_until(step.at)
-            world.act(step)
-            world.deliver_until_acknowledged(step)
-            world.process()
+        _play(world, second_cs + 1, start=first_cs + 1)
         assert any(e["outcome"] == "rejected" for e in _effects(world, "CS-202"))
         assert len(world.slack.in_channel(ADMIN_CHANNEL)) == 1

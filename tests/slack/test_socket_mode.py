@@ -19,16 +19,14 @@ from bot.slack.deliveries import Deliveries, InboxDeliveries
 from bot.slack.socket_mode import SocketMode
 from bot.store import Store
 from tests.fakes.fake_slack import FakeSlack
-from tests.fakes.fake_socket_mode import FakeSocketMode
+from tests.fakes.fake_socket_mode import FakeSocketMode, serving
 from tests.slack.helpers import APPROVER, InlineExecutor, RecordingServices, block_action_payload, slash_command_fields
 
 
 @pytest.fixture
 def socket_server(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
-    server = FakeSocketMode().start()
-    fake_slack.socket_url = server.new_url
-    yield server
-    server.stop()
+    with serving(fake_slack) as server:
+        yield server
 
 
 @contextmanager
