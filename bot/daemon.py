@@ -476,8 +476,9 @@ def check_names_at_start(settings: Settings, rules: Sequence[BoundRule], alert: 
 
     if not settings.check.at_start:
         return []
-    if not (settings.tracker.startswith("memory:") or all((settings.jira.url, settings.jira.email,
-                                                           settings.jira.api_token))):
+    configured = [system for system in (settings.jira, settings.zendesk)
+                  if all((system.url, system.email, system.api_token))]
+    if not (settings.tracker.startswith("memory:") or configured):
         log.info("start-up check skipped: no tracker is configured")
         return []
     try:

@@ -68,6 +68,16 @@ def test_a_site_that_cannot_be_reached_is_a_warning_even_when_strict(tmp_path, c
     assert alerts == []
 
 
+def test_a_zendesk_only_site_is_checked_too(tmp_path, caplog):
+    """The check is skipped only when no site at all is configured, not whenever Jira is not."""
+    settings = Settings(config=CONFIG, zendesk={
+        "url": f"http://127.0.0.1:{free_port()}", "email": "bot@example.com", "api_token": "t"})
+    with caplog.at_level(logging.INFO, logger="bot.daemon"):
+        check_names_at_start(settings, load_rules(CONFIG), [].append)
+    messages = [r.getMessage() for r in caplog.records]
+    assert not any("skipped: no tracker is configured" in m for m in messages), messages
+
+
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     process = DaemonProcess({"TICKETBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
                              "TICKETBOT_TRACKER": f"memory:{_renamed_site(tmp_path)}",
