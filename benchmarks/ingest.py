@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ingest.py --rate 200 --duration 20
 
-It starts the daemon (``python -m bot.cli_daemon run``, SQLite in a temporary directory, the
+It starts the daemon (``python -m bot.cli run``, SQLite in a temporary directory, the
 file-backed in-memory site as its tracker so no Jira is needed) and measures:
 
 * webhook acknowledgement latency p50/p95/p99 at ``--rate`` requests/s for ``--duration`` s
@@ -135,7 +135,7 @@ def start_ticketbot(work: Path, port: int, workers: int, tickets: int, processes
            # A benchmark changes a thousand tickets an hour: the blast-radius cap would pause the rule.
            "TICKETBOT_GUARDS__MAX_TICKETS_PER_RULE_HOUR": "0", "TICKETBOT_LOG_LEVEL": "WARNING"}
     log = open(work / "ticketbot.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli_daemon", "run"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     wait_ready(f"http://127.0.0.1:{port}/healthz", proc)
     return proc
@@ -277,7 +277,7 @@ def ack_figures(run: Run) -> dict[str, float]:
 
 def inbox(db: Path) -> tuple[set[str], int]:
     """Dedup keys received (in the inbox, or in the intake file the HTTP process commits webhooks to, see
-    bot/intake.py), and how many are not finished (those not yet moved from the intake file included)."""
+    bot/inbox/spool.py), and how many are not finished (those not yet moved from the intake file included)."""
     with sqlite3.connect(db) as conn:
         keys = {row[0] for row in conn.execute("SELECT dedup_key FROM inbox")}
         open_ = conn.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')").fetchone()[0]

@@ -21,7 +21,7 @@ from bot.clock import VirtualClock  # noqa: E402
 from bot.model import MANUAL, TICKET_CREATED, Event  # noqa: E402
 from bot.pipeline import Processor  # noqa: E402
 from bot.store import Store  # noqa: E402
-from bot.trackers.jira import JiraTracker  # noqa: E402
+from bot.trackers.jira.adapter import JiraTracker  # noqa: E402
 from bot.trackers.site import Site  # noqa: E402
 from rules import load_rules  # noqa: E402
 from tests.fakes.fake_jira import FakeJira, site_with_tickets  # noqa: E402

@@ -27,7 +27,7 @@ pipeline does around the rules (decoding, tracker writes, traces and records, SQ
 
 (b) ``--timers`` pending durable timers in a SQLite file (``StateStore.start_timer`` rows, as the
 rules arm them): the RSS of a process holding and sweeping them (target <= 300 MB), and due-timer
-lateness when they all fall due across ``--window`` seconds and the real :class:`bot.timers.TimerSweep`
+lateness when they all fall due across ``--window`` seconds and the real :class:`bot.inbox.timers.TimerSweep`
 (the leader job) runs every ``--sweep`` seconds on the real clock, queueing ``timer.fired`` events in
 the real inbox: lateness = the moment the sweep committed a timer's event minus its due time
 (target p50 and p99 <= 1 s).
@@ -337,9 +337,9 @@ def arm_timers(db_url: str, count: int, first_due: datetime, window: float, *, b
 def part_b(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """In-process equivalent of the leader's timer job: the real TimerSweep, inbox and StateStore on a SQLite
     file, called every ``--sweep`` s on the real clock by a thread (as the scheduler's interval job does)."""
-    from bot.inbox import Inbox
+    from bot.inbox.queue import Inbox
+    from bot.inbox.timers import TimerSweep
     from bot.state import StateStore
-    from bot.timers import TimerSweep
 
     db_url = f"sqlite:///{work / 'timers.sqlite3'}"
     print(f"(b) {args.timers:,} pending durable timers (SQLite file), due across {args.window:.0f}s, "
@@ -373,7 +373,7 @@ def part_b(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     def scheduler() -> None:
         # APScheduler's interval trigger: the next run is due `sweep` s after the previous *start*;
-        # a run still going when the next is due is skipped (max_instances=1), as in bot/scheduler.py.
+        # a run still going when the next is due is skipped (max_instances=1), as in bot/inbox/scheduler.py.
         next_run = time.monotonic()
         while not stop.is_set():
             delay = next_run - time.monotonic()

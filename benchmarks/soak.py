@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/soak.py --minutes 2 --kill-every 20
     .venv/bin/python benchmarks/soak.py --minutes 10 --kill-every 30 --json
 
-The daemon (``python -m bot.cli_daemon run``, SQLite file, one worker process, the five rules of
+The daemon (``python -m bot.cli run``, SQLite file, one worker process, the five rules of
 ``config/ticketbot.yaml`` with the EverBright delays shortened: approval reminder after/every
 ``--reminder`` seconds, at most two, then the admin alert; a CS ticket looked for again every 3 s)
 talks over real HTTP to a stateful fake Jira Cloud + Service Management and a fake Slack Web API
@@ -124,7 +124,7 @@ class Daemon:
         """Start and wait for /healthz 200; returns the seconds it took."""
         began = time.monotonic()
         log = open(self.work / "ticketbot.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli_daemon", "run"], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         while time.monotonic() - began < timeout:
             if self.proc.poll() is not None:
@@ -490,7 +490,7 @@ def _db(work: Path) -> sqlite3.Connection:
 
 
 def _unfinished(work: Path) -> int:
-    """Events not finished: in the inbox, or acknowledged into the intake file (bot/intake.py) and not yet moved."""
+    """Events not finished: in the inbox, or acknowledged into the intake file (bot/inbox/spool.py) and not yet moved."""
     try:
         with _db(work) as conn:
             open_ = conn.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')").fetchone()[0]
@@ -518,7 +518,7 @@ def pct(values: list[float], p: float) -> float | None:
 
 def _inbox_key(sent: Sent) -> str:
     """The key the daemon filed a delivery under (a comment's is the comment's, not the delivery's)."""
-    from bot.inbox import dedup_key
+    from bot.inbox.queue import dedup_key
     from bot.sources.jira_webhook import ID_HEADER, parse_jira_webhook
 
     event = parse_jira_webhook(json.loads(sent.body), headers={ID_HEADER: sent.delivery})

@@ -324,10 +324,10 @@ class SlackResolver:
     label = "Slack"
 
     def __init__(self, notifier: Any) -> None:
-        self.notifier = notifier  # bot.notify.SlackNotifier
+        self.notifier = notifier  # bot.slack.sender.SlackNotifier
 
     def resolve(self, requirement: Requirement) -> Answer:
-        from bot.notify import NotifyError
+        from bot.slack.notifier import NotifyError
 
         if requirement.kind != "slack_user":
             return Answer(FAILED, f"Slack has no {KINDS[requirement.kind]}s")
@@ -345,7 +345,7 @@ class SlackResolver:
     def _member(self, user_id: str) -> Answer:
         from slack_sdk.errors import SlackApiError
 
-        from bot.notify import NotifyError
+        from bot.slack.notifier import NotifyError
 
         try:
             response = self.notifier.client.users_info(user=user_id)
@@ -489,7 +489,7 @@ def connect_from_settings(settings: Any) -> Connect:
                 resolvers["slack"] = Unavailable("Slack", "Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN)",
                                                  fatal=False)
             else:
-                from bot.notify import SlackNotifier
+                from bot.slack.sender import SlackNotifier
 
                 resolvers["slack"] = SlackResolver(SlackNotifier.from_settings(settings.slack))
         return resolvers
@@ -520,7 +520,7 @@ def _memory_tracker(setting: str) -> tuple[Any, str]:
 
 
 def _jira(settings: Any, _: Any) -> Any:
-    from bot.trackers.jira import JiraTracker
+    from bot.trackers.jira.adapter import JiraTracker
 
     jira = settings.require_jira()
     return JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
@@ -528,7 +528,7 @@ def _jira(settings: Any, _: Any) -> Any:
 
 
 def _zendesk(settings: Any, require_zendesk: Callable[[Any], Any]) -> Any:
-    from bot.trackers.zendesk import ZendeskTracker
+    from bot.trackers.zendesk.adapter import ZendeskTracker
 
     zendesk = require_zendesk(settings)
     return ZendeskTracker(zendesk.url, zendesk.email, zendesk.api_token.get_secret_value())

@@ -55,13 +55,13 @@ from bot.effects import (
     out_of_bounds,
 )
 from bot.model import Ticket, User
-from bot.notify_error import NotifyError
+from bot.slack.notifier import NotifyError
 from bot.state import StateStore
 from bot.store import SENDING, Store
 from bot.trackers.base import Tracker, TrackerError, is_permanent
 
 if TYPE_CHECKING:
-    from bot.notify import Notifier
+    from bot.slack.notifier import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from bot.store import LIVE, Store
 from bot.trackers.base import NotFound, Tracker
 
 if TYPE_CHECKING:
-    from bot.notify import Notifier
+    from bot.slack.notifier import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ from bot.sources.zendesk_webhook import (
 from bot.state import BufferedStateStore, fire_due_timers
 from bot.store import Store
 from bot.trackers.base import Tracker
-from bot.trackers.jira_model import FieldCatalog
+from bot.trackers.jira.model import FieldCatalog
 from bot.trackers.memory import ZENDESK_DEFAULT_PROJECT, MemoryTracker
 from bot.trackers.site import (
     Site,

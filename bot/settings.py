@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 
@@ -103,7 +111,7 @@ class WorkerSettings(_Section):
     backoff_base: float = Field(default=2.0, gt=0)  # seconds; doubles per attempt
     backoff_max: float = Field(default=600.0, gt=0)
     #: A tracker or Slack unavailable (5xx, timeouts, unreachable, throttling): its events are held without
-    #: spending attempts for at most this many hours, then dead-lettered (see bot.outage).
+    #: spending attempts for at most this many hours, then dead-lettered (see bot.inbox.outage).
     outage_max_hours: float = Field(default=24.0, gt=0)
     #: An outage lasting longer than this (seconds) is reported to the admin channel, and then its end.
     outage_alert_after: float = Field(default=180.0, ge=0)

@@ -10,7 +10,7 @@ tracker writes succeeded.
 separate approval ticket). A rule says that a ticket belongs to the instance whose state it records by
 putting :func:`member` in that state's data; :meth:`StateStore.put` then also writes the ticket → instance
 row of ``instance_members``, in the same transaction, and the inbox processes the events of one instance
-one after another (:mod:`bot.inbox`). Only the live scope has an inbox, so only its members are written.
+one after another (:mod:`bot.inbox.queue`). Only the live scope has an inbox, so only its members are written.
 
 *Timers* are rows with an explicit id ``<rule>:<ticket>:<name>`` and a due time. Nothing
 sleeps: a sweep (the leader's scheduler job in the daemon, the virtual clock in a replay)

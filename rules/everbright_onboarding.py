@@ -46,7 +46,6 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.check import Requirement, Touch
-from bot.conditions import Verdict, labelled_value, normalize_text, one_of, text_matches
 from bot.config import Duration, RuleBlock
 from bot.effects import (
     AddWatcher,
@@ -65,7 +64,7 @@ from bot.effects import (
     StartTimer,
     Transition,
 )
-from bot.engine import Evaluation, Rule, RuleContext
+from bot.engine import Evaluation, Rule, RuleContext, Verdict
 from bot.model import (
     APPROVAL_GIVEN,
     APPROVAL_REJECTED,
@@ -81,6 +80,7 @@ from bot.model import (
 )
 from bot.state import RuleState, member
 from bot.text import untrusted, visible
+from rules.conditions import labelled_value, normalize_text, one_of, text_matches
 
 # stages of an onboarding (the rule state of its SS ticket)
 INTAKE = "intake"
@@ -192,7 +192,7 @@ class EverBrightOnboarding(Rule):
     title = "EverBright partner onboarding (seed 002)"
     Config = Config
     #: Stages at which a decision is taken, whichever way it comes (comment, separate ticket, Slack);
-    #: at the others Slack says why not (bot/services.py).
+    #: at the others Slack says why not (bot/ops/services.py).
     decision_stages = DECISION_STAGES
     decision_waits = {INTAKE: "the Config (CS) ticket to be created"}
 

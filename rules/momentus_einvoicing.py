@@ -41,11 +41,11 @@ from datetime import timedelta
 from pydantic import Field
 
 from bot.calendar import BusinessCalendar
-from bot.conditions import text_matches
 from bot.effects import Effect
 from bot.engine import Evaluation, RuleContext
 from bot.model import Event, Ticket
 from bot.text import untrusted
+from rules.conditions import text_matches
 from rules.runbook import (
     Acts,
     Alarm,

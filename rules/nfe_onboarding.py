@@ -35,11 +35,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.calendar import BusinessCalendar
-from bot.conditions import text_matches
 from bot.effects import Effect
 from bot.engine import Evaluation, RuleContext
 from bot.model import Event, Ticket
 from bot.text import untrusted
+from rules.conditions import text_matches
 from rules.runbook import (
     Acts,
     Alarm,

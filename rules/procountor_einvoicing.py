@@ -34,12 +34,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from bot.calendar import BusinessCalendar
-from bot.conditions import Verdict, normalize_text, text_matches
 from bot.effects import Effect
-from bot.engine import Evaluation, RuleContext
+from bot.engine import Evaluation, RuleContext, Verdict
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
+from rules.conditions import normalize_text, text_matches
 from rules.runbook import (
     Acts,
     Alarm,

@@ -54,7 +54,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.calendar import BusinessCalendar, BusinessDuration, Delay
 from bot.check import Requirement, Touch
-from bot.conditions import Verdict, all_passed, normalize_text
 from bot.config import Duration, RuleBlock
 from bot.effects import (
     AddWatcher,
@@ -69,10 +68,11 @@ from bot.effects import (
     StartTimer,
     Transition,
 )
-from bot.engine import Evaluation, Rule
+from bot.engine import Evaluation, Rule, Verdict, all_passed
 from bot.model import TIMER_FIRED, Event, Ticket, User
 from bot.state import RuleState, member
 from bot.trackers.base import TrackerError, TrackerReader
+from rules.conditions import normalize_text
 
 #: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 REMINDER_CAP = 50

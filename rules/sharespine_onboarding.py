@@ -38,12 +38,12 @@ import hashlib
 from pydantic import Field, field_validator, model_validator
 
 from bot.calendar import BusinessCalendar
-from bot.conditions import Verdict, normalize_text, text_matches
 from bot.effects import Effect, InternalComment
-from bot.engine import Evaluation, RuleContext
+from bot.engine import Evaluation, RuleContext, Verdict
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
+from rules.conditions import normalize_text, text_matches
 from rules.runbook import (
     Acts,
     Alarm,

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.conditions import Verdict, equals, one_of
 from bot.config import Duration, RuleBlock
 from bot.effects import CancelTimer, InternalComment, SetState, SlackMessage, StartTimer
-from bot.engine import BoundRule, Evaluation, Rule, RuleContext
+from bot.engine import BoundRule, Evaluation, Rule, RuleContext, Verdict
 from bot.model import (
     APPROVAL_GIVEN,
     APPROVAL_REJECTED,
@@ -23,6 +22,7 @@ from bot.model import (
     Event,
     Ticket,
 )
+from rules.conditions import equals, one_of
 
 RULE_ID = "approval_test"
 AWAITING = "awaiting_approval"

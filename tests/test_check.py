@@ -36,15 +36,15 @@ from bot.check import (
     run_check,
     trigger_edges,
 )
-from bot.cli import app
+from bot.cli.main import app
 from bot.config import RuleBlock
 from bot.engine import BoundRule, Rule
-from bot.notify import SlackNotifier
 from bot.settings import SlackSettings
-from bot.trackers.jira import JiraTracker
+from bot.slack.sender import SlackNotifier
+from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site
-from bot.trackers.zendesk import ZendeskTracker
+from bot.trackers.zendesk.adapter import ZendeskTracker
 from rules import load_rules
 from tests.fakes.fake_jira import FakeJira, load_specs
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests

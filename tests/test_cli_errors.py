@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bot.replay
-from bot.cli import app
+from bot.cli.main import app
 from bot.settings import misspelt_settings
 from bot.store import Store
 from tests.conftest import CONFIG, EXAMPLES, ROOT

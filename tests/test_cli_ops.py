@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.clock import SystemClock, VirtualClock
-from bot.guards import Guards
-from bot.inbox import Inbox
-from bot.services import BotServices
+from bot.inbox.guards import Guards
+from bot.inbox.queue import Inbox
+from bot.ops.services import BotServices
 from bot.settings import GuardSettings
 from bot.state import StateStore
 from bot.store import LIVE, Store

@@ -1,4 +1,4 @@
-"""bot/conditions.py and bot/text.py: verdicts and the texts rules read and write, cached where pure."""
+"""rules/conditions.py and bot/text.py: verdicts and the texts rules read and write, cached where pure."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from bot.conditions import Verdict, all_passed, labelled_value, text_matches
+from bot.engine import Verdict, all_passed
 from bot.text import BACKSLASH, untrusted, visible
+from rules.conditions import labelled_value, text_matches
 
 MARKUP = "[]{}|!~^<>@#*_+`"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.clock import VirtualClock
-from bot.conditions import Verdict
 from bot.config import RuleBlock
 from bot.effects import InternalComment
-from bot.engine import BoundRule, Engine, Evaluation, Rule, RuleContext
+from bot.engine import BoundRule, Engine, Evaluation, Rule, RuleContext, Verdict
 from bot.model import TICKET_UPDATED, Event, Ticket
 from bot.state import StateStore
 from bot.store import Store

@@ -20,8 +20,8 @@ from bot.effects import (
 from bot.engine import BoundRule, Evaluation, Rule
 from bot.executor import APPLIED, REJECTED, Executor
 from bot.model import TICKET_UPDATED, Event, Ticket
-from bot.notify_error import NotifyError
 from bot.pipeline import Processor
+from bot.slack.notifier import NotifyError
 from bot.state import StateStore
 from bot.store import LIVE, Store
 from bot.trackers.memory import MemoryTracker

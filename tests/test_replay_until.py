@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from tests.conftest import CONFIG, EXAMPLES
 
 DEMO = str(EXAMPLES / "nfe" / "events.jsonl")  # its 60-day target is still running after the last event

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.replay import Replay, ReplayError
 from bot.store import Store
 from bot.trackers.base import NotFound

@@ -9,19 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.audit import AuditLog
 from bot.clock import VirtualClock
-from bot.guards import Guards
-from bot.inbox import DEAD, IGNORED, Inbox, InboxRow
-from bot.internal_sources import (
-    SLACK,
-    TIMER,
-    decode,
-    envelope,
-    internal_sources,
-    system_for_key,
-)
-from bot.metrics import Metrics
+from bot.daemon.metrics import Metrics
+from bot.inbox.guards import Guards
+from bot.inbox.queue import DEAD, IGNORED, Inbox, InboxRow
+from bot.inbox.workers import Handler, WorkerPool
 from bot.model import (
     APPROVAL_GIVEN,
     APPROVAL_REJECTED,
@@ -29,14 +21,22 @@ from bot.model import (
     TICKET_CREATED,
     Event,
 )
+from bot.ops.audit import AuditLog
+from bot.ops.services import BotServices
 from bot.pipeline import Processor
-from bot.services import BotServices
 from bot.settings import GuardSettings
 from bot.slack.services import ServiceError
+from bot.sources.internal import (
+    SLACK,
+    TIMER,
+    decode,
+    envelope,
+    internal_sources,
+    system_for_key,
+)
 from bot.state import CANCELLED, FIRED, PENDING, StateStore
 from bot.store import LIVE, Store
 from bot.trackers.memory import MemoryTracker
-from bot.worker import Handler, WorkerPool
 from tests.approval_rule import AWAITING, RULE_ID, approval_rules
 from tests.daemon.helpers import lines_of, onboarding_site
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from bot.leader import advisory_key
+from bot.inbox.leader import advisory_key
 from bot.migrations import load_models
 from bot.store import make_engine
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, HttpRequest, HttpResponse, RetryHandler, RetryState
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RetryHandler,
+    RetryState,
+)
 
 from bot.settings import ConfigurationError, SlackSettings
 
@@ -27,7 +33,7 @@ Sleep = Callable[[float], None]
 class ApiStats:
     """Web API traffic for metrics: HTTP requests per method (retries included) and 429 answers.
 
-    ``calls`` and ``throttled`` have the shape ``bot.metrics.api_counts`` reads from adapters."""
+    ``calls`` and ``throttled`` have the shape ``bot.daemon.metrics.api_counts`` reads from adapters."""
 
     calls: Counter[str] = field(default_factory=Counter)
     throttled: int = 0

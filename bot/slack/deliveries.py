@@ -18,7 +18,7 @@ import threading
 from typing import Any, Protocol
 
 from bot.clock import Clock
-from bot.inbox import Inbox
+from bot.inbox.queue import Inbox
 from bot.model import Event
 
 #: The inbox ``source`` of delivery records (never claimed by a worker: they are stored as ignored).

@@ -11,7 +11,7 @@ showed the user an error and delivered it again (measured against tests/fakes/fa
 Each envelope is handled off the event loop (bolt's ``App.dispatch`` is synchronous) and acted on
 once: an ``envelope_id`` seen before is acked without dispatching (:mod:`bot.slack.deliveries`).
 The client does not reconnect by itself after a lost connection; :meth:`SocketMode.wait_lost`
-tells the daemon, which reconnects with backoff and reports the outage (bot/daemon_slack.py).
+tells the daemon, which reconnects with backoff and reports the outage (bot/daemon/slack.py).
 """
 
 from __future__ import annotations

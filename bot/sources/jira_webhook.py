@@ -49,7 +49,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.keys import InvalidKey, is_key, normalize_key, shown
 from bot.model import (
     COMMENT_CREATED,
     COMMENT_DELETED,
@@ -65,13 +64,14 @@ from bot.model import (
     User,
 )
 from bot.sources.common import MalformedEvent, require_object, sha256_hex
-from bot.trackers.jira_model import (
+from bot.trackers.jira.model import (
     FieldCatalog,
     comment_from_json,
     parse_datetime,
     ticket_from_json,
     user_from_json,
 )
+from bot.trackers.keys import InvalidKey, is_key, normalize_key, shown
 
 SOURCE = "jira"
 ID_HEADER = "X-Atlassian-Webhook-Identifier"

@@ -54,7 +54,7 @@ reads the ticket through ``ZendeskTracker.get_ticket(event.ticket_key)``. The ev
 envelope's ``id`` when there is one, else the sha256 of the trigger body (canonical JSON): a
 redelivery of the same call has the same id and is deduplicated.
 
-Signatures are checked in :mod:`bot.security` (``verify_zendesk_signature``).
+Signatures are checked in :mod:`bot.sources.signatures` (``verify_zendesk_signature``).
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.keys import InvalidKey, normalize_key, shown
 from bot.model import (
     COMMENT_CREATED,
     COMMENT_DELETED,
@@ -81,6 +80,7 @@ from bot.model import (
     User,
 )
 from bot.sources.common import MalformedEvent, json_object, sha256_hex
+from bot.trackers.keys import InvalidKey, normalize_key, shown
 
 SOURCE = "zendesk"
 TRIGGER_MARKER = "ticketbot"
@@ -134,7 +134,7 @@ def _time(value: Any, what: str) -> datetime | None:
 
 
 def _ticket_key(value: Any, what: str) -> str:
-    """A ticket id by :mod:`bot.keys`' grammar (ASCII digits, ``#`` allowed): it goes into Zendesk URLs."""
+    """A ticket id by :mod:`bot.trackers.keys`' grammar (ASCII digits, ``#`` allowed): it goes into Zendesk URLs."""
     try:
         return normalize_key(_text(value), "zendesk")
     except InvalidKey:

@@ -9,7 +9,7 @@ request types and people are :class:`~bot.trackers.base.NotFound`; transitions m
 exist from the current status.
 
 Seeded from a Zendesk account (``kind: zendesk``), it behaves as
-:class:`~bot.trackers.zendesk.ZendeskTracker` maps Zendesk: keys are ticket ids, the project is
+:class:`~bot.trackers.zendesk.adapter.ZendeskTracker` maps Zendesk: keys are ticket ids, the project is
 the ticket's group (``"zendesk"`` without one), the request type its form, a transition sets one of
 Zendesk's statuses from any status (no resolution), dropdowns take an option's name or tag and put
 the option's tag on the ticket, comments are internal notes with the people named ahead
@@ -387,7 +387,7 @@ class MemoryTracker:
 
     def _zendesk_link(self, link_type: str, inward_key: str, outward_key: str) -> None:
         # The adapter's tag format; imported here, so that only Zendesk sites load zenpy.
-        from bot.trackers.zendesk import link_tag
+        from bot.trackers.zendesk.adapter import link_tag
 
         inward, outward = self._stored(inward_key), self._stored(outward_key)
         link = Link(link_type, inward_key, outward_key)

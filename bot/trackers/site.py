@@ -4,7 +4,7 @@ One site description seeds both the in-memory tracker (replay, tests) and the st
 fakes used in adapter tests (fake Jira, fake Zendesk), so the same scenario runs against both.
 
 ``kind: jira`` (the default) describes a Jira Cloud site. ``kind: zendesk`` describes a Zendesk
-Support account in Zendesk's own terms, the way :class:`bot.trackers.zendesk.ZendeskTracker`
+Support account in Zendesk's own terms, the way :class:`bot.trackers.zendesk.adapter.ZendeskTracker`
 maps it onto the Tracker vocabulary: ``groups`` are the "projects" (a ticket's ``group``),
 ``forms`` the ticket forms (request types), ``fields`` the ticket fields by title (``option`` is a
 dropdown whose option values are tags, see :func:`option_tag`; ``options`` a multiselect), the

@@ -20,7 +20,7 @@ from bot.clock import VirtualClock
 from bot.model import Ticket
 from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site
-from bot.trackers.zendesk import ZendeskSearcher, ZendeskTracker
+from bot.trackers.zendesk.adapter import ZendeskSearcher, ZendeskTracker
 from tests.fakes.fake_zendesk import FakeZendesk
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.daemon import Daemon
+from bot.daemon.core import Daemon
 from bot.model import User
 from bot.settings import Settings
-from bot.trackers.jira_model import FieldCatalog
+from bot.trackers.jira.model import FieldCatalog
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import Site, jira_field_json
 from tests.daemon.helpers import CONFIG, SECRET

@@ -160,7 +160,7 @@ def live_server(app: Any, *, lifespan: str = "on") -> Iterator[str]:
 
 
 class DaemonProcess:
-    """``python -m bot.cli_daemon run`` as a subprocess (what ``ticketbot run`` runs)."""
+    """``python -m bot.cli run`` as a subprocess (what ``ticketbot run`` runs)."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
@@ -177,7 +177,7 @@ class DaemonProcess:
 
     def start(self, timeout: float = 20.0) -> DaemonProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli_daemon", "run"], env=self.env, cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=self.env, cwd=ROOT,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_until(self._ready, timeout=timeout, interval=0.1)

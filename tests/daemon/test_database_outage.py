@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.inbox import DONE, PENDING
+from bot.inbox.queue import DONE, PENDING
 from tests.daemon.conftest import _pg_admin
 from tests.daemon.helpers import (
     INTAKE_LINES,
@@ -101,7 +101,7 @@ def test_an_outage_in_the_middle_of_an_event_does_not_leave_it_waiting_for_its_l
     daemon = make_daemon(site, db_url=pg_url, tracker=HeldTracker(site, tmp_path / "held.sqlite3", now=clock.now),
                          worker={"backoff_base": 0.1})
     outage = _Outage(pg_url)
-    caplog.set_level(logging.WARNING, logger="bot.worker")
+    caplog.set_level(logging.WARNING, logger="bot.inbox.workers")
     with live_server(daemon.app) as url:
         assert _post(url, "SS-2", 1793610841000).status_code == 202
         assert reached.wait(10)  # a worker holds SS-2

@@ -6,8 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from bot.inbox import DONE
-from tests.daemon.helpers import encode, jira_headers, lines_of, onboarding_created, onboarding_site, onboarding_updated
+from bot.inbox.queue import DONE
+from tests.daemon.helpers import (
+    encode,
+    jira_headers,
+    lines_of,
+    onboarding_created,
+    onboarding_site,
+    onboarding_updated,
+)
 
 RULE = "everbright_onboarding"
 BOT = {"accountId": "5b10ac8d82e05b22cc7d4ef0", "emailAddress": "ticketbot@goeverbright.com",
@@ -115,7 +122,7 @@ def test_the_per_ticket_cap_counts_each_rules_own_writes(tmp_path, clock):
     from bot.config import RuleBlock
     from bot.engine import BoundRule, Evaluation, Rule
     from bot.executor import APPLIED
-    from bot.guards import Guards
+    from bot.inbox.guards import Guards
     from bot.model import TICKET_UPDATED, Event
     from bot.settings import GuardSettings
     from bot.store import LIVE, Store

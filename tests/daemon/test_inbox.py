@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.clock import VirtualClock
-from bot.inbox import DEAD, DONE, PENDING, PROCESSING, Claim, Inbox, owner_id
+from bot.inbox.queue import DEAD, DONE, PENDING, PROCESSING, Claim, Inbox, owner_id
 from bot.migrations import upgrade
 from bot.model import TICKET_UPDATED, Event
 from bot.state import StateStore, member

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import intake as intake_module
+from bot.inbox import spool as intake_module
 from bot.clock import VirtualClock
-from bot.inbox import PENDING, Inbox, InboxRow
-from bot.intake import IntakeFile, IntakeProgress, intake_path, intake_table
+from bot.inbox.queue import PENDING, Inbox, InboxRow
+from bot.inbox.spool import IntakeFile, IntakeProgress, intake_path, intake_table
 from bot.migrations import upgrade
 from bot.model import TICKET_UPDATED, Event
 from bot.store import make_engine
@@ -190,7 +190,14 @@ def test_concurrent_receivers_and_two_movers_lose_nothing_and_move_nothing_twice
 
 
 def test_a_daemon_running_its_workers_in_process_moves_what_an_earlier_run_left_in_the_intake_file(make_daemon):
-    from tests.daemon.helpers import encode, jira_headers, live_server, onboarding_created, onboarding_site, wait_until
+    from tests.daemon.helpers import (
+        encode,
+        jira_headers,
+        live_server,
+        onboarding_created,
+        onboarding_site,
+        wait_until,
+    )
 
     site = onboarding_site(["SS-1"])
     earlier = make_daemon(site)  # `ticketbot run` with worker processes, killed before its worker moved the row
@@ -210,7 +217,12 @@ def test_a_daemon_running_its_workers_in_process_moves_what_an_earlier_run_left_
 def test_a_locked_intake_file_answers_503_after_its_patience_and_the_retry_goes_in(make_daemon):
     import sqlite3
 
-    from tests.daemon.helpers import encode, jira_headers, onboarding_created, onboarding_site
+    from tests.daemon.helpers import (
+        encode,
+        jira_headers,
+        onboarding_created,
+        onboarding_site,
+    )
 
     daemon = make_daemon(onboarding_site(["SS-1"]))
     spool = intake_path(daemon.settings.database_url)

@@ -11,9 +11,16 @@ import json
 
 import httpx
 
-from bot.inbox import DONE
-from tests.daemon.helpers import INTAKE_LINES, encode, jira_headers, lines_of, live_server, onboarding_created, \
-    onboarding_site
+from bot.inbox.queue import DONE
+from tests.daemon.helpers import (
+    INTAKE_LINES,
+    encode,
+    jira_headers,
+    lines_of,
+    live_server,
+    onboarding_created,
+    onboarding_site,
+)
 
 AUTOMATION_SECRET = "automation shared secret"
 PATH = "/webhooks/jira-automation"

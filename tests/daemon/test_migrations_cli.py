@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import typer
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from typer.testing import CliRunner
 
-from bot.cli_daemon import register
+from bot.cli.main import app as ticketbot
 from bot.migrations import current, head, load_models, upgrade
 from bot.store import Store, make_engine
 from tests.daemon.helpers import CONFIG
@@ -61,26 +60,18 @@ def test_a_store_on_a_file_is_migrated_to_head(tmp_path):
     assert current(url) == head() and _diff(url) == []
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    rules_app = typer.Typer()
-    app.add_typer(rules_app, name="rules")
-    register(app, rules_app)
-    return app
-
-
 def test_cli_db_upgrade_dead_letters_and_rules(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     monkeypatch.setenv("TICKETBOT_DATABASE_URL", url)
     monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
     runner = CliRunner()
-    result = runner.invoke(_app(), ["db", "upgrade"])
+    result = runner.invoke(ticketbot, ["db", "upgrade"])
     assert result.exit_code == 0 and f"revision {head()}" in result.output
 
     from datetime import UTC, datetime
 
     from bot.clock import SystemClock
-    from bot.inbox import Inbox
+    from bot.inbox.queue import Inbox
     from bot.model import TICKET_UPDATED, Event
 
     inbox = Inbox(make_engine(url), SystemClock())
@@ -88,21 +79,21 @@ def test_cli_db_upgrade_dead_letters_and_rules(tmp_path, monkeypatch):
     inbox.add(key="jira:e1", source="jira", event=event, envelope={})
     inbox.fail(inbox.claim(60), "TrackerError: HTTP 502", retry_in=None)
 
-    listing = runner.invoke(_app(), ["dead-letters"])
+    listing = runner.invoke(ticketbot, ["dead-letters"])
     assert listing.exit_code == 0 and "SS-9" in listing.output and "HTTP 502" in listing.output
-    assert runner.invoke(_app(), ["dead-letters", "--retry", "999"]).exit_code == 1
-    retried = runner.invoke(_app(), ["dead-letters", "--retry", "1"])
+    assert runner.invoke(ticketbot, ["dead-letters", "--retry", "999"]).exit_code == 1
+    retried = runner.invoke(ticketbot, ["dead-letters", "--retry", "1"])
     assert retried.exit_code == 0 and "1 event(s) queued again" in retried.output
     assert inbox.dead_letters() == [] and inbox.depth() == 1
 
-    assert runner.invoke(_app(), ["rules", "pause", "everbright_onboarding", "--reason", "audit"]).exit_code == 0
-    from bot.guards import Guards
+    assert runner.invoke(ticketbot, ["rules", "pause", "everbright_onboarding", "--reason", "audit"]).exit_code == 0
+    from bot.inbox.guards import Guards
     from bot.settings import GuardSettings
 
     guards = Guards(Store(url), GuardSettings(), SystemClock())
     assert [p.reason for p in guards.active_pauses()] == ["audit"]
-    resumed = runner.invoke(_app(), ["rules", "resume", "everbright_onboarding"])
+    resumed = runner.invoke(ticketbot, ["rules", "resume", "everbright_onboarding"])
     assert resumed.exit_code == 0 and "1 pause(s) lifted" in resumed.output
     assert guards.active_pauses() == []
-    unknown = runner.invoke(_app(), ["rules", "resume", "no_such_rule"])
+    unknown = runner.invoke(ticketbot, ["rules", "resume", "no_such_rule"])
     assert unknown.exit_code != 0

@@ -1,4 +1,4 @@
-"""Outages (bot.outage): the breaker on its own, Slack's transient failures, and the workers holding the
+"""Outages (bot.inbox.outage): the breaker on its own, Slack's transient failures, and the workers holding the
 events of a system that is down without spending their attempts, in order, one probe at a time; Zendesk
 down for ten minutes end to end."""
 
@@ -11,20 +11,31 @@ import pytest
 import responses
 
 from bot.config import RuleBlock
-from bot.daemon import Daemon
+from bot.daemon.core import Daemon
 from bot.engine import BoundRule
-from bot.inbox import DONE, PENDING
-from bot.notify import SlackNotifier
-from bot.notify_error import NotifyError
-from bot.outage import Outages
-from bot.security import zendesk_signature
+from bot.inbox.outage import Outages
+from bot.inbox.queue import DONE, PENDING
 from bot.settings import SlackSettings
+from bot.slack.notifier import NotifyError
+from bot.slack.sender import SlackNotifier
+from bot.sources.signatures import zendesk_signature
 from bot.trackers.base import Unavailable
 from bot.trackers.shared_memory import SharedMemoryTracker
-from bot.trackers.zendesk import ZendeskTracker
+from bot.trackers.zendesk.adapter import ZendeskTracker
 from tests.daemon.conftest import ZENDESK_SECRET, daemon_settings
-from tests.daemon.helpers import encode, jira_headers, onboarding_created, onboarding_site, onboarding_updated
-from tests.daemon.test_zendesk_daemon import BOT, TOKEN, FollowUpPartnerOnboarding, zendesk_site
+from tests.daemon.helpers import (
+    encode,
+    jira_headers,
+    onboarding_created,
+    onboarding_site,
+    onboarding_updated,
+)
+from tests.daemon.test_zendesk_daemon import (
+    BOT,
+    TOKEN,
+    FollowUpPartnerOnboarding,
+    zendesk_site,
+)
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
 from tests.fakes.fake_zendesk import FakeZendesk
 

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.inbox import DONE, PROCESSING, Inbox, InboxRow, as_utc
-from bot.intake import IntakeFile, intake_path, intake_table
-from bot.poller import LAST_POLL, StateRow
+from bot.inbox.poller import LAST_POLL, StateRow
+from bot.inbox.queue import DONE, PROCESSING, Inbox, InboxRow, as_utc
+from bot.inbox.spool import IntakeFile, intake_path, intake_table
 from bot.store import TraceRow, make_engine
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import Site
@@ -109,7 +109,7 @@ def _assert_metrics_from_the_worker_process(daemon: DaemonProcess) -> None:
 
 
 def _in_intake_file(db_url: str) -> set[str]:
-    """The dedup keys the HTTP process committed to its intake file (bot/intake.py), moved or not."""
+    """The dedup keys the HTTP process committed to its intake file (bot/inbox/spool.py), moved or not."""
     spool = IntakeFile(intake_path(db_url))
     try:
         with spool.engine.connect() as conn:

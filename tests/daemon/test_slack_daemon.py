@@ -16,14 +16,15 @@ import pytest
 import responses
 from fastapi.testclient import TestClient
 
-from bot.audit import AuditLog
-from bot.daemon_slack import mount_slack, slack_alert
-from bot.internal_sources import decode
+from bot.daemon.slack import mount_slack
 from bot.model import APPROVAL_GIVEN
+from bot.ops.audit import AuditLog
 from bot.settings import Settings
-from bot.slack import socket_mode_handler
+from bot.slack.app import socket_mode_handler
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.deliveries import InboxDeliveries
+from bot.slack.sender import slack_alert
+from bot.sources.internal import decode
 from bot.state import StateStore
 from bot.store import LIVE
 from tests.approval_rule import RULE_ID, approval_rules
@@ -250,9 +251,9 @@ class FakeSocket:
 
 
 def test_socket_mode_connects_in_the_background_and_closes_at_shutdown(make_daemon, fake_slack, monkeypatch):
-    import bot.daemon_slack
+    import bot.daemon.slack
 
-    monkeypatch.setattr(bot.daemon_slack, "CONNECT_RETRY", 0.01)
+    monkeypatch.setattr(bot.daemon.slack, "CONNECT_RETRY", 0.01)
     made: list[FakeSocket] = []
     daemon = make_daemon(onboarding_site([]), slack=_slack(fake_slack, app_token="xapp-1-A0-123-abc"))
     mount = mount_slack(daemon, socket_factory=lambda app, token: made.append(FakeSocket(app, token)) or made[-1])
@@ -322,9 +323,9 @@ def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None
 
 def test_socket_mode_reconnects_with_backoff_and_tells_the_admin_channel_how_long_slack_was_down(
         make_daemon, fake_slack, socket_server, clock, monkeypatch, caplog):
-    import bot.daemon_slack
+    import bot.daemon.slack
 
-    monkeypatch.setattr(bot.daemon_slack, "CONNECT_RETRY", 0.01)
+    monkeypatch.setattr(bot.daemon.slack, "CONNECT_RETRY", 0.01)
     caplog.set_level(logging.DEBUG)  # everything is logged, and the app token in none of it
     daemon = make_daemon(onboarding_site([]), slack=_slack(fake_slack, app_token=fake_slack.app_token))
     mount = mount_slack(daemon, listener_executor=InlineExecutor())

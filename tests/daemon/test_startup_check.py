@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.daemon import check_names_at_start
+from bot.daemon.build import check_names_at_start
 from bot.settings import ConfigurationError, Settings
 from rules import load_rules
 from tests.daemon.helpers import CONFIG, ROOT, DaemonProcess, free_port
@@ -33,7 +33,7 @@ def _settings(tmp_path: Path, **kw: object) -> Settings:
 
 def test_every_missing_name_is_logged_and_told_to_the_admin_channel(tmp_path, caplog):
     alerts: list[str] = []
-    with caplog.at_level(logging.WARNING, logger="bot.daemon"):
+    with caplog.at_level(logging.WARNING, logger="bot.daemon.core"):
         lines = check_names_at_start(_settings(tmp_path), load_rules(CONFIG), alerts.append)
     assert FIELD_LINE in lines and any(line.startswith(OPTION_LINE) for line in lines)
     assert any(FIELD_LINE in r.getMessage() for r in caplog.records)
@@ -62,7 +62,7 @@ def test_a_site_that_cannot_be_reached_is_a_warning_even_when_strict(tmp_path, c
     settings = Settings(config=CONFIG, check={"strict": True}, jira={
         "url": f"http://127.0.0.1:{free_port()}", "email": "bot@example.com", "api_token": "t", "max_retries": 0})
     alerts: list[str] = []
-    with caplog.at_level(logging.WARNING, logger="bot.daemon"):
+    with caplog.at_level(logging.WARNING, logger="bot.daemon.core"):
         assert check_names_at_start(settings, load_rules(CONFIG), alerts.append) == []
     assert any("could not ask jira" in r.getMessage() for r in caplog.records)
     assert alerts == []
@@ -72,7 +72,7 @@ def test_a_zendesk_only_site_is_checked_too(tmp_path, caplog):
     """The check is skipped only when no site at all is configured, not whenever Jira is not."""
     settings = Settings(config=CONFIG, zendesk={
         "url": f"http://127.0.0.1:{free_port()}", "email": "bot@example.com", "api_token": "t"})
-    with caplog.at_level(logging.INFO, logger="bot.daemon"):
+    with caplog.at_level(logging.INFO, logger="bot.daemon.core"):
         check_names_at_start(settings, load_rules(CONFIG), [].append)
     messages = [r.getMessage() for r in caplog.records]
     assert not any("skipped: no tracker is configured" in m for m in messages), messages
@@ -82,7 +82,7 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     process = DaemonProcess({"TICKETBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
                              "TICKETBOT_TRACKER": f"memory:{_renamed_site(tmp_path)}",
                              "TICKETBOT_CHECK__AT_START": "true", **env}, tmp_path / "d.log")
-    return subprocess.run([sys.executable, "-m", "bot.cli_daemon", "run", *args], env=process.env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "bot.cli", "run", *args], env=process.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

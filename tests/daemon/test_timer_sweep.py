@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.inbox import DONE
+from bot.inbox.queue import DONE
 from bot.model import TIMER_FIRED
 from bot.state import CANCELLED, FIRED, PENDING, StateStore
 from bot.store import LIVE
@@ -100,8 +100,8 @@ def test_a_crash_between_queueing_and_marking_fires_once(make_daemon, clock, mon
 
 
 def test_a_cancelled_timer_never_fires(make_daemon, clock):
-    from bot.internal_sources import SLACK, envelope
     from bot.model import APPROVAL_GIVEN, Event
+    from bot.sources.internal import SLACK, envelope
 
     daemon = make_daemon(onboarding_site(["SS-1"]))
     _created(daemon)
@@ -131,8 +131,8 @@ def test_many_due_timers_fire_in_batches(make_daemon, clock):
 def test_a_backlog_of_due_timers_is_queued_together_and_fires_once(make_daemon, clock, monkeypatch):
     """From timers.PARALLEL due timers on, a batch's events go to the inbox together, then are marked fired
     in one transaction; a failure while queueing marks nothing, and the repeat fires each timer once."""
-    from bot.inbox import Inbox
-    from bot.timers import PARALLEL
+    from bot.inbox.queue import Inbox
+    from bot.inbox.timers import PARALLEL
 
     keys = [f"SS-{n}" for n in range(1, PARALLEL + 5)]
     daemon = make_daemon(onboarding_site(keys))

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.inbox import DONE, IGNORED
-from bot.intake import IntakeFile, intake_path
-from bot.security import jira_signature, zendesk_signature
+from bot.inbox.queue import DONE, IGNORED
+from bot.inbox.spool import IntakeFile, intake_path
 from bot.sources.jira_webhook import parse_jira_webhook
+from bot.sources.signatures import jira_signature, zendesk_signature
 from tests.daemon.conftest import ZENDESK_SECRET
 from tests.daemon.helpers import (
     CONTRACTS,
@@ -131,7 +131,7 @@ def test_without_secret_the_endpoints_refuse_everything(make_daemon):
 def test_explicitly_opened_endpoint_accepts_unsigned_and_warns(make_daemon, caplog):
     daemon = make_daemon(onboarding_site([]), jira={"webhook_secret": None, "allow_unsigned": True})
     body = encode(onboarding_created("SS-1", 1793610840000))
-    with caplog.at_level(logging.WARNING, logger="bot.daemon"), live_server(daemon.app) as url:
+    with caplog.at_level(logging.WARNING, logger="bot.daemon.core"), live_server(daemon.app) as url:
         assert httpx.post(f"{url}/webhooks/jira", content=body).status_code == 202
     assert any("/webhooks/jira accepts UNSIGNED requests" in r.getMessage() for r in caplog.records)
     assert not any("/webhooks/zendesk accepts" in r.getMessage() for r in caplog.records)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.inbox import DEAD, DONE, PENDING, PROCESSING
+from bot.inbox.queue import DEAD, DONE, PENDING, PROCESSING
 from bot.trackers.base import TrackerError
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import SiteTicket
@@ -79,7 +79,7 @@ def test_an_undecodable_event_is_dead_lettered_at_once(make_daemon):
     _receive(daemon, onboarding_created("SS-1", 1793610840000))
     from sqlalchemy import update
 
-    from bot.inbox import InboxRow
+    from bot.inbox.queue import InboxRow
 
     with daemon.store.engine.begin() as conn:  # a stored body the parser no longer accepts
         conn.execute(update(InboxRow).values(envelope={"source": "jira", "body": {"webhookEvent": ""}}))
@@ -189,7 +189,7 @@ def test_a_claim_left_by_a_killed_local_process_is_taken_over_in_seconds_not_at_
     import subprocess
     import sys
 
-    from bot.inbox import Inbox, owner_id
+    from bot.inbox.queue import Inbox, owner_id
 
     daemon = make_daemon(onboarding_site(["SS-1"]))
     _receive(daemon, onboarding_created("SS-1", 1793610840000))

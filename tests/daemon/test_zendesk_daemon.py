@@ -12,15 +12,16 @@ import httpx
 import pytest
 
 from bot.config import RuleBlock
-from bot.daemon import Daemon, build_daemon
+from bot.daemon.build import build_daemon
+from bot.daemon.core import Daemon
 from bot.effects import AddWatcher, InternalComment
 from bot.engine import BoundRule, Evaluation, Rule, RuleContext
-from bot.inbox import DONE
+from bot.inbox.poller import ZENDESK_SOURCE, DaemonState, state_names
+from bot.inbox.queue import DONE
 from bot.model import TICKET_CREATED, Event, Ticket
-from bot.poller import ZENDESK_SOURCE, DaemonState, state_names
-from bot.security import zendesk_signature
+from bot.sources.signatures import zendesk_signature
 from bot.trackers.site import Site, SiteTicket, SiteUser
-from bot.trackers.zendesk import ZendeskTracker
+from bot.trackers.zendesk.adapter import ZendeskTracker
 from tests.daemon.conftest import ZENDESK_SECRET, daemon_settings
 from tests.daemon.helpers import (
     INTAKE_LINES,
@@ -218,7 +219,7 @@ def test_metrics_report_api_calls_and_429s_per_system(tmp_path, zendesk, clock):
     from prometheus_client.parser import text_string_to_metric_families
 
     from bot.model import User
-    from bot.trackers.jira import JiraTracker
+    from bot.trackers.jira.adapter import JiraTracker
     from tests.fakes.fake_jira import FakeJira
 
     site = onboarding_site(["SS-1"])

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bot.trackers.jira import JiraTracker
+from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.site import Site
 from tests.fakes.fake_jira import FakeJira, load_specs
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.inbox import DONE
+from bot.inbox.queue import DONE
 from bot.sources.jira_webhook import parse_jira_webhook
 from bot.state import StateStore
 from bot.store import LIVE

@@ -31,10 +31,17 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.inbox import DONE, Inbox
+from bot.inbox.queue import DONE, Inbox
 from bot.state import StateStore
 from bot.store import LIVE, Store
-from tests.faults.world import APPROVER_SLACK, Crash, World, clean_run, diff, recorded_steps
+from tests.faults.world import (
+    APPROVER_SLACK,
+    Crash,
+    World,
+    clean_run,
+    diff,
+    recorded_steps,
+)
 
 
 class CrashPlan:

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.inbox import DONE
+from bot.inbox.queue import DONE
 from tests.daemon.test_database_outage import _Outage
 from tests.faults.world import Clean, Step, World, clean_run, diff
 

@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from bot.inbox import DONE
+from bot.inbox.queue import DONE
 from bot.state import StateStore
 from bot.store import LIVE
 from rules.everbright_onboarding import CS_DONE_AGAIN

@@ -20,7 +20,7 @@ import pytest
 
 from bot.config import RuleBlock
 from bot.engine import BoundRule, Evaluation, Rule, RuleContext
-from bot.inbox import DEAD, DONE
+from bot.inbox.queue import DEAD, DONE
 from bot.model import Event, Ticket
 from tests.faults.world import ADMIN_CHANNEL, World, clean_run, diff
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.inbox import DONE
+from bot.inbox.queue import DONE
 from bot.sources.jira_webhook import event_digest
 from bot.state import StateStore
 from bot.store import LIVE

@@ -5,7 +5,7 @@ A storm is a window of virtual time during which the fake answers every request 
 adapters ask for is recorded and moves the virtual clock, and the fake logs each request with the
 virtual moment it arrived, so the tests can tell whether a wait was honoured and how hard the bot
 knocked. A 429 or 503 is the system unavailable, not the event wrong: past the adapter's retries the
-inbox holds the event without spending its attempts (see bot.outage), retrying it after 2 s, doubling, at
+inbox holds the event without spending its attempts (see bot.inbox.outage), retrying it after 2 s, doubling, at
 most every 60 s and never sooner than the Retry-After it was given, for as long as the storm lasts.
 """
 
@@ -17,7 +17,7 @@ from itertools import pairwise
 
 import pytest
 
-from bot.inbox import DONE
+from bot.inbox.queue import DONE
 from tests.faults.world import (
     ADMIN_CHANNEL,
     APPROVER_SLACK,

@@ -3,7 +3,7 @@
 The recorded stream ``examples/everbright/events.jsonl`` is played as what happened in the world:
 at each event's time the person's action (a ticket created, a status changed, a comment written,
 a label added) is made on the stateful fake Jira, then Jira sends the recorded webhook body,
-signed. The bot under test is the real daemon, in-process (:class:`bot.daemon.Daemon`): the
+signed. The bot under test is the real daemon, in-process (:class:`bot.daemon.core.Daemon`): the
 webhook intake and its inbox on a real database, the workers, the guards, the pipeline, the real
 Jira adapter talking HTTP to :class:`tests.fakes.fake_jira.FakeJira` through ``responses``, the
 real Slack notifier talking to :class:`tests.fakes.fake_slack.FakeSlack`, and the durable timers
@@ -30,16 +30,16 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from bot.clock import VirtualClock
-from bot.daemon import Daemon
-from bot.inbox import PENDING, InboxRow, dedup_key, owner_id
+from bot.daemon.core import Daemon
+from bot.inbox.queue import PENDING, InboxRow, dedup_key, owner_id
 from bot.model import User
-from bot.notify import SlackNotifier
 from bot.settings import Settings, SlackSettings
+from bot.slack.sender import SlackNotifier
 from bot.sources.jira_webhook import ID_HEADER, parse_jira_webhook
 from bot.state import StateStore
 from bot.store import LIVE
-from bot.trackers.jira import JiraTracker
-from bot.trackers.jira_model import FieldCatalog
+from bot.trackers.jira.adapter import JiraTracker
+from bot.trackers.jira.model import FieldCatalog
 from bot.trackers.site import Site, SiteTicket
 from rules import load_rules
 from tests.daemon.helpers import SECRET, encode, jira_headers
@@ -234,7 +234,7 @@ class World:
         """A new process on the same database: new engine, adapters with cold caches, a new lease owner.
 
         The dead process's claims are handed back at once, as a restarted container (same host and
-        pid, a new per-process nonce) gets them back (:meth:`bot.inbox.Inbox.reclaim_orphans`).
+        pid, a new per-process nonce) gets them back (:meth:`bot.inbox.queue.Inbox.reclaim_orphans`).
         """
         if self.daemons:
             self.daemons[-1].store.engine.dispose()

@@ -15,16 +15,21 @@ from typing import Any
 import pytest
 import responses
 
-from bot.inbox import DONE
-from bot.security import jira_signature, zendesk_signature
-from bot.server import MAX_JSON_DEPTH
+from bot.daemon.http import MAX_JSON_DEPTH
+from bot.inbox.queue import DONE
 from bot.sources.common import MalformedEvent
+from bot.sources.signatures import jira_signature, zendesk_signature
 from bot.sources.zendesk_webhook import normalize_zendesk_webhook
 from bot.trackers.base import Rejected
-from bot.trackers.jira import JiraTracker
-from bot.trackers.jira_model import DEEP_MARKER, MAX_DEPTH, adf_to_text, plain_value
+from bot.trackers.jira.adapter import JiraTracker
+from bot.trackers.jira.model import DEEP_MARKER, MAX_DEPTH, adf_to_text, plain_value
 from bot.trackers.site import SiteTicket
-from tests.hostile.world import CUSTOMER, JIRA_WEBHOOK_SECRET, ZENDESK_WEBHOOK_SECRET, World
+from tests.hostile.world import (
+    CUSTOMER,
+    JIRA_WEBHOOK_SECRET,
+    ZENDESK_WEBHOOK_SECRET,
+    World,
+)
 from tests.rules.webhooks import Issue
 
 SUMMARY = "EverBright Partner Onboarding"

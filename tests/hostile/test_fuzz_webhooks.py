@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot.inbox import DEAD
-from bot.security import zendesk_signature
+from bot.inbox.queue import DEAD
+from bot.sources.signatures import zendesk_signature
 from tests.daemon.conftest import ZENDESK_SECRET
 from tests.daemon.helpers import onboarding_site, sign, wait_until
 from tests.hostile.fuzz import ANY_CHAR, jira_bodies, zendesk_bodies

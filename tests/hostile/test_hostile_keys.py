@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from bot.effects import SetField
-from bot.security import jira_signature, zendesk_signature
+from bot.sources.signatures import jira_signature, zendesk_signature
 from bot.trackers.base import NotFound, Rejected, is_permanent
 from bot.trackers.site import Site
-from bot.trackers.zendesk import ZendeskTracker
+from bot.trackers.zendesk.adapter import ZendeskTracker
 from tests.daemon.helpers import onboarding_created
 from tests.fakes.fake_zendesk import FakeZendesk
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.security import jira_signature, zendesk_signature
+from bot.sources.signatures import jira_signature, zendesk_signature
 from tests.daemon.conftest import ZENDESK_SECRET
 from tests.daemon.helpers import (
     INTAKE_LINES,

@@ -14,8 +14,8 @@ import threading
 
 from fastapi.testclient import TestClient
 
-from bot.health import DatabaseProbe
-from bot.intake import IntakeFile, intake_path
+from bot.daemon.health import DatabaseProbe
+from bot.inbox.spool import IntakeFile, intake_path
 from tests.daemon.helpers import onboarding_site
 
 

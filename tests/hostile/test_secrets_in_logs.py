@@ -20,7 +20,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from bot.security import jira_signature, zendesk_signature
+from bot.sources.signatures import jira_signature, zendesk_signature
 from tests.hostile.world import (
     APPROVER_SLACK,
     BOT_EMAIL,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.internal_sources import decode
 from bot.model import COMMS_REQUESTED
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.sources.internal import decode
 from tests.hostile.markup import inert_in_jira, invisible_in, slack_markup_in
 from tests.hostile.world import (
     ADMIN_SLACK,

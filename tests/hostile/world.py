@@ -20,15 +20,15 @@ from urllib.parse import quote, quote_plus
 
 from fastapi.testclient import TestClient
 
-from bot.audit import AuditLog
 from bot.clock import VirtualClock
-from bot.daemon import Daemon
-from bot.daemon_slack import mount_slack
+from bot.daemon.core import Daemon
+from bot.daemon.slack import mount_slack
 from bot.model import APPROVAL_GIVEN, APPROVAL_REJECTED, COMMS_REQUESTED
-from bot.security import jira_signature
+from bot.ops.audit import AuditLog
+from bot.sources.signatures import jira_signature
 from bot.state import StateStore
 from bot.store import LIVE
-from bot.trackers.jira import JiraTracker
+from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.site import Site, SiteTicket
 from tests.fakes.fake_jira import FakeJira
 from tests.fakes.fake_slack import FakeSlack

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from bot.clock import VirtualClock
-from bot.conditions import normalize_text
 from bot.engine import RuleContext, StateView
 from bot.model import (
     APPROVAL_GIVEN,
@@ -35,15 +34,16 @@ from bot.model import (
     Ticket,
     User,
 )
-from bot.notify import SlackNotifier
 from bot.pipeline import Processor, ProcessReport
 from bot.settings import SlackSettings
+from bot.slack.sender import SlackNotifier
 from bot.state import BufferedStateStore, RuleState, StateStore, fire_due_timers
 from bot.store import LIVE, Store
-from bot.trackers.jira import JiraTracker
+from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site, SiteTicket
 from rules import everbright_onboarding, load_rules
+from rules.conditions import normalize_text
 from tests.conftest import CONFIG, EXAMPLES
 from tests.fakes.fake_jira import FakeJira, load_specs, site_with_tickets
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests

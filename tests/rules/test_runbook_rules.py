@@ -109,7 +109,7 @@ def test_registry_order_keeps_everbright_first():
 def test_every_name_a_zendesk_runbook_needs_resolves_through_the_zendesk_adapter(rule_id):
     """`ticketbot check` against the Zendesk account (the fake, seeded from the demo site) finds every name."""
     from bot.check import TrackerResolver
-    from bot.trackers.zendesk import ZendeskTracker
+    from bot.trackers.zendesk.adapter import ZendeskTracker
     from tests.fakes.fake_zendesk import FakeZendesk
 
     bound = next(b for b in load_rules(CONFIG) if b.id == rule_id)

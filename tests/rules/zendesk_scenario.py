@@ -22,7 +22,7 @@ from bot.model import Event
 from bot.replay import Replay, Step, read_records, zendesk_person_change
 from bot.store import Store
 from bot.trackers.site import Site, option_tag, zendesk_status
-from bot.trackers.zendesk import ZendeskTracker
+from bot.trackers.zendesk.adapter import ZendeskTracker
 from rules import load_rules
 from tests.fakes.fake_zendesk import FakeZendesk, _iso
 from tests.rules.scenario import CONFIG, EXAMPLES, SCOPE

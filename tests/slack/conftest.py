@@ -12,9 +12,17 @@ from fastapi.testclient import TestClient
 from slack_bolt import App
 
 from bot.settings import Settings, SlackSettings
-from bot.slack import build_slack_app, slack_router
+from bot.slack.app import build_slack_app
+from bot.slack.router import slack_router
 from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
-from tests.slack.helpers import ADMIN, APPROVER, SIGNING_SECRET, WEB_API_SPEC, InlineExecutor, RecordingServices
+from tests.slack.helpers import (
+    ADMIN,
+    APPROVER,
+    SIGNING_SECRET,
+    WEB_API_SPEC,
+    InlineExecutor,
+    RecordingServices,
+)
 
 
 @pytest.fixture(scope="session")

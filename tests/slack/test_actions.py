@@ -8,13 +8,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.effects import SlackMessage
-from bot.notify import SlackNotifier
 from bot.settings import Settings
-from bot.slack import ServiceError
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.sender import SlackNotifier
+from bot.slack.services import ServiceError
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack.helpers import (ADMIN, APPROVER, STRANGER, RecordingServices, block_action_payload,
-                                 interaction_body, sign)
+from tests.slack.helpers import (
+    ADMIN,
+    APPROVER,
+    STRANGER,
+    RecordingServices,
+    block_action_payload,
+    interaction_body,
+    sign,
+)
 
 ASK = SlackMessage(rule_id="everbright_onboarding", ticket_key="ONB-12", step="ask_approval",
                    text="Please approve the configuration of ONB-12 (Everbright)", user_email="approver@acme.test",

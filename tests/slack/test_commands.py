@@ -12,10 +12,19 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bot.settings import Settings
-from bot.slack import ServiceError, build_slack_app, slack_router
+from bot.slack.app import build_slack_app
+from bot.slack.router import slack_router
+from bot.slack.services import ServiceError
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack.helpers import (ADMIN, APPROVER, STRANGER, RecordingServices, form, sign,
-                                 slash_command_fields)
+from tests.slack.helpers import (
+    ADMIN,
+    APPROVER,
+    STRANGER,
+    RecordingServices,
+    form,
+    sign,
+    slash_command_fields,
+)
 
 
 def command(http: TestClient, fake: FakeSlack, text: str, user: str = STRANGER) -> tuple[Any, list[dict]]:

@@ -11,7 +11,14 @@ from slack_bolt import App
 
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack.helpers import APPROVER, RecordingServices, block_action_payload, event_callback, interaction_body, sign
+from tests.slack.helpers import (
+    APPROVER,
+    RecordingServices,
+    block_action_payload,
+    event_callback,
+    interaction_body,
+    sign,
+)
 
 
 def post_json(http: TestClient, body: dict[str, Any], **headers: str) -> int:

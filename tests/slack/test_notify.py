@@ -8,9 +8,10 @@ from collections import Counter
 import pytest
 
 from bot.effects import SlackMessage
-from bot.notify import Notifier, NotifyError, SlackNotifier
 from bot.settings import ConfigurationError, Settings, SlackSettings
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.notifier import Notifier, NotifyError
+from bot.slack.sender import SlackNotifier
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.helpers import ADMIN, APPROVER
 
@@ -100,7 +101,7 @@ def test_alert_goes_to_the_admin_channel(notifier: SlackNotifier, fake_slack: Fa
 
 def test_alert_without_admin_channel_only_logs(fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
     notifier = SlackNotifier.from_settings(SlackSettings(bot_token=fake_slack.token, api_url=fake_slack.base_url))
-    with caplog.at_level(logging.WARNING, logger="bot.notify"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.sender"):
         notifier.alert("something odd")
     assert "something odd" in caplog.text and "TICKETBOT_SLACK__ADMIN_CHANNEL" in caplog.text
     assert notifier.calls == Counter() and fake_slack.hits == []
@@ -168,7 +169,7 @@ def test_no_bot_token_is_a_configuration_error() -> None:
 def test_an_undeliverable_alert_is_logged_not_raised(fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
     notifier = SlackNotifier.from_settings(SlackSettings(bot_token=fake_slack.token, api_url=fake_slack.base_url,
                                                          admin_channel="CGONE"))
-    with caplog.at_level(logging.ERROR, logger="bot.notify"):
+    with caplog.at_level(logging.ERROR, logger="bot.slack.sender"):
         notifier.alert("worker 3 crashed")
     assert "alert to CGONE not delivered (Slack chat.postMessage failed: channel_not_found): worker 3 crashed" \
         in caplog.text

@@ -11,16 +11,22 @@ import pytest
 from slack_bolt import App
 
 from bot.clock import VirtualClock
-from bot.inbox import IGNORED, Inbox
+from bot.inbox.queue import IGNORED, Inbox
 from bot.settings import Settings
-from bot.slack import build_slack_app, socket_mode_handler
+from bot.slack.app import build_slack_app, socket_mode_handler
 from bot.slack.blocks import APPROVE_ACTION
 from bot.slack.deliveries import Deliveries, InboxDeliveries
 from bot.slack.socket_mode import SocketMode
 from bot.store import Store
 from tests.fakes.fake_slack import FakeSlack
 from tests.fakes.fake_socket_mode import FakeSocketMode, serving
-from tests.slack.helpers import APPROVER, InlineExecutor, RecordingServices, block_action_payload, slash_command_fields
+from tests.slack.helpers import (
+    APPROVER,
+    InlineExecutor,
+    RecordingServices,
+    block_action_payload,
+    slash_command_fields,
+)
 
 
 @pytest.fixture

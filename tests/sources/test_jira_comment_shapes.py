@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.inbox import dedup_key
+from bot.inbox.queue import dedup_key
 from bot.model import COMMENT_CREATED, COMMENT_DELETED, COMMENT_UPDATED, TICKET_UPDATED
 from bot.sources.common import MalformedEvent
 from bot.sources.jira_webhook import (

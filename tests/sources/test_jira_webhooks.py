@@ -12,7 +12,7 @@ import pytest
 
 from bot import model
 from bot.sources.jira_webhook import MalformedEvent, parse_jira_webhook
-from bot.trackers.jira_model import FieldCatalog
+from bot.trackers.jira.model import FieldCatalog
 from tests.fakes.fake_jira import SHARED_ENV, shared_dir
 
 _SHARED = shared_dir()

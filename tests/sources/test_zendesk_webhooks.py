@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import bot.sources.zendesk_webhook as webhook
-from bot import security
+from bot.sources import signatures as security
 from bot.model import (
     COMMENT_CREATED,
     TICKET_CREATED,
@@ -24,7 +24,11 @@ from bot.model import (
     UNKNOWN,
     Change,
 )
-from bot.security import SignatureError, verify_zendesk_signature, zendesk_signature
+from bot.sources.signatures import (
+    SignatureError,
+    verify_zendesk_signature,
+    zendesk_signature,
+)
 from bot.sources.zendesk_webhook import MalformedEvent, normalize_zendesk_webhook
 
 CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts" / "zendesk"

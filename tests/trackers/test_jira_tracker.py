@@ -16,7 +16,7 @@ from jira import JIRA
 from bot.effects import SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Link
 from bot.trackers.base import NotFound, Tracker, TrackerError
-from bot.trackers.jira import JiraTracker, RateLimited
+from bot.trackers.jira.adapter import JiraTracker, RateLimited
 from bot.trackers.site import Site
 from tests.fakes.fake_jira import FakeJira, load_specs, spec_skip_reason
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
@@ -418,7 +418,7 @@ def test_429_retries_are_bounded(fake: FakeJira, jira: JiraTracker, slept: list[
 
 def test_a_gave_up_429_tells_how_long_jira_asked_to_wait(fake: FakeJira, jira: JiraTracker,
                                                          slept: list[float]) -> None:
-    """The worker's next attempt waits at least that long (bot/worker.py)."""
+    """The worker's next attempt waits at least that long (bot/inbox/workers.py)."""
     fake.throttle(10, status=429, retry_after="3")
     with pytest.raises(RateLimited) as raised:
         jira.get_ticket("SS-1")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from zenpy import Zenpy
 
-import bot.trackers.zendesk as zendesk_module
+import bot.trackers.zendesk.adapter as zendesk_module
 from bot.clock import VirtualClock
 from bot.effects import (
     AddWatcher,
@@ -31,8 +31,21 @@ from bot.effects import (
 from bot.executor import ALREADY, APPLIED, Executor
 from bot.store import Store
 from bot.trackers.base import NotFound, Tracker, TrackerError
-from bot.trackers.site import Site, SiteField, SiteOrganization, SiteServiceDesk, SiteTicket, SiteUser
-from bot.trackers.zendesk import RateLimited, ZendeskSearcher, ZendeskTracker, link_tag, parse_site_url
+from bot.trackers.site import (
+    Site,
+    SiteField,
+    SiteOrganization,
+    SiteServiceDesk,
+    SiteTicket,
+    SiteUser,
+)
+from bot.trackers.zendesk.adapter import (
+    RateLimited,
+    ZendeskSearcher,
+    ZendeskTracker,
+    link_tag,
+    parse_site_url,
+)
 from tests.fakes.fake_zendesk import FakeZendesk
 
 BOT = "ticketbot@goeverbright.com"

@@ -1,6 +1,6 @@
 """Intake progress: how far the workers have moved webhooks from the HTTP process's intake file into the inbox.
 
-On SQLite, ``ticketbot run`` commits webhooks to a file of their own (see bot/intake.py); the row here
+On SQLite, ``ticketbot run`` commits webhooks to a file of their own (see bot/inbox/spool.py); the row here
 advances in the same transaction that inserts them into the inbox, so a move is all or nothing.
 
 Revision ID: 0006

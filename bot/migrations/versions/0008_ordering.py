@@ -1,7 +1,7 @@
 """Instance members: which runbook instance a ticket's events belong to, for the inbox's ordering.
 
 One onboarding spans several tickets (SS, its CS ticket, a separate approval ticket). The inbox processes the
-events of one *instance* one after another (bot/inbox.py); a rule records, through its state, that a ticket
+events of one *instance* one after another (bot/inbox/queue.py); a rule records, through its state, that a ticket
 belongs to its instance (bot/state.py, ``member``), and that lands here: ticket → the key of the instance
 (the ticket whose rule state it is). A ticket with no row is an instance of its own.
 

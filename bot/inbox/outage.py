@@ -1,7 +1,7 @@
 """Outages: a vendor that is down holds events back; it does not use up their attempts.
 
 A failure that says the system is unavailable (a tracker's :class:`~bot.trackers.base.Unavailable`:
-5xx, 408/429, unreachable, timed out; a Slack :class:`~bot.notify_error.NotifyError` marked
+5xx, 408/429, unreachable, timed out; a Slack :class:`~bot.slack.notifier.NotifyError` marked
 ``transient``) is nothing wrong with the event. :class:`Outages` is each worker pool's breaker,
 one outage per system (``jira``, ``zendesk``, ``slack``):
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.clock import Clock
-from bot.notify_error import NotifyError
+from bot.slack.notifier import NotifyError
 from bot.trackers.base import is_unavailable
 
 log = logging.getLogger(__name__)

@@ -15,52 +15,82 @@ which the worker process running the scheduler builds too).
 
 from __future__ import annotations
 
-import gc
 import logging
-import os
-import select
-import signal
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from bot.clock import Clock, SystemClock
+from bot.daemon.health import DatabaseProbe, WatchedFile
+from bot.daemon.http import (
+    Endpoint,
+    Intake,
+    create_app,
+    jira_automation_verifier,
+    jira_verifier,
+    zendesk_verifier,
+)
+from bot.daemon.metrics import Metrics, merge_expositions
 from bot.engine import BoundRule
-from bot.guards import Guards
-from bot.health import DatabaseProbe, WatchedFile
-from bot.inbox import Inbox
-from bot.intake import IntakeFile, intake_path
-from bot.internal_sources import internal_sources
-from bot.leader import LeaderElector, lock_for
-from bot.metrics import Metrics, merge_expositions
+from bot.inbox.guards import Guards
+from bot.inbox.leader import LeaderElector, lock_for
+from bot.inbox.poller import ZENDESK_SOURCE, DaemonState, Poller, decode_poll
+from bot.inbox.queue import Inbox
+from bot.inbox.scheduler import Scheduler
+from bot.inbox.spool import IntakeFile, intake_path
+from bot.inbox.timers import TimerSweep
+from bot.inbox.workers import (
+    Handler,
+    Retry,
+    Source,
+    WorkerPool,
+)
 from bot.migrations import upgrade
 from bot.model import Event, User
-from bot.poller import ZENDESK_SOURCE, DaemonState, Poller, decode_poll
-from bot.scheduler import Scheduler
-from bot.server import Endpoint, Intake, create_app, jira_automation_verifier, jira_verifier, zendesk_verifier
 from bot.settings import Settings
+from bot.slack.notifier import Notifier
+from bot.slack.sender import build_notifier
+from bot.sources import jira_webhook, zendesk_webhook
+from bot.sources.internal import internal_sources
 from bot.state import StateStore
 from bot.store import Store
-from bot.timers import TimerSweep
 from bot.trackers.base import Tracker
-from bot.trackers.jira_model import FieldCatalog
-from bot.worker import STATUS_EVERY, WORKER_NICENESS, Handler, Retry, Source, WorkerPool, WorkerProcess, write_status
-
-if TYPE_CHECKING:
-    from bot.notify import Notifier
+from bot.trackers.jira.model import FieldCatalog
+from bot.trackers.zendesk.adapter import ZendeskSearcher, ZendeskTracker
 
 log = logging.getLogger(__name__)
 
 #: Finished inbox rows are kept this long: Jira retries for hours, not weeks.
 INBOX_RETENTION = timedelta(days=14)
-#: Seconds a worker process waits after a wake-up before it moves new webhooks from the intake file.
-MOVE_GATHER = 0.02
 SWEEP_SECONDS = 30
+
+
+class ChildProcess(Protocol):
+    """A worker process the daemon delegates processing to (:class:`bot.daemon.serve.WorkerProcess`)."""
+
+    #: The child that stands for leader and runs the periodic jobs (at most one).
+    runs_scheduler: bool
+    restarts: int
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def wake(self) -> None: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def metrics_text(self) -> bytes: ...
+
+    def api_counts(self) -> dict[str, dict[str, float]]: ...
+
+    def in_flight(self) -> int | None: ...
+
+    def scheduler(self) -> dict[str, Any] | None: ...
 
 
 class Daemon:
@@ -72,7 +102,7 @@ class Daemon:
                  extensions: Sequence[Callable[[FastAPI], None]] = (), migrate: bool = True) -> None:
         self.settings = settings
         #: Slack (TICKETBOT_SLACK__BOT_TOKEN): SlackMessage effects and the guards' alerts go through it.
-        self.notifier = notifier if notifier is not None else slack_notifier(settings)
+        self.notifier = notifier if notifier is not None else build_notifier(settings)
         alert = alert or (self.notifier.alert if self.notifier is not None else None)
         self.rules = list(rules)
         self.clock = clock or SystemClock()
@@ -106,15 +136,15 @@ class Daemon:
         self.zendesk_poller = _zendesk_poller(zendesk_tracker, self) if zendesk_tracker is not None else None
         self._register_jobs(tracker)
         self.metrics.watch(inbox_depth=self.inbox.depth, api_counters=trackers)
-        self.worker_processes: list[WorkerProcess] = []
-        self._scheduler_process: WorkerProcess | None = None  # the child that runs the leader's jobs, if one does
+        self.worker_processes: list[ChildProcess] = []
+        self._scheduler_process: ChildProcess | None = None  # the child that runs the leader's jobs, if one does
         self.on_started: list[Callable[[], None]] = []  # e.g. Slack's Socket Mode connection
         self.on_stopped: list[Callable[[], None]] = []
         self.intake = Intake(self.inbox, self.metrics, self.clock, endpoints=self._endpoints())
         self.app = create_app(self.intake, self.metrics, self.health, max_body_bytes=settings.http.max_body_bytes,
                               on_startup=self.start, on_shutdown=self.stop, extensions=extensions)
 
-    def delegate_processing(self, processes: Sequence[WorkerProcess]) -> None:
+    def delegate_processing(self, processes: Sequence[ChildProcess]) -> None:
         """Run the workers in these child processes instead of threads of this one."""
         self.worker_processes = list(processes)
         self._scheduler_process = next((p for p in self.worker_processes if p.runs_scheduler), None)
@@ -166,7 +196,7 @@ class Daemon:
 
     def _move_leftover_intake(self) -> None:
         """Webhooks an earlier ``ticketbot run`` with worker processes received and did not move (this process
-        writes the inbox itself, so no more will come; see bot/intake.py)."""
+        writes the inbox itself, so no more will come; see bot/inbox/spool.py)."""
         spool = intake_path(self.settings.database_url)
         if spool is None or not spool.exists():
             return
@@ -261,8 +291,6 @@ class Daemon:
         self.inbox.prune(INBOX_RETENTION)
 
     def _endpoints(self) -> dict[str, Endpoint]:
-        from bot.sources import jira_webhook, zendesk_webhook
-
         s = self.settings
         jira = Endpoint("jira", lambda payload, headers: jira_webhook.parse_jira_webhook(payload, headers=headers),
                         None, (jira_webhook.MalformedEvent,), body_identifies_event=True)
@@ -291,20 +319,6 @@ class Daemon:
             return None
 
 
-def slack_notifier(settings: Settings) -> Notifier | None:
-    """The Slack notifier when TICKETBOT_SLACK__BOT_TOKEN is set, else None (the daemon runs without Slack)."""
-    from bot.daemon_slack import build_notifier
-
-    return build_notifier(settings)
-
-
-def mount_slack(daemon: Daemon) -> Any:
-    """Serve Slack (``/slack/events``, Socket Mode) from this daemon when it is configured; see bot.daemon_slack."""
-    from bot.daemon_slack import mount_slack as mount
-
-    return mount(daemon)
-
-
 def _secure(endpoint: Endpoint, secret: SecretStr | None, allow_unsigned: bool,
             verifier: Callable[[str], Callable[..., None]]) -> None:
     """Verify with the secret; without one, stay closed unless explicitly opened."""
@@ -316,8 +330,6 @@ def _secure(endpoint: Endpoint, secret: SecretStr | None, allow_unsigned: bool,
 
 def _sources(catalog: Callable[[], FieldCatalog | None]) -> dict[str, Source]:
     """How each inbox source's envelope becomes an Event again (with the site's field names)."""
-    from bot.sources import jira_webhook, zendesk_webhook
-
     def jira(envelope: dict[str, Any]) -> Event:
         return jira_webhook.parse_jira_webhook(envelope["body"], headers=envelope.get("headers"), catalog=catalog())
 
@@ -339,51 +351,6 @@ def _sources(catalog: Callable[[], FieldCatalog | None]) -> dict[str, Source]:
     }
 
 
-# from settings -----------------------------------------------------------------------------------
-AlertFactory = Callable[[Settings], Callable[[str], None] | None]
-
-
-def build_daemon(settings: Settings, *, alert: Callable[[str], None] | None = None,
-                 extensions: Sequence[Callable[[FastAPI], None]] = (), migrate: bool = True) -> Daemon:
-    """The daemon ``ticketbot run`` serves: Jira from ``TICKETBOT_JIRA__*``, or the testing site."""
-    from rules import load_rules  # rules import bot; keep bot importable without them
-
-    rules = load_rules(settings.config)
-    clock = SystemClock()
-    if settings.tracker.startswith("memory:"):
-        tracker, bot_user, catalog = _memory_site(settings.tracker, clock)
-    else:
-        tracker, bot_user, catalog = _jira(settings)
-    return Daemon(settings, rules=rules, tracker=tracker, clock=clock, bot_user=bot_user, catalog=catalog,
-                  zendesk_tracker=_zendesk(settings, clock), alert=alert, extensions=extensions, migrate=migrate)
-
-
-def _memory_site(setting: str, clock: Clock) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:
-    from bot.trackers.shared_memory import SharedMemoryTracker
-    from bot.trackers.site import jira_field_json
-
-    tracker = SharedMemoryTracker.open(setting, now=clock.now)
-    log.warning("TESTING MODE: tracker is the in-memory site %s, not Jira", setting.removeprefix("memory:"))
-    account = tracker.site.bot_account
-    bot = User(account_id=account.account_id, email=account.email, display_name=account.display_name)
-    catalog = FieldCatalog.from_fields(jira_field_json(tracker.site))
-    return tracker, lambda: bot, lambda: catalog
-
-
-def _jira(settings: Settings) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:
-    from bot.trackers.jira import JiraTracker
-
-    jira = settings.require_jira()
-    tracker = JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
-                          max_retries=jira.max_retries)
-    if jira.bot_account_id:
-        bot = User(account_id=jira.bot_account_id)
-        bot_user: Callable[[], User | None] = lambda: bot
-    else:  # the account the API token belongs to (its events are our own)
-        bot_user = own_account(tracker, jira.email or "")
-    return tracker, bot_user, tracker.field_catalog
-
-
 def own_account(tracker: Tracker, email: str) -> Callable[[], User | None]:
     """The bot's own account on a tracker, looked up by its e-mail once (retried while the lookup fails)."""
     known: list[User] = []
@@ -401,178 +368,11 @@ def own_account(tracker: Tracker, email: str) -> Callable[[], User | None]:
     return lookup
 
 
-def _zendesk(settings: Settings, clock: Clock) -> Tracker | None:
-    """The Zendesk tracker when ``TICKETBOT_ZENDESK__URL``/``__EMAIL``/``__API_TOKEN`` are set (one of them
-    alone is a configuration error naming the others); None: Zendesk events are recorded and set aside."""
-    from bot.settings import require_zendesk
-    from bot.trackers.zendesk import ZendeskTracker
-
-    z = settings.zendesk
-    if not (z.url or z.email or z.api_token):
-        return None
-    z = require_zendesk(settings)
-    return ZendeskTracker(z.url or "", z.email or "", z.api_token.get_secret_value() if z.api_token else "",
-                          now=clock.now)
-
-
 def _zendesk_poller(tracker: Tracker, daemon: Daemon) -> Poller | None:
     """Polls Zendesk's incremental export (cursor kept in the daemon state) for the watched groups."""
-    from bot.trackers.zendesk import ZendeskSearcher, ZendeskTracker
 
     if not isinstance(tracker, ZendeskTracker):
         return None
     # Only the very first poll reads from a moment (5 minutes back); after it the export cursor says what is new.
     return Poller(ZendeskSearcher(tracker), daemon.inbox, daemon.state, daemon.clock, projects=daemon.watched_projects,
                   overlap=300, system="zendesk", source=ZENDESK_SOURCE)
-
-
-def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
-        extensions: Sequence[Callable[[FastAPI], None]] = ()) -> None:
-    """Serve until SIGTERM/SIGINT: uvicorn stops accepting, finishes requests, then the lifespan
-    shutdown lets workers finish their events; whatever was not started stays in the inbox.
-
-    ``alert_factory(settings)`` builds the admin alert (Slack) in whichever process runs the
-    guards; it must be a module-level function (it is sent to the worker processes).
-    """
-    import shutil
-    import tempfile
-
-    import uvicorn
-
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
-    daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, extensions=extensions)
-    check_names_at_start(settings, daemon.rules, daemon.guards.alert)  # --strict: refuses on a missing name
-    mount_slack(daemon)  # /slack/events and Socket Mode when TICKETBOT_SLACK__BOT_TOKEN is set
-    status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
-    if settings.worker.processes:
-        spool = intake_path(settings.database_url)
-        if spool is not None:  # SQLite: webhooks are committed to a file the workers never lock (bot/intake.py)
-            daemon.inbox.receive_through(IntakeFile(spool))
-        daemon.delegate_processing([  # the first also runs the leader's jobs: this process only acknowledges
-            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory, runs_scheduler=i == 0)
-            for i in range(settings.worker.processes)])
-    config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=30)
-    # Everything loaded so far lives as long as the process: keep it out of the collector's sight, or
-    # each full collection walks the whole of SQLAlchemy, FastAPI and co. (~150 ms, stalling every ack).
-    gc.collect()
-    gc.freeze()
-    # Cleaned at lifespan shutdown: after SIGTERM uvicorn re-raises the signal, so no `finally` would run.
-    daemon.on_stopped.append(lambda: shutil.rmtree(status_dir, ignore_errors=True))
-    uvicorn.Server(config).run()
-
-
-def check_names_at_start(settings: Settings, rules: Sequence[BoundRule], alert: Callable[[str], None]) -> list[str]:
-    """``ticketbot check`` before serving: every name the enabled rules use that the sites do not have is
-    logged and told to the admin channel (one alert per start); returns those lines.
-
-    With ``TICKETBOT_CHECK__STRICT`` (``ticketbot run --strict``) a required name missing refuses the
-    start instead: a ConfigurationError with one line per miss (the CLI exits 2). A site that cannot
-    be asked is only a warning: the outage path deals with it once events come. Skipped, in no time,
-    when ``TICKETBOT_CHECK__AT_START`` is false or no tracker is configured.
-    """
-    from bot.check import FAILED, MISSING, connect_from_settings, miss_line, run_check
-    from bot.settings import ConfigurationError
-
-    if not settings.check.at_start:
-        return []
-    configured = [system for system in (settings.jira, settings.zendesk)
-                  if all((system.url, system.email, system.api_token))]
-    if not (settings.tracker.startswith("memory:") or configured):
-        log.info("start-up check skipped: no tracker is configured")
-        return []
-    try:
-        report = run_check(rules, connect_from_settings(settings))
-    except Exception:  # the check must never be why the daemon does not serve (unless --strict found a miss)
-        log.warning("start-up check could not run; serving anyway (`ticketbot check` shows the names)",
-                    exc_info=True)
-        return []
-    misses = [r for r in report.resolutions if r.outcome == MISSING]
-    lines = [miss_line(r) + ("" if r.requirement.required else " [optional]") for r in misses]
-    for line in lines:
-        log.warning("start-up check: %s", line)
-    unasked = {r.requirement.system: r.detail for r in report.resolutions if r.outcome == FAILED}
-    for system, detail in sorted(unasked.items()):
-        log.warning("start-up check: could not ask %s (%s); serving anyway", system,
-                    report.unavailable.get(system) or detail)
-    required = [miss_line(r) for r in misses if r.requirement.required]
-    if settings.check.strict and required:
-        raise ConfigurationError(f"{len(required)} name(s) the rules use are missing (strict start-up check, "
-                                 "TICKETBOT_CHECK__STRICT / --strict); fix the site or the config:\n"
-                                 + "\n".join(required))
-    if lines:
-        alert(f"ticketbot started, but {len(lines)} name(s) the rules use were not found on the sites:\n"
-              + "\n".join(lines) + "\nFix the site or the rule config; `ticketbot check` shows the closest names.")
-    return lines
-
-
-def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
-                         alert_factory: AlertFactory | None, *, runs_scheduler: bool = False) -> None:
-    """The worker child: claim and process inbox events until SIGTERM or until the parent is gone; with
-    ``runs_scheduler``, also stand for leader and run its jobs (polls, timer sweep, housekeeping)."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _yield_the_cpu()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
-    daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, migrate=False)
-    spool = intake_path(settings.database_url)
-    intake = IntakeFile(spool) if spool is not None else None
-    if intake is not None:
-        daemon.inbox.move_from(intake)  # what an earlier life received and did not move
-    daemon.inbox.reclaim_orphans()
-    daemon.workers.start()
-    threading.Thread(target=_relay_wakeups, args=(wake, daemon.inbox, stop, intake), name="wake-relay",
-                     daemon=True).start()
-    if runs_scheduler:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        daemon.elector.start()
-    parent = os.getppid()
-    report = lambda: write_status(status_path, daemon.workers, daemon.metrics, daemon.handler.trackers,  # noqa: E731
-                                  daemon.scheduler_report() if runs_scheduler else None)
-    report()
-    while not stop.wait(STATUS_EVERY):
-        report()
-        if os.getppid() != parent:
-            log.warning("the HTTP process is gone; worker process stopping")
-            stop.set()
-    if runs_scheduler:
-        daemon.elector.stop()  # the lock goes at once: another replica's scheduler can take over
-    daemon.workers.stop()
-    report()
-
-
-def _yield_the_cpu() -> None:
-    """Let the HTTP process have the CPU the moment it wakes. A niced process is not enough on a kernel
-    with the EEVDF scheduler (6.6+): a waking acknowledgement could wait out the worker's slice, several
-    milliseconds at its tail. SCHED_IDLE is preempted at once by any normal task (Linux; the threads this
-    process starts from here on inherit it) and still gets every CPU cycle nobody else wants."""
-    os.nice(WORKER_NICENESS)
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError:  # not allowed here (some sandboxes): the niceness stays
-            log.debug("SCHED_IDLE refused; the worker process stays at nice %d", WORKER_NICENESS, exc_info=True)
-
-
-def _relay_wakeups(wake: Any, inbox: Inbox, stop: threading.Event, intake: IntakeFile | None = None) -> None:
-    """Turn bytes from the HTTP process into local wake-ups; end of file means the parent died.
-
-    With an intake file, a wake-up (and every second without one) first moves its new rows into the inbox.
-    """
-    fd = wake.fileno()
-    while not stop.is_set():
-        ready, _, _ = select.select([fd], [], [], 1.0)
-        if ready and intake is not None:
-            stop.wait(MOVE_GATHER)  # let a few more arrive: one move per batch, not one per webhook
-        if ready and not os.read(fd, 4096):
-            log.warning("lost the HTTP process; worker process stopping")
-            stop.set()
-            return
-        if intake is not None:
-            try:
-                inbox.move_from(intake)  # wakes the workers when it moved something
-            except Exception:  # the database is busy or away: the rows wait in the intake file
-                log.warning("could not move received webhooks into the inbox; trying again", exc_info=True)
-        elif ready:
-            inbox.notify()

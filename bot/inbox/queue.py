@@ -14,7 +14,7 @@ same on SQLite and PostgreSQL and across replicas:
   becomes ``dead`` and no longer blocks anything;
 * a claim whose owner died is claimable again when its lease runs out, or within seconds
   when the owner was a process on this host that no longer exists (every worker pool looks
-  for such claims every ``ORPHAN_CHECK`` seconds, see :mod:`bot.worker`).
+  for such claims every ``ORPHAN_CHECK`` seconds, see :mod:`bot.inbox.workers`).
 
 Scheduling columns hold epoch seconds (floats): comparisons behave the same on both
 databases, with no time-zone handling.
@@ -65,7 +65,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from bot.clock import Clock
-from bot.intake import IntakeFile
+from bot.inbox.spool import IntakeFile
 from bot.model import Event
 from bot.sources.jira_webhook import comment_identity
 from bot.state import InstanceMemberRow
@@ -332,7 +332,7 @@ class _GroupCommit:
 
 
 class _IntakeWriter:
-    """The inbox writer's interface over an intake file: commits in the caller's thread (see bot.intake)."""
+    """The inbox writer's interface over an intake file: commits in the caller's thread (see bot.inbox.spool)."""
 
     def __init__(self, intake: IntakeFile, inbox: Inbox) -> None:
         self.intake = intake
@@ -391,7 +391,7 @@ class Inbox:
     # receiving ------------------------------------------------------------------------------
     def receive_through(self, intake: IntakeFile) -> None:
         """Commit what this process adds to ``intake`` (a file only it writes) instead of the inbox; worker
-        processes move the rows in (:meth:`move_from`). See :mod:`bot.intake`."""
+        processes move the rows in (:meth:`move_from`). See :mod:`bot.inbox.spool`."""
         intake.prune_now(self.engine, now=self.clock.now().timestamp())
         writer = _IntakeWriter(intake, self)
         writer.patience = min(self._writer.patience, INLINE_PATIENCE)  # it holds up the event loop meanwhile

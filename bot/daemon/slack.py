@@ -6,10 +6,10 @@ webhooks and applies plans exactly as before, and SlackMessage effects are repor
 With the token:
 
 * every process that applies plans (the HTTP process and each worker process) has a
-  :class:`~bot.notify.SlackNotifier`, so SlackMessage effects are sent and the guards' alerts
+  :class:`~bot.slack.sender.SlackNotifier`, so SlackMessage effects are sent and the guards' alerts
   (a rule paused by a cap) go to the admin channel;
 * the HTTP process serves ``POST /slack/events`` (verified with ``TICKETBOT_SLACK__SIGNING_SECRET``)
-  through :class:`~bot.services.BotServices`;
+  through :class:`~bot.ops.services.BotServices`;
 * with ``TICKETBOT_SLACK__APP_TOKEN`` it also connects over Socket Mode, in the background once the
   daemon has started (Slack being unreachable never delays the webhooks), reconnects with backoff
   when the connection is lost (and tells the admin channel how long Slack was unreachable), and
@@ -28,14 +28,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock, SystemClock
-from bot.settings import Settings
+from bot.slack.sender import slack_enabled
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from bot.daemon import Daemon
-    from bot.notify import SlackNotifier
-    from bot.services import BotServices
+    from bot.daemon.core import Daemon
+    from bot.ops.services import BotServices
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +52,6 @@ class SocketHandler(Protocol):
     def connect(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-def slack_enabled(settings: Settings) -> bool:
-    token = settings.slack.bot_token
-    return token is not None and bool(token.get_secret_value())
-
-
-def build_notifier(settings: Settings) -> SlackNotifier | None:
-    """A SlackNotifier on the bot token, or None when Slack is not configured."""
-    if not slack_enabled(settings):
-        return None
-    from bot.notify import SlackNotifier
-
-    return SlackNotifier.from_settings(settings.slack)
-
-
-def slack_alert(settings: Settings) -> Callable[[str], None] | None:
-    """An ``AlertFactory`` (module-level, so it can be sent to worker processes): the admin channel."""
-    notifier = build_notifier(settings)
-    return notifier.alert if notifier is not None else None
 
 
 class SlackMount:
@@ -176,11 +155,15 @@ def mount_slack(daemon: Daemon, *, listener_executor: Executor | None = None,
     if not slack_enabled(settings):
         log.info("Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN): no /slack/events, no Slack messages")
         return None
-    from bot.services import BotServices
-    from bot.slack import build_slack_app, slack_router, socket_mode_handler
+    from bot.ops.services import BotServices, People
+    from bot.slack.app import build_slack_app, socket_mode_handler
     from bot.slack.deliveries import InboxDeliveries
+    from bot.slack.router import slack_router
 
-    services = BotServices.for_daemon(daemon)
+    notifier = daemon.notifier  # it also finds people's Slack ids, when it is Slack's
+    services = BotServices(store=daemon.store, inbox=daemon.inbox, rules=daemon.rules, clock=daemon.clock,
+                           guards=daemon.guards, trackers=daemon.handler.trackers,
+                           people=notifier if isinstance(notifier, People) else None)
     client = getattr(daemon.notifier, "client", None)  # one WebClient: one set of API counters
     deliveries = InboxDeliveries(daemon.inbox, daemon.clock)  # acted on once, across restarts
     app = build_slack_app(settings, services, client=client, listener_executor=listener_executor,

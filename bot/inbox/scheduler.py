@@ -1,7 +1,7 @@
 """Periodic jobs (the poll, inbox sweeps, later the approval timers), run by the leader only.
 
 Register jobs at any time with :meth:`Scheduler.add_job`; they run while this process is
-the leader (see :mod:`bot.leader`) and stop when it is not. Underneath is APScheduler 3's
+the leader (see :mod:`bot.inbox.leader`) and stop when it is not. Underneath is APScheduler 3's
 ``BackgroundScheduler``, created afresh on each election, with every registered job added
 under its explicit id (re-registering an id replaces the job, it never duplicates it).
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.leader import LeaderElector
+from bot.inbox.leader import LeaderElector
 
 log = logging.getLogger(__name__)
 

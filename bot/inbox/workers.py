@@ -1,10 +1,10 @@
 """Workers: take events from the inbox and put each through the one path (guards, then Processor).
 
-A pool of threads claims events (see :mod:`bot.inbox` for the per-ticket ordering); an
+A pool of threads claims events (see :mod:`bot.inbox.queue` for the per-ticket ordering); an
 event whose processing fails is retried with exponential backoff and, after the last
 attempt, dead-lettered (with an admin alert naming the command that retries it). A failing
 event holds back only its own ticket's later events. An event that met its system unavailable
-(an outage, see :mod:`bot.outage`) is held instead: its attempt is given back and it is retried
+(an outage, see :mod:`bot.inbox.outage`) is held instead: its attempt is given back and it is retried
 for as long as the outage lasts, up to a bound of hours.
 
 Under ``ticketbot run`` the pool lives in a child process (:class:`WorkerProcess`, niced):
@@ -15,54 +15,33 @@ On stop, each worker finishes the event in hand and the rest stays in the inbox.
 
 from __future__ import annotations
 
-import json
 import logging
-import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
+from bot.daemon.metrics import Metrics
 from bot.engine import BoundRule
 from bot.executor import FAILED
-from bot.guards import Guards
-from bot.inbox import IGNORED, Claim, Inbox
-from bot.metrics import Metrics, api_counts
+from bot.inbox.guards import Guards
+from bot.inbox.outage import SLACK, Outages, is_outage
+from bot.inbox.queue import IGNORED, Claim, Inbox
 from bot.model import Event
-from bot.outage import SLACK, Outages, is_outage
 from bot.pipeline import Processor, ProcessReport
+from bot.sources.base import Source, Undecodable
 from bot.store import LIVE, Store
 from bot.trackers.base import Tracker
 
 if TYPE_CHECKING:
-    from bot.notify import Notifier
+    from bot.slack.notifier import Notifier
 
 log = logging.getLogger(__name__)
-
-
-class Undecodable(Exception):
-    """The stored envelope cannot become an Event; retrying will not help."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """How events of one inbox source become Events, and which tracker system they concern."""
-
-    name: str
-    decode: Callable[[dict[str, Any]], Event]
-    system: str
-    #: Exceptions meaning "this payload will never parse" (dead-letter at once, no retries).
-    malformed: tuple[type[Exception], ...] = ()
-    #: The system of one decoded event when it depends on the event (a Slack decision or a fired
-    #: timer concerns a Jira or a Zendesk ticket); None: always ``system``.
-    route: Callable[[Event], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +49,7 @@ class Retry:
     max_attempts: int = 5
     base: float = 2.0
     cap: float = 600.0
-    #: An outage (see :mod:`bot.outage`): the longest wait between probes, when to alert, when to give up.
+    #: An outage (see :mod:`bot.inbox.outage`): the longest wait between probes, when to alert, when to give up.
     outage_cap: float = 60.0
     outage_alert_after: float = 180.0
     outage_max: float = 24 * 3600.0
@@ -448,135 +427,3 @@ def _expected(exc: Exception) -> bool:
     return isinstance(exc, TrackerError)
 
 
-# workers in a child process -------------------------------------------------------------------------
-#: Rule processing yields the CPU to webhook acknowledgements when the machine is busy.
-WORKER_NICENESS = 19
-STATUS_EVERY = 1.0  # seconds between the child's status reports (metrics, in-flight, liveness)
-STALE_AFTER = 15.0  # a status older than this means the child is stuck
-
-
-def _child_main(settings: Any, wake: Any, status_path: str, alert_factory: Any, runs_scheduler: bool = False) -> None:
-    """Entry point of the spawned worker process (module-level so it pickles)."""
-    from bot.daemon import serve_worker_process
-
-    serve_worker_process(settings, wake, Path(status_path), alert_factory, runs_scheduler=runs_scheduler)
-
-
-class WorkerProcess:
-    """One child process running a WorkerPool; restarted if it dies; woken through a pipe.
-
-    The HTTP process acknowledges webhooks; this child does the CPU-heavy part (rules, executor,
-    traces). Both share the inbox through the database, so nothing is handed over in memory:
-    a dead child's claims are reclaimed by the next one (same host, dead pid).
-    """
-
-    def __init__(self, settings: Any, status_path: Path, *, alert_factory: Callable[[Any], Any] | None = None,
-                 restart_delay: float = 1.0, runs_scheduler: bool = False) -> None:
-        self.settings = settings
-        self.status_path = status_path
-        #: This child (one per ``ticketbot run``) also stands for leader and runs its jobs: polls, the
-        #: timer sweep, inbox housekeeping; the HTTP process then does nothing but acknowledge.
-        self.runs_scheduler = runs_scheduler
-        self.alert_factory = alert_factory
-        self.restart_delay = restart_delay
-        self.restarts = 0
-        self._proc: Any = None
-        self._writer: Any = None
-        self._started_at = 0.0
-        self._stopping = threading.Event()
-        self._supervisor: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._spawn()
-        self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
-        self._supervisor.start()
-
-    def _spawn(self) -> None:
-        context = multiprocessing.get_context("spawn")  # no forked copies of threads, locks or connections
-        reader, writer = context.Pipe(duplex=False)
-        os.set_blocking(writer.fileno(), False)  # waking must never block an acknowledgement
-        self._proc = context.Process(target=_child_main, name="ticketbot-worker",
-                                     args=(self.settings, reader, str(self.status_path), self.alert_factory,
-                                           self.runs_scheduler))
-        self._proc.start()
-        reader.close()
-        self._writer, self._started_at = writer, time.monotonic()
-        log.info("worker process %s started", self._proc.pid)
-
-    def _supervise(self) -> None:
-        delay = self.restart_delay
-        while not self._stopping.wait(1.0):
-            if self._proc is not None and not self._proc.is_alive() and not self._stopping.is_set():
-                log.error("worker process %s exited with %s; restarting in %.0fs", self._proc.pid,
-                          self._proc.exitcode, delay)
-                if self._stopping.wait(delay):
-                    return
-                self.restarts += 1
-                self._spawn()
-                delay = min(60.0, delay * 2)
-
-    def wake(self) -> None:
-        """Tell the child there is new work (a byte down the pipe; a full pipe means it knows already)."""
-        writer = self._writer
-        if writer is None:
-            return
-        try:
-            os.write(writer.fileno(), b"!")
-        except (BlockingIOError, BrokenPipeError, OSError):
-            pass
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM the child: it finishes the events in hand and exits; the rest stays in the inbox."""
-        self._stopping.set()
-        if self._proc is None:
-            return
-        self._proc.terminate()
-        self._proc.join(timeout)
-        if self._proc.is_alive():
-            log.error("worker process %s did not stop within %.0fs; killing it", self._proc.pid, timeout)
-            self._proc.kill()
-            self._proc.join(5)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    # what the child reports ---------------------------------------------------------------------------
-    def status(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.status_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    @property
-    def alive(self) -> bool:
-        if self._proc is None or not self._proc.is_alive():
-            return False
-        status = self.status()
-        if status is None or status.get("pid") != self._proc.pid:
-            return time.monotonic() - self._started_at < STALE_AFTER  # still starting
-        return time.time() - status["at"] < STALE_AFTER and status.get("threads_alive", False)
-
-    def metrics_text(self) -> bytes:
-        status = self.status()
-        return (status or {}).get("metrics", "").encode()
-
-    def api_counts(self) -> dict[str, dict[str, float]]:
-        return (self.status() or {}).get("api", {})
-
-    def in_flight(self) -> int | None:
-        return (self.status() or {}).get("in_flight")
-
-    def scheduler(self) -> dict[str, Any] | None:
-        """The child's scheduler as it last reported it (None when it runs none or is not up)."""
-        return (self.status() or {}).get("scheduler") if self.alive else None
-
-
-def write_status(path: Path, pool: WorkerPool, metrics: Metrics, adapters: dict[str, Any],
-                 scheduler: dict[str, Any] | None = None) -> None:
-    """The child's report to the HTTP process: liveness, in-flight count, metrics, its scheduler if it runs
-    one (atomically replaced)."""
-    report = {"pid": os.getpid(), "at": time.time(), "threads_alive": pool.alive, "in_flight": pool.in_flight,
-              "metrics": metrics.render_processing().decode(), "api": api_counts(adapters), "scheduler": scheduler}
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report), encoding="utf-8")
-    os.replace(tmp, path)

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from bot.model import Event, event_from_dict, event_to_dict
-from bot.worker import Source
+from bot.sources.base import Source
 
 SLACK = "slack"
 TIMER = "timer"

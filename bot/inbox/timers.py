@@ -20,8 +20,8 @@ import asyncio
 import logging
 
 from bot.clock import Clock
-from bot.inbox import Inbox
-from bot.internal_sources import TIMER, envelope
+from bot.inbox.queue import Inbox
+from bot.sources.internal import TIMER, envelope
 from bot.state import StateStore, Timer
 from bot.store import LIVE
 

@@ -3,7 +3,7 @@ the one place where a failure a user can meet becomes one line on stderr and exi
 
 Every ``ticketbot`` command group is a :class:`OneLineErrors` group: a command raises (a
 :class:`~bot.settings.ConfigurationError`, a :class:`~bot.replay.ReplayError`, an
-:class:`~bot.keys.InvalidKey`, a database that cannot be reached…) and the group prints what
+:class:`~bot.trackers.keys.InvalidKey`, a database that cannot be reached…) and the group prints what
 :func:`one_line` makes of it. Nothing reaches the user as a traceback: an exception nobody foresaw
 is one line too (exit 1, the traceback logged at DEBUG), since it is a bug, not a usage error.
 """
@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.markup import escape  # noqa: F401 - for the command modules
 from typer.core import TyperGroup
 
-from bot.keys import InvalidKey, normalize_key
 from bot.settings import ConfigurationError, Settings, load_settings, misspelt_settings
+from bot.trackers.keys import InvalidKey, normalize_key
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -32,7 +32,7 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="Rules YAML 
 USAGE_ERROR = 2
 #: The database URL of the command running (set when it loads its settings), for a database error's message.
 _database_url: ContextVar[str | None] = ContextVar("ticketbot_database_url", default=None)
-log = logging.getLogger("bot.cli")
+log = logging.getLogger("bot.cli.main")
 
 
 class OneLineErrors(TyperGroup):
@@ -59,7 +59,9 @@ class OneLineErrors(TyperGroup):
 
 def one_line(exc: BaseException, database_url: str | None = None) -> str | None:
     """The one line a user reads for ``exc``, or None for an error nobody foresaw (a bug)."""
-    from bot.replay import ReplayError  # bot.replay imports the pipeline; only needed when failing
+    from bot.replay import (
+        ReplayError,  # bot.replay imports the pipeline; only needed when failing
+    )
 
     if isinstance(exc, ConfigurationError):
         return f"configuration error: {exc}"

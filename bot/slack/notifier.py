@@ -1,7 +1,14 @@
-""":class:`NotifyError`, apart from :mod:`bot.notify`: the executor catches it without importing the Slack
-adapter (``bot.slack`` brings the web framework: half a second a ``ticketbot replay`` does not need)."""
+"""The Notifier port: what the executor needs to reach people, and the error it raises.
+
+Apart from the Slack adapter (:mod:`bot.slack.sender`): the executor and the replay import this
+without importing ``slack_sdk``.
+"""
 
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from bot.effects import SlackMessage
 
 
 class NotifyError(Exception):
@@ -22,3 +29,16 @@ class NotifyError(Exception):
 #: Slack error codes that say Slack itself is in trouble, not the request (see Slack's Web API docs).
 TRANSIENT_CODES = frozenset({"ratelimited", "rate_limited", "fatal_error", "internal_error", "service_unavailable",
                              "request_timeout"})
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """What the executor needs to reach people."""
+
+    def send(self, message: SlackMessage) -> str:
+        """Deliver the message (DM or channel); return the posted message's ``ts``."""
+        ...
+
+    def alert(self, text: str) -> None:
+        """Tell the operators (the admin channel); a logged no-op when none is configured. Never raises."""
+        ...

@@ -1,4 +1,4 @@
-"""The Notifier port and its Slack adapter.
+"""The Slack adapter of the Notifier port (:mod:`bot.slack.notifier`), and its pacing.
 
 The executor hands a :class:`~bot.effects.SlackMessage` to :meth:`Notifier.send`; operational
 trouble goes to :meth:`Notifier.alert`. :class:`SlackNotifier` talks to the Slack Web API
@@ -18,17 +18,17 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import HttpResponse
 
 from bot.effects import SlackMessage
-from bot.notify_error import TRANSIENT_CODES, NotifyError
-from bot.settings import SlackSettings
+from bot.settings import Settings, SlackSettings
 from bot.slack.blocks import decision_message, sent_marker, text_message
 from bot.slack.client import ApiStats, Sleep, retry_after, web_client
+from bot.slack.notifier import TRANSIENT_CODES, NotifyError
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,6 @@ TEXT_LIMIT = 40_000
 #: How many recent messages of a conversation :meth:`SlackNotifier.find_sent` reads.
 HISTORY_LOOK_BACK = 100
 
-
-@runtime_checkable
-class Notifier(Protocol):
-    """What the executor needs to reach people."""
-
-    def send(self, message: SlackMessage) -> str:
-        """Deliver the message (DM or channel); return the posted message's ``ts``."""
-        ...
-
-    def alert(self, text: str) -> None:
-        """Tell the operators (the admin channel); a logged no-op when none is configured. Never raises."""
-        ...
 
     # Optional: ``find_sent(message) -> str | None``, the ``ts`` of the message if it was already
     # posted (see SlackNotifier.find_sent); a notifier without it gets the message sent again.
@@ -249,3 +237,21 @@ def _api_error(method: str, exc: SlackApiError) -> NotifyError:
     status = response.status_code if response is not None else None
     transient = code in TRANSIENT_CODES or status is None or status >= 500 or status == 408
     return NotifyError(f"Slack {method} failed: {code}", code=code, transient=transient)
+
+
+def slack_enabled(settings: Settings) -> bool:
+    token = settings.slack.bot_token
+    return token is not None and bool(token.get_secret_value())
+
+
+def build_notifier(settings: Settings) -> SlackNotifier | None:
+    """A SlackNotifier on the bot token, or None when Slack is not configured."""
+    if not slack_enabled(settings):
+        return None
+    return SlackNotifier.from_settings(settings.slack)
+
+
+def slack_alert(settings: Settings) -> Callable[[str], None] | None:
+    """An ``AlertFactory`` (module-level, so it can be sent to worker processes): the admin channel."""
+    notifier = build_notifier(settings)
+    return notifier.alert if notifier is not None else None

@@ -14,7 +14,7 @@ every HTTP call, so a benchmark can report calls per operation.
 Comments are only ever posted internal (``sd.public.comment`` internal=true): this
 module has no code path that posts a public comment.
 
-Every ticket key is checked against Jira's key grammar (:mod:`bot.keys`) before it is used, and
+Every ticket key is checked against Jira's key grammar (:mod:`bot.trackers.keys`) before it is used, and
 every part of a request path that comes from outside (a key, a project, an id Jira gave) is
 percent-quoted: a key such as ``../../../rest/api/2/myself`` from a signed webhook would otherwise
 make the bot call another resource with its credentials (requests resolves ``..`` segments).
@@ -41,11 +41,17 @@ from jira import JIRA, JIRAError
 from requests.adapters import HTTPAdapter
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
-from bot.keys import InvalidKey, normalize_key
 from bot.model import Ticket, User
-from bot.trackers.base import NotFound, Rejected, TrackerError, Unavailable, error_for_status
+from bot.trackers.base import (
+    NotFound,
+    Rejected,
+    TrackerError,
+    Unavailable,
+    error_for_status,
+)
 from bot.trackers.base import RateLimited as BaseRateLimited
-from bot.trackers.jira_model import FieldCatalog, ticket_from_json, user_from_json
+from bot.trackers.jira.model import FieldCatalog, ticket_from_json, user_from_json
+from bot.trackers.keys import InvalidKey, normalize_key
 
 log = logging.getLogger(__name__)
 

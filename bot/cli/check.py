@@ -1,6 +1,6 @@
 """``ticketbot check``: resolve every name the enabled rules use against the live trackers and Slack.
 
-``bot/cli.py`` adds it with ``register(app)``. Exit codes: 0 all found, 1 something is missing (or,
+``bot/cli/main.py`` adds it with ``register(app)``. Exit codes: 0 all found, 1 something is missing (or,
 with ``--strict``, not checked or an unguarded trigger cycle), 2 a configuration error.
 """
 
@@ -21,7 +21,7 @@ from bot.check import (
     connect_from_settings,
     run_check,
 )
-from bot.cli_common import ConfigOption, escape, load_cli_settings, out
+from bot.cli.common import ConfigOption, escape, load_cli_settings, out
 
 _MARKS = {RESOLVED: "[green]✓[/green]", MISSING: "[red]✗[/red]", FAILED: "[red]✗[/red]", UNCHECKED: "[dim]–[/dim]"}
 

@@ -118,7 +118,7 @@ def decode(text: str) -> dict[str, Any]:
 
 class IntakeFile:
     """One intake file: the HTTP process writes it (:meth:`write`, for every add of an inbox set up with
-    ``bot.inbox.Inbox.receive_through``), worker processes read it (:meth:`move`)."""
+    ``bot.inbox.queue.Inbox.receive_through``), worker processes read it (:meth:`move`)."""
 
     def __init__(self, path: Path, *, name: str = "webhooks") -> None:
         self.path = path

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.clock import Clock
-from bot.inbox import Inbox, as_utc
+from bot.inbox.queue import Inbox, as_utc
 from bot.model import TICKET_CREATED, TICKET_UPDATED, Event, Ticket
 from bot.store import Base
 

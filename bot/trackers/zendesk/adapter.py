@@ -71,10 +71,10 @@ from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
-from bot.keys import InvalidKey, normalize_key
 from bot.model import Comment, Link, Ticket, User
 from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
+from bot.trackers.keys import InvalidKey, normalize_key
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ def _internal_note(body: str) -> dict[str, Any]:
 def ticket_id(key: str) -> int:
     """``"123"`` or ``"#123"`` -> 123; anything else (``"²"``, ``"١٢"``, ``"12/../x"``) is not a Zendesk ticket.
 
-    The grammar is :mod:`bot.keys`' (ASCII digits only: ``str.isdigit`` takes any script's digits,
+    The grammar is :mod:`bot.trackers.keys`' (ASCII digits only: ``str.isdigit`` takes any script's digits,
     and ``int("١٢")`` is 12, another ticket); zenpy puts the id into the URL as a number.
     """
     try:

@@ -1,8 +1,4 @@
-"""CLI commands of the daemon: ``run``, ``db upgrade``, ``dead-letters``, ``rules pause|resume``.
-
-``bot/cli.py`` adds them with ``register(app, rules_app)``. Until then (and in the
-subprocess tests) ``python -m bot.cli_daemon run`` serves the same commands on their own.
-"""
+"""The daemon's commands: ``run``, ``db upgrade``, ``dead-letters``."""
 
 from __future__ import annotations
 
@@ -13,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli_common import ConfigOption, OneLineErrors, err, escape, load_cli_settings, out
+from bot.cli.common import (
+    ConfigOption,
+    OneLineErrors,
+    err,
+    escape,
+    load_cli_settings,
+    out,
+)
 from bot.settings import ConfigurationError, Settings
 
 _settings = load_cli_settings
@@ -28,7 +31,7 @@ def run(config: ConfigOption = None, strict: StrictOption = False) -> None:
 
     It first checks that every name the rules use exists (as ``ticketbot check``): misses are logged
     and told to the admin channel, or with ``--strict`` refuse the start."""
-    from bot.daemon import run as serve
+    from bot.daemon.serve import run as serve
 
     settings = _settings(config)
     _check_port_free(settings)  # before any worker process starts: none is left behind
@@ -72,7 +75,6 @@ def db_upgrade() -> None:
 
 RetryOption = Annotated[int | None, typer.Option("--retry", help="Put this dead letter back in line.")]
 RetryAllOption = Annotated[bool, typer.Option("--all", help="Put every dead letter back in line.")]
-ReasonOption = Annotated[str, typer.Option(help="Why, for the trace and the alert.")]
 
 
 def dead_letters(retry: RetryOption = None, retry_all: RetryAllOption = False) -> None:
@@ -97,23 +99,9 @@ def dead_letters(retry: RetryOption = None, retry_all: RetryAllOption = False) -
     out.print("Retry with `ticketbot dead-letters --retry ID` or `--all`.")
 
 
-def rules_pause(rule_id: str, reason: ReasonOption = "paused by an admin") -> None:
-    """Pause a rule entirely until `ticketbot rules resume ID`."""
-    guards = _guards(_settings(), rule_id)
-    guards.pause(rule_id, reason, by="admin")
-    out.print(f"rule {rule_id} paused.", markup=False)
-
-
-def rules_resume(rule_id: str) -> None:
-    """Resume a rule paused by an admin or by a cap (entirely and on every ticket)."""
-    guards = _guards(_settings(), rule_id)
-    lifted = guards.resume(rule_id)
-    out.print(f"rule {rule_id} resumed ({lifted} pause(s) lifted); its caps count afresh from now.", markup=False)
-
-
-def _inbox(settings: Settings):  # noqa: ANN202 - bot.inbox.Inbox, imported lazily
+def _inbox(settings: Settings):  # noqa: ANN202 - bot.inbox.queue.Inbox, imported lazily
     from bot.clock import SystemClock
-    from bot.inbox import Inbox
+    from bot.inbox.queue import Inbox
     from bot.migrations import upgrade
     from bot.store import Store
 
@@ -121,39 +109,11 @@ def _inbox(settings: Settings):  # noqa: ANN202 - bot.inbox.Inbox, imported lazi
     return Inbox(Store(settings.database_url).engine, SystemClock())
 
 
-def _guards(settings: Settings, rule_id: str):  # noqa: ANN202 - bot.guards.Guards, imported lazily
-    from bot.clock import SystemClock
-    from bot.guards import Guards
-    from bot.migrations import upgrade
-    from bot.store import Store
-    from bot.keys import shown
-    from rules import REGISTRY
-
-    if rule_id not in REGISTRY:
-        raise ConfigurationError(f"unknown rule id {shown(rule_id)} (known: {', '.join(REGISTRY)})")
-    upgrade(settings.database_url)
-    return Guards(Store(settings.database_url), settings.guards, SystemClock())
-
-
-def register(app: typer.Typer, rules_app: typer.Typer) -> None:
-    """Add the daemon's commands to the ``ticketbot`` app and its ``rules`` group."""
+def register(app: typer.Typer) -> None:
+    """Add the daemon's commands to the ``ticketbot`` app."""
     app.command("run")(run)
     db_app = typer.Typer(help="The database.", no_args_is_help=True, cls=OneLineErrors)
     db_app.command("upgrade")(db_upgrade)
     app.add_typer(db_app, name="db")
     app.command("dead-letters")(dead_letters)
-    rules_app.command("pause")(rules_pause)
-    rules_app.command("resume")(rules_resume)
 
-
-def main() -> None:
-    """The daemon's commands on their own (``python -m bot.cli_daemon``), as ``ticketbot`` will run them."""
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=OneLineErrors)
-    rules_app = typer.Typer(help="The configured rules.", no_args_is_help=True, cls=OneLineErrors)
-    app.add_typer(rules_app, name="rules")
-    register(app, rules_app)
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -7,7 +7,7 @@
 Health: ``GET /livez`` is 200 while the process and its event loop answer at all; ``GET /readyz`` is 200
 when the database answers (and, on SQLite, is still the file opened at start), the intake file is
 writable and the workers and scheduler run, else 503 with a JSON report saying what is wrong (see
-:mod:`bot.health`); ``GET /healthz`` is the same as ``/readyz``, kept for existing checks.
+:mod:`bot.daemon.health`); ``GET /healthz`` is the same as ``/readyz``, kept for existing checks.
 
 A webhook is answered only after its event is committed to the inbox. Answers:
 413 body over the limit, 403 endpoint closed (no secret configured and not explicitly
@@ -37,10 +37,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from bot.clock import Clock
-from bot.inbox import Inbox, dedup_key
-from bot.metrics import CONTENT_TYPE, Metrics
+from bot.daemon.metrics import CONTENT_TYPE, Metrics
+from bot.inbox.queue import Inbox, dedup_key
 from bot.model import UNKNOWN, Event
-from bot.security import (
+from bot.sources.signatures import (
     JIRA_SIGNATURE_HEADER,
     ZENDESK_SIGNATURE_HEADER,
     ZENDESK_TIMESTAMP_HEADER,
@@ -176,7 +176,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 #: depending on how deep the stack already is; a fixed limit well below that gives every body the same
 #: answer wherever it is parsed, and leaves room for each later ``json.dumps``/``loads`` of the stored
 #: body (the inbox, a worker). A real webhook nests a few dozen levels; 640 still takes a description
-#: of 300 ADF levels (two JSON levels each), which the sources flatten (bot/trackers/jira_model.py).
+#: of 300 ADF levels (two JSON levels each), which the sources flatten (bot/trackers/jira/model.py).
 MAX_JSON_DEPTH = 640
 
 
@@ -328,7 +328,7 @@ def _bind(handler: Callable[..., Any], source: str) -> Callable[[Request], Any]:
 
 # signature checks wired to settings ----------------------------------------------------------------
 def jira_verifier(secret: str) -> Callable[[bytes, Mapping[str, str]], None]:
-    from bot.security import verify_jira_signature
+    from bot.sources.signatures import verify_jira_signature
 
     def verify(body: bytes, headers: Mapping[str, str]) -> None:
         verify_jira_signature(secret, body, _header(headers, JIRA_SIGNATURE_HEADER))
@@ -352,7 +352,7 @@ def jira_automation_verifier(secret: str) -> Callable[[bytes, Mapping[str, str]]
 
 
 def zendesk_verifier(secret: str, clock: Clock, max_age: float) -> Callable[[bytes, Mapping[str, str]], None]:
-    from bot.security import verify_zendesk_signature
+    from bot.sources.signatures import verify_zendesk_signature
 
     def verify(body: bytes, headers: Mapping[str, str]) -> None:
         verify_zendesk_signature(secret, body, _header(headers, ZENDESK_SIGNATURE_HEADER),

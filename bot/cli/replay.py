@@ -1,54 +1,35 @@
-"""The ``ticketbot`` command line: dry-run, replay, why, rules (and, later, run).
-
-Every error a user can meet ends with one line naming the problem and exit code 2, never a traceback
-(:class:`bot.cli_common.OneLineErrors`). Values from outside (keys, tickets, traces) are printed escaped:
-rich would read ``[/]`` in them as markup.
-"""
+"""``ticketbot dry-run KEY``, ``ticketbot replay FILE…`` and ``ticketbot why KEY``: what the rules do with a ticket."""
 
 from __future__ import annotations
 
 import uuid
-from importlib.metadata import PackageNotFoundError, version
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from bot.cli.common import (
+    ConfigOption,
+    err,
+    escape,
+    jira_key,
+    load_cli_settings,
+    out,
+    ticket_key,
+)
 from bot.clock import SystemClock
-from bot.config import RuleBlock
 from bot.engine import BoundRule
 from bot.executor import WOULD_APPLY
 from bot.model import MANUAL, Event
-from bot.pipeline import ProcessReport, Processor
+from bot.pipeline import Processor, ProcessReport
 from bot.replay import Replay, read_records
-from bot.cli_common import ConfigOption, OneLineErrors, err, escape, jira_key, load_cli_settings, out, ticket_key
 from bot.settings import ConfigurationError, Settings
 from bot.store import Store
 from bot.trackers.base import TrackerError
 from bot.trackers.site import Site
 
-app = typer.Typer(help="ticketbot: onboarding runbooks on Jira and Zendesk, with Slack.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False, cls=OneLineErrors)
-rules_app = typer.Typer(help="The configured rules.", invoke_without_command=True, cls=OneLineErrors)
-app.add_typer(rules_app, name="rules")
 _settings = load_cli_settings
-
-
-def _print_version(wanted: bool) -> None:
-    if wanted:
-        try:
-            out.print(f"ticketbot {version('ticketbot')}", markup=False)
-        except PackageNotFoundError:  # run from a checkout that was never installed
-            out.print("ticketbot (not installed: no version)", markup=False)
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(_version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                                 help="Print the version and exit.")] = False) -> None:
-    """ticketbot: onboarding runbooks on Jira and Zendesk, with Slack."""
 
 
 def _rules(settings: Settings) -> list[BoundRule]:
@@ -58,7 +39,7 @@ def _rules(settings: Settings) -> list[BoundRule]:
 
 
 def _jira(settings: Settings):  # noqa: ANN202 - the adapter type is imported lazily
-    from bot.trackers.jira import JiraTracker
+    from bot.trackers.jira.adapter import JiraTracker
 
     jira = settings.require_jira()
     return JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
@@ -66,7 +47,6 @@ def _jira(settings: Settings):  # noqa: ANN202 - the adapter type is imported la
 
 
 # dry-run -------------------------------------------------------------------------------
-@app.command("dry-run")
 def dry_run(key: str, config: ConfigOption = None,
             as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Read KEY from Jira and show what every rule would do. Writes nothing."""
@@ -114,7 +94,6 @@ def print_report(report: ProcessReport, *, indent: str = "") -> None:
 
 
 # replay --------------------------------------------------------------------------------
-@app.command()
 def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
            site: Annotated[Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")] = None,
            config: ConfigOption = None,
@@ -183,7 +162,6 @@ def _first_failed(rule) -> str:  # noqa: ANN001 - bot.pipeline.RuleReport
 
 
 # why -----------------------------------------------------------------------------------
-@app.command()
 def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scope (live, replay-…).")] = None,
         limit: int = 20, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Why did (or didn't) ticketbot act on KEY: the stored traces, newest last."""
@@ -214,36 +192,8 @@ def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scop
             out.print(f"  [red]{escape(str(t.error))}[/red]")
 
 
-# rules ---------------------------------------------------------------------------------
-@rules_app.callback()
-def rules_list(ctx: typer.Context, config: ConfigOption = None) -> None:
-    """List every known rule, whether it is enabled, and the projects it watches."""
-    if ctx.invoked_subcommand:
-        return
-    from rules import REGISTRY
-
-    settings = _settings(config)
-    bound = {b.id: b for b in _rules(settings)}
-    table = Table("rule", "title", "enabled", "watches")
-    for rule_id, rule in REGISTRY.items():
-        b = bound.get(rule_id)
-        cfg: RuleBlock | None = b.config if b else None
-        enabled = "yes" if cfg and cfg.enabled else ("disabled" if cfg else "not configured")
-        table.add_row(rule_id, rule.title, enabled, ", ".join(sorted(rule.watched_projects(cfg))) if cfg else "")
-    out.print(table)
-
-
-from bot.cli_daemon import register as register_daemon_commands  # noqa: E402 - registers on app above
-
-register_daemon_commands(app, rules_app)
-from bot.cli_ops import register as register_ops; register_ops(app)  # adds `ticketbot status`, `timers`
-from bot.cli_check import register as register_check; register_check(app)  # adds `ticketbot check`
-
-
-def main() -> None:
-    """The ``ticketbot`` script (errors become one line: see :class:`bot.cli_common.OneLineErrors`)."""
-    app()
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add ``dry-run``, ``replay`` and ``why`` to the ``ticketbot`` app."""
+    app.command("dry-run")(dry_run)
+    app.command("replay")(replay)
+    app.command("why")(why)

@@ -5,8 +5,8 @@ nothing here writes to a tracker. What people decide in Slack (approve, reject, 
 customer communication) becomes an Event in the inbox, processed by the workers like a
 webhook; its id is derived from the ticket, the person, the decision and the ticket's current
 stage, so a double click or a retried request queues one event. Pausing and resuming rules goes
-through :class:`~bot.guards.Guards`. Every decision, pause, resume and refusal is written to the
-audit log (:mod:`bot.audit`).
+through :class:`~bot.inbox.guards.Guards`. Every decision, pause, resume and refusal is written to the
+audit log (:mod:`bot.ops.audit`).
 
 ``ticketbot status`` / ``ticketbot timers`` print the same text as ``/ticketbot status`` /
 ``/ticketbot timers``; their ``--json`` prints :meth:`BotServices.status_report` /
@@ -22,16 +22,14 @@ import logging
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 
-from bot.audit import DONE, DUPLICATE, REFUSED, AuditLog
 from bot.clock import Clock
 from bot.engine import BoundRule
-from bot.guards import Guards, RulePauseRow
-from bot.inbox import DEAD, PENDING, PROCESSING, Inbox, InboxRow, dedup_key
-from bot.internal_sources import SLACK, envelope, system_for_key
+from bot.inbox.guards import Guards, RulePauseRow
+from bot.inbox.queue import DEAD, PENDING, PROCESSING, Inbox, InboxRow, dedup_key
 from bot.model import (
     APPROVAL_GIVEN,
     APPROVAL_REJECTED,
@@ -40,15 +38,16 @@ from bot.model import (
     Event,
     User,
 )
+from bot.ops.audit import DONE, DUPLICATE, REFUSED, AuditLog
 from bot.pipeline import Processor, ProcessReport
 from bot.slack.services import ServiceError, Via
+from bot.sources.internal import SLACK, envelope, system_for_key
 from bot.state import PENDING as TIMER_PENDING
 from bot.state import RuleState, StateStore, Timer
 from bot.store import LIVE, Store
 from bot.trackers.base import Tracker, TrackerError
 
 if TYPE_CHECKING:
-    from bot.daemon import Daemon
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +58,7 @@ WHY_TRACES = 60
 VALUE_LIMIT = 200
 
 
+@runtime_checkable
 class People(Protocol):
     """Slack ids and e-mail addresses of people (the SlackNotifier does this, with a cache)."""
 
@@ -85,15 +85,6 @@ class BotServices:
         self.states = StateStore(store)
         self.audit = AuditLog(store, clock)
         self._slack_ids: dict[str, str | None] = {}
-
-    @classmethod
-    def for_daemon(cls, daemon: Daemon, *, people: People | None = None) -> BotServices:
-        """The services of a running daemon (its store, inbox, rules, guards and trackers)."""
-        notifier = daemon.notifier
-        if people is None and notifier is not None and hasattr(notifier, "slack_id_for"):
-            people = notifier  # type: ignore[assignment]
-        return cls(store=daemon.store, inbox=daemon.inbox, rules=daemon.rules, clock=daemon.clock,
-                   guards=daemon.guards, trackers=daemon.handler.trackers, people=people)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> BotServices:

@@ -1,0 +1,1 @@
+"""Zendesk Support: the adapter on ``zenpy`` (:mod:`.adapter`)."""
