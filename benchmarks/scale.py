@@ -93,7 +93,8 @@ def synthetic_events(n_events: int, *, seed: int = 7, every: timedelta = timedel
         ss_key, cs_key = f"SS-{n}", f"CS-{n}"
         installer = f"Installer {n:06d} Solar"
         t0 = START + n * every
-        at = lambda delta, t0=t0: (t0 + delta).strftime("%Y-%m-%dT%H:%M:%S")
+        def at(delta, t0=t0):
+            return (t0 + delta).strftime("%Y-%m-%dT%H:%M:%S")
         form = (f"Thank you for partnering with EverBright!\n\n* Installer name: {installer}\n"
                 f"* Installer contact email: ops@sunpeaksolar.example\n* State: Colorado\n")
         ss = me.issue(ss_key, 100000 + n, "EverBright Partner Onboarding", form, "sunpeak", created=at(timedelta()),
@@ -410,8 +411,10 @@ def part_b(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     durations = sorted(s for _, _, s in sweeps)
     p50, p99 = pct(lateness, 50), pct(lateness, 99)
     rss_max = max(rss_holding, rss_peak_sweeping)
-    print(f"  {fired_total:,} fired by {len(sweeps)} sweeps (longest sweep {durations[-1] if durations else 0:.2f}s, "
-          f"p50 {pct(durations, 50):.3f}s); {remaining} still pending; {len(lateness):,} timer.fired events in the inbox")
+    print(
+        f"  {fired_total:,} fired by {len(sweeps)} sweeps (longest sweep {durations[-1] if durations else 0:.2f}s, "
+        f"p50 {pct(durations, 50):.3f}s); {remaining} still pending; {len(lateness):,} timer.fired events in the inbox"
+    )
     print(f"  lateness (event committed to the inbox - due): p50 {p50:.3f}s, p99 {p99:.3f}s, "
           f"max {max(lateness, default=float('nan')):.3f}s")
     print(f"  RSS: {rss_start:.0f} MB at start, {rss_holding:.0f} MB holding {args.timers:,} timers, "

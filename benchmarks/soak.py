@@ -61,6 +61,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import contextlib
+
 from fake_http import FakeServer
 
 from bot.trackers.site import Site, SiteTicket
@@ -140,10 +142,8 @@ class Daemon:
 
     def kill(self) -> None:
         assert self.proc is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=30)
         self.kills.append(time.time())
 
@@ -380,7 +380,8 @@ class World:
                 self._to(ob, "approval")
             elif step == "approval":
                 if ob.style == "separate-ticket":
-                    self.jira.add_ticket(SiteTicket(key=ob.dup, summary=f"{ob.ss} approved", status="Waiting for support",
+                    self.jira.add_ticket(SiteTicket(key=ob.dup, summary=f"{ob.ss} approved",
+                                                    status="Waiting for support",
                                                     description=f"Hi team: approved, please push {ob.ss} live.",
                                                     issue_type="Service Request", reporter=APPROVER))
                     self.created(ob.dup, APPROVER)
@@ -445,7 +446,8 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for thread in threads:
         thread.start()
     n, next_open = 0, time.time()
-    print(f"soak: {args.minutes:g} min of load, SIGKILL every ~{args.kill_every:g}s (0.5-1.5x at random), a new onboarding "
+    print(f"soak: {args.minutes:g} min of load, SIGKILL every ~{args.kill_every:g}s (0.5-1.5x at random), "
+          "a new onboarding "
           f"every {args.every:g}s (at most {args.concurrency} open), reminders after {args.reminder:g}s; "
           f"daemon up in {startup[0]:.1f}s; work dir {work}", flush=True)
     last_report = time.time()
@@ -490,7 +492,7 @@ def _db(work: Path) -> sqlite3.Connection:
 
 
 def _unfinished(work: Path) -> int:
-    """Events not finished: in the inbox, or acknowledged into the intake file (bot/inbox/spool.py) and not yet moved."""
+    """Events not finished: in the inbox, or acknowledged into the intake file (bot/inbox/spool.py), not yet moved."""
     try:
         with _db(work) as conn:
             open_ = conn.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')").fetchone()[0]
@@ -600,7 +602,9 @@ def analyse(world: World, daemon: Daemon, work: Path, rss: dict[str, list[tuple[
     dup["transition"] = sum(c - 1 for c in transitions.values() if c > 1)
     watchers = Counter((w.path, json.dumps(w.body)) for w in writes if w.path.endswith("/watchers"))
     dup["watcher"] = sum(c - 1 for c in watchers.values() if c > 1)
-    orgs = Counter(json.dumps(w.body, sort_keys=True) for w in writes if w.path.endswith("/servicedeskapi/organization"))
+    orgs = Counter(
+        json.dumps(w.body, sort_keys=True) for w in writes if w.path.endswith("/servicedeskapi/organization")
+    )
     dup["organization"] = sum(c - 1 for c in orgs.values() if c > 1)
     dup["slack reminder"] = dm_dupes
     dup["slack alert"] = alert_dupes

@@ -91,7 +91,10 @@ class TimerRow(Base):
     __tablename__ = "timers"
     #: ix_timers_pending_due: the sweep's "pending and due by now, oldest first" is one index range scan,
     #: however many timers wait (100k pending: measured in benchmarks/scale.py).
-    __table_args__ = (UniqueConstraint("scope", "timer_id"), Index("ix_timers_pending_due", "scope", "status", "due_at"))
+    __table_args__ = (
+        UniqueConstraint("scope", "timer_id"),
+        Index("ix_timers_pending_due", "scope", "status", "due_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scope: Mapped[str] = mapped_column(String(64))
     timer_id: Mapped[str] = mapped_column(String(300))

@@ -313,7 +313,7 @@ def executemany(conn: Connection, statement: Any, rows: Sequence[Mapping[str, An
         return
     sql, fields = _sqlite_plan(statement, tuple(rows[0]), conn.dialect)
     columns = [convert(map(itemgetter(key), rows)) for key, convert in fields]
-    conn.exec_driver_sql(sql, list(zip(*columns)))
+    conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
 
 
 @lru_cache(maxsize=32)

@@ -16,7 +16,9 @@ from bot.engine import Verdict
 
 
 def normalize_text(text: str | None) -> str:
-    """Case- and whitespace-insensitive form: ``'  EverBright   partner onboarding '`` -> ``'everbright partner onboarding'``."""
+    """Case- and whitespace-insensitive form.
+
+    ``'  EverBright   partner onboarding '`` -> ``'everbright partner onboarding'``."""
     return " ".join((text or "").split()).casefold()
 
 

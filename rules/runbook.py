@@ -97,8 +97,8 @@ class Alarms(Block):
     that long before ``due`` (wall-clock durations). ``remind_every``: rings again after ``due``,
     at most ``max_reminders`` times (repeats after the first ring; unset: until the escalation, at
     most :data:`REMINDER_CAP`), and only before ``escalate_after``. ``escalate_after``: one last ring,
-    counted from the start, when it falls after ``due``. Delays take business time (``5 business days``, ``16bh``) through
-    the rule's calendar, or wall-clock time (``48h``, ``60d``).
+    counted from the start, when it falls after ``due``. Delays take business time (``5 business days``,
+    ``16bh``) through the rule's calendar, or wall-clock time (``48h``, ``60d``).
     """
 
     due: Delay
@@ -800,7 +800,9 @@ class Declarations:
         reqs += [self._kind(kind, p, f"{block}.{key}") for key, kind in self.kinds.items()]
         reqs += [Requirement("issue_type", kind, project, system, source=f"{block}.{key}")
                  for key, (project, kind) in self.creates.items()]
-        reqs += [Requirement("field", name, system=system, source=f"{block}.{key}") for key, name in self.fields.items()]
+        reqs += [
+            Requirement("field", name, system=system, source=f"{block}.{key}") for key, name in self.fields.items()
+        ]
         reqs += [Requirement("option", option, p, system, parent=name, source=f"{block}.{key}")
                  for key, (name, option) in self.options.items()]
         reqs += [Requirement("transition", status, p, system, source=f"{block}.{key}")

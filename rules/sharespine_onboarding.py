@@ -161,9 +161,12 @@ class SharespineOnboarding(RunbookRule):
             parent, known = ticket, {}
         else:
             role = _role(cfg, ticket)
-            is_task = Verdict("a step task of an onboarding project", bool(role and children.parent_key(ticket)),
-                              {cfg.parent_field: children.parent_key(ticket), cfg.step_field: ticket.field(cfg.step_field)},
-                              "a project key and a step")
+            is_task = Verdict(
+                "a step task of an onboarding project",
+                bool(role and children.parent_key(ticket)),
+                {cfg.parent_field: children.parent_key(ticket), cfg.step_field: ticket.field(cfg.step_field)},
+                "a project key and a step",
+            )
             if not is_task.passed:
                 return Evaluation.skip([*checks, is_task])
             try:
@@ -184,14 +187,23 @@ class SharespineOnboarding(RunbookRule):
     def declarations(self, config: Config) -> Declarations:
         c = config
         return Declarations(
-            self.id, c, [runbook(c, self.id)],
-            guard=("acts only when the project enters a later stage (its stage is recorded), on a task it has not "
-                   "adopted yet, on a task closed with open items not yet commented on, or on its own timer"),
-            kinds={"issue_type": c.issue_type}, creates={"task_issue_type": (c.project, c.task_issue_type)},
-            fields={k: getattr(c, k) for k in ("parent_field", "step_field", "customer_field", "project_manager_field")},
+            self.id,
+            c,
+            [runbook(c, self.id)],
+            guard=(
+                "acts only when the project enters a later stage (its stage is recorded), on a task it has not "
+                "adopted yet, on a task closed with open items not yet commented on, or on its own timer"
+            ),
+            kinds={"issue_type": c.issue_type},
+            creates={"task_issue_type": (c.project, c.task_issue_type)},
+            fields={
+                k: getattr(c, k) for k in ("parent_field", "step_field", "customer_field", "project_manager_field")
+            },
             options={f"steps.{role}.option": (c.step_field, s.option) for role, s in c.steps.by_role().items()},
             moves={"started_status": c.started_status, "handover_status": c.handover_status},
-            link_types={"link_type": c.link_type}, people={"onboarding_lead": c.onboarding_lead})
+            link_types={"link_type": c.link_type},
+            people={"onboarding_lead": c.onboarding_lead},
+        )
 
 
 # the runbook -----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A small approval runbook for tests of the services, the timer sweep and Slack in the daemon.
 
 Independent of the EverBright rule (which grows while these tests must stay stable). On a new
-ticket of its project (or a dry-run of one not asked yet) it asks the approver in Slack (Approve / Reject buttons), records the stage
+ticket of its project (or a dry-run of one not asked yet) it asks the approver in Slack (Approve / Reject
+buttons), records the stage
 ``awaiting_approval`` and arms a reminder; the reminder posts one internal comment; an approval
 or a rejection moves the stage, records who decided, and cancels the reminder.
 """

@@ -488,7 +488,9 @@ def test_which_writes_wake_which_triggers(write: Touch, trigger: Touch, wakes: b
 def test_trigger_pairs_cycles_and_guards() -> None:
     creator = _rule("creator", [Touch("ticket", None, "CS")], [Touch("status", "Done", "CS")])
     closer = _rule("closer", [Touch("status", "Done", "CS")], [Touch("ticket", None, "CS")])
-    labeller = _rule("labeller", [Touch("label", "seen", "SS")], [Touch("any", None, "SS", guard="label 'seen' absent")])
+    labeller = _rule(
+        "labeller", [Touch("label", "seen", "SS")], [Touch("any", None, "SS", guard="label 'seen' absent")]
+    )
     notifier = _rule("notifier", [], [Touch("label", "seen", "SS")])
     edges = {(e.writer, e.reader): e for e in trigger_edges([creator, closer, labeller, notifier])}
     assert set(edges) == {("creator", "closer"), ("closer", "creator"), ("labeller", "labeller"),

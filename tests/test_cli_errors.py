@@ -70,7 +70,7 @@ JIRA_ISSUE = {"key": "SS-1", "id": "1", "fields": {"summary": "s", "project": {"
 
 @pytest.mark.parametrize(("record", "expected"), [
     ({"issue": JIRA_ISSUE}, ":2: cannot read this Jira webhook: Jira webhook body has no 'webhookEvent'"),
-    ({"webhookEvent": "jira:issue_created"}, ":2: cannot read this Jira webhook: jira:issue_created webhook has no 'issue'"),
+    ({"webhookEvent": "jira:issue_created"}, ":2: cannot read this Jira webhook: jira:issue_created webhook has no 'issue'"),  # noqa: E501 - one case a line
     ({"webhookEvent": 1}, ":2: cannot read this Jira webhook"),
     ({"hello": "world"}, ":2: not a recorded event replay reads: a Jira webhook has 'webhookEvent'"),
     ({"ticketbot": "zendesk-trigger/1", "event": "ticket.created", "ticket": {"id": "PC-1"}},
@@ -78,9 +78,9 @@ JIRA_ISSUE = {"key": "SS-1", "id": "1", "fields": {"summary": "s", "project": {"
     ({"type": "zen:event-type:ticket.created", "detail": {}}, ":2: cannot read this Zendesk event webhook"),
     ({"source": "zendesk", "headers": {}, "body": {"ticketbot": "zendesk-trigger/1"}},
      ":2: cannot read this inbox envelope of a Zendesk trigger webhook"),
-    ({"source": "jira", "body": []}, ":2: cannot read this inbox envelope of a Jira webhook: its 'body' is a JSON list"),
+    ({"source": "jira", "body": []}, ":2: cannot read this inbox envelope of a Jira webhook: its 'body' is a JSON list"),  # noqa: E501 - one case a line
     ({"source": "github", "body": {}}, ":2: an inbox envelope from source 'github', which replay does not play"),
-    ({"type": "block_actions", "actions": [{"action_id": "approve"}]}, ":2: a Slack payload, which replay does not play"),
+    ({"type": "block_actions", "actions": [{"action_id": "approve"}]}, ":2: a Slack payload, which replay does not play"),  # noqa: E501 - one case a line
     ({"command": "/ticketbot", "text": "approve SS-1"}, ":2: a Slack payload, which replay does not play"),
     ({"source": "slack", "event": {"kind": "approval"}}, ":2: cannot read a Slack event record"),
     ("[[[[", ":2: not JSON"),
@@ -202,7 +202,7 @@ def test_an_unknown_rule_id_with_markup_is_one_line() -> None:
     ("TICKETBOT_JIRA__POLL_INTERVAL", "inf", "TICKETBOT_JIRA__POLL_INTERVAL: Input should be a finite number"),
     ("TICKETBOT_WORKER__LEASE_SECONDS", "nan", "TICKETBOT_WORKER__LEASE_SECONDS: Input should be a finite number"),
     ("TICKETBOT_ZENDESK__POLL_INTERVAL", "1e300", "TICKETBOT_ZENDESK__POLL_INTERVAL: must be at most 31536000 seconds"),
-    ("TICKETBOT_JIRA__POLL_INTERVAL", "-1", "TICKETBOT_JIRA__POLL_INTERVAL: Input should be greater than or equal to 0"),
+    ("TICKETBOT_JIRA__POLL_INTERVAL", "-1", "TICKETBOT_JIRA__POLL_INTERVAL: Input should be greater than or equal to 0"),  # noqa: E501 - one case a line
     ("TICKETBOT_CONFIG", sys.executable, "is not UTF-8 text (a binary file?)"),
     ("TICKETBOT_CONFIG", "/tmp", "TICKETBOT_CONFIG: /tmp is not a file"),
     ("TICKETBOT_DATABASE_URL", "nonsense://x", "TICKETBOT_DATABASE_URL: not a database URL SQLAlchemy can open"),
@@ -244,7 +244,8 @@ def test_misspelt_keys_of_env_files_too(tmp_path: Path) -> None:
     environ = {"TICKETBOT_SLACK__BOT_TOKEN": "xoxb", "TICKETBOT_SHARED_DIR": "/x", "TICKETBOT_NOPE": "1", "PATH": "/"}
     assert misspelt_settings(environ, dotenv) == [
         "TICKETBOT_NOPE (in the environment) is not a ticketbot setting and is ignored (see README: Configuration)",
-        f"TICKETBOT_LOG_LEVL (in {dotenv}) is not a ticketbot setting and is ignored; did you mean TICKETBOT_LOG_LEVEL?"]
+        f"TICKETBOT_LOG_LEVL (in {dotenv}) is not a ticketbot setting and is ignored; did you mean TICKETBOT_LOG_LEVEL?",  # noqa: E501 - one case a line
+    ]
 
 
 def test_version() -> None:
@@ -274,11 +275,21 @@ def test_run_with_the_port_in_use_is_one_line_and_leaves_no_worker(env: dict[str
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, **env, "TICKETBOT_HTTP__PORT": str(port),
-                                     "TICKETBOT_TRACKER": f"memory:{SITE}:{Path(env['TICKETBOT_DATABASE_URL'][10:]).parent / 'site.db'}",
-                                     "TICKETBOT_LOG_LEVEL": "WARNING"})
+        done = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={
+                **os.environ,
+                **env,
+                "TICKETBOT_HTTP__PORT": str(port),
+                "TICKETBOT_TRACKER": f"memory:{SITE}:{Path(env['TICKETBOT_DATABASE_URL'][10:]).parent / 'site.db'}",
+                "TICKETBOT_LOG_LEVEL": "WARNING",
+            },
+        )
         try:
             _, stderr = done.communicate(timeout=60)
         finally:

@@ -36,10 +36,24 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     start = NOW - timedelta(hours=3)
     states.put(LIVE, RULE, "SS-1", stage="intake_done", data={}, at=start)
     states.put(LIVE, RULE, "SS-1", stage="awaiting_approval", data={"cs_ticket": "CS-7"}, at=start + timedelta(hours=1))
-    states.start_timer(LIVE, rule_id=RULE, ticket_key="SS-1", name="approval_reminder", due_at=start + timedelta(hours=25),
-                       data={}, at=start)
-    states.start_timer(LIVE, rule_id=RULE, ticket_key="SS-2", name="approval_reminder", due_at=NOW - timedelta(minutes=5),
-                       data={}, at=start)
+    states.start_timer(
+        LIVE,
+        rule_id=RULE,
+        ticket_key="SS-1",
+        name="approval_reminder",
+        due_at=start + timedelta(hours=25),
+        data={},
+        at=start,
+    )
+    states.start_timer(
+        LIVE,
+        rule_id=RULE,
+        ticket_key="SS-2",
+        name="approval_reminder",
+        due_at=NOW - timedelta(minutes=5),
+        data={},
+        at=start,
+    )
     store.record_applied(scope=LIVE, effect_key=f"{RULE}:SS-1:watchers", ticket_key="SS-1", rule_id=RULE,
                          kind="add_watcher", outcome="applied", detail="", at=start)
     return store

@@ -81,8 +81,14 @@ def play(cls: type[Replay], url: str, records: list[dict], *, site: Site, config
 
 
 def summary(steps: list[Step]) -> list[Any]:
-    return [(s.event.id, [(r.rule_id, [(o.effect.key, o.status, o.detail) for o in r.outcomes]) for r in s.report.rules],
-             s.changes) for s in steps]
+    return [
+        (
+            s.event.id,
+            [(r.rule_id, [(o.effect.key, o.status, o.detail) for o in r.outcomes]) for r in s.report.rules],
+            s.changes,
+        )
+        for s in steps
+    ]
 
 
 def synthetic(n: int) -> list[dict]:
@@ -288,7 +294,9 @@ def test_the_buffered_state_store_answers_as_the_state_store_does(tmp_path: Path
     assert buffered.dirty == 0
     # The other scope's rows were written at once, the buffered scope's later: ids interleave differently, the
     # order within each scope is the same.
-    assert by_scope(dump(f"sqlite:///{tmp_path / 'b.sqlite3'}")) == by_scope(dump(f"sqlite:///{tmp_path / 'a.sqlite3'}"))
+    assert by_scope(dump(f"sqlite:///{tmp_path / 'b.sqlite3'}")) == by_scope(
+        dump(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    )
     reloaded = BufferedStateStore(Store(f"sqlite:///{tmp_path / 'b.sqlite3'}"), SCOPE)  # loads what is there
     assert reloaded.all(SCOPE) == sql.all(SCOPE) and reloaded.timers(SCOPE) == sql.timers(SCOPE)
     assert reloaded.due(SCOPE, at, limit=1) == sql.due(SCOPE, at, limit=1)
@@ -317,12 +325,24 @@ class Point:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.just(2**64) | st.floats(allow_nan=False) | st.text(max_size=5)
-    | st.just("\ud800 lone") | st.datetimes(timezones=st.just(UTC)) | st.dates()
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.just(2**64)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5)
+    | st.just("\ud800 lone")
+    | st.datetimes(timezones=st.just(UTC))
+    | st.dates()
     | st.sampled_from([Path("a/b"), frozenset(), Pair(1, "x"), Real(1.5), Decimal("2.50"), Point(), b"raw"]),
-    lambda children: st.lists(children, max_size=4) | st.tuples(children, children)
-    | st.dictionaries(st.text(max_size=3), children, max_size=4) | st.dictionaries(st.integers(0, 3), children, max_size=3),
-    max_leaves=20)
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=3), children, max_size=4)
+        | st.dictionaries(st.integers(0, 3), children, max_size=3)
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -302,7 +302,7 @@ def test_timers_lists_pending_timers_with_their_due_time(bot: Bot) -> None:
     assert bot.services.timers("SS-2") == "No pending timers for SS-2."
 
 
-# why and dry-run -------------------------------------------------------------------------------------------------------
+# why and dry-run ------------------------------------------------------------------------------------------------------
 def test_why_shows_the_latest_traces_with_observed_and_expected(bot: Bot) -> None:
     assert bot.services.why("SS-1") == "No trace for SS-1: no event for it has been evaluated."
     bot.created()

@@ -57,7 +57,9 @@ def print_report(report: CheckReport) -> None:
             detail = f"closest: {', '.join(repr(c) for c in r.closest)}" + (f" ({detail})" if detail else "")
         if r.outcome == MISSING and not req.required and req.note:
             detail = f"{detail}; {req.note}" if detail else req.note
-        table.add_row(r.rule_id, escape(req.what), escape(req.name), req.system, mark, escape(detail or ""))  # names from outside
+        table.add_row(
+            r.rule_id, escape(req.what), escape(req.name), req.system, mark, escape(detail or "")
+        )  # names from outside
     if report.resolutions:
         console.print(table)
     if report.edges:

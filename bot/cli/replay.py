@@ -75,7 +75,11 @@ def print_report(report: ProcessReport, *, indent: str = "") -> None:
         out.print(f"{indent}[dim]skipped: {escape(str(report.skipped))}[/dim]")
     for rule in report.rules:
         ev = rule.result.evaluation
-        head = "[red]ERROR[/red]" if rule.result.error else ("[green]fired[/green]" if ev.effects else "[dim]no action[/dim]")
+        head = (
+            "[red]ERROR[/red]"
+            if rule.result.error
+            else ("[green]fired[/green]" if ev.effects else "[dim]no action[/dim]")
+        )
         out.print(f"{indent}{escape(rule.rule_id)}: {head}")
         for verdict in ev.verdicts:
             mark = "[green]✓[/green]" if verdict.passed else "[yellow]✗[/yellow]"
@@ -94,13 +98,21 @@ def print_report(report: ProcessReport, *, indent: str = "") -> None:
 
 
 # replay --------------------------------------------------------------------------------
-def replay(files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
-           site: Annotated[Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")] = None,
-           config: ConfigOption = None,
-           until: Annotated[datetime | None, typer.Option(
-               help="After the last event, let virtual time run to this moment (UTC; timers due by then fire).",
-               formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"])] = None,
-           as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def replay(
+    files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
+    site: Annotated[
+        Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")
+    ] = None,
+    config: ConfigOption = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            help="After the last event, let virtual time run to this moment (UTC; timers due by then fire).",
+            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """Play recorded events through the rules on an in-memory site and a virtual clock."""
     settings = _settings(config)
     rules = _rules(settings)
@@ -181,8 +193,11 @@ def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scop
         out.print(f"[bold]{t.at:%Y-%m-%d %H:%M:%S}[/bold] " + escape(f"[{t.scope}] {t.event_kind} → {t.rule_id}: ")
                   + ("[red]error[/red]" if t.error else ("matched" if t.matched else "not matched")))
         for v in t.verdicts:
-            out.print(f"  {'✓' if v['passed'] else '✗'} {v['name']}: observed {v['observed']!r}, expected {v['expected']!r}"
-                      + (f" ({v['note']})" if v.get("note") else ""), markup=False)
+            out.print(
+                f"  {'✓' if v['passed'] else '✗'} {v['name']}: observed {v['observed']!r}, expected {v['expected']!r}"
+                + (f" ({v['note']})" if v.get("note") else ""),
+                markup=False,
+            )
         for note in t.notes:
             out.print(f"  [dim]note: {escape(str(note))}[/dim]")
         for e in t.effects:

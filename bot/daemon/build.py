@@ -56,7 +56,8 @@ def _jira(settings: Settings) -> tuple[Tracker, Callable[[], User | None], Calla
                           max_retries=jira.max_retries)
     if jira.bot_account_id:
         bot = User(account_id=jira.bot_account_id)
-        bot_user: Callable[[], User | None] = lambda: bot
+        def bot_user() -> (User | None):
+            return bot
     else:  # the account the API token belongs to (its events are our own)
         bot_user = own_account(tracker, jira.email or "")
     return tracker, bot_user, tracker.field_catalog

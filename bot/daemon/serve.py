@@ -6,6 +6,7 @@ The HTTP process acknowledges webhooks; :class:`WorkerProcess` children do the C
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -101,10 +102,8 @@ class WorkerProcess:
         writer = self._writer
         if writer is None:
             return
-        try:
+        with contextlib.suppress(BlockingIOError, BrokenPipeError, OSError):
             os.write(writer.fileno(), b"!")
-        except (BlockingIOError, BrokenPipeError, OSError):
-            pass
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM the child: it finishes the events in hand and exits; the rest stays in the inbox."""

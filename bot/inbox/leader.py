@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -121,18 +122,14 @@ class PgAdvisoryLock:
     def release(self) -> None:
         if self._conn is None:
             return
-        try:
+        with contextlib.suppress(SQLAlchemyError):  # closing the connection releases it anyway
             self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-        except SQLAlchemyError:
-            pass  # closing the connection releases it anyway
         self._drop()
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(SQLAlchemyError):
                 self._conn.close()
-            except SQLAlchemyError:
-                pass
         self._conn = None
 
 

@@ -22,7 +22,15 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 
 #: Every module that puts tables on ``Base.metadata``.
-MODEL_MODULES = ("bot.store", "bot.state", "bot.inbox.queue", "bot.inbox.spool", "bot.inbox.guards", "bot.inbox.poller", "bot.ops.audit")
+MODEL_MODULES = (
+    "bot.store",
+    "bot.state",
+    "bot.inbox.queue",
+    "bot.inbox.spool",
+    "bot.inbox.guards",
+    "bot.inbox.poller",
+    "bot.ops.audit",
+)
 
 
 def load_models() -> MetaData:

@@ -165,8 +165,10 @@ class BotServices:
                 lines.append(f"• {t.rule_id}: {head}")
                 lines += [f"    {_verdict_line(v)}" for v in t.verdicts]
                 lines += [f"    note: {note}" for note in t.notes]
-                lines += [f"    → {e.get('outcome')}: {e.get('summary')}" + (f" — {e['detail']}" if e.get("detail") else "")
-                          for e in t.effects]
+                lines += [
+                    f"    → {e.get('outcome')}: {e.get('summary')}" + (f" — {e['detail']}" if e.get("detail") else "")
+                    for e in t.effects
+                ]
                 if t.error:
                     lines.append(f"    {t.error.strip().splitlines()[-1]}")
         return "\n".join(lines)
@@ -416,9 +418,15 @@ def format_status(report: Mapping[str, Any]) -> str:
               + (f" — {a['detail']}" if a["detail"] else "") for a in report["applied"]]
     if report["queued"]:
         lines.append("In the inbox:")
-        lines += [f"• {q['kind']} from {q['source']}: "
-                  + ("given up (dead letter)" if q["status"] == DEAD else f"{q['status']}, received {_when(q['received_at'])}")
-                  for q in report["queued"]]
+        lines += [
+            f"• {q['kind']} from {q['source']}: "
+            + (
+                "given up (dead letter)"
+                if q["status"] == DEAD
+                else f"{q['status']}, received {_when(q['received_at'])}"
+            )
+            for q in report["queued"]
+        ]
     if report["last_event"]:
         last = report["last_event"]
         lines.append(f"Last evaluated: {last['kind']} at {_when(last['at'])}")

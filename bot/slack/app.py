@@ -64,7 +64,9 @@ def build_slack_app(settings: Settings | SlackSettings, services: Services, *, c
 
 
 def socket_mode_handler(app: App, app_token: str, *, deliveries: Deliveries | None = None) -> SocketMode:
-    """A Socket Mode connection for ``app`` (``connect()`` once, ``close()`` at shutdown); see :mod:`bot.slack.socket_mode`."""
+    """A Socket Mode connection for ``app`` (``connect()`` once, ``close()`` at shutdown).
+
+    See :mod:`bot.slack.socket_mode`."""
     if not app_token.startswith("xapp-"):
         raise ConfigurationError("TICKETBOT_SLACK__APP_TOKEN must be an app-level token (xapp-…)")
     return SocketMode(app, app_token, deliveries=deliveries)

@@ -152,7 +152,7 @@ class SocketMode:
 
     # Slack's side -----------------------------------------------------------------------------
     async def _handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:
-        """Ack a redelivered envelope without acting; dispatch a new one to bolt (in a thread) and ack with its answer."""
+        """Ack a redelivered envelope without acting; dispatch a new one to bolt (in a thread), ack with its answer."""
         start = time.time()
         loop = asyncio.get_running_loop()
         try:

@@ -97,18 +97,30 @@ class MemoryTracker:
     def get_ticket(self, key: str, *, with_people: bool = False) -> Ticket:
         stored = self._stored(key)
         return Ticket(
-            key=stored.key, id=stored.key, project=stored.project, summary=stored.summary,
-            description=stored.description, status=stored.status, resolution=stored.resolution,
+            key=stored.key,
+            id=stored.key,
+            project=stored.project,
+            summary=stored.summary,
+            description=stored.description,
+            status=stored.status,
+            resolution=stored.resolution,
             issue_type=stored.issue_type,
-            tracker="zendesk" if self.zendesk else self.name, reporter=self._person(stored.reporter), creator=self._person(stored.creator),
-            organizations=tuple(stored.organizations), request_type=stored.request_type,
-            labels=tuple(stored.labels), fields=dict(stored.fields),
+            tracker="zendesk" if self.zendesk else self.name,
+            reporter=self._person(stored.reporter),
+            creator=self._person(stored.creator),
+            organizations=tuple(stored.organizations),
+            request_type=stored.request_type,
+            labels=tuple(stored.labels),
+            fields=dict(stored.fields),
             watchers=tuple(self._person(e) for e in stored.watchers) if with_people else None,
             participants=tuple(self._person(e) for e in stored.participants) if with_people else None,
-            links=tuple(stored.links), comments=tuple(stored.comments),
-            created=stored.created, updated=stored.updated,
+            links=tuple(stored.links),
+            comments=tuple(stored.comments),
+            created=stored.created,
+            updated=stored.updated,
             url=f"{self.site.base_url.rstrip('/')}/{'agent/tickets' if self.zendesk else 'browse'}/{stored.key}"
-            if self.site.base_url else "",
+            if self.site.base_url
+            else "",
         )
 
     def find_user(self, email: str) -> User | None:

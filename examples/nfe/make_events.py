@@ -32,13 +32,18 @@ from tests.rules.zendesk_webhooks import ZendeskTicket, ZendeskWebhooks
 site = Site.load(HERE / "site.yaml")
 hooks = ZendeskWebhooks(site)
 def at(s): return datetime.fromisoformat(s).replace(tzinfo=UTC)
-sales, ana, rafael = "vendas@nfe-onboarding.example", "ana.souza@nfe-onboarding.example", "rafael.costa@nfe-onboarding.example"
+sales, ana, rafael = (
+    "vendas@nfe-onboarding.example",
+    "ana.souza@nfe-onboarding.example",
+    "rafael.costa@nfe-onboarding.example",
+)
 F = "Etapa do onboarding"
 one = ZendeskTicket(hooks, "101", subject="Onboarding NF-e: Padaria Pão Dourado", form="Onboarding",
                     group="Onboarding", created=at("2026-11-16T13:00:00"))
 two = ZendeskTicket(hooks, "102", subject="Onboarding NF-e: Ferragens Horizonte", form="Onboarding",
                     group="Onboarding", created=at("2026-11-18T14:00:00"))
-stage = lambda ticket, when, who, old, new: ticket.change(at(when), who, {F: (old, new)})
+def stage(ticket, when, who, old, new):
+    return ticket.change(at(when), who, {F: (old, new)})
 records = [
     one.create(sales, description="Produto: NF-e. Link de agendamento e documentação enviados ao cliente.",
                fields={"Cliente": "Padaria Pão Dourado", "Consultor": ana}),

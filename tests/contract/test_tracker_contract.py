@@ -212,8 +212,13 @@ def test_link_of_an_unknown_type_is_not_found(backend: Backend) -> None:
 # create_ticket -----------------------------------------------------------------------------------
 def test_create_ticket_with_field_values(backend: Backend) -> None:
     count = backend.ticket_count()
-    key = backend.tracker.create_ticket("CS", "Task", "Configure Sunpeak Solar products", "Enable Integrated Finance",
-                                        {"Installer name": "Sunpeak Solar", "Needs Configuration?": "Integrated Finance"})
+    key = backend.tracker.create_ticket(
+        "CS",
+        "Task",
+        "Configure Sunpeak Solar products",
+        "Enable Integrated Finance",
+        {"Installer name": "Sunpeak Solar", "Needs Configuration?": "Integrated Finance"},
+    )
     assert backend.ticket_count() == count + 1
     ticket = backend.tracker.get_ticket(key)
     assert ticket.project == "CS"
@@ -236,7 +241,9 @@ def test_create_ticket_with_a_bad_issue_type_or_value_creates_nothing(backend: B
 def test_a_ticket_created_with_a_marker_is_found_by_it(backend: Backend) -> None:
     """The executor's state check for CreateTicket: a marker put on at creation finds the ticket again."""
     assert backend.tracker.find_marked("CS", "tb-0123456789abcdef0123") is None
-    key = backend.tracker.create_ticket("CS", "Task", "Configure Sunpeak Solar products", marker="tb-0123456789abcdef0123")
+    key = backend.tracker.create_ticket(
+        "CS", "Task", "Configure Sunpeak Solar products", marker="tb-0123456789abcdef0123"
+    )
     other = backend.tracker.create_ticket("CS", "Task", "Configure Helio products", marker="tb-ffffffffffffffffffff")
     assert backend.tracker.find_marked("CS", "tb-0123456789abcdef0123") == key
     assert backend.tracker.find_marked("CS", "tb-ffffffffffffffffffff") == other
@@ -278,7 +285,9 @@ def test_catalogs_list_the_sites_names(backend: Backend) -> None:
     tracker = backend.tracker
     assert {"Needs Configuration?", "Installer name"} <= set(tracker.field_names())
     assert tracker.field_options("Needs Configuration?", "SS") == ["Integrated Finance", "Integrated Payments", "None"]
-    assert {backend.statuses["start"], backend.statuses["next"], backend.statuses["done"]} <= set(tracker.statuses("SS"))
+    assert {backend.statuses["start"], backend.statuses["next"], backend.statuses["done"]} <= set(
+        tracker.statuses("SS")
+    )
     assert backend.statuses["next"] in tracker.transition_targets("SS")
     assert {"Get IT help", "Company-specific Data Change"} <= set(tracker.request_types("SS"))
     assert "Brightside Installers" in tracker.organizations()

@@ -65,7 +65,9 @@ def test_per_ticket_cap_pauses_the_rule_on_that_ticket_until_resumed(make_daemon
     assert (pause.ticket_key, pause.by) == ("SS-1", "cap")
     assert len(alerts) == 1 and "SS-1" in alerts[0] and f"ticketbot rules resume {RULE}" in alerts[0]
     trace = daemon.store.traces("SS-1")[-1]
-    assert not trace.matched and "cap reached: 7 bot writes by this rule on SS-1 in 10 minutes (max 3)" in trace.notes[0]
+    assert (
+        not trace.matched and "cap reached: 7 bot writes by this rule on SS-1 in 10 minutes (max 3)" in trace.notes[0]
+    )
 
     _receive(daemon, onboarding_created("SS-2", 1793610840000))  # other tickets are not paused
     daemon.workers.drain()

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.inbox import spool as intake_module
 from bot.clock import VirtualClock
+from bot.inbox import spool as intake_module
 from bot.inbox.queue import PENDING, Inbox, InboxRow
 from bot.inbox.spool import IntakeFile, IntakeProgress, intake_path, intake_table
 from bot.migrations import upgrade
@@ -151,8 +151,12 @@ def test_a_move_in_batches_keeps_arrival_order(sides):
 
 def test_concurrent_receivers_and_two_movers_lose_nothing_and_move_nothing_twice(tmp_path, sides, monkeypatch):
     http, worker = sides
-    other = Side(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}", intake_path(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"),
-                 worker.inbox.clock, receives=False)  # a second worker process
+    other = Side(
+        f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
+        intake_path(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"),
+        worker.inbox.clock,
+        receives=False,
+    )  # a second worker process
     _prune_at_every_commit(monkeypatch)  # deletions race with the moves too (nothing is old enough here)
     sent, moved, errors = 300, [], []
     done = threading.Event()

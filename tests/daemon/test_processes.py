@@ -294,7 +294,9 @@ def test_two_replicas_on_postgresql_process_each_event_once_and_fail_over(tmp_pa
             sources = dict(conn.execute(select(InboxRow.source, func.count()).group_by(InboxRow.source)).all())
         engine.dispose()
         assert sources["jira"] == len(events)  # plus "poll" rows: the leader's polls see the bot's writes
-        assert len({event for event, _, _ in traces}) == sum(sources.values()), "every event (webhook or poll) evaluated"
+        assert len({event for event, _, _ in traces}) == sum(sources.values()), (
+            "every event (webhook or poll) evaluated"
+        )
         assert {count for _, _, count in traces} == {1}, "an event was processed twice (a rule's trace twice)"
         _assert_each_ticket_written_once(_site_log(tmp_path, site), TICKETS)
 

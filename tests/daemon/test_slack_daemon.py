@@ -147,7 +147,9 @@ def test_approve_from_the_approver_puts_an_approval_in_the_inbox(daemon, fake_sl
 def test_approve_from_someone_else_is_refused_politely_recorded_and_queues_nothing(daemon, fake_slack):
     status, [reply] = command(TestClient(daemon.app), fake_slack, "approve SS-1", STRANGER)
     assert status == 200
-    assert reply["text"] == "Sorry, only the approver of SS-1 or a ticketbot admin can approve it. I've noted the attempt."
+    assert (
+        reply["text"] == "Sorry, only the approver of SS-1 or a ticketbot admin can approve it. I've noted the attempt."
+    )
     assert approvals(daemon) == []
     [entry] = AuditLog(daemon.store, daemon.clock).entries(outcome="refused")
     assert (entry.actor, entry.command, entry.detail) == (STRANGER, "approve SS-1", "not an approver of SS-1")
@@ -355,7 +357,9 @@ def test_socket_mode_reconnects_with_backoff_and_tells_the_admin_channel_how_lon
 def test_a_decision_redelivered_over_socket_mode_queues_one_approval_and_one_answer(daemon, fake_slack, socket_server):
     """Slack delivers the click again with the same envelope_id when the ack was late: acted on once."""
     daemon.settings.slack.app_token = None
-    socket = socket_mode_handler(daemon.slack.app, fake_slack.app_token, deliveries=InboxDeliveries(daemon.inbox, daemon.clock))
+    socket = socket_mode_handler(
+        daemon.slack.app, fake_slack.app_token, deliveries=InboxDeliveries(daemon.inbox, daemon.clock)
+    )
     socket.connect()
     try:
         [message] = fake_slack.dm(APPROVER)

@@ -233,7 +233,12 @@ def test_health_and_metrics(make_daemon):
         assert health.status_code == 200
         report = health.json()
         assert report["database"] == "ok" and report["workers"]["alive"]
-        assert report["scheduler"] == {"alive": True, "leader": True, "running": True, "jobs": ["inbox-sweep", "timer-sweep"]}
+        assert report["scheduler"] == {
+            "alive": True,
+            "leader": True,
+            "running": True,
+            "jobs": ["inbox-sweep", "timer-sweep"],
+        }
         assert httpx.post(f"{url}/webhooks/jira", content=body, headers=jira_headers(body)).status_code == 202
         assert httpx.post(f"{url}/webhooks/jira", content=b"{", headers=jira_headers(b"{")).status_code == 400
         wait_until(lambda: daemon.inbox.depth() == 0)
@@ -260,6 +265,7 @@ def test_health_is_503_when_the_database_is_gone(make_daemon, tmp_path):
         daemon.store.engine.dispose()
         r = httpx.get(f"{url}/healthz")
         # the file check comes first and names what happened (a directory now stands at the file's path)
-        assert r.status_code == 503 and r.json()["database"].endswith("ticketbot.sqlite3 was replaced while "
-                                                                      "ticketbot runs: restart ticketbot to use the new file")
+        assert r.status_code == 503 and r.json()["database"].endswith(
+            "ticketbot.sqlite3 was replaced while ticketbot runs: restart ticketbot to use the new file"
+        )
         (tmp_path / "ticketbot.sqlite3").rmdir()

@@ -168,7 +168,11 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 
 def _adf(text: str) -> dict[str, Any]:
-    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+    }
 
 
 def v2_bodies_as_v3(template: str, body: Any) -> tuple[Any, list[str]]:
@@ -415,7 +419,9 @@ class FakeJira:
         for org in site.organizations:
             for desk in org.service_desks:
                 self.desk_organizations.setdefault(desk, set()).add(org.id)
-        self.projects = sorted({d.project for d in site.service_desks} | {t.key.rsplit("-", 1)[0] for t in site.tickets})
+        self.projects = sorted(
+            {d.project for d in site.service_desks} | {t.key.rsplit("-", 1)[0] for t in site.tickets}
+        )
         self.issues: dict[str, StoredIssue] = {}
         self.links: list[StoredLink] = []
         for ticket in site.tickets:
@@ -733,10 +739,14 @@ class FakeJira:
     def _post_sd_comment(self, *, key: str, body: Any, **_: Any) -> tuple[int, Any]:
         issue = self._issue(key, jsm=True)
         comment = self._add_comment(issue, str(body.get("body", "")), internal=not body.get("public", True))
-        return 201, {"id": comment.id, "body": comment.body, "public": not comment.internal,
-                     "author": self._user_json(comment.author, jsm=True),
-                     "created": {"iso8601": _ts(comment.created), "epochMillis": int(comment.created.timestamp() * 1000)},
-                     "_links": {"self": f"{self.base_url}/rest/servicedeskapi/request/{key}/comment/{comment.id}"}}
+        return 201, {
+            "id": comment.id,
+            "body": comment.body,
+            "public": not comment.internal,
+            "author": self._user_json(comment.author, jsm=True),
+            "created": {"iso8601": _ts(comment.created), "epochMillis": int(comment.created.timestamp() * 1000)},
+            "_links": {"self": f"{self.base_url}/rest/servicedeskapi/request/{key}/comment/{comment.id}"},
+        }
 
     def _add_comment(self, issue: StoredIssue, text: str, internal: bool) -> StoredComment:
         comment = StoredComment(str(next(self._ids)), text, self.bot.account_id, internal, self.now)
@@ -912,7 +922,9 @@ class FakeJira:
             if org not in self.organizations:
                 raise ValueError(f"Organization with id {org} does not exist")
             if desk is None or org not in self.desk_organizations[desk.id]:
-                raise ValueError(f"The organization '{self.organizations[org]}' is not associated with project {project}")
+                raise ValueError(
+                    f"The organization '{self.organizations[org]}' is not associated with project {project}"
+                )
         return [str(v) for v in value]
 
     def _request_type_ref(self, project: str, value: Any) -> str:

@@ -781,9 +781,9 @@ class FakeZendesk:
                 raise _Refused(422, "RecordInvalid", message)
         org = ticket["organization_id"]
         if org is not None and (before is None or org != before["organization_id"]
-                                or ticket["requester_id"] != before["requester_id"]):
-            if (int(ticket["requester_id"]), int(org)) not in self.memberships:
-                raise _Refused(422, "RecordInvalid", "Organization: the requester is not a member of it")
+                                or ticket["requester_id"] != before["requester_id"]) \
+                and (int(ticket["requester_id"]), int(org)) not in self.memberships:
+            raise _Refused(422, "RecordInvalid", "Organization: the requester is not a member of it")
         problem = ticket["problem_id"]
         problem_type = self.tickets[int(problem)]["type"] if problem and int(problem) in self.tickets else None
         if problem is not None and problem_type != "problem":

@@ -91,7 +91,7 @@ def test_jira_adapter_refuses_hostile_keys_before_any_request():
                 assert "/myself" not in str(fake.calls)
         # the same calls on a real key stay within its resources (and work: the helper above is not vacuous)
         fake.calls.clear()
-        for name, call in _jira_calls(tracker, "ss-1"):  # a key is upper-cased, as Jira writes it
+        for _name, call in _jira_calls(tracker, "ss-1"):  # a key is upper-cased, as Jira writes it
             call()
         assert fake.calls and _outside(fake.calls, "SS-1") == []
 
@@ -102,11 +102,16 @@ def test_zendesk_adapter_refuses_hostile_ids_before_any_request(monkeypatch):
     with FakeZendesk(everbright_site(), now=lambda: now, groups=["Support"]) as fake:
         tracker = ZendeskTracker(fake.url, BOT, "zendesk-token", sleep=lambda _s: None, now=lambda: now)
         for key in HOSTILE_ZENDESK:
-            calls = [lambda: tracker.get_ticket(key), lambda: tracker.add_internal_comment(key, "hello"),
-                     lambda: tracker.update_fields(key, _edit(key)),
-                     lambda: tracker.add_watcher(key, DAVID), lambda: tracker.remove_participant(key, DAVID),
-                     lambda: tracker.transition(key, "open"), lambda: tracker.link("Relates", key, "101"),
-                     lambda: tracker.link("Relates", "101", key)]
+            calls = [
+                lambda key=key: tracker.get_ticket(key),
+                lambda key=key: tracker.add_internal_comment(key, "hello"),
+                lambda key=key: tracker.update_fields(key, _edit(key)),
+                lambda key=key: tracker.add_watcher(key, DAVID),
+                lambda key=key: tracker.remove_participant(key, DAVID),
+                lambda key=key: tracker.transition(key, "open"),
+                lambda key=key: tracker.link("Relates", key, "101"),
+                lambda key=key: tracker.link("Relates", "101", key),
+            ]
             for call in calls:
                 before = len(fake.calls)
                 with pytest.raises(NotFound, match="not a Zendesk ticket key"):

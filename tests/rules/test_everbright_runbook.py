@@ -190,7 +190,9 @@ def no_public_comment(jira: FakeJira) -> None:
 def approved(book: Runbook, via: str) -> None:
     cs = book.jira.ticket("CS-201")
     assert cs.status == "To Do"
-    assert any("please push the EverBright products live for Sunpeak Solar (SS-101)" in c for c in book.comments("CS-201"))
+    assert any(
+        "please push the EverBright products live for Sunpeak Solar (SS-101)" in c for c in book.comments("CS-201")
+    )
     assert any("approval to push live received from David Ellis" in c and via in c for c in book.comments("SS-101"))
     assert book.stage("SS-101") == "approved"
     assert book.pending_timers() == []  # the reminder is cancelled
@@ -321,7 +323,9 @@ def test_each_approval_path_moves_cs_back_and_cancels_the_reminder(runbook: Runb
     assert runbook.reminders() == []  # cancelled before it was due
 
 
-def test_a_separate_ticket_without_an_approval_phrase_is_linked_and_closed_but_decides_nothing(runbook: Runbook) -> None:
+def test_a_separate_ticket_without_an_approval_phrase_is_linked_and_closed_but_decides_nothing(
+    runbook: Runbook,
+) -> None:
     runbook.create("SS-106", "Question about SS-101", "Which products were configured for them?", APPROVER)
     assert runbook.jira.ticket("SS-106").resolution == "Duplicate"
     assert runbook.stage("SS-101") == "awaiting-approval" and runbook.jira.ticket("CS-201").status == "On Hold"
@@ -516,9 +520,13 @@ def test_a_ticket_names_the_same_onboardings_as_before(config_ticket: bool) -> N
     edges, joins = ["", "", "", "x", "-", "(", "É", "_", ".", "1"], [" ", "", ",", "-", ".", "\n"]
 
     def token() -> str:  # a key-like token with random case, edges and separators
-        return (rng.choice(edges) + rng.choice(["SS", "ss", "Ss", "cs", "ab_2", "x.y", "101"])
-                + rng.choice(["-", "-", "\u2010", "_", ""]) + rng.choice(["1", "10", "101", "1010", "5", "7", "é1", "101-2"])
-                + rng.choice(edges))
+        return (
+            rng.choice(edges)
+            + rng.choice(["SS", "ss", "Ss", "cs", "ab_2", "x.y", "101"])
+            + rng.choice(["-", "-", "\u2010", "_", ""])
+            + rng.choice(["1", "10", "101", "1010", "5", "7", "é1", "101-2"])
+            + rng.choice(edges)
+        )
 
     fuzz = [rng.choice(joins).join(token() for _ in range(rng.randint(1, 4))) for _ in range(1000)]
     for text in TEXTS + fuzz:

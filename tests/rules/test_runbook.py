@@ -110,8 +110,10 @@ def test_items_of(value, items):
     assert items_of(value) == items
 
 
-@pytest.mark.parametrize(("value", "email"), [(User(email="a@x.example"), "a@x.example"), ("b@x.example", "b@x.example"),
-                                              ("Bob Smith", ""), (None, "")])
+@pytest.mark.parametrize(
+    ("value", "email"),
+    [(User(email="a@x.example"), "a@x.example"), ("b@x.example", "b@x.example"), ("Bob Smith", ""), (None, "")],
+)
 def test_email_of(value, email):
     assert email_of(value) == email
 

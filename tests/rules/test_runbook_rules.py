@@ -54,7 +54,9 @@ def test_the_zendesk_demos_are_bound_to_zendesk():
     assert ("issue_type", "Task", "Bookkeeping", "zendesk") in reqs
     assert ("transition", "solved", "Bookkeeping", "zendesk") in reqs
     assert all(system in ("zendesk", "slack") for *_, system in reqs)
-    writes = {(t.kind, t.system) for t in bound["procountor_einvoicing"].rule.writes(bound["procountor_einvoicing"].config)}
+    writes = {
+        (t.kind, t.system) for t in bound["procountor_einvoicing"].rule.writes(bound["procountor_einvoicing"].config)
+    }
     assert ("label", "zendesk") in writes  # Zendesk records a link as a tag
 
 

@@ -55,8 +55,11 @@ def test_an_envelope_right_after_a_refresh_is_acked_within_3_seconds_and_the_old
     with connected(bolt_app, fake_slack, socket_server):
         socket_server.refresh()
         socket_server.wait_connections(2)
-        envelope = socket_server.send("slash_commands", slash_command_fields("help", APPROVER, fake_slack.new_response_url()),
-                                      accepts_response_payload=True)
+        envelope = socket_server.send(
+            "slash_commands",
+            slash_command_fields("help", APPROVER, fake_slack.new_response_url()),
+            accepts_response_payload=True,
+        )
         ack = socket_server.wait_ack(envelope)
         assert ack.connection == 1 and ack.seconds < 3
         assert ack.payload is not None and ack.payload["text"].startswith("ticketbot commands")

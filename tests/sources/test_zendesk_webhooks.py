@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 import bot.sources.zendesk_webhook as webhook
-from bot.sources import signatures as security
 from bot.model import (
     COMMENT_CREATED,
     TICKET_CREATED,
@@ -24,6 +23,7 @@ from bot.model import (
     UNKNOWN,
     Change,
 )
+from bot.sources import signatures as security
 from bot.sources.signatures import (
     SignatureError,
     verify_zendesk_signature,
