@@ -15,7 +15,7 @@ def _modules() -> dict[str, Path]:
     modules = {}
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            if "migrations" in path.relative_to(ROOT).parts:
+            if "versions" in path.relative_to(ROOT).parts:  # Alembic revisions: loaded by Alembic, by file
                 continue
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
             if parts[-1] == "__init__":

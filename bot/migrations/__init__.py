@@ -34,12 +34,10 @@ MODEL_MODULES = (
 
 
 def load_models() -> MetaData:
-    """Import every table-defining module; returns the complete metadata."""
-    for name in MODEL_MODULES:
-        importlib.import_module(name)
-    from bot.store import Base
-
-    return Base.metadata
+    """Import every table-defining module (by name: the store imports this package); the complete metadata."""
+    modules = [importlib.import_module(name) for name in MODEL_MODULES]
+    metadata: MetaData = modules[0].Base.metadata  # bot.store.Base, which every model module builds on
+    return metadata
 
 
 def alembic_config(database_url: str) -> Config:
@@ -64,10 +62,9 @@ def head() -> str:
 def current(database_url: str) -> str | None:
     """The revision the database is at, or None before the first migration."""
     from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
 
-    from bot.store import make_engine
-
-    engine = make_engine(database_url)
+    engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
