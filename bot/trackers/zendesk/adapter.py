@@ -455,9 +455,9 @@ class ZendeskTracker:
             with self._api(f"find user {email}"):
                 found = [u.to_dict() for u in self.client.users.search(query=f"email:{wanted}")]
             match = next((u for u in found if str(u.get("email") or "").casefold() == wanted), None)
-            user = _user(match) if match else None
+            user = None
             if match:
-                self._users_by_id[int(match["id"])] = user
+                user = self._users_by_id[int(match["id"])] = _user(match)
             self._users_by_email[wanted] = user
         return self._users_by_email[wanted]
 
