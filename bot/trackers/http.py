@@ -98,7 +98,8 @@ class TrackerRetry(Retry):
         self.max_wait = max_wait
         self.error = error
         self.max_retries = total
-        #: Throttled answers that were retried, by (method, path); :class:`CountingAdapter` adds the rest.
+        #: Retries made, and the 429 answers that caused them, by (method, path); :class:`CountingAdapter` adds the
+        #: first try of each request and a 429 left at the end.
         self.calls: Counter[tuple[str, str]] = Counter()
         self.throttled: Counter[tuple[str, str]] = Counter()
 
@@ -145,13 +146,13 @@ class TrackerRetry(Retry):
             self.sleep_func(fresh.get_backoff_time())
             return fresh
         key = ((method or "GET").upper(), urlsplit(url or "").path)
-        self.calls[key] += 1
         if response.status == TOO_MANY_REQUESTS:
             self.throttled[key] += 1
         wait = fresh.wait_for(response)
         if wait > self.max_wait:
             raise self.error(f"{self.vendor} asked to wait {wait:.0f}s before {key[0]} {key[1]}; more than the "
                              f"{self.max_wait:.0f}s ticketbot waits", retry_after=wait)
+        self.calls[key] += 1  # the try about to be made
         # No headers in the log: the request's would carry the Authorization header.
         log.warning("%s answered %s to %s %s; retrying in %.1fs (%d/%d)", self.vendor, response.status,
                     key[0], key[1], wait, len(fresh.history), self.max_retries)
@@ -176,9 +177,9 @@ class CountingAdapter(HTTPAdapter):
              timeout: None | float | tuple[float, float] | tuple[float, None] = None,
              verify: bool | str = True, cert: None | bytes | str | tuple[bytes | str, bytes | str] = None,
              proxies: Mapping[str, str] | None = None) -> requests.Response:
-        response = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         key = ((request.method or "GET").upper(), urlsplit(request.url or "").path)
-        self.calls[key] += 1
+        self.calls[key] += 1  # the first try (one that fails to connect counts too); each retry is counted by the retry
+        response = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         if response.status_code == TOO_MANY_REQUESTS:
             self.throttled[key] += 1
         if self.retry.is_retry(key[0], response.status_code, bool(response.headers.get("Retry-After"))):

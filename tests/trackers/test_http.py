@@ -133,7 +133,15 @@ def test_a_wait_longer_than_the_adapter_waits_fails_at_once(vendor: Vendor) -> N
     with pytest.raises(RateLimited, match="asked to wait 3600s") as raised:
         vendor.call()
     assert raised.value.retry_after == 3600.0
-    assert vendor.slept == []
+    assert vendor.slept == [] and (vendor.calls, vendor.throttled) == (1, 1)
+
+
+def test_a_call_that_cannot_connect_is_counted_and_not_retried(vendor: Vendor) -> None:
+    method, url, _ = OK[vendor.kind]
+    vendor.mocked.add(method, url, body=requests.ConnectionError("refused"))
+    with pytest.raises(Unavailable, match="unreachable"):
+        vendor.call()
+    assert vendor.slept == [] and vendor.calls == 1
 
 
 def test_a_date_in_the_past_or_garbage() -> None:
