@@ -184,6 +184,8 @@ class CountingAdapter(HTTPAdapter):
             self.throttled[key] += 1
         if self.retry.is_retry(key[0], response.status_code, bool(response.headers.get("Retry-After"))):
             wait = retry_after_seconds(response.headers.get("Retry-After"), self.retry.now())
+            if wait is None:  # the backoff the next retry would have waited
+                wait = float(min(self.retry.backoff_max, self.retry.backoff_factor * 2**self.retry.max_retries))
             response.close()
             raise self.retry.error(f"{self.retry.vendor} answered {response.status_code} to {key[0]} {key[1]}; "
                                    f"gave up after {self.retry.max_retries} retries", retry_after=wait)

@@ -128,6 +128,15 @@ def test_retries_are_bounded_and_the_last_asked_wait_is_kept(vendor: Vendor) -> 
     assert (vendor.calls, vendor.throttled) == (3, 3)
 
 
+def test_giving_up_on_a_bare_429_still_says_how_long_to_wait(vendor: Vendor) -> None:
+    for _ in range(3):
+        vendor.answer(429)
+    with pytest.raises(RateLimited) as raised:
+        vendor.call()
+    assert vendor.slept == [1.0, 2.0]
+    assert raised.value.retry_after == 4.0  # the next step of the backoff: the worker waits at least that
+
+
 def test_a_wait_longer_than_the_adapter_waits_fails_at_once(vendor: Vendor) -> None:
     vendor.answer(429, "3600")
     with pytest.raises(RateLimited, match="asked to wait 3600s") as raised:
