@@ -44,7 +44,7 @@ from bot.effects import (
     Transition,
 )
 from bot.engine import BoundRule
-from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.base import Catalog, NotFound, TrackerError
 
 SYSTEMS = ("jira", "zendesk", "slack")
 TRACKER_SYSTEMS = ("jira", "zendesk")
@@ -62,16 +62,16 @@ KINDS = {
     "user": "user",
     "slack_user": "Slack user",
 }
-#: The tracker method listing the names of each kind (``user`` is looked up one by one).
-_LISTERS = {
-    "field": "field_names",
-    "option": "field_options",
-    "status": "statuses",
-    "transition": "transition_targets",
-    "request_type": "request_types",
-    "link_type": "link_types",
-    "organization": "organizations",
-    "issue_type": "issue_types",
+#: How the names of each kind are listed from a tracker's :class:`Catalog` (``user`` is looked up one by one).
+_LISTERS: dict[str, Callable[[Catalog, Requirement], list[str] | None]] = {
+    "field": lambda c, r: c.field_names(),
+    "option": lambda c, r: c.field_options(_parent(r), _project(r)),
+    "status": lambda c, r: c.statuses(_project(r)),
+    "transition": lambda c, r: c.transition_targets(_project(r)),
+    "request_type": lambda c, r: c.request_types(_project(r)),
+    "link_type": lambda c, r: c.link_types(),
+    "organization": lambda c, r: c.organizations(r.project),
+    "issue_type": lambda c, r: c.issue_types(_project(r)),
 }
 _PROJECT_SCOPED = {"status", "transition", "request_type", "option", "issue_type"}
 
@@ -262,9 +262,9 @@ class TrackerResolver:
     runs of white space counted as one space, as the adapters match names.
     """
 
-    def __init__(self, tracker: Any, label: str = "") -> None:
+    def __init__(self, tracker: Catalog, label: str = "") -> None:
         self.tracker = tracker
-        self.label = label or getattr(tracker, "name", "tracker")
+        self.label = label or tracker.name
         self._listings: dict[tuple[str, str | None, str | None], list[str] | None] = {}
 
     def resolve(self, requirement: Requirement) -> Answer:
@@ -305,15 +305,7 @@ class TrackerResolver:
     def _listing(self, requirement: Requirement) -> list[str] | None:
         key = (requirement.kind, requirement.project, requirement.parent)
         if key not in self._listings:
-            method = getattr(self.tracker, _LISTERS[requirement.kind], None)
-            if method is None:
-                raise TrackerError(f"the {self.label} tracker cannot list {KINDS[requirement.kind]}s")
-            if requirement.kind == "option":
-                found = method(requirement.parent, requirement.project)
-            elif requirement.kind in ("field", "link_type"):  # one list for the whole site
-                found = method()
-            else:
-                found = method(requirement.project)
+            found = _LISTERS[requirement.kind](self.tracker, requirement)
             self._listings[key] = None if found is None else [str(n) for n in found]
         return self._listings[key]
 
@@ -372,6 +364,20 @@ class Unavailable:
         return Answer(FAILED if self.fatal else UNCHECKED, self.reason)
 
 
+def _project(requirement: Requirement) -> str:
+    """The project of a project-scoped requirement (a :class:`Requirement` of a tracker always has one)."""
+    if not requirement.project:
+        raise TrackerError(f"a {requirement.kind} needs a project to be looked up ({requirement.name!r})")
+    return requirement.project
+
+
+def _parent(requirement: Requirement) -> str:
+    """The field an ``option`` requirement belongs to (always set, see :class:`Requirement`)."""
+    if not requirement.parent:
+        raise TrackerError(f"option {requirement.name!r} needs its field")
+    return requirement.parent
+
+
 def _norm(name: str) -> str:
     return " ".join(str(name).split()).casefold()
 
@@ -424,8 +430,8 @@ def run_check(rules: Sequence[BoundRule], connect: Connect) -> CheckReport:
     for rule_id, req in wanted:
         identity = Requirement(req.kind, req.name, req.project, req.system, req.parent)
         if identity not in seen:
-            resolver = resolvers.get(req.system)
-            seen[identity] = resolver.resolve(req) if resolver else Answer(FAILED, f"no {req.system} connection")
+            found = resolvers.get(req.system)
+            seen[identity] = found.resolve(req) if found else Answer(FAILED, f"no {req.system} connection")
         answer = seen[identity]
         report.resolutions.append(Resolution(rule_id, req, answer.outcome, answer.detail, answer.closest))
     report.edges = trigger_edges(enabled, report.undeclared)
@@ -497,7 +503,7 @@ def connect_from_settings(settings: Any) -> Connect:
     return connect
 
 
-def _memory_tracker(setting: str) -> tuple[Any, str]:
+def _memory_tracker(setting: str) -> tuple[Catalog, str]:
     """The in-memory site of ``TICKETBOT_TRACKER=memory:…``: its live state when the daemon has one,
     else the site file as written (nothing is created beside it)."""
     from bot.settings import ConfigurationError
@@ -519,7 +525,7 @@ def _memory_tracker(setting: str) -> tuple[Any, str]:
     return MemoryTracker(site), label
 
 
-def _jira(settings: Any, _: Any) -> Any:
+def _jira(settings: Any, _: Any) -> Catalog:
     from bot.trackers.jira.adapter import JiraTracker
 
     jira = settings.require_jira()
@@ -527,7 +533,7 @@ def _jira(settings: Any, _: Any) -> Any:
                        max_retries=jira.max_retries)
 
 
-def _zendesk(settings: Any, require_zendesk: Callable[[Any], Any]) -> Any:
+def _zendesk(settings: Any, require_zendesk: Callable[[Any], Any]) -> Catalog:
     from bot.trackers.zendesk.adapter import ZendeskTracker
 
     zendesk = require_zendesk(settings)
@@ -590,14 +596,15 @@ def rejection_identity(rule_id: str, effect: Effect, detail: str, name: str = ""
     return f"{rule_id}:{effect.kind}:{_norm(rejected_name(effect, detail, name)[1])}"
 
 
-def explain_rejection(bound: BoundRule | None, effect: Effect, detail: str, tracker: Any, name: str = "") -> Rejection:
+def explain_rejection(bound: BoundRule | None, effect: Effect, detail: str, tracker: object,
+                      name: str = "") -> Rejection:
     """Name what the rejected write needs, with the closest names the site has (the check's resolver)
-    and the config key the rule reads it from."""
+    and the config key the rule reads it from. A ``tracker`` that is no :class:`Catalog` offers no names."""
     kind, missing, project, parent = rejected_name(effect, detail, name)
     closest: tuple[str, ...] = ()
     found = False
     system = "slack" if kind == "slack_user" else "jira"
-    if kind and kind != "slack_user" and missing and tracker is not None:
+    if kind and kind != "slack_user" and missing and isinstance(tracker, Catalog):
         try:
             requirement = Requirement(kind, missing, project, system=system, parent=parent)
         except ValueError:  # e.g. a project-scoped name on a ticket whose key names no project

@@ -33,16 +33,20 @@ from bot.check import (
     TrackerResolver,
     Unavailable,
     closest_names,
+    explain_rejection,
     run_check,
     trigger_edges,
 )
 from bot.cli.main import app
 from bot.config import RuleBlock
+from bot.effects import SetField
 from bot.engine import BoundRule, Rule
 from bot.settings import SlackSettings
 from bot.slack.sender import SlackNotifier
+from bot.trackers.base import Catalog
 from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.memory import MemoryTracker
+from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import Site
 from bot.trackers.zendesk.adapter import ZendeskTracker
 from rules import load_rules
@@ -523,3 +527,23 @@ def test_disabled_rules_are_not_checked(site: Site) -> None:
     disabled = BoundRule(bound.rule, bound.config.model_copy(update={"enabled": False}))
     report = run_check([disabled], lambda systems: pytest.fail("nothing to connect to"))
     assert report.resolutions == [] and report.edges == []
+
+
+def test_every_tracker_is_a_catalog(site: Site) -> None:
+    """``ticketbot check`` reads names through the typed Catalog port, not method names looked up by string."""
+
+    with tempfile.TemporaryDirectory() as folder:
+        shared = SharedMemoryTracker(site, Path(folder) / "state.db")
+        trackers = [MemoryTracker(site), shared,
+                    JiraTracker("https://x.atlassian.net", BOT_EMAIL, TOKEN),
+                    ZendeskTracker("https://x.zendesk.com", BOT_EMAIL, TOKEN)]
+        assert all(isinstance(t, Catalog) for t in trackers)
+    assert not isinstance(object(), Catalog)
+
+
+def test_a_rejection_on_a_tracker_without_a_catalog_names_no_closest(site: Site) -> None:
+    effect = SetField(rule_id="r", ticket_key="SS-1", step="s", field="Needs Configuration", value=1)
+    listed = explain_rejection(None, effect, "no field", MemoryTracker(site), name="Needs Configuration")
+    bare = explain_rejection(None, effect, "no field", object(), name="Needs Configuration")
+    assert listed.closest and not listed.found
+    assert (bare.closest, bare.found) == ((), False)

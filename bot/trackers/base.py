@@ -131,3 +131,40 @@ class Tracker(TrackerReader, Protocol):
     def find_marked(self, project: str, marker: str) -> str | None:
         """The key of the ticket of ``project`` created with ``marker``, or None."""
         ...
+
+
+@runtime_checkable
+class Catalog(Protocol):
+    """The names a rule config may use on a site, read-only: what ``ticketbot check`` looks names up in.
+
+    Each listing is the names as the site spells them; ``None`` (only :meth:`link_types`) means the site
+    accepts any name of that kind. A project the site does not have is :class:`NotFound`.
+    """
+
+    name: str
+
+    def find_user(self, email: str) -> User | None: ...
+
+    def field_names(self) -> list[str]:
+        """Every field's display name."""
+        ...
+
+    def field_options(self, field: str, project: str) -> list[str]:
+        """The options of ``field`` in ``project`` (empty for a field without options)."""
+        ...
+
+    def statuses(self, project: str) -> list[str]: ...
+
+    def transition_targets(self, project: str) -> list[str]:
+        """The statuses some transition of ``project`` leads to."""
+        ...
+
+    def request_types(self, project: str) -> list[str]: ...
+
+    def link_types(self) -> list[str] | None: ...
+
+    def organizations(self, project: str | None = None) -> list[str]:
+        """Every organization, or those ``project`` may use."""
+        ...
+
+    def issue_types(self, project: str) -> list[str]: ...

@@ -20,7 +20,7 @@ as the tag ``ticketbot_link_<type>_<a>_<b>`` and an internal note on both ticket
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -75,7 +75,7 @@ class MemoryTracker:
         self._now = now
         self.log: list[str] = []
         self.tickets: dict[str, _Stored] = {}
-        self._ids = itertools.count(10000)
+        self._ids: Iterator[int] = itertools.count(10000)
         self._users = {u.email.lower(): u for u in [*self.site.users, self.site.bot_account]}
         #: The same people as ``User`` values, made once (every ticket read makes its reporter, watchers …).
         self._people = {key: _user(u) for key, u in self._users.items()}
@@ -112,8 +112,8 @@ class MemoryTracker:
             request_type=stored.request_type,
             labels=tuple(stored.labels),
             fields=dict(stored.fields),
-            watchers=tuple(self._person(e) for e in stored.watchers) if with_people else None,
-            participants=tuple(self._person(e) for e in stored.participants) if with_people else None,
+            watchers=self._persons(stored.watchers) if with_people else None,
+            participants=self._persons(stored.participants) if with_people else None,
             links=tuple(stored.links),
             comments=tuple(stored.comments),
             created=stored.created,
@@ -456,6 +456,9 @@ class MemoryTracker:
         if not email:
             return None
         return self.find_user(email) or User(email=email)
+
+    def _persons(self, emails: Iterable[str]) -> tuple[User, ...]:
+        return tuple(p for p in map(self._person, emails) if p is not None)
 
     def _require_user(self, email: str) -> User:
         user = self.find_user(email)

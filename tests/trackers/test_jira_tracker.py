@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from jira import JIRA
 
 from bot.effects import SetField, SetOrganization, SetReporter, SetRequestType
@@ -98,18 +99,18 @@ def test_is_a_tracker_and_hides_its_token(jira: JiraTracker) -> None:
     assert TOKEN not in repr(jira)
 
 
-def test_needs_credentials_or_a_client() -> None:
+def test_needs_credentials() -> None:
     with pytest.raises(ValueError, match="url, email and api token"):
         JiraTracker("https://x.atlassian.net", EMAIL)
 
 
-def test_wraps_an_existing_client_and_replaces_its_retries(fake: FakeJira, slept: list[float]) -> None:
-    client = JIRA(server=fake.base_url, basic_auth=(EMAIL, TOKEN), get_server_info=False)
-    jira = JiraTracker(client=client, max_retries=1, sleep=slept.append)
+def test_mounts_its_retries_on_a_given_session(fake: FakeJira, slept: list[float]) -> None:
+    session = requests.Session()
+    jira = JiraTracker(fake.base_url, EMAIL, TOKEN, session=session, max_retries=1, sleep=slept.append)
     fake.throttle(1, retry_after="4")
     assert jira.get_ticket("SS-1").summary == "Onboard Sunpeak Solar"
-    assert client._session.max_retries == 0
-    assert slept == [4.0]  # our sleep, not the library's time.sleep
+    assert jira.session is session and session.auth == (EMAIL, TOKEN)
+    assert slept == [4.0]  # our sleep, never time.sleep
 
 
 def test_token_keyword_alias(fake: FakeJira) -> None:

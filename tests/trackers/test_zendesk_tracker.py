@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from zenpy import Zenpy
+import requests
 
 import bot.trackers.zendesk.adapter as zendesk_module
 from bot.clock import VirtualClock
@@ -141,13 +141,13 @@ def test_parse_site_url_accepts_full_urls(url: str) -> None:
     assert parse_site_url(url) == ("acme", "zendesk.com")
 
 
-def test_wraps_an_existing_zenpy_client(fake: FakeZendesk, slept: list[float], clock: VirtualClock) -> None:
-    client = Zenpy(subdomain="acme", email=BOT, token=TOKEN, proactive_ratelimit=700)
-    tracker = ZendeskTracker.from_client(client, sleep=slept.append, now=clock.now)
+def test_hands_zenpy_a_session_with_its_retries(fake: FakeZendesk, slept: list[float], clock: VirtualClock) -> None:
+    session = requests.Session()
+    tracker = ZendeskTracker(fake.url, BOT, TOKEN, session=session, sleep=slept.append, now=clock.now)
     fake.throttle(1, retry_after=3)
     assert tracker.get_ticket("102").summary == "Re: approval"
     assert slept == [3.0]
-    assert all(api.ratelimit is None for api in zendesk_module._zenpy_apis(client))
+    assert tracker.session is session and session.auth == (f"{BOT}/token", TOKEN)  # zenpy's calls use it
     assert tracker.calls[("GET", "/api/v2/tickets/102.json")] == 2  # the 429 and the retry
 
 

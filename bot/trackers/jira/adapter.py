@@ -5,11 +5,14 @@ Every names->ids lookup (fields, options, users, link types, service desks, requ
 types, organizations) is resolved once and cached for the life of the adapter; the
 available transitions are read each time because they depend on the current status.
 
-Rate limits are handled here rather than by the library: ``jira.JIRA``'s own
-``ResilientSession`` retries with ``time.sleep`` and jitter, which makes tests sleep
-and ignores the exact ``Retry-After``. We switch it off (``max_retries=0``) and mount a
-requests adapter that honours ``Retry-After`` through an injected ``sleep`` and counts
-every HTTP call, so a benchmark can report calls per operation.
+HTTP: the adapter owns one plain ``requests.Session`` (basic auth: e-mail + API token) with the
+trackers' retry layer mounted (:mod:`bot.trackers.http`: ``Retry-After`` honoured through an injected
+``sleep``, every call counted so ``/metrics`` and the benchmarks can report calls per operation).
+It does not use the ``jira`` library: ``jira.JIRA`` (3.10) takes no session and reaches its own
+``ResilientSession`` (which retries with ``time.sleep`` and ignores the exact ``Retry-After``) only
+through private attributes, so its four public calls we used (``issue``, ``fields``, ``add_comment``,
+``transitions``) could not run on our retry layer without a reach into its internals; they are plain
+REST v2 calls, made here like the other twenty, so an upgrade of ``jira`` cannot break the adapter.
 
 Comments are only ever posted internal (``sd.public.comment`` internal=true): this
 module has no code path that posts a public comment.
@@ -37,8 +40,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from jira import JIRA, JIRAError
-from requests.adapters import HTTPAdapter
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Ticket, User
@@ -50,15 +51,12 @@ from bot.trackers.base import (
     error_for_status,
 )
 from bot.trackers.base import RateLimited as BaseRateLimited
+from bot.trackers.http import CountingAdapter, TrackerRetry, mount
 from bot.trackers.jira.model import FieldCatalog, ticket_from_json, user_from_json
 from bot.trackers.keys import InvalidKey, normalize_key
 
 log = logging.getLogger(__name__)
 
-#: Statuses that mean "not now, try again later"; 503 only when Jira says when.
-_RATE_LIMITED = 429
-_UNAVAILABLE = 503
-_MAX_BACKOFF = 60.0
 _PAGE = 50
 _NO_BODY = object()
 
@@ -77,69 +75,9 @@ class RateLimited(BaseRateLimited):
 #: The longest Retry-After the adapter sleeps through; a longer one fails the call at once, and the
 #: worker retries the event after that long (never sooner).
 MAX_WAIT = 60.0
-
-
-# HTTP: retries and call counting ---------------------------------------------------------------
-def retry_delay(response: requests.Response, attempt: int) -> float | None:
-    """Seconds to wait before retrying ``response``, or ``None`` when it must not be retried.
-
-    429 is always retried (the request was not processed); 503 only with ``Retry-After``,
-    because without it we cannot tell whether a write went through.
-    """
-    header = response.headers.get("Retry-After")
-    seconds = _seconds(header)
-    if response.status_code == _RATE_LIMITED:
-        return seconds if seconds is not None else min(_MAX_BACKOFF, 2.0**attempt)
-    if response.status_code == _UNAVAILABLE and seconds is not None:
-        return seconds
-    return None
-
-
-def _seconds(header: str | None) -> float | None:
-    try:
-        return max(0.0, float(header)) if header is not None else None
-    except ValueError:  # an HTTP-date; Jira sends seconds, so fall back to backoff
-        return None
-
-
-class _RetryingAdapter(HTTPAdapter):
-    """Counts every HTTP call (and every 429 answer) and retries 429/503 after ``Retry-After`` via the
-    injected sleep."""
-
-    def __init__(self, *, retries: int, sleep: Callable[[float], None], calls: Counter[tuple[str, str]],
-                 throttled: Counter[tuple[str, str]]) -> None:
-        super().__init__()
-        self.retries = retries
-        self.sleep = sleep
-        self.calls = calls
-        self.throttled = throttled
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        path = urlsplit(request.url or "").path
-        method = request.method or "GET"
-        attempt = 0
-        while True:
-            self.calls[(method, path)] += 1
-            response = super().send(request, **kwargs)
-            if response.status_code == _RATE_LIMITED:
-                self.throttled[(method, path)] += 1
-            delay = retry_delay(response, attempt)
-            if delay is None:
-                return response
-            if attempt >= self.retries:
-                response.close()
-                raise RateLimited(f"Jira answered {response.status_code} to {method} {path} "
-                                  f"{attempt + 1} time(s); gave up after {self.retries} retries", retry_after=delay)
-            if delay > MAX_WAIT:
-                response.close()
-                raise RateLimited(f"Jira asked to wait {delay:.0f}s before {method} {path}; "
-                                  f"more than the {MAX_WAIT:.0f}s ticketbot waits", retry_after=delay)
-            # No headers in the log: they would carry the Authorization header.
-            log.warning("Jira answered %s to %s %s; retrying in %.1fs (%d/%d)",
-                        response.status_code, method, path, delay, attempt + 1, self.retries)
-            response.close()
-            self.sleep(delay)
-            attempt += 1
+#: Sent on every request (as the ``jira`` library did): JSON both ways, and no XSRF check on writes.
+_HEADERS = {"Accept": "application/json", "Content-Type": "application/json",
+            "X-Atlassian-Token": "no-check", "Cache-Control": "no-cache"}
 
 
 # the adapter -----------------------------------------------------------------------------------
@@ -155,32 +93,31 @@ class JiraTracker:
         api_token: str | None = None,
         *,
         token: str | None = None,
-        client: JIRA | None = None,
+        session: requests.Session | None = None,
         max_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] | None = None,
         timeout: float = 30.0,
     ) -> None:
-        """Connect with ``url``/``email``/``api_token`` (``token`` is an alias), or wrap ``client``.
+        """Connect to ``url`` with ``email``/``api_token`` (``token`` is an alias).
 
-        A given ``client`` is reconfigured the same way: its own retries are switched off
-        and our retrying, counting transport is mounted on its session.
+        ``session``: a ``requests.Session`` to use instead of a new one (its auth is set to the
+        e-mail and token, and the retrying, counting transport is mounted on it).
         """
-        if client is None:
-            secret = api_token or token
-            if not (url and email and secret):
-                raise ValueError("JiraTracker needs url, email and api token, or a jira.JIRA client")
-            client = JIRA(server=url, basic_auth=(email, secret), max_retries=0,
-                          get_server_info=False, timeout=timeout)
-        self.client = client
+        secret = api_token or token
+        if not (url and email and secret):
+            raise ValueError("JiraTracker needs url, email and api token")
+        self._server = url.rstrip("/")
+        self._timeout = timeout
+        retry = TrackerRetry(max(0, max_retries), vendor="Jira", sleep=sleep, max_wait=MAX_WAIT,
+                             error=RateLimited, **({"now": now} if now else {}))
+        adapter = CountingAdapter(retry)
         #: HTTP calls, and the 429 answers among them, by (method, path): /metrics reads their totals.
-        self.calls: Counter[tuple[str, str]] = Counter()
-        self.throttled: Counter[tuple[str, str]] = Counter()
-        self._session = client._session
-        self._session.max_retries = 0  # the library's retry loop sleeps for real; ours is injected
-        adapter = _RetryingAdapter(retries=max_retries, sleep=sleep, calls=self.calls, throttled=self.throttled)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._server = client.server_url.rstrip("/")
+        self.calls: Counter[tuple[str, str]] = adapter.calls
+        self.throttled: Counter[tuple[str, str]] = adapter.throttled
+        self.session = mount(session if session is not None else requests.Session(), adapter)
+        self.session.auth = (email, secret)
+        self.session.headers.update(_HEADERS)
         self.clear_caches()
 
     def __repr__(self) -> str:  # never the token
@@ -202,8 +139,7 @@ class JiraTracker:
     def get_ticket(self, key: str, *, with_people: bool = False) -> Ticket:
         """One GET of the issue; ``with_people`` adds one GET of its watchers."""
         key = jira_key(key)
-        with self._errors(f"GET issue {key}"):
-            raw = self.client.issue(key).raw
+        raw = self._request("GET", self._api(f"issue/{_part(key)}")) or {}
         watchers = self._watchers(key) if with_people else None
         ticket = self._ticket(raw, watchers=watchers)
         if with_people and ticket.participants is None:
@@ -325,15 +261,14 @@ class JiraTracker:
         key = jira_key(key)
         if mentions:
             body = " ".join(f"[~accountid:{self._account_id(m)}]" for m in mentions) + " " + body
-        with self._errors(f"POST comment on {key}"):
-            comment = self.client.add_comment(key, body, is_internal=True)
-        return str(comment.id)
+        comment = self._request("POST", self._api(f"issue/{_part(key)}/comment"),
+                                body={"body": body, "properties": [_INTERNAL]}) or {}
+        return str(comment.get("id", ""))
 
     def transition(self, key: str, status: str, resolution: str = "") -> None:
         """Find the transition whose target status is ``status`` (any case) and perform it."""
         key = jira_key(key)
-        with self._errors(f"GET transitions of {key}"):
-            available = self.client.transitions(key)
+        available = (self._request("GET", self._api(f"issue/{_part(key)}/transitions")) or {}).get("transitions", [])
         chosen = next((t for t in available if (t.get("to") or {}).get("name", "").casefold() == status.casefold()),
                       None)
         if chosen is None:
@@ -456,7 +391,7 @@ class JiraTracker:
     def _create_options(self, project: str, issue_type: str) -> dict[str, list[str]]:
         type_id = self._issue_type_id(project, issue_type)
         fields = self._platform_pages(f"issue/createmeta/{_part(project)}/issuetypes/{_part(type_id)}", "fields")
-        return _options_from_meta((f.get("fieldId") or f.get("key"), f) for f in fields)
+        return _options_from_meta((str(f.get("fieldId") or f.get("key") or ""), f) for f in fields)
 
     def field_catalog(self) -> FieldCatalog:
         """Every field's id, name and schema (``GET /field`` once, cached): how webhook bodies, which
@@ -466,8 +401,7 @@ class JiraTracker:
     # cached lookups --------------------------------------------------------------------------------
     def _fields(self) -> FieldCatalog:
         if self._catalog is None:
-            with self._errors("GET field"):
-                self._catalog = FieldCatalog.from_fields(self.client.fields())
+            self._catalog = FieldCatalog.from_fields(self._request("GET", self._api("field")) or [])
         return self._catalog
 
     def _account_id(self, email: str) -> str:
@@ -575,22 +509,26 @@ class JiraTracker:
 
     # HTTP ------------------------------------------------------------------------------------------
     def _api(self, path: str) -> str:
-        return self.client._get_url(path)  # /rest/api/2/... as the library is configured
+        return f"{self._server}/rest/api/2/{path}"
 
     def _sd(self, path: str) -> str:
         return f"{self._server}/rest/servicedeskapi/{path}"
 
     def _request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
                  body: Any = _NO_BODY) -> Any:
-        """One call through the library's session; JSON in, JSON (or ``None``) out."""
-        kwargs: dict[str, Any] = {}
+        """One call on the owned session; JSON in, JSON (or ``None``) out; a 4xx/5xx answer raises."""
+        kwargs: dict[str, Any] = {"timeout": self._timeout}
         if params:
             kwargs["params"] = dict(params)
         if body is not _NO_BODY:
             kwargs["data"] = json.dumps(body)
         what = f"{method} {urlsplit(url).path}"
         with self._errors(what):
-            response = self._session.request(method, url, **kwargs)
+            response = self.session.request(method, url, **kwargs)
+            if not response.ok:
+                detail = _error_text(response) or "no details"
+                cls = error_for_status(response.status_code)
+                raise cls(f"Jira {what} failed (HTTP {response.status_code}): {detail}")
         if not response.content:
             return None
         try:
@@ -601,20 +539,46 @@ class JiraTracker:
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
-        """Turn the library's and requests' errors into TrackerError / NotFound with a clear message."""
+        """Turn requests' errors into TrackerError / Unavailable with a clear message."""
         try:
             yield
-        except JIRAError as exc:
-            # str(exc) would dump response headers; build our own message instead.
-            detail = (exc.text or "").strip() or "no details"
-            cls = error_for_status(exc.status_code)
-            raise cls(f"Jira {what} failed (HTTP {exc.status_code}): {detail}") from None
+        except TrackerError:
+            raise
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Unavailable(f"Jira {what} failed: {exc.__class__.__name__} (Jira unreachable)") from None
         except requests.RequestException as exc:
             raise TrackerError(f"Jira {what} failed: {exc.__class__.__name__}") from None
         except RecursionError:  # the JSON parser recurses per level: an answer can outnest it (asking again won't help)
             raise Rejected(f"Jira {what}: the answer is nested too deeply to be read") from None
+
+
+#: The comment property that makes a Service Management comment internal (never customer-visible).
+_INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
+
+
+def _error_text(response: requests.Response) -> str:
+    """Jira's error messages in an answer (``errorMessages``, ``errors``, ``message``), else its text.
+
+    No headers: they would carry the request's Authorization header."""
+    denied = response.headers.get("X-Authentication-Denied-Reason")
+    if response.status_code == 403 and denied:
+        return denied
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()
+    if not isinstance(data, dict):
+        return response.text.strip()
+    errors = data.get("errors")
+    if isinstance(errors, dict) and errors:
+        return ", ".join(str(e) for e in errors.values())
+    messages = data.get("errorMessages")
+    if messages:
+        return ", ".join(str(m) for m in messages) if isinstance(messages, list | tuple) else str(messages)
+    for key in ("errorMessage", "message"):
+        if data.get(key):
+            return str(data[key])
+    return ""
 
 
 # small pure helpers --------------------------------------------------------------------------------

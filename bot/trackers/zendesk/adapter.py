@@ -41,11 +41,11 @@ config can name it, and ``create_ticket`` can route the config ticket to the con
 Brands are usually one per account, and forms already play the request-type role.
 
 Rate limits: zenpy sleeps on its own (1 s at a time, for ever) when it sees a 429. This adapter
-never lets it see one: the HTTP session is wrapped so that a 429 (or a 503 with Retry-After) is
-retried here, after the injected ``sleep(Retry-After)``, at most ``max_retries`` times, then
-raised as :class:`RateLimited`. zenpy's proactive limiter and object cache are switched off
-(the executor needs fresh reads). The API token only ever lives in the session's auth; it is
-never logged or put in a message.
+never lets it see one: it hands zenpy (``Zenpy(session=...)``) a session of its own with the trackers'
+retry layer mounted (:mod:`bot.trackers.http`), so a 429 (or a 503 with Retry-After) is retried after
+the injected ``sleep(Retry-After)``, at most ``max_retries`` times, then raised as :class:`RateLimited`.
+zenpy's proactive limiter is left off and its object cache is switched off (the executor needs fresh
+reads). The API token only ever lives in the session's auth; it is never logged or put in a message.
 """
 
 from __future__ import annotations
@@ -58,13 +58,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from zenpy import Zenpy
-from zenpy.lib.api import BaseApi
 from zenpy.lib.api_objects import Organization as ZOrganization
 from zenpy.lib.api_objects import OrganizationMembership as ZOrganizationMembership
 from zenpy.lib.api_objects import Ticket as ZTicket
@@ -74,6 +72,7 @@ from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetReque
 from bot.model import Comment, Link, Ticket, User
 from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
+from bot.trackers.http import CountingAdapter, TrackerRetry, mount
 from bot.trackers.keys import InvalidKey, normalize_key
 
 log = logging.getLogger(__name__)
@@ -92,81 +91,6 @@ _SHOW_MANY_LIMIT = 100
 
 class RateLimited(BaseRateLimited):
     """Zendesk kept throttling (429) after the allowed retries, or asked for too long a wait."""
-
-
-# -- HTTP: retries, counting ------------------------------------------------------------------
-
-def _throttled(response: requests.Response) -> bool:
-    """429 always; 503 only when Zendesk says when to come back (maintenance, overload)."""
-    return response.status_code == 429 or (response.status_code == 503 and "Retry-After" in response.headers)
-
-
-def _retry_after(response: requests.Response, attempt: int, now: Callable[[], datetime]) -> float:
-    """Seconds to wait: the Retry-After header (seconds or HTTP date), else a short backoff."""
-    value = (response.headers.get("Retry-After") or "").strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - now()).total_seconds())
-    except (TypeError, ValueError):
-        return float(2**attempt)
-
-
-class _ThrottledRequest:
-    """Replaces ``session.request``: counts calls (and 429 answers) and owns the 429 / Retry-After loop."""
-
-    def __init__(self, send: Callable[..., requests.Response], *, sleep: Callable[[float], None],
-                 max_retries: int, max_wait: float, calls: Counter, throttled: Counter,
-                 now: Callable[[], datetime]) -> None:
-        self.send = send
-        self.sleep = sleep
-        self.max_retries = max_retries
-        self.max_wait = max_wait
-        self.calls = calls
-        self.throttled = throttled
-        self.now = now
-
-    def __call__(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        path = urlsplit(url).path
-        wait: float | None = None
-        for attempt in range(self.max_retries + 1):
-            self.calls[(method.upper(), path)] += 1
-            response = self.send(method, url, *args, **kwargs)
-            if response.status_code == 429:
-                self.throttled[(method.upper(), path)] += 1
-            if not _throttled(response):
-                return response
-            wait = _retry_after(response, attempt, self.now)
-            if attempt == self.max_retries:
-                break
-            if wait > self.max_wait:
-                raise RateLimited(f"Zendesk asked to wait {wait:.0f}s before {method} {path}; "
-                                  f"more than the {self.max_wait:.0f}s ticketbot waits", retry_after=wait)
-            log.warning("Zendesk throttled %s %s (%s); retrying in %.1fs", method, path, response.status_code, wait)
-            self.sleep(wait)
-        raise RateLimited(f"Zendesk still throttling {method} {path} after {self.max_retries} retries",
-                          retry_after=wait)
-
-
-def _install_throttling(session: requests.Session, wrapper_args: dict[str, Any]) -> None:
-    """Wrap ``session.request`` once (re-wrapping replaces, never stacks)."""
-    current = session.request
-    send = current.send if isinstance(current, _ThrottledRequest) else current
-    session.request = _ThrottledRequest(send, **wrapper_args)  # type: ignore[method-assign]
-
-
-def _zenpy_apis(client: Zenpy) -> Iterator[BaseApi]:
-    """Every zenpy API object hanging off a client (they share one session)."""
-    seen: set[int] = set()
-    stack: list[Any] = list(vars(client).values())
-    while stack:
-        item = stack.pop()
-        if isinstance(item, BaseApi) and id(item) not in seen:
-            seen.add(id(item))
-            yield item
-            stack.extend(v for v in vars(item).values() if isinstance(v, BaseApi))
 
 
 def parse_site_url(url: str) -> tuple[str, str]:
@@ -364,22 +288,34 @@ class ZendeskTracker:
         email: str = "",
         api_token: str = "",
         *,
-        client: Zenpy | None = None,
+        session: requests.Session | None = None,
         max_retries: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] | None = None,
         default_project: str = "zendesk",
         max_retry_after: float = 300.0,
+        timeout: float = 60.0,
     ) -> None:
-        """Connect with an API token (``url`` may be a full URL) or wrap an existing ``client``."""
+        """Connect with an agent e-mail and API token (``url`` may be a full URL).
+
+        ``session``: a ``requests.Session`` to use instead of a new one (the retrying, counting transport
+        is mounted on it and zenpy sets its auth).
+        """
+        if not (email and api_token):
+            raise TrackerError("Zendesk needs an agent e-mail and an API token")
         self.now = now or (lambda: datetime.now(UTC))
         self.default_project = default_project
+        self._subdomain, self._domain = parse_site_url(url)
+        self._timeout = timeout
+        retry = TrackerRetry(max(0, max_retries), vendor="Zendesk", sleep=sleep, now=self.now,
+                             max_wait=max_retry_after, error=RateLimited)
+        adapter = CountingAdapter(retry)
         #: HTTP calls, and the 429 answers among them, by (method, path): /metrics reads their totals.
-        self.calls: Counter[tuple[str, str]] = Counter()
-        self.throttled: Counter[tuple[str, str]] = Counter()
-        self.client = client if client is not None else self._connect(url, email, api_token)
-        self._tame(self.client, dict(sleep=sleep, max_retries=max(0, max_retries), max_wait=max_retry_after,
-                                     calls=self.calls, throttled=self.throttled, now=self.now))
+        self.calls: Counter[tuple[str, str]] = adapter.calls
+        self.throttled: Counter[tuple[str, str]] = adapter.throttled
+        self.session = mount(session if session is not None else requests.Session(), adapter)
+        self.client = Zenpy(subdomain=self._subdomain, domain=self._domain, email=email, token=api_token,
+                            session=self.session, timeout=timeout, disable_cache=True)
         self._fields: dict[str, FieldDef] | None = None
         self._fields_by_id: dict[int, FieldDef] = {}
         self._groups: _Catalog | None = None
@@ -389,29 +325,8 @@ class ZendeskTracker:
         self._users_by_id: dict[int, User] = {}
         self._users_by_email: dict[str, User | None] = {}
 
-    @classmethod
-    def from_client(cls, client: Zenpy, **options: Any) -> ZendeskTracker:
-        """Wrap an existing Zenpy client (its session is re-wrapped, its cache switched off)."""
-        return cls(client=client, **options)
-
     def __repr__(self) -> str:  # never show credentials
-        api = self.client.tickets
-        return f"ZendeskTracker({api.subdomain}.{api.domain})"
-
-    @staticmethod
-    def _connect(url: str, email: str, api_token: str) -> Zenpy:
-        if not (email and api_token):
-            raise TrackerError("Zendesk needs an agent e-mail and an API token")
-        subdomain, domain = parse_site_url(url)
-        return Zenpy(subdomain=subdomain, domain=domain, email=email, token=api_token, disable_cache=True)
-
-    @staticmethod
-    def _tame(client: Zenpy, wrapper_args: dict[str, Any]) -> None:
-        """Own throttling and freshness: wrap the session, stop zenpy's limiter and cache."""
-        client.disable_caching()
-        for api in _zenpy_apis(client):
-            api.ratelimit = None
-        _install_throttling(client.tickets.session, wrapper_args)
+        return f"ZendeskTracker({self._subdomain}.{self._domain})"
 
     @contextmanager
     def _api(self, what: str) -> Iterator[None]:
@@ -429,17 +344,14 @@ class ZendeskTracker:
             raise TrackerError(f"{what}: {exc}") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Unavailable(f"{what}: {type(exc).__name__} talking to Zendesk (Zendesk unreachable)") from exc
-        except requests.exceptions.RetryError as exc:  # zenpy's session retried a 503 three times: Zendesk is down
-            raise Unavailable(f"{what}: Zendesk kept answering 503 (service unavailable)") from exc
         except requests.RequestException as exc:
             raise TrackerError(f"{what}: {type(exc).__name__} talking to Zendesk") from exc
 
     def _get_json(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """GET an endpoint zenpy has no binding for, on zenpy's own (throttled) session."""
-        api = self.client.organizations
+        """GET an endpoint zenpy has no binding for, on the same (retrying, counting) session."""
         with self._api(f"GET /api/v2/{path}"):
-            response = api.session.get(f"{api.protocol}://{api.base_url}/api/v2/{path}", params=dict(params),
-                                       timeout=api.timeout)
+            response = self.session.get(f"https://{self._subdomain}.{self._domain}/api/v2/{path}",
+                                        params=dict(params), timeout=self._timeout)
         if response.status_code == 404:
             raise NotFound(f"GET /api/v2/{path}: not found in Zendesk")
         if not response.ok:
@@ -543,9 +455,9 @@ class ZendeskTracker:
             with self._api(f"find user {email}"):
                 found = [u.to_dict() for u in self.client.users.search(query=f"email:{wanted}")]
             match = next((u for u in found if str(u.get("email") or "").casefold() == wanted), None)
-            user = _user(match) if match else None
+            user = None
             if match:
-                self._users_by_id[int(match["id"])] = user
+                user = self._users_by_id[int(match["id"])] = _user(match)
             self._users_by_email[wanted] = user
         return self._users_by_email[wanted]
 
