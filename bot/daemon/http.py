@@ -40,6 +40,7 @@ from bot.clock import Clock
 from bot.daemon.metrics import CONTENT_TYPE, Metrics
 from bot.inbox.queue import Inbox, dedup_key
 from bot.model import UNKNOWN, Event
+from bot.sources.common import read_limited
 from bot.sources.signatures import (
     JIRA_SIGNATURE_HEADER,
     ZENDESK_SIGNATURE_HEADER,
@@ -240,20 +241,6 @@ def _holds_surrogate(payload: Any) -> bool:
 def _unavailable(source: str, exc: Exception) -> Reply:
     log.error("could not record a %s webhook: %s", source, exc.__class__.__name__)
     return Reply(503, {"error": "database unavailable, retry later"}, "unavailable")
-
-
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None when it is (or declares to be) over ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_app(intake: Intake, metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], *,

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock, SystemClock
+from bot.inbox.queue import Inbox
+from bot.model import Event
 from bot.slack.sender import slack_enabled
 
 if TYPE_CHECKING:
@@ -157,7 +159,6 @@ def mount_slack(daemon: Daemon, *, listener_executor: Executor | None = None,
         return None
     from bot.ops.services import BotServices, People
     from bot.slack.app import build_slack_app, socket_mode_handler
-    from bot.slack.deliveries import InboxDeliveries
     from bot.slack.router import slack_router
 
     notifier = daemon.notifier  # it also finds people's Slack ids, when it is Slack's
@@ -182,3 +183,26 @@ def mount_slack(daemon: Daemon, *, listener_executor: Executor | None = None,
     daemon.on_stopped.append(mount.stop)
     log.info("Slack: /slack/events mounted%s", ", Socket Mode on start" if socket else "")
     return mount
+
+
+#: The inbox ``source`` of delivery records (never claimed by a worker: they are stored as ignored).
+DELIVERY_SOURCE = "slack_delivery"
+
+
+DELIVERY_KIND = "slack_delivery"
+
+
+DELIVERY_NOTE = "Slack delivery record (a redelivery with this id is answered without acting again)"
+
+
+class InboxDeliveries:
+    """Deliveries recorded in the inbox: one ignored row per key, committed before the request is acted on."""
+
+    def __init__(self, inbox: Inbox, clock: Clock) -> None:
+        self.inbox = inbox
+        self.clock = clock
+
+    def first(self, key: str) -> bool:
+        event = Event(id=key, source=DELIVERY_SOURCE, kind=DELIVERY_KIND, ticket_key="", occurred_at=self.clock.now())
+        return self.inbox.add(key=key, source=DELIVERY_SOURCE, event=event,
+                              envelope={"source": DELIVERY_SOURCE, "key": key}, ignored=DELIVERY_NOTE)

@@ -7,24 +7,14 @@ request by those ids; :class:`Deliveries` remembers the names it has seen, and a
 name seen before is acknowledged without running any listener (no second reply, no second
 decision queued).
 
-:class:`InboxDeliveries` keeps the names in the inbox (its unique dedup key), as ignored rows, so
-they survive a restart and are pruned with the other finished rows; :class:`MemoryDeliveries`
-keeps them in memory (tests, and a bolt app built without a database).
+:class:`MemoryDeliveries` keeps them in memory (tests, and a bolt app built without a database); a
+daemon keeps them in its inbox (:class:`bot.daemon.slack.InboxDeliveries`), so they survive a restart.
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any, Protocol
-
-from bot.clock import Clock
-from bot.inbox.queue import Inbox
-from bot.model import Event
-
-#: The inbox ``source`` of delivery records (never claimed by a worker: they are stored as ignored).
-DELIVERY_SOURCE = "slack_delivery"
-DELIVERY_KIND = "slack_delivery"
-DELIVERY_NOTE = "Slack delivery record (a redelivery with this id is answered without acting again)"
 
 
 class Deliveries(Protocol):
@@ -48,19 +38,6 @@ class MemoryDeliveries:
                 return False
             self._seen.add(key)
             return True
-
-
-class InboxDeliveries:
-    """Deliveries recorded in the inbox: one ignored row per key, committed before the request is acted on."""
-
-    def __init__(self, inbox: Inbox, clock: Clock) -> None:
-        self.inbox = inbox
-        self.clock = clock
-
-    def first(self, key: str) -> bool:
-        event = Event(id=key, source=DELIVERY_SOURCE, kind=DELIVERY_KIND, ticket_key="", occurred_at=self.clock.now())
-        return self.inbox.add(key=key, source=DELIVERY_SOURCE, event=event,
-                              envelope={"source": DELIVERY_SOURCE, "key": key}, ignored=DELIVERY_NOTE)
 
 
 def envelope_key(envelope_id: str) -> str:

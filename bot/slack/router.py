@@ -19,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from bot.daemon.http import read_limited
+from bot.sources.common import read_limited
 
 EVENTS_PATH = "/slack/events"
 #: Slack's own payloads are a few kilobytes; anything near this is not from Slack.

@@ -1,11 +1,15 @@
-"""What every webhook parser shares: the refusal it raises, reading a JSON object, stable event ids."""
+"""What every source of requests shares: reading a body within a bound, the refusal a parser raises, reading a
+JSON object, stable event ids."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
 class MalformedEvent(ValueError):
@@ -41,3 +45,17 @@ def sha256_hex(identity: str) -> str:
     puts into ``identity`` must never change between releases.
     """
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is (or declares to be) over ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

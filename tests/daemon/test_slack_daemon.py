@@ -16,13 +16,12 @@ import pytest
 import responses
 from fastapi.testclient import TestClient
 
-from bot.daemon.slack import mount_slack
+from bot.daemon.slack import InboxDeliveries, mount_slack
 from bot.model import APPROVAL_GIVEN
 from bot.ops.audit import AuditLog
 from bot.settings import Settings
 from bot.slack.app import socket_mode_handler
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
-from bot.slack.deliveries import InboxDeliveries
 from bot.slack.sender import slack_alert
 from bot.sources.internal import decode
 from bot.state import StateStore

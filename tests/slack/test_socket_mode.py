@@ -11,11 +11,12 @@ import pytest
 from slack_bolt import App
 
 from bot.clock import VirtualClock
+from bot.daemon.slack import InboxDeliveries
 from bot.inbox.queue import IGNORED, Inbox
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, socket_mode_handler
 from bot.slack.blocks import APPROVE_ACTION
-from bot.slack.deliveries import Deliveries, InboxDeliveries
+from bot.slack.deliveries import Deliveries
 from bot.slack.socket_mode import SocketMode
 from bot.store import Store
 from tests.fakes.fake_slack import FakeSlack
