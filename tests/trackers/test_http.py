@@ -18,7 +18,7 @@ import pytest
 import requests
 import responses
 
-from bot.trackers.base import RateLimited, Unavailable
+from bot.trackers.base import NotFound, RateLimited, Unavailable
 from bot.trackers.http import CountingAdapter, TrackerRetry, mount, retry_after_seconds
 from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.zendesk.adapter import ZendeskTracker
@@ -225,3 +225,34 @@ def test_urllib3_leaves_a_bare_503_alone(server: str) -> None:
     _Script.answers = [(503, {})]
     assert session.get(f"{server}/z", timeout=5).status_code == 503
     assert slept == [] and len(_Script.seen) == 1
+
+
+def test_the_jira_librarys_own_calls_go_through_the_same_retry_layer() -> None:
+    """get_ticket is the ``jira`` library's ``issue()``: a 429 on it is waited out (recorded, not slept) and
+    counted with the owned session's calls, and the library's own retry loop is off."""
+    slept: list[float] = []
+    tracker = JiraTracker(JIRA_URL, "bot@acme.example", "token", max_retries=2, sleep=slept.append, now=lambda: NOW)
+    issue = {"id": "10001", "key": "SS-1", "self": f"{JIRA_URL}/rest/api/2/issue/10001",
+             "fields": {"summary": "EverBright Partner Onboarding", "status": {"name": "Open"},
+                        "project": {"key": "SS"}, "labels": []}}
+    with responses.RequestsMock() as mocked:
+        mocked.add("GET", f"{JIRA_URL}/rest/api/2/issue/SS-1", status=429, headers={"Retry-After": "7"},
+                   json={"errorMessages": ["slow down"]})
+        mocked.add("GET", f"{JIRA_URL}/rest/api/2/issue/SS-1", json=issue)
+        mocked.add("GET", f"{JIRA_URL}/rest/api/2/field", json=[])  # the library's fields(): names of fields
+        ticket = tracker.get_ticket("ss-1")
+    assert ticket.key == "SS-1" and ticket.summary == "EverBright Partner Onboarding"
+    assert slept == [7.0]
+    assert tracker.calls[("GET", "/rest/api/2/issue/SS-1")] == 2
+    assert tracker.throttled[("GET", "/rest/api/2/issue/SS-1")] == 1
+
+
+def test_a_jira_library_call_refused_for_good_names_the_call_and_jiras_message() -> None:
+    tracker = JiraTracker(JIRA_URL, "bot@acme.example", "token", sleep=lambda _s: None, now=lambda: NOW)
+    with responses.RequestsMock() as mocked:
+        mocked.add("GET", f"{JIRA_URL}/rest/api/2/issue/SS-404", status=404,
+                   json={"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
+        with pytest.raises(NotFound) as refused:
+            tracker.get_ticket("SS-404")
+    assert str(refused.value) == ("Jira GET /rest/api/2/issue/SS-404 failed (HTTP 404): "
+                                  "Issue does not exist or you do not have permission to see it.")

@@ -5,14 +5,14 @@ Every names->ids lookup (fields, options, users, link types, service desks, requ
 types, organizations) is resolved once and cached for the life of the adapter; the
 available transitions are read each time because they depend on the current status.
 
-HTTP: the adapter owns one plain ``requests.Session`` (basic auth: e-mail + API token) with the
-trackers' retry layer mounted (:mod:`bot.trackers.http`: ``Retry-After`` honoured through an injected
-``sleep``, every call counted so ``/metrics`` and the benchmarks can report calls per operation).
-It does not use the ``jira`` library: ``jira.JIRA`` (3.10) takes no session and reaches its own
-``ResilientSession`` (which retries with ``time.sleep`` and ignores the exact ``Retry-After``) only
-through private attributes, so its four public calls we used (``issue``, ``fields``, ``add_comment``,
-``transitions``) could not run on our retry layer without a reach into its internals; they are plain
-REST v2 calls, made here like the other twenty, so an upgrade of ``jira`` cannot break the adapter.
+HTTP: the ``jira`` library's public API where it has one (``issue``, ``fields``, ``add_comment`` as an
+internal comment, ``transitions``), and a plainly owned ``requests.Session`` with the same credentials
+for the rest (Service Management's servicedeskapi, editmeta, workflows, watchers, links, search …).
+Both carry the trackers' one retry layer (:mod:`bot.trackers.http`: ``Retry-After`` honoured through an
+injected ``sleep``, every call counted so ``/metrics`` and the benchmarks report calls per operation);
+the library's own retries are off. ``jira.JIRA`` (3.10) takes no session, so mounting the layer on the
+library's session is the one place the adapter touches a private attribute of the library
+(:func:`_library_session`); if an upgrade removes it, the library keeps its own retries and a warning says so.
 
 Comments are only ever posted internal (``sd.public.comment`` internal=true): this
 module has no code path that posts a public comment.
@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from jira import JIRA, JIRAError
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Ticket, User
@@ -118,6 +119,12 @@ class JiraTracker:
         self.session = mount(session if session is not None else requests.Session(), adapter)
         self.session.auth = (email, secret)
         self.session.headers.update(_HEADERS)
+        #: The ``jira`` library, for the calls its public API has (on the same retry layer).
+        self.client = JIRA(server=self._server, basic_auth=(email, secret), max_retries=0,
+                           get_server_info=False, timeout=timeout)
+        library = _library_session(self.client)
+        if library is not None:
+            mount(library, adapter)
         self.clear_caches()
 
     def __repr__(self) -> str:  # never the token
@@ -138,8 +145,9 @@ class JiraTracker:
     # reads ---------------------------------------------------------------------------------------
     def get_ticket(self, key: str, *, with_people: bool = False) -> Ticket:
         """One GET of the issue; ``with_people`` adds one GET of its watchers."""
-        key = jira_key(key)
-        raw = self._request("GET", self._api(f"issue/{_part(key)}")) or {}
+        key = jira_key(key)  # checked against Jira's key grammar: the library puts it in the path as it is
+        with self._errors(f"GET /rest/api/2/issue/{key}"):
+            raw = self.client.issue(key).raw
         watchers = self._watchers(key) if with_people else None
         ticket = self._ticket(raw, watchers=watchers)
         if with_people and ticket.participants is None:
@@ -261,14 +269,15 @@ class JiraTracker:
         key = jira_key(key)
         if mentions:
             body = " ".join(f"[~accountid:{self._account_id(m)}]" for m in mentions) + " " + body
-        comment = self._request("POST", self._api(f"issue/{_part(key)}/comment"),
-                                body={"body": body, "properties": [_INTERNAL]}) or {}
-        return str(comment.get("id", ""))
+        with self._errors(f"POST /rest/api/2/issue/{key}/comment"):
+            comment = self.client.add_comment(key, body, is_internal=True)  # sd.public.comment internal=true
+        return str(comment.id)
 
     def transition(self, key: str, status: str, resolution: str = "") -> None:
         """Find the transition whose target status is ``status`` (any case) and perform it."""
         key = jira_key(key)
-        available = (self._request("GET", self._api(f"issue/{_part(key)}/transitions")) or {}).get("transitions", [])
+        with self._errors(f"GET /rest/api/2/issue/{key}/transitions"):
+            available: list[dict[str, Any]] = self.client.transitions(key)
         chosen = next((t for t in available if (t.get("to") or {}).get("name", "").casefold() == status.casefold()),
                       None)
         if chosen is None:
@@ -401,7 +410,9 @@ class JiraTracker:
     # cached lookups --------------------------------------------------------------------------------
     def _fields(self) -> FieldCatalog:
         if self._catalog is None:
-            self._catalog = FieldCatalog.from_fields(self._request("GET", self._api("field")) or [])
+            with self._errors("GET /rest/api/2/field"):
+                fields = self.client.fields()
+            self._catalog = FieldCatalog.from_fields(fields or [])
         return self._catalog
 
     def _account_id(self, email: str) -> str:
@@ -544,6 +555,13 @@ class JiraTracker:
             yield
         except TrackerError:
             raise
+        except JIRAError as exc:  # the library's calls; str(exc) would dump the response headers
+            status = exc.status_code or 0
+            text = _error_text(exc.response) if exc.response is not None else (exc.text or "").strip()
+            detail = text or "no details"
+            if not status:
+                raise Unavailable(f"Jira {what} failed: {detail} (Jira unreachable)") from None
+            raise error_for_status(status)(f"Jira {what} failed (HTTP {status}): {detail}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Unavailable(f"Jira {what} failed: {exc.__class__.__name__} (Jira unreachable)") from None
         except requests.RequestException as exc:
@@ -552,8 +570,17 @@ class JiraTracker:
             raise Rejected(f"Jira {what}: the answer is nested too deeply to be read") from None
 
 
-#: The comment property that makes a Service Management comment internal (never customer-visible).
-_INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
+def _library_session(client: JIRA) -> requests.Session | None:
+    """The ``jira`` library's session, its own retries switched off, for mounting the retry layer on.
+
+    The one reach into the library: ``JIRA`` (3.10) has no public way to take or expose its session."""
+    session = getattr(client, "_session", None)
+    if not isinstance(session, requests.Session):
+        log.warning("the jira library no longer exposes its session: its calls keep the library's own retries")
+        return None
+    session.max_retries = 0  # type: ignore[attr-defined]  # ResilientSession's own loop (it sleeps for real)
+    return session
+
 
 
 def _error_text(response: requests.Response) -> str:
