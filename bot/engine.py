@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import operator
 import traceback
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from bot.clock import Clock
 from bot.config import RuleBlock
@@ -108,21 +109,40 @@ class RuleContext:
     state: StateView = field(default_factory=lambda: StateView(None, "", ""))
 
 
-class Rule:
-    """Base class of a runbook rule. Subclasses set ``id``, ``title``, ``Config`` and ``evaluate``."""
+ConfigT = TypeVar("ConfigT", bound=RuleBlock)
+
+
+class Rule(Generic[ConfigT]):
+    """Base class of a rule, generic over its config block: ``class Onboarding(Rule[Config])``.
+
+    Subclasses set ``id``, ``title`` and ``evaluate``; the type argument is the block the rules YAML is
+    validated against (``Config``), and :meth:`config` gives an evaluation that block, typed.
+    """
 
     id: ClassVar[str]
     title: ClassVar[str]
     Config: ClassVar[type[RuleBlock]] = RuleBlock
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin, args = typing.get_origin(base), typing.get_args(base)
+            if isinstance(origin, type) and issubclass(origin, Rule) and args and isinstance(args[0], type) \
+                    and issubclass(args[0], RuleBlock):
+                cls.Config = args[0]
+
+    def config(self, ctx: RuleContext) -> ConfigT:
+        """The rule's block, as its type: the engine binds the block validated against ``Config``."""
+        return typing.cast(ConfigT, ctx.config)
+
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         raise NotImplementedError
 
-    def watched_projects(self, config: RuleBlock) -> set[str]:
-        """Projects whose events this rule wants (used to filter and, later, to poll)."""
+    def watched_projects(self, config: ConfigT) -> set[str]:
+        """Projects whose events this rule wants (the poll and the event filter use them)."""
         return set()
 
-    def approvers(self, config: RuleBlock) -> list[tuple[str, str | None]]:
+    def approvers(self, config: ConfigT) -> list[tuple[str, str | None]]:
         """People who may approve or reject for this rule: (e-mail, Slack member id or None)."""
         return []
 
@@ -138,7 +158,7 @@ class RuleResult:
 class BoundRule:
     """A rule with its validated config block."""
 
-    rule: Rule
+    rule: Rule[Any]
     config: RuleBlock
 
     @property

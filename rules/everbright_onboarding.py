@@ -187,10 +187,9 @@ INTAKE_EVENTS = (TICKET_CREATED, TICKET_UPDATED, MANUAL)
 _NO_STATE_YET = Verdict("intake not yet applied", True, None, "no onboarding state for this ticket")
 
 
-class EverBrightOnboarding(Rule):
+class EverBrightOnboarding(Rule[Config]):
     id = "everbright_onboarding"
     title = "EverBright partner onboarding (seed 002)"
-    Config = Config
     #: Stages at which a decision is taken, whichever way it comes (comment, separate ticket, Slack);
     #: at the others Slack says why not (bot/ops/services.py).
     decision_stages = DECISION_STAGES
@@ -203,8 +202,7 @@ class EverBrightOnboarding(Rule):
         return [(config.approver.email, config.approver.slack_user)]
 
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
-        cfg: Config = ctx.config  # type: ignore[assignment]
-        flow = Flow(event, ticket, ctx, cfg, self.id)
+        flow = Flow(event, ticket, ctx, self.config(ctx), self.id)
         return flow.route()
 
     # declarations for `ticketbot check` -------------------------------------------------------------
@@ -335,7 +333,7 @@ class Flow:
                               self.cfg.approver.email)
         waiting = Verdict("awaiting a decision", state.stage in DECISION_STAGES, state.stage,
                           list(DECISION_STAGES))
-        if not (by_approver.passed and waiting.passed):
+        if comment is None or not (by_approver.passed and waiting.passed):
             return Evaluation.skip([stage, by_approver, waiting])
         verdict = self.decision_in(comment.body if comment else "")
         found = Verdict("approval or rejection phrase", verdict is not None, _excerpt(comment.body if comment else ""),

@@ -42,10 +42,9 @@ from pydantic import Field
 
 from bot.calendar import BusinessCalendar
 from bot.effects import Effect
-from bot.engine import Evaluation, RuleContext
-from bot.model import Event, Ticket
+from bot.engine import Verdict
+from bot.model import Ticket
 from bot.text import untrusted
-from rules.conditions import text_matches
 from rules.runbook import (
     Acts,
     Alarm,
@@ -130,19 +129,15 @@ class Config(RunbookConfig):
         return next((a for name, a in self.articles.items() if name.casefold() == edition.strip().casefold()), None)
 
 
-class MomentusEInvoicing(RunbookRule):
+class MomentusEInvoicing(RunbookRule[Config]):
     id = "momentus_einvoicing"
     title = "Momentus E-Invoicing onboarding (seed 000)"
-    Config = Config
 
-    def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
-        cfg: Config = ctx.config  # type: ignore[assignment]
-        checks = [text_matches("project", ticket.project, cfg.project),
-                  kind_is(ticket, cfg.issue_type)]
-        if (skip := self.gate(event, checks)) is not None:
-            return skip
-        facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
-        return runbook(cfg, self.id).evaluate(facts, checks)
+    def checks(self, cfg: Config, ticket: Ticket) -> list[Verdict]:
+        return [*super().checks(cfg, ticket), kind_is(ticket, cfg.issue_type)]
+
+    def runbook(self, cfg: Config) -> Runbook:
+        return runbook(cfg, self.id)
 
     def declarations(self, config: Config) -> Declarations:
         c, task = config, config.api_user_task

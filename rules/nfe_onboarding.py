@@ -36,10 +36,9 @@ from datetime import timedelta
 
 from bot.calendar import BusinessCalendar
 from bot.effects import Effect
-from bot.engine import Evaluation, RuleContext
-from bot.model import Event, Ticket
+from bot.engine import Verdict
+from bot.model import Ticket
 from bot.text import untrusted
-from rules.conditions import text_matches
 from rules.runbook import (
     Acts,
     Alarm,
@@ -96,18 +95,15 @@ class Config(RunbookConfig):
     calendar: BusinessCalendar = BusinessCalendar(time_zone="America/Sao_Paulo", country="BR", end="18:00")
 
 
-class NfeOnboarding(RunbookRule):
+class NfeOnboarding(RunbookRule[Config]):
     id = "nfe_onboarding"
     title = "NF-e onboarding journey (seed 004)"
-    Config = Config
 
-    def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
-        cfg: Config = ctx.config  # type: ignore[assignment]
-        checks = [text_matches("project", ticket.project, cfg.project), kind_is(ticket, cfg.issue_type)]
-        if (skip := self.gate(event, checks)) is not None:
-            return skip
-        facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
-        return runbook(cfg, self.id).evaluate(facts, checks)
+    def checks(self, cfg: Config, ticket: Ticket) -> list[Verdict]:
+        return [*super().checks(cfg, ticket), kind_is(ticket, cfg.issue_type)]
+
+    def runbook(self, cfg: Config) -> Runbook:
+        return runbook(cfg, self.id)
 
     def declarations(self, config: Config) -> Declarations:
         c = config

@@ -31,6 +31,8 @@ person and delay comes from ``rules.procountor_einvoicing``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import Field
 
 from bot.calendar import BusinessCalendar
@@ -39,7 +41,7 @@ from bot.engine import Evaluation, RuleContext, Verdict
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
-from rules.conditions import normalize_text, text_matches
+from rules.conditions import normalize_text
 from rules.runbook import (
     Acts,
     Alarm,
@@ -105,18 +107,14 @@ class Config(RunbookConfig):
                                                   end="16:00")
 
 
-class ProcountorEInvoicing(RunbookRule):
+class ProcountorEInvoicing(RunbookRule[Config]):
     id = "procountor_einvoicing"
     title = "Procountor consumer e-invoicing (seed 003)"
-    Config = Config
     #: The allocation task is created by the bot; it adopts it from its own ``issue_created`` event.
     handles_own_events = True
 
-    def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
-        cfg: Config = ctx.config  # type: ignore[assignment]
-        checks = [text_matches("project", ticket.project, cfg.project)]
-        if (skip := self.gate(event, checks)) is not None:
-            return skip
+    def proceed(self, cfg: Config, event: Event, ticket: Ticket, ctx: RuleContext,
+                checks: list[Verdict]) -> Evaluation:
         kind = normalize_text(ticket_kind(ticket))
         children = Children(cfg.order_field, cfg.link_type)
         if kind == normalize_text(cfg.activation_issue_type):
@@ -156,12 +154,17 @@ class ProcountorEInvoicing(RunbookRule):
 @per_config
 def activation(cfg: Config, rule_id: str) -> Runbook:
     names = ["started", *(f"step{n}" for n in range(1, 9))]
-    stages = [Stage("started", Always("activation"), lambda facts, acts: step_done(cfg, facts, acts, 0))]
-    stages += [Stage(f"step{n}", Checklist(cfg.steps_field, tuple(cfg.steps[:n])),
-                     lambda facts, acts, n=n: step_done(cfg, facts, acts, n), title=cfg.steps[n - 1])
+
+    def done(n: int) -> Callable[[Facts, Acts], list[Effect]]:
+        return lambda facts, acts: step_done(cfg, facts, acts, n)
+
+    def stall(n: int) -> Callable[[Facts, Acts, Alarm], list[Effect]]:
+        return lambda facts, acts, alarm: stalled(cfg, facts, acts, n)
+
+    stages = [Stage("started", Always("activation"), done(0))]
+    stages += [Stage(f"step{n}", Checklist(cfg.steps_field, tuple(cfg.steps[:n])), done(n), title=cfg.steps[n - 1])
                for n in range(1, 9)]
-    stalls = tuple(Deadline(f"stall{n}", starts=names[n], stops=(names[n + 1],), alarms=cfg.stall,
-                            ring=lambda facts, acts, alarm, n=n: stalled(cfg, facts, acts, n))
+    stalls = tuple(Deadline(f"stall{n}", starts=names[n], stops=(names[n + 1],), alarms=cfg.stall, ring=stall(n))
                    for n in range(8))
     return Runbook(rule_id, tuple(stages), stalls, cfg.calendar)
 

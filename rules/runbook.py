@@ -48,7 +48,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -68,11 +68,11 @@ from bot.effects import (
     StartTimer,
     Transition,
 )
-from bot.engine import Evaluation, Rule, Verdict, all_passed
+from bot.engine import Evaluation, Rule, RuleContext, Verdict, all_passed
 from bot.model import TIMER_FIRED, Event, Ticket, User
 from bot.state import RuleState, member
 from bot.trackers.base import TrackerError, TrackerReader
-from rules.conditions import normalize_text
+from rules.conditions import normalize_text, text_matches
 
 #: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 REMINDER_CAP = 50
@@ -390,6 +390,14 @@ def any_of(*checks: Check) -> Check:
 
 
 # actions ---------------------------------------------------------------------------------------------
+class _Keyed(TypedDict):
+    """What names an effect: its rule, its ticket and its step."""
+
+    rule_id: str
+    ticket_key: str
+    step: str
+
+
 class Acts:
     """Builds the effects of one action group (a stage entry, an alarm) with unique, stable steps.
 
@@ -403,7 +411,7 @@ class Acts:
     def on(self, ticket_key: str) -> Acts:
         return Acts(self.rule_id, ticket_key, self.prefix)
 
-    def _kw(self, name: str) -> dict[str, str]:
+    def _kw(self, name: str) -> _Keyed:
         return {"rule_id": self.rule_id, "ticket_key": self.ticket_key, "step": f"{self.prefix}:{name}"}
 
     def comment(self, name: str, body: str, mentions: Iterable[str] = ()) -> Effect:
@@ -849,23 +857,52 @@ def per_config(build: Callable[[C, str], Runbook]) -> Callable[[C, str], Runbook
     return cached
 
 
-class RunbookRule(Rule):
-    """A rule built on runbooks: its ``requirements``, ``writes``, ``triggers`` and watched projects all
-    come from :meth:`declarations`."""
+ConfigT = TypeVar("ConfigT", bound=RunbookConfig)
 
-    def declarations(self, config: RunbookConfig) -> Declarations:
+
+class RunbookRule(Rule[ConfigT]):
+    """A rule built on runbooks, generic over its config block: ``class Nfe(RunbookRule[Config])``.
+
+    A runbook module is then its Config, its stages (:meth:`runbook`) and its texts: the default
+    :meth:`evaluate` reads the typed block, runs :meth:`checks` (its project and kind of ticket) through
+    :meth:`gate`, and plays the runbook on the ticket. Its ``requirements``, ``writes``, ``triggers`` and
+    watched projects all come from :meth:`declarations`.
+    """
+
+    def checks(self, cfg: ConfigT, ticket: Ticket) -> list[Verdict]:
+        """What an event must meet before anything else: the block's project (and, in a subclass, kind)."""
+        return [text_matches("project", ticket.project, cfg.project)]
+
+    def runbook(self, cfg: ConfigT) -> Runbook:
+        """The runbook played on the ticket by the default :meth:`evaluate`."""
         raise NotImplementedError
 
-    def watched_projects(self, config: RunbookConfig) -> set[str]:  # type: ignore[override]
+    def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
+        cfg = self.config(ctx)
+        checks = self.checks(cfg, ticket)
+        if (skip := self.gate(event, checks)) is not None:
+            return skip
+        return self.proceed(cfg, event, ticket, ctx, checks)
+
+    def proceed(self, cfg: ConfigT, event: Event, ticket: Ticket, ctx: RuleContext,
+                checks: list[Verdict]) -> Evaluation:
+        """After the gate: play :meth:`runbook` on the ticket (a rule with child tickets does more)."""
+        facts = Facts(ticket=ticket, event=event, now=ctx.clock.now(), state=ctx.state.get(ticket.key))
+        return self.runbook(cfg).evaluate(facts, checks)
+
+    def declarations(self, config: ConfigT) -> Declarations:
+        raise NotImplementedError
+
+    def watched_projects(self, config: ConfigT) -> set[str]:
         return self.declarations(config).projects()
 
-    def requirements(self, config: RunbookConfig) -> list[Requirement]:
+    def requirements(self, config: ConfigT) -> list[Requirement]:
         return self.declarations(config).requirements()
 
-    def writes(self, config: RunbookConfig) -> list[Touch]:
+    def writes(self, config: ConfigT) -> list[Touch]:
         return self.declarations(config).writes()
 
-    def triggers(self, config: RunbookConfig) -> list[Touch]:
+    def triggers(self, config: ConfigT) -> list[Touch]:
         return self.declarations(config).triggers()
 
     def gate(self, event: Event, checks: list[Verdict]) -> Evaluation | None:

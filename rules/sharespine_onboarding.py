@@ -43,7 +43,7 @@ from bot.engine import Evaluation, RuleContext, Verdict
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
-from rules.conditions import normalize_text, text_matches
+from rules.conditions import normalize_text
 from rules.runbook import (
     Acts,
     Alarm,
@@ -143,19 +143,15 @@ class Config(RunbookConfig):
         return self
 
 
-class SharespineOnboarding(RunbookRule):
+class SharespineOnboarding(RunbookRule[Config]):
     id = "sharespine_onboarding"
     title = "Sharespine onboarding project (seed 001)"
-    Config = Config
     #: The step tasks are created by the bot; it adopts each one from its own ``issue_created`` event.
     #: The stage record and effect keys keep it from acting twice on its own writes.
     handles_own_events = True
 
-    def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
-        cfg: Config = ctx.config  # type: ignore[assignment]
-        checks = [text_matches("project", ticket.project, cfg.project)]
-        if (skip := self.gate(event, checks)) is not None:
-            return skip
+    def proceed(self, cfg: Config, event: Event, ticket: Ticket, ctx: RuleContext,
+                checks: list[Verdict]) -> Evaluation:
         children = Children(cfg.parent_field, cfg.link_type)
         if normalize_text(ticket_kind(ticket)) == normalize_text(cfg.issue_type):
             parent, known = ticket, {}
@@ -167,7 +163,7 @@ class SharespineOnboarding(RunbookRule):
                 {cfg.parent_field: children.parent_key(ticket), cfg.step_field: ticket.field(cfg.step_field)},
                 "a project key and a step",
             )
-            if not is_task.passed:
+            if role is None or not is_task.passed:
                 return Evaluation.skip([*checks, is_task])
             try:
                 parent = ctx.reader.get_ticket(children.parent_key(ticket))
