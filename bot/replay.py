@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from io import BufferedReader
 from pathlib import Path
 from typing import IO, Any
 
@@ -101,7 +102,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _skip_blank(stream: IO[bytes]) -> int:
+def _skip_blank(stream: BufferedReader) -> int:
     """Consume the whitespace the file starts with (a bounded amount); the number of lines it spans."""
     lines = 0
     for _ in range(MAX_LINE_BYTES // 8192 + 1):
@@ -309,8 +310,8 @@ class Replay:
                 return
             self.tracker.upsert(event.ticket)
         elif event.kind == TICKET_UPDATED:
-            for change in event.changes:
-                self.tracker.apply_external_change(event.ticket_key, change.field, change.to_value)
+            for edit in event.changes:
+                self.tracker.apply_external_change(event.ticket_key, edit.field, edit.to_value)
         if event.kind == COMMENT_CREATED and event.comment is not None:
             self.tracker.add_external_comment(event.ticket_key, event.comment)
 
@@ -418,8 +419,13 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _from_trigger(change: ZendeskChange, payload: Mapping[str, Any], event: Event, site: Site) -> None:
-    ticket = payload.get("ticket") if isinstance(payload.get("ticket"), Mapping) else {}
+    ticket = _mapping(payload.get("ticket"))
     if event.kind != COMMENT_CREATED:  # a comment trigger's snapshot is not a change
         for attr, key in (("subject", "title"), ("status", "status"), ("type", "type"), ("group", "group"),
                           ("form", "form"), ("organization", "organization"), ("requester", "requester_email")):
@@ -428,13 +434,13 @@ def _from_trigger(change: ZendeskChange, payload: Mapping[str, Any], event: Even
         if "tags" in ticket:
             tags = ticket["tags"]
             change.tags = [str(t) for t in tags] if isinstance(tags, list) else _text(tags).split()
-        fields = payload.get("fields") if isinstance(payload.get("fields"), Mapping) else {}
+        fields = _mapping(payload.get("fields"))
         for title, raw in fields.items():
             spec = site.field_by(title=str(title))
             if spec is not None and raw not in (None, "", []):
                 change.fields[spec.name] = field_value(spec, raw)
     if event.kind == TICKET_CREATED:
-        comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else {}
+        comment = _mapping(payload.get("comment"))
         html = _text(comment.get("html"))
         if html or _text(comment.get("text")):  # a new ticket's latest comment is its description
             change.attrs["description"] = html_to_text(html) if html else _text(comment.get("text"))
@@ -443,8 +449,8 @@ def _from_trigger(change: ZendeskChange, payload: Mapping[str, Any], event: Even
 
 
 def _from_envelope(change: ZendeskChange, payload: Mapping[str, Any], event: Event, site: Site) -> None:
-    detail = payload.get("detail") if isinstance(payload.get("detail"), Mapping) else {}
-    what = payload.get("event") if isinstance(payload.get("event"), Mapping) else {}
+    detail = _mapping(payload.get("detail"))
+    what = _mapping(payload.get("event"))
     if event.kind == TICKET_CREATED:
         for attr in ("subject", "description", "status", "type"):
             if _text(detail.get(attr)):
@@ -477,7 +483,7 @@ def _from_envelope(change: ZendeskChange, payload: Mapping[str, Any], event: Eve
             change.tags_added = [str(t) for t in what.get("tags_added") or ()]
             change.tags_removed = [str(t) for t in what.get("tags_removed") or ()]
         elif name == "custom_field_changed":
-            custom = what.get("custom_field") if isinstance(what.get("custom_field"), Mapping) else {}
+            custom = _mapping(what.get("custom_field"))
             spec = site.field_by(title=_text(custom.get("title")), field_id=custom.get("id"))
             if spec is not None:
                 current = what.get("current")

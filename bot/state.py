@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import functools
 import heapq
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -33,13 +34,15 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     bindparam,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.model import TIMER_FIRED, Event
@@ -182,7 +185,7 @@ class StateStore:
 
     def find(self, scope: str, rule_id: str, *, stages: Sequence[str] = (), **data: Any) -> list[RuleState]:
         """States of one rule whose stage is in ``stages`` (any when empty) and whose data has these values."""
-        table = RuleStateRow.__table__
+        table = _STATES
         query = select(table).where(table.c.scope == scope, table.c.rule_id == rule_id)
         if stages:
             query = query.where(table.c.stage.in_(list(stages)))
@@ -205,7 +208,7 @@ class StateStore:
     def put(self, scope: str, rule_id: str, ticket_key: str, *, stage: str, data: Mapping[str, Any],
             at: datetime) -> RuleState:
         """Set the stage (empty keeps it) and merge ``data`` (a None value deletes a key)."""
-        table = RuleStateRow.__table__
+        table = _STATES
         changes = _jsonable(dict(data))
         with self.store.engine.begin() as conn:
             row = conn.execute(_GET_STATE_FOR_UPDATE,
@@ -253,7 +256,7 @@ class StateStore:
         with self.store.session() as s, s.begin():
             result = s.execute(update(TimerRow).where(TimerRow.scope == scope, TimerRow.timer_id == tid,
                                                       TimerRow.status == PENDING).values(status=CANCELLED))
-            return bool(result.rowcount)
+            return bool(cast(CursorResult[Any], result).rowcount)
 
     def timer(self, scope: str, tid: str) -> Timer | None:
         with self.store.engine.connect() as conn:
@@ -273,7 +276,7 @@ class StateStore:
         """Pending timers due at or before ``now``, oldest first."""
         query = _DUE.get(limit)
         if query is None:
-            table = TimerRow.__table__
+            table = _TIMERS
             query = _DUE[limit] = (select(table).where(table.c.scope == bindparam("b_scope"), table.c.status == PENDING,
                                                        table.c.due_at <= bindparam("b_now"))
                                    .order_by(table.c.due_at, table.c.id).limit(limit))
@@ -294,13 +297,13 @@ class StateStore:
                 TimerRow.scope == scope, TimerRow.timer_id == timer.timer_id, TimerRow.status == PENDING,
                 TimerRow.due_at == timer.due_at).values(status=FIRED, fired_at=at,
                                                         fire_count=TimerRow.fire_count + 1))
-            return bool(result.rowcount)
+            return bool(cast(CursorResult[Any], result).rowcount)
 
     def mark_fired_many(self, scope: str, timers: Sequence[Timer], at: datetime) -> list[bool]:
         """:meth:`mark_fired` for many timers in one transaction (the sweep's backlog); one flag per timer."""
         if not timers:
             return []
-        table = TimerRow.__table__
+        table = _TIMERS
         statement = update(table).where(
             table.c.scope == bindparam("b_scope"), table.c.timer_id == bindparam("b_timer_id"),
             table.c.status == PENDING, table.c.due_at == bindparam("b_due_at"),
@@ -349,7 +352,7 @@ class BufferedStateStore(StateStore):
         return len(self._dirty_states) + len(self._dirty_timers)
 
     def _load(self) -> None:
-        states, timers = RuleStateRow.__table__, TimerRow.__table__
+        states, timers = _STATES, _TIMERS
         with self.store.engine.connect() as conn:
             for row in conn.execute(select(states).where(states.c.scope == self.scope).order_by(states.c.id)):
                 self._keep_state(_state(row))
@@ -423,6 +426,8 @@ class BufferedStateStore(StateStore):
             return super().put(scope, rule_id, ticket_key, stage=stage, data=data, at=at)
         changes = _jsonable(dict(data))
         old = self._current(rule_id, ticket_key)
+        history: list[Mapping[str, Any]]
+        created: datetime | None
         if old is None:
             current, history, created = stage or "new", [{"stage": stage or "new", "at": _iso(at)}], at
             merged = {k: v for k, v in changes.items() if v is not None}
@@ -546,30 +551,30 @@ def _update_by(table: Any, *keys: str) -> Any:
         {c.name: bindparam(f"b_{c.name}", type_=c.type) for c in columns})
 
 
-_INSERT_STATE = insert(RuleStateRow.__table__)
-_INSERT_TIMER = insert(TimerRow.__table__)
-_UPDATE_STATE = _update_by(RuleStateRow.__table__, "scope", "rule_id", "ticket_key")
-_UPDATE_TIMER = _update_by(TimerRow.__table__, "scope", "timer_id")
+#: The tables of the ORM classes, typed for Core statements.
+_STATES = cast(Table, RuleStateRow.__table__)
+_TIMERS = cast(Table, TimerRow.__table__)
+_MEMBERS = cast(Table, InstanceMemberRow.__table__)
+_INSERT_STATE = insert(_STATES)
+_INSERT_TIMER = insert(_TIMERS)
+_UPDATE_STATE = _update_by(_STATES, "scope", "rule_id", "ticket_key")
+_UPDATE_TIMER = _update_by(_TIMERS, "scope", "timer_id")
 
 
 @functools.cache
 def _upsert_member(dialect: str) -> Any:
     """INSERT … ON CONFLICT (ticket_key) DO UPDATE: a ticket belongs to the instance that recorded it last."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(InstanceMemberRow.__table__)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_MEMBERS)
     return statement.on_conflict_do_update(index_elements=["ticket_key"],
                                            set_={"instance_key": statement.excluded.instance_key})
 
 
-_GET_STATE = select(RuleStateRow.__table__).where(
-    RuleStateRow.__table__.c.scope == bindparam("b_scope"), RuleStateRow.__table__.c.rule_id == bindparam("b_rule_id"),
-    RuleStateRow.__table__.c.ticket_key == bindparam("b_ticket_key"))
+_GET_STATE = select(_STATES).where(
+    _STATES.c.scope == bindparam("b_scope"), _STATES.c.rule_id == bindparam("b_rule_id"),
+    _STATES.c.ticket_key == bindparam("b_ticket_key"))
 _GET_STATE_FOR_UPDATE = _GET_STATE.with_for_update()
-_GET_TIMER = select(TimerRow.__table__).where(TimerRow.__table__.c.scope == bindparam("b_scope"),
-                                              TimerRow.__table__.c.timer_id == bindparam("b_timer_id"))
+_GET_TIMER = select(_TIMERS).where(_TIMERS.c.scope == bindparam("b_scope"),
+                                              _TIMERS.c.timer_id == bindparam("b_timer_id"))
 _DUE: dict[int, Any] = {}  # by limit
 
 
@@ -596,6 +601,14 @@ class SettableClock(Protocol):
     def set(self, moment: datetime) -> None: ...
 
 
+@typing.overload
+def _aware(value: datetime) -> datetime: ...
+
+
+@typing.overload
+def _aware(value: datetime | None) -> datetime | None: ...
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:  # SQLite returns naive datetimes
         return value.replace(tzinfo=UTC)
@@ -611,13 +624,13 @@ def _parse(value: Any) -> datetime | None:
     return _aware(datetime.fromisoformat(value)) if isinstance(value, str) else None
 
 
-def _state(row: RuleStateRow) -> RuleState:
+def _state(row: Any) -> RuleState:  # an ORM row or a Core row of the table
     return RuleState(rule_id=row.rule_id, ticket_key=row.ticket_key, stage=row.stage, data=dict(row.data or {}),
                      history=tuple(row.history or ()), created_at=_aware(row.created_at),
                      updated_at=_aware(row.updated_at))
 
 
-def _timer(row: TimerRow) -> Timer:
+def _timer(row: Any) -> Timer:  # an ORM row or a Core row of the table
     return Timer(timer_id=row.timer_id, rule_id=row.rule_id, ticket_key=row.ticket_key, name=row.name,
                  due_at=_aware(row.due_at), status=row.status, data=dict(row.data or {}),
                  fired_at=_aware(row.fired_at), fire_count=row.fire_count or 0)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache, partial
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import (
@@ -43,6 +43,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     create_engine,
@@ -50,6 +51,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -289,17 +291,17 @@ class Store:
             return list(s.scalars(query).all())
 
 
-_INSERT_TRACE = insert(TraceRow.__table__)
+#: The tables of the ORM classes, typed for Core statements.
+_TRACES = cast(Table, TraceRow.__table__)
+_APPLIED = cast(Table, AppliedEffectRow.__table__)
+_INSERT_TRACE = insert(_TRACES)
 
 
 @cache
 def _insert_applied(dialect: str) -> Any:  # a dialect-specific Insert, made once
     """INSERT … ON CONFLICT DO NOTHING: another worker may have recorded the same key first."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(AppliedEffectRow.__table__).on_conflict_do_nothing(index_elements=["scope", "effect_key"])
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(_APPLIED).on_conflict_do_nothing(index_elements=["scope", "effect_key"])
 
 
 def executemany(conn: Connection, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -321,7 +323,7 @@ def _sqlite_plan(statement: Any, keys: tuple[str, ...], dialect: Dialect) -> tup
     """``statement`` compiled for rows with ``keys``: its SQL, and for each ``?`` the key of its value and what
     converts a column of them: the bind processor of its type, a DateTime's replaced by :func:`_sqlite_datetimes`."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    fields = []
+    fields: list[tuple[str, Callable[[Iterable[Any]], Iterable[Any]]]] = []
     for key in compiled.positiontup:
         type_ = compiled.binds[key].type
         process = type_.dialect_impl(dialect).bind_processor(dialect)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import typing
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,7 +39,7 @@ log = logging.getLogger("bot.cli.main")
 class OneLineErrors(TyperGroup):
     """A command group whose commands end in one line and exit 2 on any error a user can meet."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click privately)
         token = _database_url.set(None)
         try:
             return super().invoke(ctx)
@@ -97,6 +98,14 @@ def masked_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL: mask what looks like user:password@
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+@typing.overload
+def ticket_key(value: str) -> str: ...
+
+
+@typing.overload
+def ticket_key(value: None) -> None: ...
 
 
 def ticket_key(value: str | None) -> str | None:

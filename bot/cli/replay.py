@@ -41,9 +41,7 @@ def _rules(settings: Settings) -> list[BoundRule]:
 def _jira(settings: Settings):  # noqa: ANN202 - the adapter type is imported lazily
     from bot.trackers.jira.adapter import JiraTracker
 
-    jira = settings.require_jira()
-    return JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
-                       max_retries=jira.max_retries)
+    return JiraTracker.from_settings(settings.require_jira())
 
 
 # dry-run -------------------------------------------------------------------------------

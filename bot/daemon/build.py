@@ -52,8 +52,7 @@ def _memory_site(setting: str, clock: Clock) -> tuple[Tracker, Callable[[], User
 def _jira(settings: Settings) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:
 
     jira = settings.require_jira()
-    tracker = JiraTracker(url=str(jira.url), email=jira.email, api_token=jira.api_token.get_secret_value(),
-                          max_retries=jira.max_retries)
+    tracker = JiraTracker.from_settings(jira)
     if jira.bot_account_id:
         bot = User(account_id=jira.bot_account_id)
         def bot_user() -> (User | None):

@@ -25,9 +25,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.clock import Clock
@@ -151,8 +152,9 @@ class Guards:
         """Lift every pause of a rule (whole and per ticket); its caps count afresh from now."""
         now = self.clock.now()
         with self.store.session() as s, s.begin():
-            lifted = s.execute(update(RulePauseRow).where(
-                RulePauseRow.rule_id == rule_id, RulePauseRow.resumed_at.is_(None)).values(resumed_at=now)).rowcount
+            result = s.execute(update(RulePauseRow).where(
+                RulePauseRow.rule_id == rule_id, RulePauseRow.resumed_at.is_(None)).values(resumed_at=now))
+            lifted = cast(CursorResult[Any], result).rowcount
             if not lifted:  # still record the moment: caps count from here
                 s.add(RulePauseRow(rule_id=rule_id, ticket_key=WHOLE_RULE, reason="resumed while not paused",
                                    by="admin", paused_at=now, resumed_at=now))

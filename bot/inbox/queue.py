@@ -60,6 +60,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
@@ -238,7 +239,10 @@ class _GroupCommit:
             else:
                 future.set_result(pending.inserted)
 
-        pending = _Pending(values, on_done=lambda: loop.call_soon_threadsafe(resolve))
+        def on_done() -> None:
+            loop.call_soon_threadsafe(resolve)
+
+        pending = _Pending(values, on_done=on_done)
         self._ensure_thread()
         self._queue.put(pending)
         return await future
@@ -381,7 +385,7 @@ class Inbox:
         self._wake = threading.Condition()
         self._claim_lock = threading.Lock()  # in-process claimers take turns; CAS guards across replicas
         self._queries = self._claim_queries()
-        self._writer = _GroupCommit(engine, self._insert_ignoring_duplicates())
+        self._writer: _GroupCommit | _IntakeWriter = _GroupCommit(engine, self._insert_ignoring_duplicates())
         self._insert_many = self._insert_ignoring_duplicates(returning=False)
         #: Set by :meth:`receive_through`: where this process's adds are committed.
         self.intake: IntakeFile | None = None
@@ -459,10 +463,11 @@ class Inbox:
         )
 
     def _insert_ignoring_duplicates(self, *, returning: bool = True):  # noqa: ANN202 - dialect-specific Insert
+        insert: Callable[..., Any]
         if self._dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            insert = postgresql.insert
         elif self._dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            insert = sqlite.insert
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
             raise RuntimeError(f"unsupported database {self._dialect}")
         # Any unique column (dedup_key, body_digest) makes a repeat a no-op. RETURNING says which

@@ -242,7 +242,8 @@ class BotServices:
         by = decision.get("by") or state.get("decided_by")
         at = decision.get("at") or _iso(state.entered(state.stage))
         if by:
-            verb = {True: "approved", False: "rejected"}.get(decision.get("approved"), state.stage)
+            approved = decision.get("approved")
+            verb = "approved" if approved is True else "rejected" if approved is False else state.stage
             return f"{key} was already {verb} by {by} on {_when(at)}; your {noun} was not recorded."
         bound = self._bound_or_none(state.rule_id)
         waits = (getattr(bound.rule, "decision_waits", None) or {}).get(state.stage) if bound else None

@@ -114,8 +114,9 @@ class SocketMode:
             await session.wait_closed()
             if self._closed or self.client.closed:
                 return
-            if self.client.current_session is session:
-                log.warning("the Slack Socket Mode connection was lost (close code %s)", session.close_code)
+            current = self.client.current_session
+            if current is not None and current is session:
+                log.warning("the Slack Socket Mode connection was lost (close code %s)", current.close_code)
                 self._stop_receiving()  # it would log the closed socket every ping interval until a reconnect
                 self._lost.set()
                 return

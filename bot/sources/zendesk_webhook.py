@@ -241,7 +241,8 @@ def _envelope_comment(event: Mapping[str, Any]) -> Comment | None:
     comment = event.get("comment")
     if not isinstance(comment, Mapping):
         return None
-    author = comment.get("author") if isinstance(comment.get("author"), Mapping) else {}
+    found = comment.get("author")
+    author: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     return Comment(id=_text(comment.get("id")), body=_text(comment.get("body")),
                    author=User(account_id=_text(author.get("id")), display_name=_text(author.get("name"))),
                    internal=not _flag(comment.get("is_public"), True))

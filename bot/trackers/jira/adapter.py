@@ -44,6 +44,7 @@ from jira import JIRA, JIRAError
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Ticket, User
+from bot.settings import ConfigurationError, JiraSettings
 from bot.trackers.base import (
     NotFound,
     Rejected,
@@ -126,6 +127,15 @@ class JiraTracker:
         if library is not None:
             mount(library, adapter)
         self.clear_caches()
+
+    @classmethod
+    def from_settings(cls, settings: JiraSettings) -> JiraTracker:
+        """The adapter ``TICKETBOT_JIRA__*`` describe (a ConfigurationError names the first one missing)."""
+        url, email, token = settings.url, settings.email, settings.api_token
+        if not url or not email or token is None or not token.get_secret_value():
+            missing = "URL" if not url else "EMAIL" if not email else "API_TOKEN"
+            raise ConfigurationError(f"TICKETBOT_JIRA__{missing} is not set (needed to reach Jira)")
+        return cls(url=str(url), email=email, api_token=token.get_secret_value(), max_retries=settings.max_retries)
 
     def __repr__(self) -> str:  # never the token
         return f"JiraTracker({self._server!r})"
