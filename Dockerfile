@@ -8,9 +8,10 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 # Dependencies first, so editing the code does not reinstall them.
-COPY pyproject.toml README.md ./
+# Exact versions from requirements.lock (the ones the tests ran with): a rebuild gets the same image.
+COPY pyproject.toml README.md requirements.lock ./
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/python -c "import subprocess, tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; subprocess.run(['/opt/venv/bin/pip', 'install', 'setuptools>=69', *deps], check=True)"
+ && /opt/venv/bin/python -c "import subprocess, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['postgres']; subprocess.run(['/opt/venv/bin/pip', 'install', '-c', 'requirements.lock', 'setuptools>=69', *deps], check=True)"
 COPY bot ./bot
 COPY rules ./rules
 RUN /opt/venv/bin/pip install --no-deps .

@@ -55,6 +55,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from bot.settings import ConfigurationError
+
 LIVE = "live"
 #: The outcome of the record a Slack message gets just before it is sent (see Executor._send).
 SENDING = "sending"
@@ -106,7 +108,12 @@ def is_in_memory(url: str) -> bool:
 
 def make_engine(url: str) -> Engine:
     connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-    engine = create_engine(url, connect_args=connect_args, future=True, json_serializer=_json_serializer)
+    try:
+        engine = create_engine(url, connect_args=connect_args, future=True, json_serializer=_json_serializer)
+    except ModuleNotFoundError as exc:  # the database's driver is an extra: say which
+        extra = " (pip install 'ticketbot[postgres]')" if url.startswith("postgresql") else ""
+        raise ConfigurationError(f"TICKETBOT_DATABASE_URL needs the Python module {exc.name!r}, which is not "
+                                 f"installed{extra}") from None
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")

@@ -267,3 +267,19 @@ def test_the_driver_path_writes_datetimes_as_sqlalchemys_sqlite_datetime_does(va
     dialect = sqlite_dialect.dialect()
     process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
     assert list(_sqlite_datetimes(process, values)) == [process(v) for v in values]
+
+
+def test_a_postgresql_url_without_its_driver_says_which_extra_to_install(monkeypatch):
+    """psycopg is the ``postgres`` extra: without it, one clear line instead of SQLAlchemy's traceback."""
+    import sys
+
+    import pytest
+
+    from bot.settings import ConfigurationError
+    from bot.store import make_engine
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    with pytest.raises(ConfigurationError) as refused:
+        make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    assert str(refused.value) == ("TICKETBOT_DATABASE_URL needs the Python module 'psycopg', which is not installed "
+                                  "(pip install 'ticketbot[postgres]')")
