@@ -404,21 +404,3 @@ def _business(duration: BusinessDuration | str | timedelta) -> BusinessDuration:
     if isinstance(duration, timedelta):
         return BusinessDuration(time=duration)
     return parse_business_duration(duration)
-
-
-# module-level spellings, for callers that hold a calendar ----------------------------------------
-def add_business_time(calendar: BusinessCalendar, start: datetime,
-                      duration: BusinessDuration | str | timedelta) -> datetime:
-    return calendar.add_business_time(start, duration)
-
-
-def business_time_between(calendar: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
-    return calendar.business_time_between(a, b)
-
-
-def is_business_time(calendar: BusinessCalendar, moment: datetime) -> bool:
-    return calendar.is_business_time(moment)
-
-
-def next_business_moment(calendar: BusinessCalendar, moment: datetime) -> datetime:
-    return calendar.next_business_moment(moment)

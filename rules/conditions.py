@@ -40,10 +40,6 @@ def one_of(name: str, observed: Any, allowed: Iterable[Any]) -> Verdict:
     return Verdict(name, observed in allowed, observed, allowed)
 
 
-def is_true(name: str, observed: bool, note: str = "") -> Verdict:
-    return Verdict(name, bool(observed), observed, True, note)
-
-
 _LABEL_SEPARATORS = r"[ \t]*(?::|-|–|—|=|\|)?[ \t]*(?:\r?\n[ \t]*)*"
 _BULLET = r"(?:^|\n)[ \t]*(?:[-*•·>#|]+|\d+[.)])?[ \t]*(?:\*\*|\*|_)?"
 

@@ -417,9 +417,6 @@ class Flow:
                 f"{cfg.find_config_ticket_attempts})")])
 
     # shared helpers ----------------------------------------------------------------------
-    def is_onboarding_subject(self) -> bool:
-        return normalize_text(self.ticket.summary) == normalize_text(self.cfg.subject)
-
     def is_from_approver(self, person: User | None) -> bool:
         if person is None:
             return False

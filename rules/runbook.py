@@ -56,7 +56,6 @@ from bot.calendar import BusinessCalendar, BusinessDuration, Delay
 from bot.check import Requirement, Touch
 from bot.config import Duration, RuleBlock
 from bot.effects import (
-    AddWatcher,
     CancelTimer,
     CreateTicket,
     Effect,
@@ -436,9 +435,6 @@ class Acts:
 
     def set_field(self, name: str, field_name: str, value: Any) -> Effect:
         return SetField(**self._kw(name), field=field_name, value=value)
-
-    def watcher(self, name: str, email: str) -> Effect:
-        return AddWatcher(**self._kw(name), email=email)
 
     def link(self, name: str, link_type: str, inward_key: str, outward_key: str) -> Effect:
         return LinkTickets(**self._kw(name), link_type=link_type, inward_key=inward_key, outward_key=outward_key)

@@ -21,10 +21,6 @@ from bot.calendar import (
     BusinessDuration,
     BusinessTime,
     Delay,
-    add_business_time,
-    business_time_between,
-    is_business_time,
-    next_business_moment,
     parse_business_duration,
     parse_delay,
 )
@@ -204,7 +200,7 @@ def test_a_calendar_without_any_working_time_says_so() -> None:
 ])
 def test_is_business_time_in_new_york(moment: str, expected: bool) -> None:
     assert US.is_business_time(at(US, moment)) is expected
-    assert is_business_time(US, at(US, moment)) is expected
+    assert US.is_business_time(at(US, moment)) is expected
 
 
 def test_is_business_time_reads_the_moment_in_the_calendars_zone() -> None:
@@ -224,7 +220,7 @@ def test_is_business_time_reads_the_moment_in_the_calendars_zone() -> None:
 ])
 def test_next_business_moment_in_new_york(moment: str, expected: str) -> None:
     assert US.next_business_moment(at(US, moment)) == at(US, expected)
-    assert next_business_moment(US, at(US, moment)) == at(US, expected)
+    assert US.next_business_moment(at(US, moment)) == at(US, expected)
 
 
 def test_answers_keep_the_time_zone_they_were_asked_in() -> None:
@@ -250,7 +246,7 @@ def test_answers_keep_the_time_zone_they_were_asked_in() -> None:
 ])
 def test_add_business_time_in_new_york(start: str, duration: str, expected: str) -> None:
     assert US.add_business_time(at(US, start), duration) == at(US, expected)
-    assert add_business_time(US, at(US, start), duration) == at(US, expected)
+    assert US.add_business_time(at(US, start), duration) == at(US, expected)
 
 
 def test_across_the_us_switch_to_summer_time() -> None:
@@ -346,7 +342,7 @@ def test_office_hours_never_touch_the_switch() -> None:
 ])
 def test_business_time_between_in_new_york(a: str, b: str, expected: timedelta) -> None:
     assert US.business_time_between(at(US, a), at(US, b)) == expected
-    assert business_time_between(US, at(US, a), at(US, b)) == expected
+    assert US.business_time_between(at(US, a), at(US, b)) == expected
 
 
 def test_closures_are_days_off() -> None:

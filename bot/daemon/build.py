@@ -6,8 +6,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI
-
 from bot.check import FAILED, MISSING, connect_from_settings, miss_line, run_check
 from bot.clock import Clock, SystemClock
 from bot.daemon.core import Daemon, own_account
@@ -25,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def build_daemon(settings: Settings, *, alert: Callable[[str], None] | None = None,
-                 extensions: Sequence[Callable[[FastAPI], None]] = (), migrate: bool = True) -> Daemon:
+                 migrate: bool = True) -> Daemon:
     """The daemon ``ticketbot run`` serves: Jira from ``TICKETBOT_JIRA__*``, or the testing site."""
     from rules import load_rules  # rules import bot; keep bot importable without them
 
@@ -36,7 +34,7 @@ def build_daemon(settings: Settings, *, alert: Callable[[str], None] | None = No
     else:
         tracker, bot_user, catalog = _jira(settings)
     return Daemon(settings, rules=rules, tracker=tracker, clock=clock, bot_user=bot_user, catalog=catalog,
-                  zendesk_tracker=_zendesk(settings, clock), alert=alert, extensions=extensions, migrate=migrate)
+                  zendesk_tracker=_zendesk(settings, clock), alert=alert, migrate=migrate)
 
 
 def _memory_site(setting: str, clock: Clock) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:

@@ -7,10 +7,9 @@
 
 :class:`Daemon` takes its collaborators (rules, tracker, clock, alert) so tests build it
 around an in-memory site and a virtual clock; :func:`build_daemon` builds it from settings.
-Other areas extend it: ``extensions=[register]`` adds HTTP routes, :meth:`Daemon.add_source`
-lets a new event source (Slack commands, timers) go through the same inbox and workers,
-``daemon.scheduler.add_job(...)`` adds leader-only periodic jobs (those registered by :func:`build_daemon`,
-which the worker process running the scheduler builds too).
+Other areas extend it: ``daemon.app.include_router(...)`` adds HTTP routes (Slack's, see
+:mod:`bot.daemon.slack`), ``daemon.scheduler.add_job(...)`` adds leader-only periodic jobs (those
+registered by :func:`build_daemon`, which the worker process running the scheduler builds too).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from bot.clock import Clock, SystemClock
@@ -99,7 +97,7 @@ class Daemon:
                  bot_user: Callable[[], User | None] = lambda: None,
                  catalog: Callable[[], FieldCatalog | None] = lambda: None,
                  alert: Callable[[str], None] | None = None, notifier: Notifier | None = None,
-                 extensions: Sequence[Callable[[FastAPI], None]] = (), migrate: bool = True) -> None:
+                 migrate: bool = True) -> None:
         self.settings = settings
         #: Slack (TICKETBOT_SLACK__BOT_TOKEN): SlackMessage effects and the guards' alerts go through it.
         self.notifier = notifier if notifier is not None else build_notifier(settings)
@@ -142,7 +140,7 @@ class Daemon:
         self.on_stopped: list[Callable[[], None]] = []
         self.intake = Intake(self.inbox, self.metrics, self.clock, endpoints=self._endpoints())
         self.app = create_app(self.intake, self.metrics, self.health, max_body_bytes=settings.http.max_body_bytes,
-                              on_startup=self.start, on_shutdown=self.stop, extensions=extensions)
+                              on_startup=self.start, on_shutdown=self.stop)
 
     def delegate_processing(self, processes: Sequence[ChildProcess]) -> None:
         """Run the workers in these child processes instead of threads of this one."""
@@ -165,10 +163,6 @@ class Daemon:
         return total
 
     # extension points -------------------------------------------------------------------------
-    def add_source(self, source: Source) -> None:
-        """Let events of another source (``slack``, ``timer``…) be queued and processed like webhooks."""
-        self.handler.sources[source.name] = source
-
     def watched_projects(self) -> set[str]:
         return {p for b in self.rules if b.config.enabled for p in b.rule.watched_projects(b.config)}
 

@@ -1,8 +1,7 @@
 """The HTTP face of ``ticketbot run``: webhooks in, health and metrics out.
 
 ``create_app(...)`` returns the FastAPI app; other areas add their routes with
-``extensions=[register]`` (each ``register(app)`` is called once the core routes exist) or
-``app.include_router(...)`` later, as Slack's ``/slack/events`` will.
+``app.include_router(...)``, as Slack's ``/slack/events`` does (:mod:`bot.daemon.slack`).
 
 Health: ``GET /livez`` is 200 while the process and its event loop answer at all; ``GET /readyz`` is 200
 when the database answers (and, on SQLite, is still the file opened at start), the intake file is
@@ -25,7 +24,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,8 +244,7 @@ def _unavailable(source: str, exc: Exception) -> Reply:
 
 def create_app(intake: Intake, metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], *,
                max_body_bytes: int = 1024 * 1024, on_startup: Callable[[], None] | None = None,
-               on_shutdown: Callable[[], None] | None = None,
-               extensions: Sequence[Callable[[FastAPI], None]] = ()) -> FastAPI:
+               on_shutdown: Callable[[], None] | None = None) -> FastAPI:
     """The ASGI app. ``on_startup``/``on_shutdown`` run in the lifespan (workers, scheduler)."""
 
     @asynccontextmanager
@@ -301,8 +299,6 @@ def create_app(intake: Intake, metrics: Metrics, health: Callable[[], tuple[bool
     async def prometheus() -> Response:
         return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE)
 
-    for extend in extensions:
-        extend(app)
     return app
 
 

@@ -16,11 +16,8 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-from fastapi import FastAPI
 
 from bot.daemon.build import build_daemon, check_names_at_start
 from bot.daemon.metrics import Metrics, api_counts
@@ -39,9 +36,9 @@ STATUS_EVERY = 1.0  # seconds between the child's status reports (metrics, in-fl
 STALE_AFTER = 15.0  # a status older than this means the child is stuck
 
 
-def _child_main(settings: Any, wake: Any, status_path: str, alert_factory: Any, runs_scheduler: bool = False) -> None:
+def _child_main(settings: Any, wake: Any, status_path: str, runs_scheduler: bool = False) -> None:
     """Entry point of the spawned worker process (module-level so it pickles)."""
-    serve_worker_process(settings, wake, Path(status_path), alert_factory, runs_scheduler=runs_scheduler)
+    serve_worker_process(settings, wake, Path(status_path), runs_scheduler=runs_scheduler)
 
 
 class WorkerProcess:
@@ -52,14 +49,13 @@ class WorkerProcess:
     a dead child's claims are reclaimed by the next one (same host, dead pid).
     """
 
-    def __init__(self, settings: Any, status_path: Path, *, alert_factory: Callable[[Any], Any] | None = None,
-                 restart_delay: float = 1.0, runs_scheduler: bool = False) -> None:
+    def __init__(self, settings: Any, status_path: Path, *, restart_delay: float = 1.0,
+                 runs_scheduler: bool = False) -> None:
         self.settings = settings
         self.status_path = status_path
         #: This child (one per ``ticketbot run``) also stands for leader and runs its jobs: polls, the
         #: timer sweep, inbox housekeeping; the HTTP process then does nothing but acknowledge.
         self.runs_scheduler = runs_scheduler
-        self.alert_factory = alert_factory
         self.restart_delay = restart_delay
         self.restarts = 0
         self._proc: Any = None
@@ -78,8 +74,7 @@ class WorkerProcess:
         reader, writer = context.Pipe(duplex=False)
         os.set_blocking(writer.fileno(), False)  # waking must never block an acknowledgement
         self._proc = context.Process(target=_child_main, name="ticketbot-worker",
-                                     args=(self.settings, reader, str(self.status_path), self.alert_factory,
-                                           self.runs_scheduler))
+                                     args=(self.settings, reader, str(self.status_path), self.runs_scheduler))
         self._proc.start()
         reader.close()
         self._writer, self._started_at = writer, time.monotonic()
@@ -162,13 +157,11 @@ def write_status(path: Path, pool: WorkerPool, metrics: Metrics, adapters: dict[
     os.replace(tmp, path)
 
 
-def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
-        extensions: Sequence[Callable[[FastAPI], None]] = ()) -> None:
+def run(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT: uvicorn stops accepting, finishes requests, then the lifespan
     shutdown lets workers finish their events; whatever was not started stays in the inbox.
 
-    ``alert_factory(settings)`` builds the admin alert (Slack) in whichever process runs the
-    guards; it must be a module-level function (it is sent to the worker processes).
+    Admin alerts go to Slack's admin channel from whichever process raises them (each builds its notifier).
     """
     import shutil
     import tempfile
@@ -176,7 +169,7 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
     import uvicorn
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
-    daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, extensions=extensions)
+    daemon = build_daemon(settings)
     check_names_at_start(settings, daemon.rules, daemon.guards.alert)  # --strict: refuses on a missing name
     mount_slack(daemon)  # /slack/events and Socket Mode when TICKETBOT_SLACK__BOT_TOKEN is set
     status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
@@ -185,7 +178,7 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
         if spool is not None:  # SQLite: webhooks are committed to a file the workers never lock (bot/inbox/spool.py)
             daemon.inbox.receive_through(IntakeFile(spool))
         daemon.delegate_processing([  # the first also runs the leader's jobs: this process only acknowledges
-            WorkerProcess(settings, status_dir / f"worker-{i}.json", alert_factory=alert_factory, runs_scheduler=i == 0)
+            WorkerProcess(settings, status_dir / f"worker-{i}.json", runs_scheduler=i == 0)
             for i in range(settings.worker.processes)])
     config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=30)
@@ -198,8 +191,7 @@ def run(settings: Settings, *, alert_factory: AlertFactory | None = None,
     uvicorn.Server(config).run()
 
 
-def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
-                         alert_factory: AlertFactory | None, *, runs_scheduler: bool = False) -> None:
+def serve_worker_process(settings: Settings, wake: Any, status_path: Path, *, runs_scheduler: bool = False) -> None:
     """The worker child: claim and process inbox events until SIGTERM or until the parent is gone; with
     ``runs_scheduler``, also stand for leader and run its jobs (polls, timer sweep, housekeeping)."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -207,7 +199,7 @@ def serve_worker_process(settings: Settings, wake: Any, status_path: Path,
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
-    daemon = build_daemon(settings, alert=alert_factory(settings) if alert_factory else None, migrate=False)
+    daemon = build_daemon(settings, migrate=False)
     spool = intake_path(settings.database_url)
     intake = IntakeFile(spool) if spool is not None else None
     if intake is not None:
@@ -273,6 +265,3 @@ def _relay_wakeups(wake: Any, inbox: Inbox, stop: threading.Event, intake: Intak
 #: Seconds a worker process waits after a wake-up before it moves new webhooks from the intake file.
 MOVE_GATHER = 0.02
 
-
-# from settings -----------------------------------------------------------------------------------
-AlertFactory = Callable[[Settings], Callable[[str], None] | None]

@@ -1,4 +1,4 @@
-"""Periodic jobs (the poll, inbox sweeps, later the approval timers), run by the leader only.
+"""Periodic jobs (the polls, the timer sweep, inbox housekeeping), run by the leader only.
 
 Register jobs at any time with :meth:`Scheduler.add_job`; they run while this process is
 the leader (see :mod:`bot.inbox.leader`) and stop when it is not. Underneath is APScheduler 3's

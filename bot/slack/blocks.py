@@ -20,7 +20,6 @@ _BUTTONS: dict[str, dict[str, str]] = {
     "reject": {"action_id": REJECT_ACTION, "label": "Reject", "style": "danger"},
 }
 #: The values ``SlackMessage.actions`` may hold.
-KNOWN_ACTIONS = frozenset(_BUTTONS)
 
 
 def section(mrkdwn: str, block_id: str = TEXT_BLOCK) -> dict[str, Any]:

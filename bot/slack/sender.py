@@ -249,9 +249,3 @@ def build_notifier(settings: Settings) -> SlackNotifier | None:
     if not slack_enabled(settings):
         return None
     return SlackNotifier.from_settings(settings.slack)
-
-
-def slack_alert(settings: Settings) -> Callable[[str], None] | None:
-    """An ``AlertFactory`` (module-level, so it can be sent to worker processes): the admin channel."""
-    notifier = build_notifier(settings)
-    return notifier.alert if notifier is not None else None

@@ -22,7 +22,7 @@ from bot.ops.audit import AuditLog
 from bot.settings import Settings
 from bot.slack.app import socket_mode_handler
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
-from bot.slack.sender import slack_alert
+from bot.slack.sender import build_notifier
 from bot.sources.internal import decode
 from bot.state import StateStore
 from bot.store import LIVE
@@ -126,7 +126,7 @@ def test_the_guards_alerts_go_to_the_admin_channel(daemon, fake_slack):
     [alert] = fake_slack.in_channel("CADMIN")
     assert alert["text"] == (f"ticketbot paused rule {RULE_ID}: paused from Slack by {ADMIN}. "
                              f"Resume with `ticketbot rules resume {RULE_ID}`.")
-    assert slack_alert(Settings()) is None  # no Slack: the guards log alerts instead
+    assert build_notifier(Settings()) is None  # no Slack: the guards log alerts instead
 
 
 # commands ------------------------------------------------------------------------------------------------------
