@@ -80,7 +80,7 @@ from bot.model import (
 )
 from bot.state import RuleState, member
 from bot.text import untrusted, visible
-from rules.conditions import labelled_value, normalize_text, one_of, text_matches
+from rules.runbook.checks import labelled_value, normalize_text, one_of, text_matches
 
 # stages of an onboarding (the rule state of its SS ticket)
 INTAKE = "intake"

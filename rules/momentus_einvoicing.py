@@ -45,28 +45,12 @@ from bot.effects import Effect
 from bot.engine import Verdict
 from bot.model import Ticket
 from bot.text import untrusted
-from rules.runbook import (
-    Acts,
-    Alarm,
-    Alarms,
-    Always,
-    Block,
-    Deadline,
-    Declarations,
-    Facts,
-    FieldIs,
-    Person,
-    Runbook,
-    RunbookConfig,
-    RunbookRule,
-    Stage,
-    StatusIn,
-    all_of,
-    email_of,
-    kind_is,
-    one_line,
-    per_config,
-)
+from rules.runbook.acts import Acts
+from rules.runbook.checks import Always, Facts, FieldIs, StatusIn, all_of, email_of, kind_is
+from rules.runbook.config import Alarms, Block, Person, RunbookConfig
+from rules.runbook.declarations import Declarations
+from rules.runbook.machine import Alarm, Deadline, Runbook, Stage, one_line, per_config
+from rules.runbook.rule import RunbookRule
 
 
 class Fields(Block):

@@ -41,30 +41,12 @@ from bot.engine import Evaluation, RuleContext, Verdict
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
-from rules.conditions import normalize_text
-from rules.runbook import (
-    Acts,
-    Alarm,
-    Alarms,
-    Always,
-    Checklist,
-    Children,
-    Deadline,
-    Declarations,
-    Facts,
-    FieldFilled,
-    Person,
-    Runbook,
-    RunbookConfig,
-    RunbookRule,
-    Stage,
-    delay_text,
-    email_of,
-    kind_is,
-    one_line,
-    per_config,
-    ticket_kind,
-)
+from rules.runbook.acts import Acts
+from rules.runbook.checks import Always, Checklist, Facts, FieldFilled, email_of, kind_is, normalize_text, ticket_kind
+from rules.runbook.config import Alarms, Person, RunbookConfig
+from rules.runbook.declarations import Declarations
+from rules.runbook.machine import Alarm, Children, Deadline, Runbook, Stage, delay_text, one_line, per_config
+from rules.runbook.rule import RunbookRule
 
 #: What each step asks for (the seed's instructions, shortened), by step number - 1.
 GUIDANCE = (

@@ -43,32 +43,22 @@ from bot.engine import Evaluation, RuleContext, Verdict
 from bot.model import Event, Ticket
 from bot.text import untrusted
 from bot.trackers.base import TrackerError
-from rules.conditions import normalize_text
-from rules.runbook import (
-    Acts,
-    Alarm,
-    Alarms,
+from rules.runbook.acts import Acts
+from rules.runbook.checks import (
     Always,
-    Block,
     Checklist,
     Child,
-    Children,
-    Deadline,
-    Declarations,
     Facts,
-    Person,
-    Runbook,
-    RunbookConfig,
-    RunbookRule,
-    Stage,
     StatusIn,
     all_of,
-    delay_text,
     email_of,
-    one_line,
-    per_config,
+    normalize_text,
     ticket_kind,
 )
+from rules.runbook.config import Alarms, Block, Person, RunbookConfig
+from rules.runbook.declarations import Declarations
+from rules.runbook.machine import Alarm, Children, Deadline, Runbook, Stage, delay_text, one_line, per_config
+from rules.runbook.rule import RunbookRule
 
 
 class Step(Block):

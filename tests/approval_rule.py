@@ -23,7 +23,7 @@ from bot.model import (
     Event,
     Ticket,
 )
-from rules.conditions import equals, one_of
+from rules.runbook.checks import equals, one_of
 
 RULE_ID = "approval_test"
 AWAITING = "awaiting_approval"

@@ -1,4 +1,4 @@
-"""rules/conditions.py and bot/text.py: verdicts and the texts rules read and write, cached where pure."""
+"""rules/runbook/checks.py (the condition helpers) and bot/text.py: verdicts and the texts rules read and write, cached where pure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from bot.engine import Verdict, all_passed
 from bot.text import BACKSLASH, untrusted, visible
-from rules.conditions import labelled_value, text_matches
+from rules.runbook.checks import labelled_value, text_matches
 
 MARKUP = "[]{}|!~^<>@#*_+`"
 

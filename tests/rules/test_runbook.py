@@ -1,4 +1,4 @@
-"""rules/runbook.py: conditions, alarm schedules and the stage machine, on plain values (no store)."""
+"""rules/runbook/: conditions, alarm schedules and the stage machine, on plain values (no store)."""
 
 from __future__ import annotations
 
@@ -19,30 +19,24 @@ from bot.model import (
     User,
 )
 from bot.state import RuleState
-from rules.runbook import (
-    Acts,
-    Alarms,
+from rules.runbook.acts import Acts
+from rules.runbook.checks import (
     Always,
     Checklist,
     Child,
-    Children,
     Commented,
-    Deadline,
     Facts,
     FieldFilled,
     FieldIs,
     Labelled,
-    Person,
-    Runbook,
-    Stage,
     StatusIn,
     all_of,
     any_of,
-    delay_text,
     email_of,
-    foreign_timer,
     items_of,
 )
+from rules.runbook.config import Alarms, Person
+from rules.runbook.machine import Children, Deadline, Runbook, Stage, delay_text, foreign_timer
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
 RULE = "toy"

@@ -1,0 +1,78 @@
+"""What a stage or an alarm does: effects with stable keys (Acts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypedDict
+
+from bot.effects import (
+    CreateTicket,
+    Effect,
+    InternalComment,
+    LinkTickets,
+    SetField,
+    SlackMessage,
+    Transition,
+)
+from rules.runbook.checks import (
+    Facts,
+)
+
+#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
+from rules.runbook.config import Person
+
+
+# actions ---------------------------------------------------------------------------------------------
+class _Keyed(TypedDict):
+    """What names an effect: its rule, its ticket and its step."""
+
+    rule_id: str
+    ticket_key: str
+    step: str
+
+
+class Acts:
+    """Builds the effects of one action group (a stage entry, an alarm) with unique, stable steps.
+
+    Every effect's step is ``<prefix>:<name>``; ``on(key)`` gives the same builder for another
+    ticket (a child task). Messages to people go to Slack; comments are always internal.
+    """
+
+    def __init__(self, rule_id: str, ticket_key: str, prefix: str) -> None:
+        self.rule_id, self.ticket_key, self.prefix = rule_id, ticket_key, prefix
+
+    def on(self, ticket_key: str) -> Acts:
+        return Acts(self.rule_id, ticket_key, self.prefix)
+
+    def _kw(self, name: str) -> _Keyed:
+        return {"rule_id": self.rule_id, "ticket_key": self.ticket_key, "step": f"{self.prefix}:{name}"}
+
+    def comment(self, name: str, body: str, mentions: Iterable[str] = ()) -> Effect:
+        return InternalComment(**self._kw(name), body=body, mentions=tuple(m for m in mentions if m))
+
+    def slack(self, name: str, text: str, *, to: Person | None = None, email: str = "", channel: str = "",
+              alert: bool = False) -> Effect:
+        """To a person (``to`` or ``email``), a channel, or (``alert``, or nobody given) the admin channel."""
+        email = to.email if to else email
+        slack_user = (to.slack_user or "") if to else ""
+        alert = alert or not (email or slack_user or channel)
+        return SlackMessage(**self._kw(name), text=text, user_email=email, slack_user=slack_user, channel=channel,
+                            alert=alert)
+
+    def create(self, name: str, *, project: str, issue_type: str, summary: str, description: str = "",
+               fields: Mapping[str, Any] | None = None) -> Effect:
+        return CreateTicket(**self._kw(name), project=project, issue_type=issue_type, summary=summary,
+                            description=description, field_values=dict(fields or {}))
+
+    def transition(self, name: str, status: str, resolution: str = "") -> Effect:
+        return Transition(**self._kw(name), status=status, resolution=resolution)
+
+    def set_field(self, name: str, field_name: str, value: Any) -> Effect:
+        return SetField(**self._kw(name), field=field_name, value=value)
+
+    def link(self, name: str, link_type: str, inward_key: str, outward_key: str) -> Effect:
+        return LinkTickets(**self._kw(name), link_type=link_type, inward_key=inward_key, outward_key=outward_key)
+
+
+#: A stage's entry actions: (facts, acts) -> effects.
+EntryActions = Callable[[Facts, Acts], list[Effect]]

@@ -1,0 +1,70 @@
+"""The runbook block every runbook rule's config extends: people, alarms, the project."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.calendar import BusinessDuration, Delay
+from bot.config import Duration, RuleBlock
+
+#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
+
+
+#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
+REMINDER_CAP = 50
+
+
+# config pieces shared by runbook rules ---------------------------------------------------------------
+class Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Person(Block):
+    """Someone the runbook tells things: by e-mail on the tracker, by Slack id (else looked up by e-mail)."""
+
+    email: str
+    slack_user: str | None = None
+
+
+class Alarms(Block):
+    """When a deadline rings, counted from the moment its start stage is entered.
+
+    ``due``: the first ring (the follow-up, the first check, the target). ``warn_before``: warnings
+    that long before ``due`` (wall-clock durations). ``remind_every``: rings again after ``due``,
+    at most ``max_reminders`` times (repeats after the first ring; unset: until the escalation, at
+    most :data:`REMINDER_CAP`), and only before ``escalate_after``. ``escalate_after``: one last ring,
+    counted from the start, when it falls after ``due``. Delays take business time (``5 business days``,
+    ``16bh``) through the rule's calendar, or wall-clock time (``48h``, ``60d``).
+    """
+
+    due: Delay
+    warn_before: list[Duration] = Field(default_factory=list)
+    remind_every: Delay | None = None
+    max_reminders: int | None = Field(default=None, ge=0)
+    escalate_after: Delay | None = None
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Alarms:
+        for name in ("due", "remind_every", "escalate_after"):
+            value = getattr(self, name)
+            if value is not None and _is_zero(value):
+                raise ValueError(f"{name} must be longer than zero")
+        return self
+
+
+def _is_zero(value: timedelta | BusinessDuration) -> bool:
+    return value.is_zero if isinstance(value, BusinessDuration) else value <= timedelta(0)
+
+
+class RunbookConfig(RuleBlock):
+    """What every runbook rule's block has: the tracker its project lives on, and the project.
+
+    ``tracker``: ``jira`` (a project key) or ``zendesk`` (a group name); it decides where ``ticketbot
+    check`` resolves the block's names and how the kinds of ticket are found (:func:`ticket_kind`).
+    """
+
+    tracker: Literal["jira", "zendesk"] = "jira"
+    project: str
