@@ -17,8 +17,6 @@ from bot.effects import (
 from rules.runbook.checks import (
     Facts,
 )
-
-#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 from rules.runbook.config import Person
 
 

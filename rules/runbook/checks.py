@@ -1,6 +1,5 @@
 """One vocabulary of conditions: what a runbook looks at (Facts) and the checks that explain themselves."""
 
-#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 from __future__ import annotations
 
 import functools

@@ -11,9 +11,6 @@ from bot.calendar import BusinessDuration, Delay
 from bot.config import Duration, RuleBlock
 
 #: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
-
-
-#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 REMINDER_CAP = 50
 
 

@@ -9,8 +9,6 @@ from bot.check import Requirement, Touch
 from rules.runbook.checks import (
     ZENDESK_TICKET_TYPES,
 )
-
-#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 from rules.runbook.config import Person, RunbookConfig
 from rules.runbook.machine import (
     Runbook,

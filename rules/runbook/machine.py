@@ -27,8 +27,6 @@ from rules.runbook.checks import (
     Check,
     Facts,
 )
-
-#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 from rules.runbook.config import REMINDER_CAP, Alarms, RunbookConfig
 
 

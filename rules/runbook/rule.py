@@ -11,8 +11,6 @@ from rules.runbook.checks import (
     Facts,
     text_matches,
 )
-
-#: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 from rules.runbook.config import RunbookConfig
 from rules.runbook.declarations import Declarations
 from rules.runbook.machine import (
