@@ -1,4 +1,4 @@
-"""rules/runbook/checks.py (the condition helpers) and bot/text.py: verdicts and the texts rules read and write, cached where pure."""
+"""The condition helpers (rules/runbook/checks.py) and bot/text.py: verdicts and the texts rules read and write."""
 
 from __future__ import annotations
 
