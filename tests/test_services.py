@@ -307,7 +307,7 @@ def test_why_shows_the_latest_traces_with_observed_and_expected(bot: Bot) -> Non
     assert bot.services.why("SS-1") == "No trace for SS-1: no event for it has been evaluated."
     bot.created()
     text = bot.services.why("SS-1")
-    assert "*2026-11-02 09:00 UTC* ticket.created\n• approval_test: matched" in text
+    assert "*2026-11-02 09:00 UTC* ticket.created\n• `approval_test`: matched" in text  # as dry-run shows a rule
     assert "✓ project: observed 'SS', expected 'SS'" in text
     assert "→ applied: state: stage = 'awaiting_approval', requested_of = 'approver@acme.test'" in text
 

@@ -20,10 +20,10 @@ from bot.cli.common import (
 )
 from bot.clock import SystemClock
 from bot.engine import BoundRule
-from bot.executor import WOULD_APPLY
 from bot.model import MANUAL, Event
+from bot.ops.report import applied_count, from_report, from_trace, rule_lines, timeline_lines
 from bot.pipeline import Processor, ProcessReport
-from bot.replay import Replay, read_records
+from bot.replay import Replay, Step, read_records
 from bot.settings import ConfigurationError, Settings
 from bot.store import Store
 from bot.trackers.base import TrackerError
@@ -70,29 +70,10 @@ def dry_run(key: str, config: ConfigOption = None,
 def print_report(report: ProcessReport, *, indent: str = "") -> None:
     """A human account of one event: per rule, its verdicts and each effect's fate."""
     if report.skipped:
-        out.print(f"{indent}[dim]skipped: {escape(str(report.skipped))}[/dim]")
-    for rule in report.rules:
-        ev = rule.result.evaluation
-        head = (
-            "[red]ERROR[/red]"
-            if rule.result.error
-            else ("[green]fired[/green]" if ev.effects else "[dim]no action[/dim]")
-        )
-        out.print(f"{indent}{escape(rule.rule_id)}: {head}")
-        for verdict in ev.verdicts:
-            mark = "[green]✓[/green]" if verdict.passed else "[yellow]✗[/yellow]"
-            out.print(f"{indent}  {mark} " + escape(
-                f"{verdict.name}: observed {verdict.observed!r}, expected {verdict.expected!r}"
-                + (f" ({verdict.note})" if verdict.note else "")))
-        for note in ev.notes:
-            out.print(f"{indent}  [dim]note: {escape(str(note))}[/dim]")
-        if rule.result.error:
-            out.print(f"{indent}  [red]{escape(str(rule.result.error))}[/red]")
-        for outcome in rule.outcomes:
-            colour = {"applied": "green", WOULD_APPLY: "cyan", "failed": "red"}.get(outcome.status, "dim")
-            detail = f" — {outcome.detail}" if outcome.detail else ""
-            out.print(f"{indent}  → [{colour}]{escape(outcome.status)}[/{colour}] "
-                      + escape(f"{outcome.effect.describe()}{detail}"))
+        out.print(f"{indent}skipped: {report.skipped}", markup=False, style="dim")
+    for account in from_report(report):
+        for line in rule_lines(account, indent=f"{indent}  ", heading=f"{indent}{{rule}}: {{head}}", full_error=True):
+            out.print(line, markup=False)
 
 
 # replay --------------------------------------------------------------------------------
@@ -128,7 +109,7 @@ def replay(
         out.print_json(data={"scope": scope, "steps": [s.as_dict() for s in steps],
                              "changes": player.log})
     else:
-        applied = sum(1 for s in steps for o in s.report.outcomes if o.status == "applied")
+        applied = sum(applied_count(from_report(s.report)) for s in steps)
         out.print(f"\n{len(steps)} events replayed, {applied} effects applied, "
                   f"{len(player.log)} changes on the site (scope {scope}; "
                   f"`ticketbot why KEY` shows the traces).")
@@ -149,26 +130,11 @@ def _site(path: Path) -> Site:
                                  "see examples/*/site.yaml)") from None
 
 
-def _print_step(step) -> None:  # noqa: ANN001 - bot.replay.Step
+def _print_step(step: Step) -> None:
     e = step.event
-    out.print(f"[bold]{e.occurred_at:%Y-%m-%d %H:%M}[/bold] " + escape(f"{e.source} {e.kind} {e.ticket_key}"))
-    fired = [r for r in step.report.rules if r.outcomes or r.result.error]
-    if not fired:
-        quiet = ", ".join(f"{r.rule_id}: {_first_failed(r)}" for r in step.report.rules) or step.report.skipped
-        out.print(f"  [dim]no action ({escape(str(quiet))})[/dim]")
-    for rule in fired:
-        for outcome in rule.outcomes:
-            out.print("  " + escape(f"{rule.rule_id} → {outcome.status}: {outcome.effect.describe()}"))
-        if rule.result.error:
-            out.print(f"  {escape(rule.rule_id)} → [red]error[/red]: {escape(str(rule.result.error))}")
-
-
-def _first_failed(rule) -> str:  # noqa: ANN001 - bot.pipeline.RuleReport
-    ev = rule.result.evaluation
-    failed = next((v for v in ev.verdicts if not v.passed), None)
-    if failed is None:
-        return ev.notes[0] if ev.notes else "nothing to do"
-    return f"{failed.name} was {failed.observed!r}"
+    out.print(f"{e.occurred_at:%Y-%m-%d %H:%M} {e.source} {e.kind} {e.ticket_key}", markup=False)
+    for line in timeline_lines(from_report(step.report), step.report.skipped):
+        out.print(line, markup=False)
 
 
 # why -----------------------------------------------------------------------------------
@@ -188,21 +154,10 @@ def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scop
                   markup=False)
         return
     for t in traces:
-        out.print(f"[bold]{t.at:%Y-%m-%d %H:%M:%S}[/bold] " + escape(f"[{t.scope}] {t.event_kind} → {t.rule_id}: ")
-                  + ("[red]error[/red]" if t.error else ("matched" if t.matched else "not matched")))
-        for v in t.verdicts:
-            out.print(
-                f"  {'✓' if v['passed'] else '✗'} {v['name']}: observed {v['observed']!r}, expected {v['expected']!r}"
-                + (f" ({v['note']})" if v.get("note") else ""),
-                markup=False,
-            )
-        for note in t.notes:
-            out.print(f"  [dim]note: {escape(str(note))}[/dim]")
-        for e in t.effects:
-            out.print(f"  → {e['outcome']}: {e['summary']}" + (f" — {e['detail']}" if e.get("detail") else ""),
-                      markup=False)
-        if t.error:
-            out.print(f"  [red]{escape(str(t.error))}[/red]")
+        account = from_trace(t)
+        out.print(f"{t.at:%Y-%m-%d %H:%M:%S} [{t.scope}] {t.event_kind} → {t.rule_id}: {account.head}", markup=False)
+        for line in rule_lines(account, indent="  ", heading=None, full_error=True):
+            out.print(line, markup=False)
 
 
 def register(app: typer.Typer) -> None:

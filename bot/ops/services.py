@@ -39,6 +39,7 @@ from bot.model import (
     User,
 )
 from bot.ops.audit import DONE, DUPLICATE, REFUSED, AuditLog
+from bot.ops.report import from_report, from_trace, rule_lines, value_text
 from bot.pipeline import Processor, ProcessReport
 from bot.slack.services import ServiceError, Via
 from bot.sources.internal import SLACK, envelope, system_for_key
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 APPLIED_SHOWN = 10  # last applied effects in a status
 WHY_EVENTS = 3  # events whose traces ``why`` shows
 WHY_TRACES = 60
-VALUE_LIMIT = 200
 
 
 @runtime_checkable
@@ -161,16 +161,7 @@ class BotServices:
             group = [t for t in traces if t.event_id == event_id]
             lines.append(f"*{_when(group[0].at)}* {group[0].event_kind}")
             for t in group:
-                head = "error" if t.error else ("matched" if t.matched else "not matched")
-                lines.append(f"• {t.rule_id}: {head}")
-                lines += [f"    {_verdict_line(v)}" for v in t.verdicts]
-                lines += [f"    note: {note}" for note in t.notes]
-                lines += [
-                    f"    → {e.get('outcome')}: {e.get('summary')}" + (f" — {e['detail']}" if e.get("detail") else "")
-                    for e in t.effects
-                ]
-                if t.error:
-                    lines.append(f"    {t.error.strip().splitlines()[-1]}")
+                lines += rule_lines(from_trace(t))
         return "\n".join(lines)
 
     # dry-run ----------------------------------------------------------------------------------------
@@ -407,7 +398,7 @@ def format_status(report: Mapping[str, Any]) -> str:
         if history:
             lines.append(f"    stages: {history}")
         if rule["data"]:
-            lines.append("    record: " + "; ".join(f"{k} = {_value(v)}" for k, v in sorted(rule["data"].items())))
+            lines.append("    record: " + "; ".join(f"{k} = {value_text(v)}" for k, v in sorted(rule["data"].items())))
         if rule["approvers"]:
             lines.append(f"    approvers: {', '.join(rule['approvers'])}")
         if rule["paused"]:
@@ -446,16 +437,8 @@ def format_dry_run(key: str, report: ProcessReport, paused: Mapping[str, str]) -
     lines = [f"*Dry run of {key}* (nothing was written):"]
     if report.skipped:
         lines.append(f"Nothing evaluated: {report.skipped}.")
-    for rule in report.rules:
-        ev = rule.result.evaluation
-        head = "ERROR" if rule.result.error else ("would act" if ev.effects else "no action")
-        lines.append(f"• `{rule.rule_id}`: {head}")
-        lines += [f"    {_verdict_line(v.as_dict())}" for v in ev.verdicts]
-        lines += [f"    note: {note}" for note in ev.notes]
-        if rule.result.error:
-            lines.append(f"    {rule.result.error.strip().splitlines()[-1]}")
-        lines += [f"    → {o.status}: {o.effect.describe()}" + (f" — {o.detail}" if o.detail else "")
-                  for o in rule.outcomes]
+    for account in from_report(report, dry_run=True):
+        lines += rule_lines(account)
     lines += [f"• `{rule_id}`: not evaluated, {why}" for rule_id, why in paused.items()]
     return "\n".join(lines)
 
@@ -465,23 +448,12 @@ def _timer_line(timer: Mapping[str, Any], *, with_ticket: bool = False) -> str:
     return f"{ticket}`{timer['rule']}` {timer['name']}: due {_when(timer['due_at'])} ({timer['due_in']})"
 
 
-def _verdict_line(v: Mapping[str, Any]) -> str:
-    mark = "✓" if v.get("passed") else "✗"
-    note = f" ({v['note']})" if v.get("note") else ""
-    return f"{mark} {v.get('name')}: observed {_value(v.get('observed'))}, expected {_value(v.get('expected'))}{note}"
-
-
 def _pause_text(pause: RulePauseRow) -> str:
     return f"since {_when(pause.paused_at)} ({pause.by}): {pause.reason}"
 
 
 def _step(effect_key: str, rule_id: str, key: str) -> str:
     return effect_key.removeprefix(f"{rule_id}:{key}:")
-
-
-def _value(value: Any) -> str:
-    text = repr(value)  # as `ticketbot why` shows observed and expected values
-    return text if len(text) <= VALUE_LIMIT else text[:VALUE_LIMIT - 1] + "…"
 
 
 def _aware(value: datetime) -> datetime:
