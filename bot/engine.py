@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.config import RuleBlock
 from bot.effects import Effect
 from bot.model import Event, Ticket
+from bot.settings import log_context
 from bot.state import RuleState, StateStore, Timer
 from bot.trackers.base import TrackerReader
 
@@ -198,7 +199,8 @@ class Engine:
                     raise RuntimeError("rule returned effects although a condition failed")
                 results.append(RuleResult(rule_id, evaluation))
             except Exception as exc:  # one rule's failure never stops the others
-                log.exception("rule %s failed on %s", rule_id, event.ticket_key)
+                with log_context(rule_id=rule_id):
+                    log.exception("rule %s failed on %s", rule_id, event.ticket_key)
                 detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 results.append(RuleResult(rule_id, Evaluation(), error=detail))
         return results

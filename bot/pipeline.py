@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.engine import BoundRule, Engine, RuleResult
 from bot.executor import APPLIED, FAILED, REJECTED, Executor, Outcome
 from bot.model import TICKET_DELETED, UNKNOWN, Event, Ticket
+from bot.settings import log_context
 from bot.state import StateStore
 from bot.store import LIVE, Store
 from bot.trackers.base import NotFound, Tracker
@@ -112,7 +113,8 @@ class Processor:
         for result in self.engine.evaluate(event, ticket):
             rule_report = RuleReport(result)
             if result.evaluation.effects:
-                rule_report.outcomes = self.executor.apply(result.evaluation.effects, known=fresh)
+                with log_context(rule_id=result.rule_id):
+                    rule_report.outcomes = self.executor.apply(result.evaluation.effects, known=fresh)
                 if any(o.status == APPLIED for o in rule_report.outcomes):
                     fresh = {}  # the next rule must see the ticket as it is now
                 for outcome in rule_report.outcomes:

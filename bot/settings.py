@@ -6,14 +6,17 @@ see :mod:`bot.config`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -205,6 +208,9 @@ class Settings(BaseSettings):
     dry_run: bool = False
     config: Path = Path("config/ticketbot.yaml")
     log_level: str = "INFO"
+    #: ``text`` (one readable line a record) or ``json`` (JSON lines for a log pipeline, each record of an
+    #: event carrying its ``event_id``, ``ticket_key`` and, within a rule, ``rule_id``).
+    log_format: Literal["text", "json"] = "text"
     slack: SlackSettings = Field(default_factory=SlackSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
@@ -333,3 +339,48 @@ def _dotenv_keys(path: Path) -> list[str]:
         return list(dotenv_values(path, encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return []
+
+
+# logging -----------------------------------------------------------------------------------------------
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: The ids of what the current thread works on (an event, a rule), put on every log record it makes.
+_LOG_IDS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("ticketbot_log_ids", default={})  # noqa: B039
+LOG_IDS = ("event_id", "ticket_key", "rule_id")
+
+
+@contextlib.contextmanager
+def log_context(**ids: str) -> Iterator[None]:
+    """Records logged inside carry these ids (``event_id``, ``ticket_key``, ``rule_id``) as fields."""
+    token = _LOG_IDS.set({**_LOG_IDS.get(), **ids})
+    try:
+        yield
+    finally:
+        _LOG_IDS.reset(token)
+
+
+class _WithIds(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _LOG_IDS.get().items():
+            setattr(record, name, value)
+        return True
+
+
+def configure_logging(settings: Settings, stream: Any = None) -> None:
+    """The process's one logging setup: the level and format the settings name, on stderr.
+
+    Idempotent: a second call (a command that also serves) replaces the handler it installed."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_ticketbot", False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler._ticketbot = True  # type: ignore[attr-defined]
+    if settings.log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                           rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(_WithIds())
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)

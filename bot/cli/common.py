@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import typing
 from contextvars import ContextVar
 from pathlib import Path
@@ -23,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape  # noqa: F401 - for the command modules
 from typer.core import TyperGroup
 
-from bot.settings import ConfigurationError, Settings, load_settings, misspelt_settings
+from bot.settings import ConfigurationError, Settings, configure_logging, load_settings, misspelt_settings
 from bot.trackers.keys import InvalidKey, normalize_key
 
 out = Console(highlight=False, soft_wrap=True)
@@ -125,8 +124,7 @@ def load_cli_settings(config: Path | None = None) -> Settings:
     """
     settings = load_settings(**({"config": config} if config else {}))
     _database_url.set(settings.database_url)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     for warning in misspelt_settings():
         logging.getLogger("bot.settings").warning("%s", warning)
     return settings

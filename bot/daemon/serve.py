@@ -25,7 +25,7 @@ from bot.daemon.slack import mount_slack
 from bot.inbox.queue import Inbox
 from bot.inbox.spool import IntakeFile, intake_path
 from bot.inbox.workers import WorkerPool
-from bot.settings import Settings
+from bot.settings import Settings, configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def run(settings: Settings) -> None:
 def serve_worker_process(settings: Settings, wake: Any, status_path: Path, *, runs_scheduler: bool = False) -> None:
     """The worker child: claim and process inbox events until SIGTERM or until the parent is gone; with
     ``runs_scheduler``, also stand for leader and run its jobs (polls, timer sweep, housekeeping)."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     _yield_the_cpu()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -34,6 +34,7 @@ from bot.inbox.outage import SLACK, Outages, is_outage
 from bot.inbox.queue import IGNORED, Claim, Inbox
 from bot.model import Event
 from bot.pipeline import Processor, ProcessReport
+from bot.settings import log_context
 from bot.sources.base import Source, Undecodable
 from bot.store import LIVE, Store
 from bot.trackers.base import Tracker
@@ -157,7 +158,7 @@ class Handler:
                 return IGNORED, f"no {system} tracker configured"
         self._gate(system, claim)
         seen = _Seen()
-        with self._watching(seen):
+        with log_context(event_id=event.id, ticket_key=event.ticket_key), self._watching(seen):
             with self.store.deferred():  # refusals, traces and effect records of the event: one transaction
                 admission = self.guards.admit(event, self.rules)
                 self.guards.trace_refusals(event, admission)
