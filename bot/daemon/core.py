@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -31,7 +32,7 @@ from bot.daemon.http import (
     jira_verifier,
     zendesk_verifier,
 )
-from bot.daemon.metrics import Metrics, merge_expositions
+from bot.daemon.metrics import Metrics
 from bot.engine import BoundRule
 from bot.inbox.guards import Guards
 from bot.inbox.leader import LeaderElector, lock_for
@@ -81,8 +82,6 @@ class ChildProcess(Protocol):
 
     @property
     def alive(self) -> bool: ...
-
-    def metrics_text(self) -> bytes: ...
 
     def api_counts(self) -> dict[str, dict[str, float]]: ...
 
@@ -142,14 +141,13 @@ class Daemon:
         self.app = create_app(self.intake, self.metrics, self.health, max_body_bytes=settings.http.max_body_bytes,
                               on_startup=self.start, on_shutdown=self.stop)
 
-    def delegate_processing(self, processes: Sequence[ChildProcess]) -> None:
+    def delegate_processing(self, processes: Sequence[ChildProcess], metrics_dir: Path) -> None:
         """Run the workers in these child processes instead of threads of this one."""
         self.worker_processes = list(processes)
         self._scheduler_process = next((p for p in self.worker_processes if p.runs_scheduler), None)
         for process in self.worker_processes:
             self.inbox.on_notify.append(process.wake)
-        self.metrics.foreign_processing = lambda: merge_expositions(
-            [p.metrics_text().decode() for p in self.worker_processes])
+        self.metrics.serve_processing_from(metrics_dir)  # the children write there (multiprocess mode)
         self.metrics.watch(inbox_depth=self.inbox.depth, api_counters=self.handler.trackers,
                            more_api_counts=self._children_api_counts)
 

@@ -3,15 +3,21 @@
 Counters are incremented where things happen (webhook endpoints, workers); values that
 live elsewhere (inbox depth in the database, HTTP calls counted by the tracker adapters)
 are read at scrape time by a collector, so they are never stale.
+
+Worker processes (``ticketbot run``) count through prometheus_client's multiprocess mode: each child
+writes its values to files in ``PROMETHEUS_MULTIPROC_DIR`` (set for the children by
+:func:`bot.daemon.serve.run`), and the HTTP process serves them, summed, beside its own
+(:meth:`Metrics.serve_processing_from`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -28,9 +34,9 @@ ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 class Metrics:
     """Two registries: *ingest* (served by the HTTP process) and *processing* (where workers run).
 
-    When the workers run in a child process, that process renders its processing registry and
-    the HTTP process serves it beside its own (``foreign_processing``): the two never define the
-    same metric, so the texts concatenate into one valid exposition.
+    When the workers run in child processes, their processing metrics reach the HTTP process through
+    prometheus_client's multiprocess files (:meth:`serve_processing_from`): the two registries never
+    define the same metric, so their texts concatenate into one valid exposition.
     """
 
     def __init__(self) -> None:
@@ -76,8 +82,12 @@ class Metrics:
         processing = self.foreign_processing() if self.foreign_processing else generate_latest(self.processing)
         return generate_latest(self.ingest) + processing
 
-    def render_processing(self) -> bytes:
-        return generate_latest(self.processing)
+    def serve_processing_from(self, directory: Path) -> None:
+        """Serve the processing metrics the worker processes write to ``directory`` (multiprocess mode),
+        summed over the processes, instead of this process's own."""
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(directory))
+        self.foreign_processing = lambda: generate_latest(registry)
 
 
 def api_counts(adapters: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -129,36 +139,3 @@ def _total(counter: Any) -> float:
     if isinstance(counter, Mapping):
         return float(sum(counter.values()))
     return 0.0
-
-
-def merge_expositions(texts: list[str]) -> bytes:
-    """Several processes' expositions of the same metrics as one, values summed (``_created`` dropped).
-
-    Summing is right for what worker processes report: counters and histograms.
-    """
-    from prometheus_client.parser import text_string_to_metric_families
-
-    if len(texts) == 1:
-        return texts[0].encode()
-    families: dict[str, tuple[str, str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]] = {}
-    for text in texts:
-        for family in text_string_to_metric_families(text):
-            if family.name.endswith("_created"):
-                continue
-            _, _, samples = families.setdefault(family.name, (family.type, family.documentation, {}))
-            for sample in family.samples:
-                if sample.name.endswith("_created"):
-                    continue
-                key = (sample.name, tuple(sorted(sample.labels.items())))
-                samples[key] = samples.get(key, 0.0) + sample.value
-    lines = []
-    for name, (kind, doc, samples) in families.items():
-        lines += [f"# HELP {name} {doc}", f"# TYPE {name} {kind}"]
-        for (sample_name, labels), value in samples.items():
-            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-            lines.append(f"{sample_name}{{{rendered}}} {value}" if labels else f"{sample_name} {value}")
-    return ("\n".join(lines) + "\n").encode() if lines else b""
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')

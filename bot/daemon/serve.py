@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import multiprocess
+
 from bot.daemon.build import build_daemon, check_names_at_start
-from bot.daemon.metrics import Metrics, api_counts
+from bot.daemon.metrics import api_counts
 from bot.daemon.slack import mount_slack
 from bot.inbox.queue import Inbox
 from bot.inbox.spool import IntakeFile, intake_path
@@ -28,6 +30,9 @@ from bot.inbox.workers import WorkerPool
 from bot.settings import Settings, configure_logging
 
 log = logging.getLogger(__name__)
+
+#: prometheus_client's multiprocess mode: the directory each worker process writes its metric values to.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 # workers in a child process -------------------------------------------------------------------------
 #: Rule processing yields the CPU to webhook acknowledgements when the machine is busy.
@@ -50,13 +55,14 @@ class WorkerProcess:
     """
 
     def __init__(self, settings: Any, status_path: Path, *, restart_delay: float = 1.0,
-                 runs_scheduler: bool = False) -> None:
+                 runs_scheduler: bool = False, metrics_dir: Path | None = None) -> None:
         self.settings = settings
         self.status_path = status_path
         #: This child (one per ``ticketbot run``) also stands for leader and runs its jobs: polls, the
         #: timer sweep, inbox housekeeping; the HTTP process then does nothing but acknowledge.
         self.runs_scheduler = runs_scheduler
         self.restart_delay = restart_delay
+        self.metrics_dir = metrics_dir  # prometheus_client's multiprocess files of the children
         self.restarts = 0
         self._proc: Any = None
         self._writer: Any = None
@@ -86,6 +92,8 @@ class WorkerProcess:
             if self._proc is not None and not self._proc.is_alive() and not self._stopping.is_set():
                 log.error("worker process %s exited with %s; restarting in %.0fs", self._proc.pid,
                           self._proc.exitcode, delay)
+                if self.metrics_dir is not None:  # its counts stay; its live gauges (if any) go
+                    multiprocess.mark_process_dead(self._proc.pid, str(self.metrics_dir))
                 if self._stopping.wait(delay):
                     return
                 self.restarts += 1
@@ -131,10 +139,6 @@ class WorkerProcess:
             return time.monotonic() - self._started_at < STALE_AFTER  # still starting
         return time.time() - status["at"] < STALE_AFTER and status.get("threads_alive", False)
 
-    def metrics_text(self) -> bytes:
-        status = self.status()
-        return (status or {}).get("metrics", "").encode()
-
     def api_counts(self) -> dict[str, dict[str, float]]:
         return (self.status() or {}).get("api", {})
 
@@ -146,12 +150,12 @@ class WorkerProcess:
         return (self.status() or {}).get("scheduler") if self.alive else None
 
 
-def write_status(path: Path, pool: WorkerPool, metrics: Metrics, adapters: dict[str, Any],
+def write_status(path: Path, pool: WorkerPool, adapters: dict[str, Any],
                  scheduler: dict[str, Any] | None = None) -> None:
-    """The child's report to the HTTP process: liveness, in-flight count, metrics, its scheduler if it runs
-    one (atomically replaced)."""
+    """The child's report to the HTTP process: liveness, in-flight count, API calls, its scheduler if it runs
+    one (atomically replaced). Its metrics go through prometheus_client's multiprocess files."""
     report = {"pid": os.getpid(), "at": time.time(), "threads_alive": pool.alive, "in_flight": pool.in_flight,
-              "metrics": metrics.render_processing().decode(), "api": api_counts(adapters), "scheduler": scheduler}
+              "api": api_counts(adapters), "scheduler": scheduler}
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(report), encoding="utf-8")
     os.replace(tmp, path)
@@ -177,9 +181,13 @@ def run(settings: Settings) -> None:
         spool = intake_path(settings.database_url)
         if spool is not None:  # SQLite: webhooks are committed to a file the workers never lock (bot/inbox/spool.py)
             daemon.inbox.receive_through(IntakeFile(spool))
+        metrics_dir = status_dir / "metrics"
+        metrics_dir.mkdir()
+        # Read by prometheus_client when the spawned children import it: their values go to files there.
+        os.environ[MULTIPROC_DIR] = str(metrics_dir)
         daemon.delegate_processing([  # the first also runs the leader's jobs: this process only acknowledges
-            WorkerProcess(settings, status_dir / f"worker-{i}.json", runs_scheduler=i == 0)
-            for i in range(settings.worker.processes)])
+            WorkerProcess(settings, status_dir / f"worker-{i}.json", runs_scheduler=i == 0, metrics_dir=metrics_dir)
+            for i in range(settings.worker.processes)], metrics_dir)
     config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=30)
     # Everything loaded so far lives as long as the process: keep it out of the collector's sight, or
@@ -212,7 +220,7 @@ def serve_worker_process(settings: Settings, wake: Any, status_path: Path, *, ru
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         daemon.elector.start()
     parent = os.getppid()
-    report = lambda: write_status(status_path, daemon.workers, daemon.metrics, daemon.handler.trackers,  # noqa: E731
+    report = lambda: write_status(status_path, daemon.workers, daemon.handler.trackers,  # noqa: E731
                                   daemon.scheduler_report() if runs_scheduler else None)
     report()
     while not stop.wait(STATUS_EVERY):
