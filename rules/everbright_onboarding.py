@@ -43,7 +43,7 @@ import re
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from bot.check import Requirement, Touch
 from bot.config import Duration, RuleBlock
@@ -81,6 +81,7 @@ from bot.model import (
 from bot.state import RuleState, member
 from bot.text import untrusted, visible
 from rules.runbook.checks import labelled_value, normalize_text, one_of, text_matches
+from rules.runbook.config import Block, Person
 
 # stages of an onboarding (the rule state of its SS ticket)
 INTAKE = "intake"
@@ -102,16 +103,7 @@ CS_DONE_AGAIN = "cs-done-look-again"  # timer on CS: Done before the approval wa
 DECIDING = (CONFIGURING, AWAITING, REJECTED)  # stages a decision can still come in
 
 
-class _Block(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Person(_Block):
-    email: str
-    slack_user: str | None = None  # Slack member id; looked up by e-mail when empty
-
-
-class Statuses(_Block):
+class Statuses(Block):
     """Workflow status names on the two projects."""
 
     cs_on_hold: str = "On Hold"
@@ -121,7 +113,7 @@ class Statuses(_Block):
     ss_closed: str = "Closed"
 
 
-class LinkTypes(_Block):
+class LinkTypes(Block):
     config_ticket: str = "Relates"
     duplicate: str = "Duplicate"
 
