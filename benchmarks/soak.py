@@ -98,7 +98,7 @@ class Daemon:
     """``ticketbot run`` in its own process group (SIGKILL takes the worker process with it)."""
 
     def __init__(self, work: Path, jira_url: str, slack_url: str, config: Path, bot_account: str) -> None:
-        from tests.daemon.helpers import free_port
+        from tests.support.daemon import free_port
 
         self.port = free_port()
         self.work = work

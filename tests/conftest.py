@@ -1,24 +1,26 @@
-"""Shared fixtures: the demo site, the configured rules, a virtual clock, a real SQLite store."""
+"""Fixtures every folder uses: the demo site, the configured rules, a virtual clock, a real SQLite store, an
+in-process Daemon on a file-backed in-memory site, a throwaway PostgreSQL database. Constants: tests/support."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.clock import VirtualClock
+from bot.daemon.core import Daemon
 from bot.store import Store
 from bot.trackers.memory import MemoryTracker
+from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import Site
 from rules import load_rules
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
-CONFIG = ROOT / "config" / "ticketbot.yaml"
-EVERBRIGHT_ONLY = ROOT / "tests" / "everbright_only.yaml"  # the shipped block of that one rule
-SHARED = Path(os.environ.get("TICKETBOT_SHARED_DIR", ROOT.parent / "shared"))
+from tests.support.daemon import PG_ADMIN_URL, daemon_settings, in_process_daemon, pg_admin, postgres_unreachable
+from tests.support.paths import EVERBRIGHT_ONLY, EXAMPLES
 
 
 @pytest.fixture
@@ -53,3 +55,43 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
         if name.startswith("TICKETBOT_") and name != "TICKETBOT_SHARED_DIR":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def make_daemon(tmp_path: Path, clock, rules) -> Iterator[Callable[..., Daemon]]:  # noqa: ANN001
+    """``make(site, db_url=None, alert=None, **settings)`` -> a Daemon (not started) on a fresh site file."""
+    made: list[Daemon] = []
+
+    def make(site: Site, *, db_url: str | None = None, alert: Callable[[str], None] | None = None,
+             tracker: Any = None, **overrides: Any) -> Daemon:
+        settings = daemon_settings(db_url or f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}", **overrides)
+        tracker = tracker or SharedMemoryTracker(site, tmp_path / f"site-{uuid.uuid4().hex[:6]}.sqlite3",
+                                                 now=clock.now)
+        daemon = in_process_daemon(settings, site, rules=rules, tracker=tracker, clock=clock, alert=alert)
+        made.append(daemon)
+        return daemon
+
+    yield make
+    for daemon in made:
+        daemon.store.engine.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped afterwards; skips when PostgreSQL is unreachable."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    reason = postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"ticketbot_test_{uuid.uuid4().hex[:10]}"
+    admin = pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

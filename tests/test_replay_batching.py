@@ -27,7 +27,7 @@ from bot.state import BufferedStateStore, StateStore
 from bot.store import Store, _json_text, _jsonable
 from bot.trackers.site import Site
 from rules import load_rules
-from tests.conftest import CONFIG, EXAMPLES
+from tests.support.paths import CONFIG, EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCOPE = "replay-test"
@@ -138,13 +138,13 @@ def pg_urls() -> Any:
 
     from sqlalchemy.engine import make_url
 
-    from tests.daemon.conftest import PG_ADMIN_URL, _pg_admin, postgres_unreachable
+    from tests.support.daemon import PG_ADMIN_URL, pg_admin, postgres_unreachable
 
     reason = postgres_unreachable()
     if reason:
         pytest.skip(reason)
     names = [f"ticketbot_test_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    admin = _pg_admin()
+    admin = pg_admin()
     with admin.connect() as conn:
         for name in names:
             conn.execute(text(f'CREATE DATABASE "{name}"'))

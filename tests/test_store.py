@@ -147,7 +147,7 @@ def test_the_executor_records_each_write_the_moment_it_is_made(store: Store, tmp
     changed the ticket since (a state check cannot tell the bot's transition from theirs): a status,
     field, Slack or create write is recorded at once (with whatever was pending before it)."""
     from bot.effects import Transition
-    from tests.daemon.helpers import onboarding_site
+    from tests.support.daemon import onboarding_site
 
     clock = VirtualClock(AT)
     tracker = MemoryTracker(onboarding_site(["SS-1"]), now=clock.now)

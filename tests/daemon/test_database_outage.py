@@ -10,8 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.inbox.queue import DONE, PENDING
-from tests.daemon.conftest import _pg_admin
-from tests.daemon.helpers import (
+from tests.support.daemon import (
     INTAKE_LINES,
     encode,
     jira_headers,
@@ -19,6 +18,7 @@ from tests.daemon.helpers import (
     live_server,
     onboarding_created,
     onboarding_site,
+    pg_admin,
     wait_until,
 )
 
@@ -38,7 +38,7 @@ class _Outage:
 
     def __init__(self, db_url: str) -> None:
         self.name = make_url(db_url).database
-        self.admin = _pg_admin()
+        self.admin = pg_admin()
 
     def begin(self) -> None:
         with self.admin.connect() as conn:

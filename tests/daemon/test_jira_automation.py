@@ -12,7 +12,7 @@ import json
 import httpx
 
 from bot.inbox.queue import DONE
-from tests.daemon.helpers import (
+from tests.support.daemon import (
     INTAKE_LINES,
     encode,
     jira_headers,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.settings import Settings, configure_logging
 from bot.trackers.shared_memory import SharedMemoryTracker
-from tests.daemon.helpers import encode, jira_headers, onboarding_created, onboarding_site
+from tests.support.daemon import encode, jira_headers, onboarding_created, onboarding_site
 
 log = logging.getLogger("bot.trackers.talkative")
 

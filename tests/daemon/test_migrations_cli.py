@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from bot.cli.main import app as ticketbot
 from bot.migrations import current, head, load_models, upgrade
 from bot.store import Store, make_engine
-from tests.daemon.helpers import CONFIG
+from tests.support.daemon import CONFIG
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

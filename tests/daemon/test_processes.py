@@ -26,7 +26,7 @@ from bot.inbox.spool import IntakeFile, intake_path, intake_table
 from bot.store import TraceRow, make_engine
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import Site
-from tests.daemon.helpers import (
+from tests.support.daemon import (
     INTAKE_LINES,
     SECRET,
     DaemonProcess,

@@ -26,14 +26,6 @@ from bot.slack.sender import build_notifier
 from bot.sources.internal import decode
 from bot.state import StateStore
 from bot.store import LIVE
-from tests.approval_rule import RULE_ID, approval_rules
-from tests.daemon.helpers import (
-    encode,
-    jira_headers,
-    lines_of,
-    onboarding_created,
-    onboarding_site,
-)
 from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
 from tests.fakes.fake_socket_mode import FakeSocketMode, serving
 from tests.slack.helpers import (
@@ -50,6 +42,8 @@ from tests.slack.helpers import (
     sign,
     slash_command_fields,
 )
+from tests.support.approval_rule import RULE_ID, approval_rules
+from tests.support.daemon import encode, jira_headers, lines_of, onboarding_created, onboarding_site
 
 CREATED_MS = 1793610000000
 
@@ -279,7 +273,7 @@ def test_ticketbot_run_mounts_slack_and_never_logs_its_secrets(tmp_path):
     """The real ``ticketbot run`` (worker process included) with Slack configured and unreachable."""
     import signal
 
-    from tests.daemon.helpers import SECRET, DaemonProcess, free_port, write_site
+    from tests.support.daemon import SECRET, DaemonProcess, free_port, write_site
 
     write_site(tmp_path / "site.yaml", onboarding_site(["SS-1"]))
     token, app_secret = "xoxb-never-logged-0123456789", "signing-secret-never-logged"

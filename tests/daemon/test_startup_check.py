@@ -14,7 +14,7 @@ import pytest
 from bot.daemon.build import check_names_at_start
 from bot.settings import ConfigurationError, Settings
 from rules import load_rules
-from tests.daemon.helpers import CONFIG, ROOT, DaemonProcess, free_port
+from tests.support.daemon import CONFIG, ROOT, DaemonProcess, free_port
 from tests.test_check import rename_field, site_data, write_site
 
 FIELD_LINE = ("everbright_onboarding: field 'Needs Configuration?' not found on jira; closest: "

@@ -15,11 +15,11 @@ from bot.inbox.queue import DONE, IGNORED
 from bot.inbox.spool import IntakeFile, intake_path
 from bot.sources.jira_webhook import parse_jira_webhook
 from bot.sources.signatures import jira_signature, zendesk_signature
-from tests.daemon.conftest import ZENDESK_SECRET
-from tests.daemon.helpers import (
+from tests.support.daemon import (
     CONTRACTS,
     INTAKE_LINES,
     NO_CONTRACTS,
+    ZENDESK_SECRET,
     contract_payloads,
     contract_ticket_keys,
     encode,

@@ -22,9 +22,11 @@ from bot.model import TICKET_CREATED, Event, Ticket
 from bot.sources.signatures import zendesk_signature
 from bot.trackers.site import Site, SiteTicket, SiteUser
 from bot.trackers.zendesk.adapter import ZendeskTracker
-from tests.daemon.conftest import ZENDESK_SECRET, daemon_settings
-from tests.daemon.helpers import (
+from tests.fakes.fake_zendesk import FakeZendesk
+from tests.support.daemon import (
     INTAKE_LINES,
+    ZENDESK_SECRET,
+    daemon_settings,
     encode,
     jira_headers,
     lines_of,
@@ -34,7 +36,6 @@ from tests.daemon.helpers import (
     wait_until,
     write_site,
 )
-from tests.fakes.fake_zendesk import FakeZendesk
 
 BOT, TOKEN = "ticketbot@goeverbright.com", "zendesk-api-token"
 DAVID = "david.ellis@goeverbright.com"
@@ -253,6 +254,6 @@ def test_metrics_report_api_calls_and_429s_per_system(tmp_path, zendesk, clock):
 
 def _configured_rules():
     from rules import load_rules
-    from tests.daemon.helpers import CONFIG
+    from tests.support.daemon import CONFIG
 
     return load_rules(CONFIG)

@@ -24,8 +24,8 @@ from bot.inbox.queue import DONE
 from bot.sources.jira_webhook import parse_jira_webhook
 from bot.state import StateStore
 from bot.store import LIVE
-from tests.daemon.helpers import encode, jira_headers
 from tests.faults.world import APPROVER, World, clean_run, diff
+from tests.support.daemon import encode, jira_headers
 
 Shape = Callable[["World", int], list[tuple[bytes, str]]]
 

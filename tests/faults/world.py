@@ -32,24 +32,22 @@ from sqlalchemy import func, select
 from bot.clock import VirtualClock
 from bot.daemon.core import Daemon
 from bot.inbox.queue import PENDING, InboxRow, dedup_key, owner_id
-from bot.model import User
 from bot.settings import Settings, SlackSettings
 from bot.slack.sender import SlackNotifier
 from bot.sources.jira_webhook import ID_HEADER, parse_jira_webhook
 from bot.state import StateStore
 from bot.store import LIVE
 from bot.trackers.jira.adapter import JiraTracker
-from bot.trackers.jira.model import FieldCatalog
 from bot.trackers.site import Site, SiteTicket
 from rules import load_rules
-from tests.daemon.helpers import SECRET, encode, jira_headers
 from tests.fakes.fake_jira import FakeJira, load_specs
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
+from tests.support.daemon import SECRET, encode, in_process_daemon, jira_headers
+from tests.support.paths import EVERBRIGHT_ONLY, EXAMPLES
 
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "examples" / "everbright" / "events.jsonl"
-SITE = ROOT / "examples" / "everbright" / "site.yaml"
-CONFIG = ROOT / "tests" / "everbright_only.yaml"  # the EverBright rule alone
+EVENTS = EXAMPLES / "everbright" / "events.jsonl"
+SITE = EXAMPLES / "everbright" / "site.yaml"
+CONFIG = EVERBRIGHT_ONLY  # the EverBright rule alone
 APPROVER = "david.ellis@goeverbright.com"
 APPROVER_SLACK = "U0DAVID"
 ADMIN_CHANNEL = "CADMIN"
@@ -246,10 +244,8 @@ class World:
         notifier = SlackNotifier.from_settings(
             SlackSettings(bot_token=self.slack.token, api_url=self.slack.base_url, admin_channel=ADMIN_CHANNEL),
             sleep=self._sleeper("slack"), max_wait=self.slack_max_wait)
-        bot = self.site.bot_account
-        catalog = FieldCatalog.from_fields(self.jira.field_json())
-        daemon = Daemon(settings, rules=rules, tracker=tracker, clock=self.clock, notifier=notifier,
-                        bot_user=lambda: User(account_id=bot.account_id, email=bot.email), catalog=lambda: catalog)
+        daemon = in_process_daemon(settings, self.site, rules=rules, tracker=tracker, clock=self.clock,
+                                   notifier=notifier, field_json=self.jira.field_json())
         daemon.inbox.owner = f"{owner_id().rsplit(':', 1)[0]}:{uuid.uuid4().hex[:8]}"
         daemon.inbox.reclaim_orphans()
         self.daemons.append(daemon)

@@ -1,5 +1,5 @@
-"""Fixtures of the hostile-input tests: the daemon tests' ``make_daemon`` (shared, not copied) and
-:class:`~tests.hostile.world.World`, the daemon on the real Jira and Slack clients against the fakes."""
+"""Fixtures of the hostile-input tests: :class:`~tests.hostile.world.World`, the daemon on the real Jira and
+Slack clients against the fakes (``make_daemon`` and ``pg_url`` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import pytest
 import tests.fakes.fake_slack
 from bot.clock import VirtualClock
 from bot.trackers.site import Site
-from tests.conftest import EXAMPLES
-from tests.daemon.conftest import make_daemon, pg_url  # noqa: F401 - fixtures, registered by being imported here
 from tests.fakes.fake_jira import FakeJira, load_specs
 from tests.fakes.fake_slack import SlackSpec, urllib_via_requests
 from tests.hostile.loopback import free_server, serving
 from tests.hostile.world import World, fake_slack
 from tests.slack.helpers import WEB_API_SPEC
+from tests.support.paths import EXAMPLES
 
 
 def _site() -> Site:

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.daemon.helpers import CONTRACTS, contract_payloads, onboarding_created
+from tests.support.daemon import CONTRACTS, contract_payloads, onboarding_created
 
 # every code point, surrogates (Cs) included: JSON's \uD800 escapes decode to them
 ANY_CHAR = st.characters(exclude_categories=())

@@ -25,9 +25,8 @@ from hypothesis import strategies as st
 
 from bot.inbox.queue import DEAD
 from bot.sources.signatures import zendesk_signature
-from tests.daemon.conftest import ZENDESK_SECRET
-from tests.daemon.helpers import onboarding_site, sign, wait_until
 from tests.hostile.fuzz import ANY_CHAR, jira_bodies, zendesk_bodies
+from tests.support.daemon import ZENDESK_SECRET, onboarding_site, sign, wait_until
 
 #: More (and freshly random) examples with TICKETBOT_FUZZ_EXAMPLES=2000; the default run is derandomized.
 EXAMPLES = int(os.environ.get("TICKETBOT_FUZZ_EXAMPLES", "0")) or None

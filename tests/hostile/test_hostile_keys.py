@@ -21,10 +21,10 @@ from bot.sources.signatures import jira_signature, zendesk_signature
 from bot.trackers.base import NotFound, Rejected, is_permanent
 from bot.trackers.site import Site
 from bot.trackers.zendesk.adapter import ZendeskTracker
-from tests.daemon.helpers import onboarding_created
 from tests.fakes.fake_zendesk import FakeZendesk
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
 from tests.hostile.world import JIRA_WEBHOOK_SECRET, ZENDESK_WEBHOOK_SECRET, World
+from tests.support.daemon import onboarding_created
 from tests.trackers.test_jira_tracker import EMAIL, SITE, TOKEN
 from tests.trackers.test_zendesk_tracker import BOT, DAVID, everbright_site
 

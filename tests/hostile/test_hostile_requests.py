@@ -20,17 +20,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.sources.signatures import jira_signature, zendesk_signature
-from tests.daemon.conftest import ZENDESK_SECRET
-from tests.daemon.helpers import (
-    INTAKE_LINES,
-    encode,
-    jira_headers,
-    lines_of,
-    live_server,
-    onboarding_created,
-    onboarding_site,
-    sign,
-)
 from tests.hostile.world import (
     APPROVER_SLACK,
     SLACK_SIGNING_SECRET,
@@ -40,6 +29,17 @@ from tests.hostile.world import (
 )
 from tests.slack.helpers import form, slash_command_fields
 from tests.slack.helpers import sign as slack_sign
+from tests.support.daemon import (
+    INTAKE_LINES,
+    ZENDESK_SECRET,
+    encode,
+    jira_headers,
+    lines_of,
+    live_server,
+    onboarding_created,
+    onboarding_site,
+    sign,
+)
 
 MIB = 1024 * 1024
 CREATED_MS = 1793610840000

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from bot.daemon.health import DatabaseProbe
 from bot.inbox.spool import IntakeFile, intake_path
-from tests.daemon.helpers import onboarding_site
+from tests.support.daemon import onboarding_site
 
 
 def _database_file(daemon) -> str:

@@ -33,7 +33,7 @@ from bot.store import Store
 from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site
 from rules.everbright_onboarding import EverBrightOnboarding
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 RULE = EverBrightOnboarding()
 FORM = "* Installer name: Sunpeak Solar\n* Installer contact email: ops@sunpeaksolar.example\n"

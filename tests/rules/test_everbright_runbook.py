@@ -44,9 +44,9 @@ from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site, SiteTicket
 from rules import everbright_onboarding, load_rules
 from rules.runbook.checks import normalize_text
-from tests.conftest import CONFIG, EXAMPLES
 from tests.fakes.fake_jira import FakeJira, load_specs, site_with_tickets
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
+from tests.support.paths import CONFIG, EXAMPLES
 
 RULE = "everbright_onboarding"
 APPROVER = "david.ellis@goeverbright.com"

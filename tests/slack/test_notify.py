@@ -211,7 +211,7 @@ def test_a_crash_between_the_send_and_its_record_does_not_send_twice(notifier: S
     from bot.executor import ALREADY, APPLIED, Executor
     from bot.store import LIVE, Store
     from bot.trackers.memory import MemoryTracker
-    from tests.daemon.helpers import onboarding_site
+    from tests.support.daemon import onboarding_site
 
     class Crash(BaseException):
         pass
@@ -249,7 +249,7 @@ def test_a_failed_send_is_sent_on_the_retry(notifier: SlackNotifier, fake_slack:
     from bot.executor import APPLIED, FAILED, Executor
     from bot.store import LIVE, Store
     from bot.trackers.memory import MemoryTracker
-    from tests.daemon.helpers import onboarding_site
+    from tests.support.daemon import onboarding_site
 
     clock = VirtualClock(datetime(2026, 11, 23, 9, tzinfo=UTC))
     store = Store(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}")

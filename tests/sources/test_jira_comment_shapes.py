@@ -22,7 +22,7 @@ from bot.sources.jira_webhook import (
     parse_jira_automation,
     parse_jira_webhook,
 )
-from tests.daemon.helpers import CONTRACTS, NO_CONTRACTS, contract_payloads
+from tests.support.daemon import CONTRACTS, NO_CONTRACTS, contract_payloads
 
 pytestmark = pytest.mark.skipif(not (CONTRACTS / "jira" / "webhooks").is_dir(), reason=NO_CONTRACTS)
 

@@ -10,7 +10,7 @@ from bot.inbox.queue import DEAD, DONE, PENDING, PROCESSING
 from bot.trackers.base import TrackerError
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import SiteTicket
-from tests.daemon.helpers import (
+from tests.support.daemon import (
     INTAKE_LINES,
     encode,
     jira_headers,

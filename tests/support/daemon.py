@@ -23,12 +23,15 @@ import httpx
 import uvicorn
 import yaml
 
-from bot.trackers.site import Site, SiteTicket
+from bot.daemon.core import Daemon
+from bot.model import User
+from bot.settings import Settings
+from bot.trackers.jira.model import FieldCatalog
+from bot.trackers.site import Site, SiteTicket, jira_field_json
+from tests.support.paths import EVERBRIGHT_ONLY, ROOT, SHARED
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "tests" / "everbright_only.yaml"  # one rule: the tests count traces and writes per event
+CONFIG = EVERBRIGHT_ONLY  # one rule: the tests count traces and writes per event
 EXAMPLES = ROOT / "examples" / "everbright"
-SHARED = Path(os.environ.get("TICKETBOT_SHARED_DIR", ROOT.parent / "shared"))
 CONTRACTS = SHARED / "contracts"
 NO_CONTRACTS = f"{CONTRACTS} is absent: the vendors' real payloads are needed (set TICKETBOT_SHARED_DIR)"
 SECRET = "It's a Secret to Everybody"
@@ -213,3 +216,56 @@ class DaemonProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)  # the worker children too
             self.proc.wait(timeout=10)
+
+
+# settings and PostgreSQL ------------------------------------------------------------------------
+ZENDESK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+PG_ADMIN_URL = os.environ.get("TICKETBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def daemon_settings(db_url: str, **overrides: Any) -> Settings:
+    base = {
+        "database_url": db_url, "config": CONFIG,
+        "jira": {"webhook_secret": SECRET, "poll_interval": 0},
+        "zendesk": {"webhook_secret": ZENDESK_SECRET},
+        "worker": {"count": 3, "idle_poll": 0.05, "leader_retry": 0.2, "backoff_base": 10},
+    }
+    return Settings(**_merge(base, overrides))
+
+
+def pg_admin():  # noqa: ANN202 - a SQLAlchemy Engine
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    return create_engine(PG_ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                         connect_args={"connect_timeout": 2})
+
+
+def postgres_unreachable() -> str | None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with pg_admin().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        return f"PostgreSQL unreachable at {PG_ADMIN_URL} ({exc.__class__.__name__}); set TICKETBOT_TEST_POSTGRES_URL"
+    return None
+
+
+def in_process_daemon(settings: Settings, site: Site, *, rules: Any, clock: Any, tracker: Any,
+                      notifier: Any = None, alert: Callable[[str], None] | None = None,
+                      field_json: list[dict[str, Any]] | None = None) -> Daemon:
+    """The one way tests build a Daemon in this process: on ``tracker`` (a file-backed in-memory site, or the
+    real adapter against a fake), the site's bot account as its own, the site's fields as its catalog."""
+    bot = site.bot_account
+    catalog = FieldCatalog.from_fields(field_json if field_json is not None else jira_field_json(site))
+    return Daemon(settings, rules=rules, tracker=tracker, clock=clock, alert=alert, notifier=notifier,
+                  bot_user=lambda: User(account_id=bot.account_id, email=bot.email), catalog=lambda: catalog)

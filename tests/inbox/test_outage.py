@@ -22,14 +22,6 @@ from bot.sources.signatures import zendesk_signature
 from bot.trackers.base import Unavailable
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.zendesk.adapter import ZendeskTracker
-from tests.daemon.conftest import ZENDESK_SECRET, daemon_settings
-from tests.daemon.helpers import (
-    encode,
-    jira_headers,
-    onboarding_created,
-    onboarding_site,
-    onboarding_updated,
-)
 from tests.daemon.test_zendesk_daemon import (
     BOT,
     TOKEN,
@@ -38,6 +30,15 @@ from tests.daemon.test_zendesk_daemon import (
 )
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
 from tests.fakes.fake_zendesk import FakeZendesk
+from tests.support.daemon import (
+    ZENDESK_SECRET,
+    daemon_settings,
+    encode,
+    jira_headers,
+    onboarding_created,
+    onboarding_site,
+    onboarding_updated,
+)
 
 
 # the breaker ---------------------------------------------------------------------------------------------

@@ -194,14 +194,7 @@ def test_concurrent_receivers_and_two_movers_lose_nothing_and_move_nothing_twice
 
 
 def test_a_daemon_running_its_workers_in_process_moves_what_an_earlier_run_left_in_the_intake_file(make_daemon):
-    from tests.daemon.helpers import (
-        encode,
-        jira_headers,
-        live_server,
-        onboarding_created,
-        onboarding_site,
-        wait_until,
-    )
+    from tests.support.daemon import encode, jira_headers, live_server, onboarding_created, onboarding_site, wait_until
 
     site = onboarding_site(["SS-1"])
     earlier = make_daemon(site)  # `ticketbot run` with worker processes, killed before its worker moved the row
@@ -221,12 +214,7 @@ def test_a_daemon_running_its_workers_in_process_moves_what_an_earlier_run_left_
 def test_a_locked_intake_file_answers_503_after_its_patience_and_the_retry_goes_in(make_daemon):
     import sqlite3
 
-    from tests.daemon.helpers import (
-        encode,
-        jira_headers,
-        onboarding_created,
-        onboarding_site,
-    )
+    from tests.support.daemon import encode, jira_headers, onboarding_created, onboarding_site
 
     daemon = make_daemon(onboarding_site(["SS-1"]))
     spool = intake_path(daemon.settings.database_url)

@@ -17,8 +17,8 @@ from bot.store import Store
 from bot.trackers.base import NotFound
 from bot.trackers.memory import MemoryTracker
 from bot.trackers.site import Site
-from tests.conftest import CONFIG, EXAMPLES
 from tests.rules.zendesk_webhooks import ZendeskTicket, ZendeskWebhooks
+from tests.support.paths import CONFIG, EXAMPLES
 
 START = datetime(2027, 2, 1, 8, tzinfo=UTC)
 LIISA, AINO = "liisa.koski@kotileipomo.example", "aino.virtanen@kotileipomo.example"

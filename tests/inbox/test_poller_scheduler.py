@@ -10,14 +10,7 @@ from sqlalchemy.pool import NullPool
 from bot.inbox.leader import FileLeaderLock, LeaderElector, PgAdvisoryLock
 from bot.inbox.poller import WATERMARK
 from bot.inbox.scheduler import Scheduler
-from tests.daemon.helpers import (
-    INTAKE_LINES,
-    encode,
-    jira_headers,
-    lines_of,
-    onboarding_created,
-    onboarding_site,
-)
+from tests.support.daemon import INTAKE_LINES, encode, jira_headers, lines_of, onboarding_created, onboarding_site
 
 
 def test_poll_enqueues_updated_tickets_of_watched_projects_once(make_daemon, clock):

@@ -11,14 +11,8 @@ from bot.inbox.queue import DONE
 from bot.model import TIMER_FIRED
 from bot.state import CANCELLED, FIRED, PENDING, StateStore
 from bot.store import LIVE
-from tests.approval_rule import RULE_ID, approval_rules
-from tests.daemon.helpers import (
-    encode,
-    jira_headers,
-    lines_of,
-    onboarding_created,
-    onboarding_site,
-)
+from tests.support.approval_rule import RULE_ID, approval_rules
+from tests.support.daemon import encode, jira_headers, lines_of, onboarding_created, onboarding_site
 
 REMINDER = "internal comment: Reminder: the approval of SS-1 is still pending."
 CREATED_MS = 1793610000000  # 2026-11-02 07:40 UTC, before the clock's 09:00

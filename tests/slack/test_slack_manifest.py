@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bot.slack.commands import COMMAND
-from tests.daemon.helpers import CONTRACTS, ROOT
+from tests.support.daemon import CONTRACTS, ROOT
 
 MANIFEST = ROOT / "config" / "slack-app-manifest.yaml"
 SPEC = CONTRACTS / "slack" / "slack_web_api_openapi_v2.json"

@@ -7,14 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.inbox.queue import DONE
-from tests.daemon.helpers import (
-    encode,
-    jira_headers,
-    lines_of,
-    onboarding_created,
-    onboarding_site,
-    onboarding_updated,
-)
+from tests.support.daemon import encode, jira_headers, lines_of, onboarding_created, onboarding_site, onboarding_updated
 
 RULE = "everbright_onboarding"
 BOT = {"accountId": "5b10ac8d82e05b22cc7d4ef0", "emailAddress": "ticketbot@goeverbright.com",

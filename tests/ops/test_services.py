@@ -37,8 +37,8 @@ from bot.sources.internal import (
 from bot.state import CANCELLED, FIRED, PENDING, StateStore
 from bot.store import LIVE, Store
 from bot.trackers.memory import MemoryTracker
-from tests.approval_rule import AWAITING, RULE_ID, approval_rules
-from tests.daemon.helpers import lines_of, onboarding_site
+from tests.support.approval_rule import AWAITING, RULE_ID, approval_rules
+from tests.support.daemon import lines_of, onboarding_site
 
 APPROVER = "UAPPROVER"
 ADMIN = "UADMIN01"
@@ -337,7 +337,7 @@ def test_dry_run_describes_the_plan_and_writes_nothing(bot: Bot) -> None:
 @pytest.fixture
 def everbright(tmp_path: Path, clock: VirtualClock) -> BotServices:
     from rules import load_rules
-    from tests.conftest import CONFIG
+    from tests.support.paths import CONFIG
 
     store = Store(f"sqlite:///{tmp_path / 'everbright.sqlite3'}")
     return BotServices(store=store, inbox=Inbox(store.engine, clock), rules=load_rules(CONFIG), clock=clock,

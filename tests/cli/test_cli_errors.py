@@ -24,7 +24,7 @@ import bot.replay
 from bot.cli.main import app
 from bot.settings import misspelt_settings
 from bot.store import Store
-from tests.conftest import CONFIG, EXAMPLES, ROOT
+from tests.support.paths import CONFIG, EXAMPLES, ROOT
 
 SITE = EXAMPLES / "everbright" / "site.yaml"
 NOT_A_KEY = "is not a Jira or Zendesk ticket key (a Jira key looks like SS-101"

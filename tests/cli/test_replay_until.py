@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from tests.conftest import CONFIG, EXAMPLES
+from tests.support.paths import CONFIG, EXAMPLES
 
 DEMO = str(EXAMPLES / "nfe" / "events.jsonl")  # its 60-day target is still running after the last event
 

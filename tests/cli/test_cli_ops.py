@@ -18,7 +18,7 @@ from bot.settings import GuardSettings
 from bot.state import StateStore
 from bot.store import LIVE, Store
 from rules import load_rules
-from tests.conftest import CONFIG
+from tests.support.paths import CONFIG
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 RULE = "everbright_onboarding"
