@@ -37,37 +37,17 @@ from typing import IO, Any
 from bot.clock import VirtualClock
 from bot.effects import SlackMessage
 from bot.engine import BoundRule
-from bot.model import (
-    COMMENT_CREATED,
-    TICKET_CREATED,
-    TICKET_UPDATED,
-    Comment,
-    Event,
-    Ticket,
-    User,
-    event_from_dict,
-)
+from bot.model import COMMENT_CREATED, TICKET_CREATED, TICKET_UPDATED, Comment, Event, Ticket, User, event_from_dict
 from bot.pipeline import Processor, ProcessReport
 from bot.sources.common import MalformedEvent
 from bot.sources.jira_webhook import parse_jira_webhook
-from bot.sources.zendesk_webhook import (
-    EVENT_TYPE_PREFIX,
-    TRIGGER_MARKER,
-    html_to_text,
-    normalize_zendesk_webhook,
-)
+from bot.sources.zendesk_webhook import EVENT_TYPE_PREFIX, TRIGGER_MARKER, html_to_text, normalize_zendesk_webhook
 from bot.state import BufferedStateStore, fire_due_timers
 from bot.store import Store
 from bot.trackers.base import Tracker
 from bot.trackers.jira.model import FieldCatalog
 from bot.trackers.memory import ZENDESK_DEFAULT_PROJECT, MemoryTracker
-from bot.trackers.site import (
-    Site,
-    SiteField,
-    jira_field_json,
-    option_tag,
-    zendesk_status,
-)
+from bot.trackers.site import Site, SiteField, jira_field_json, option_tag, zendesk_status
 
 
 class ReplayError(Exception):

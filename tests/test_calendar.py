@@ -16,14 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from bot.calendar import (
-    BusinessCalendar,
-    BusinessDuration,
-    BusinessTime,
-    Delay,
-    parse_business_duration,
-    parse_delay,
-)
+from bot.calendar import BusinessCalendar, BusinessDuration, BusinessTime, Delay, parse_business_duration, parse_delay
 from bot.config import RuleBlock
 
 US = BusinessCalendar(time_zone="America/New_York", country="US")

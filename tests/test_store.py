@@ -22,15 +22,7 @@ from bot.clock import VirtualClock
 from bot.effects import AddWatcher, SlackMessage
 from bot.executor import APPLIED, Executor
 from bot.state import _INSERT_STATE, _INSERT_TIMER, _UPDATE_STATE, _UPDATE_TIMER
-from bot.store import (
-    _INSERT_TRACE,
-    LIVE,
-    Store,
-    _insert_applied,
-    _json_text,
-    _sqlite_datetimes,
-    executemany,
-)
+from bot.store import _INSERT_TRACE, LIVE, Store, _insert_applied, _json_text, _sqlite_datetimes, executemany
 from bot.trackers.memory import MemoryTracker
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

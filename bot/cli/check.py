@@ -12,15 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.check import (
-    FAILED,
-    MISSING,
-    RESOLVED,
-    UNCHECKED,
-    CheckReport,
-    connect_from_settings,
-    run_check,
-)
+from bot.check import FAILED, MISSING, RESOLVED, UNCHECKED, CheckReport, connect_from_settings, run_check
 from bot.cli.common import ConfigOption, escape, load_cli_settings, out
 
 _MARKS = {RESOLVED: "[green]✓[/green]", MISSING: "[red]✗[/red]", FAILED: "[red]✗[/red]", UNCHECKED: "[dim]–[/dim]"}

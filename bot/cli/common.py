@@ -59,9 +59,7 @@ class OneLineErrors(TyperGroup):
 
 def one_line(exc: BaseException, database_url: str | None = None) -> str | None:
     """The one line a user reads for ``exc``, or None for an error nobody foresaw (a bug)."""
-    from bot.replay import (
-        ReplayError,  # bot.replay imports the pipeline; only needed when failing
-    )
+    from bot.replay import ReplayError  # bot.replay imports the pipeline; only needed when failing
 
     if isinstance(exc, ConfigurationError):
         return f"configuration error: {exc}"

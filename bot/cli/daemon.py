@@ -9,14 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli.common import (
-    ConfigOption,
-    OneLineErrors,
-    err,
-    escape,
-    load_cli_settings,
-    out,
-)
+from bot.cli.common import ConfigOption, OneLineErrors, err, escape, load_cli_settings, out
 from bot.settings import ConfigurationError, Settings
 
 _settings = load_cli_settings

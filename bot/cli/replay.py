@@ -9,15 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import (
-    ConfigOption,
-    err,
-    escape,
-    jira_key,
-    load_cli_settings,
-    out,
-    ticket_key,
-)
+from bot.cli.common import ConfigOption, err, escape, jira_key, load_cli_settings, out, ticket_key
 from bot.clock import SystemClock
 from bot.engine import BoundRule
 from bot.model import MANUAL, Event

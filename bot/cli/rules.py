@@ -7,11 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli.common import (
-    ConfigOption,
-    load_cli_settings,
-    out,
-)
+from bot.cli.common import ConfigOption, load_cli_settings, out
 from bot.cli.replay import _rules
 from bot.config import RuleBlock
 from bot.settings import ConfigurationError, Settings

@@ -24,14 +24,7 @@ from pydantic import SecretStr
 
 from bot.clock import Clock, SystemClock
 from bot.daemon.health import DatabaseProbe, WatchedFile
-from bot.daemon.http import (
-    Endpoint,
-    Intake,
-    create_app,
-    jira_automation_verifier,
-    jira_verifier,
-    zendesk_verifier,
-)
+from bot.daemon.http import Endpoint, Intake, create_app, jira_automation_verifier, jira_verifier, zendesk_verifier
 from bot.daemon.metrics import Metrics
 from bot.engine import BoundRule
 from bot.inbox.guards import Guards
@@ -41,12 +34,7 @@ from bot.inbox.queue import Inbox
 from bot.inbox.scheduler import Scheduler
 from bot.inbox.spool import IntakeFile, intake_path
 from bot.inbox.timers import TimerSweep
-from bot.inbox.workers import (
-    Handler,
-    Retry,
-    Source,
-    WorkerPool,
-)
+from bot.inbox.workers import Handler, Retry, Source, WorkerPool
 from bot.migrations import upgrade
 from bot.model import Event, User
 from bot.settings import Settings

@@ -30,14 +30,7 @@ from bot.clock import Clock
 from bot.engine import BoundRule
 from bot.inbox.guards import Guards, RulePauseRow
 from bot.inbox.queue import DEAD, PENDING, PROCESSING, Inbox, InboxRow, dedup_key
-from bot.model import (
-    APPROVAL_GIVEN,
-    APPROVAL_REJECTED,
-    COMMS_REQUESTED,
-    MANUAL,
-    Event,
-    User,
-)
+from bot.model import APPROVAL_GIVEN, APPROVAL_REJECTED, COMMS_REQUESTED, MANUAL, Event, User
 from bot.ops.audit import DONE, DUPLICATE, REFUSED, AuditLog
 from bot.ops.report import from_report, from_trace, rule_lines, value_text
 from bot.pipeline import Processor, ProcessReport
@@ -90,9 +83,7 @@ class BotServices:
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> BotServices:
         """Read-mostly services for the CLI: the configured database and rules, no tracker, no Slack."""
         from bot.clock import SystemClock
-        from rules import (
-            load_rules,  # rules import bot; keep bot importable without them
-        )
+        from rules import load_rules  # rules import bot; keep bot importable without them
 
         clock = clock or SystemClock()
         store = Store(settings.database_url)

@@ -15,13 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.slack.auth import Gate
-from bot.slack.blocks import (
-    APPROVE_ACTION,
-    REJECT_ACTION,
-    context,
-    section,
-    without_actions,
-)
+from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION, context, section, without_actions
 from bot.slack.parsing import parse_ticket_key
 from bot.slack.services import ServiceError, Services
 from bot.slack.text import clip, escape, mention

@@ -16,13 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry import (
-    ConnectionErrorRetryHandler,
-    HttpRequest,
-    HttpResponse,
-    RetryHandler,
-    RetryState,
-)
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, HttpRequest, HttpResponse, RetryHandler, RetryState
 
 from bot.settings import ConfigurationError, SlackSettings
 

@@ -64,13 +64,7 @@ from bot.model import (
     User,
 )
 from bot.sources.common import MalformedEvent, require_object, sha256_hex
-from bot.trackers.jira.model import (
-    FieldCatalog,
-    comment_from_json,
-    parse_datetime,
-    ticket_from_json,
-    user_from_json,
-)
+from bot.trackers.jira.model import FieldCatalog, comment_from_json, parse_datetime, ticket_from_json, user_from_json
 from bot.trackers.keys import InvalidKey, is_key, normalize_key, shown
 
 SOURCE = "jira"

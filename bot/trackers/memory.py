@@ -28,13 +28,7 @@ from typing import Any
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Comment, Link, Ticket, User
 from bot.trackers.base import NotFound, TrackerError
-from bot.trackers.site import (
-    ZENDESK_STATUSES,
-    Site,
-    SiteUser,
-    option_tag,
-    zendesk_status,
-)
+from bot.trackers.site import ZENDESK_STATUSES, Site, SiteUser, option_tag, zendesk_status
 
 #: The project of a Zendesk ticket without a group (as ``ZendeskTracker.default_project``).
 ZENDESK_DEFAULT_PROJECT = "zendesk"

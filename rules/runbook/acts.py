@@ -5,18 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
-from bot.effects import (
-    CreateTicket,
-    Effect,
-    InternalComment,
-    LinkTickets,
-    SetField,
-    SlackMessage,
-    Transition,
-)
-from rules.runbook.checks import (
-    Facts,
-)
+from bot.effects import CreateTicket, Effect, InternalComment, LinkTickets, SetField, SlackMessage, Transition
+from rules.runbook.checks import Facts
 from rules.runbook.config import Person
 
 

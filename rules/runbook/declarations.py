@@ -6,14 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.check import Requirement, Touch
-from rules.runbook.checks import (
-    ZENDESK_TICKET_TYPES,
-)
+from rules.runbook.checks import ZENDESK_TICKET_TYPES
 from rules.runbook.config import Person, RunbookConfig
-from rules.runbook.machine import (
-    Runbook,
-    _unique,
-)
+from rules.runbook.machine import Runbook, _unique
 
 
 def person_requirements(people: Mapping[str, Person | None], source: str, system: str = "jira"

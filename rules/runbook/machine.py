@@ -11,22 +11,13 @@ from typing import Any, TypeVar
 
 from bot.calendar import BusinessCalendar, BusinessDuration
 from bot.check import Requirement, Touch
-from bot.effects import (
-    CancelTimer,
-    Effect,
-    LinkTickets,
-    SetState,
-    StartTimer,
-)
+from bot.effects import CancelTimer, Effect, LinkTickets, SetState, StartTimer
 from bot.engine import Evaluation, Verdict
 from bot.model import TIMER_FIRED, Event, Ticket
 from bot.state import RuleState, member
 from bot.trackers.base import TrackerError, TrackerReader
 from rules.runbook.acts import Acts, EntryActions
-from rules.runbook.checks import (
-    Check,
-    Facts,
-)
+from rules.runbook.checks import Check, Facts
 from rules.runbook.config import REMINDER_CAP, Alarms, RunbookConfig
 
 

@@ -7,16 +7,10 @@ from typing import TypeVar
 from bot.check import Requirement, Touch
 from bot.engine import Evaluation, Rule, RuleContext, Verdict, all_passed
 from bot.model import TIMER_FIRED, Event, Ticket
-from rules.runbook.checks import (
-    Facts,
-    text_matches,
-)
+from rules.runbook.checks import Facts, text_matches
 from rules.runbook.config import RunbookConfig
 from rules.runbook.declarations import Declarations
-from rules.runbook.machine import (
-    Runbook,
-    foreign_timer,
-)
+from rules.runbook.machine import Runbook, foreign_timer
 
 ConfigT = TypeVar("ConfigT", bound=RunbookConfig)
 

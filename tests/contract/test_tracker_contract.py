@@ -12,14 +12,7 @@ import pytest
 
 from bot.effects import SetField, SetOrganization, SetReporter, SetRequestType
 from bot.trackers.base import NotFound, Tracker, TrackerError
-from tests.contract.conftest import (
-    CUSTOMER,
-    DAVID,
-    MARIA,
-    MAX_RETRIES,
-    ONBOARDING,
-    Backend,
-)
+from tests.contract.conftest import CUSTOMER, DAVID, MARIA, MAX_RETRIES, ONBOARDING, Backend
 
 
 def field(name: str, value: object, key: str = "SS-1") -> SetField:

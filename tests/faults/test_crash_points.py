@@ -34,14 +34,7 @@ from hypothesis import strategies as st
 from bot.inbox.queue import DONE, Inbox
 from bot.state import StateStore
 from bot.store import LIVE, Store
-from tests.faults.world import (
-    APPROVER_SLACK,
-    Crash,
-    World,
-    clean_run,
-    diff,
-    recorded_steps,
-)
+from tests.faults.world import APPROVER_SLACK, Crash, World, clean_run, diff, recorded_steps
 
 
 class CrashPlan:

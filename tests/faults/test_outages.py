@@ -20,16 +20,7 @@ from bot.config import RuleBlock
 from bot.engine import BoundRule
 from bot.inbox.queue import DONE
 from tests.faults.test_poison import Exploding
-from tests.faults.world import (
-    ADMIN_CHANNEL,
-    APPROVER_SLACK,
-    Clean,
-    FaultyJira,
-    FaultySlack,
-    World,
-    clean_run,
-    diff,
-)
+from tests.faults.world import ADMIN_CHANNEL, APPROVER_SLACK, Clean, FaultyJira, FaultySlack, World, clean_run, diff
 
 PROBE_MAX = 60.0  # TICKETBOT_WORKER__OUTAGE_PROBE_MAX
 ALERT_AFTER = 180.0  # TICKETBOT_WORKER__OUTAGE_ALERT_AFTER

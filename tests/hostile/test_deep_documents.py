@@ -24,12 +24,7 @@ from bot.trackers.base import Rejected
 from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.jira.model import DEEP_MARKER, MAX_DEPTH, adf_to_text, plain_value
 from bot.trackers.site import SiteTicket
-from tests.hostile.world import (
-    CUSTOMER,
-    JIRA_WEBHOOK_SECRET,
-    ZENDESK_WEBHOOK_SECRET,
-    World,
-)
+from tests.hostile.world import CUSTOMER, JIRA_WEBHOOK_SECRET, ZENDESK_WEBHOOK_SECRET, World
 from tests.rules.webhooks import Issue
 
 SUMMARY = "EverBright Partner Onboarding"

@@ -26,20 +26,8 @@ from bot.model import COMMS_REQUESTED
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
 from tests.hostile.markup import inert_in_jira, invisible_in, slack_markup_in
 from tests.hostile.test_fuzz_webhooks import FUZZ, HEADER_TEXT
-from tests.hostile.world import (
-    APPROVER,
-    SLACK_SIGNING_SECRET,
-    STRANGER_SLACK,
-    World,
-    onboarding_until_approval_asked,
-)
-from tests.slack.helpers import (
-    block_action_payload,
-    form,
-    interaction_body,
-    sign,
-    slash_command_fields,
-)
+from tests.hostile.world import APPROVER, SLACK_SIGNING_SECRET, STRANGER_SLACK, World, onboarding_until_approval_asked
+from tests.slack.helpers import block_action_payload, form, interaction_body, sign, slash_command_fields
 
 TOKENS = ["approve", "reject", "comms", "status", "why", "dry-run", "timers", "rules", "pause", "resume", "help",
           "SS-101", "ss-101", "CS-201", "4711", "everbright_onboarding", "<!channel>", "<@U0DAVID>", "<!here>",

@@ -18,12 +18,7 @@ import pytest
 from bot.slack.text import escape as slack_escape
 from bot.text import untrusted, visible
 from tests.hostile.markup import inert_in_jira, invisible_in, slack_markup_in
-from tests.hostile.world import (
-    APPROVER,
-    APPROVER_SLACK,
-    World,
-    onboarding_until_approval_asked,
-)
+from tests.hostile.world import APPROVER, APPROVER_SLACK, World, onboarding_until_approval_asked
 
 EVIL_ID = "557058:0a1b2c3d-evil"
 CASES = {

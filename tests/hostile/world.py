@@ -33,14 +33,7 @@ from bot.trackers.site import Site, SiteTicket
 from tests.fakes.fake_jira import FakeJira
 from tests.fakes.fake_slack import FakeSlack
 from tests.rules.webhooks import Issue, JiraWebhooks
-from tests.slack.helpers import (
-    InlineExecutor,
-    block_action_payload,
-    form,
-    interaction_body,
-    sign,
-    slash_command_fields,
-)
+from tests.slack.helpers import InlineExecutor, block_action_payload, form, interaction_body, sign, slash_command_fields
 
 RULE = "everbright_onboarding"
 BOT_EMAIL = "ticketbot@goeverbright.com"

@@ -22,12 +22,7 @@ from bot.sources.signatures import zendesk_signature
 from bot.trackers.base import Unavailable
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.zendesk.adapter import ZendeskTracker
-from tests.daemon.test_zendesk_daemon import (
-    BOT,
-    TOKEN,
-    FollowUpPartnerOnboarding,
-    zendesk_site,
-)
+from tests.daemon.test_zendesk_daemon import BOT, TOKEN, FollowUpPartnerOnboarding, zendesk_site
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
 from tests.fakes.fake_zendesk import FakeZendesk
 from tests.support.daemon import (

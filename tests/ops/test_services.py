@@ -14,26 +14,13 @@ from bot.daemon.metrics import Metrics
 from bot.inbox.guards import Guards
 from bot.inbox.queue import DEAD, IGNORED, Inbox, InboxRow
 from bot.inbox.workers import Handler, WorkerPool
-from bot.model import (
-    APPROVAL_GIVEN,
-    APPROVAL_REJECTED,
-    COMMS_REQUESTED,
-    TICKET_CREATED,
-    Event,
-)
+from bot.model import APPROVAL_GIVEN, APPROVAL_REJECTED, COMMS_REQUESTED, TICKET_CREATED, Event
 from bot.ops.audit import AuditLog
 from bot.ops.services import BotServices
 from bot.pipeline import Processor
 from bot.settings import GuardSettings
 from bot.slack.services import ServiceError
-from bot.sources.internal import (
-    SLACK,
-    TIMER,
-    decode,
-    envelope,
-    internal_sources,
-    system_for_key,
-)
+from bot.sources.internal import SLACK, TIMER, decode, envelope, internal_sources, system_for_key
 from bot.state import CANCELLED, FIRED, PENDING, StateStore
 from bot.store import LIVE, Store
 from bot.trackers.memory import MemoryTracker

@@ -19,15 +19,7 @@ from bot.effects import (
     SetState,
 )
 from bot.engine import RuleContext, StateView
-from bot.model import (
-    COMMENT_CREATED,
-    MANUAL,
-    TICKET_CREATED,
-    TICKET_UPDATED,
-    Event,
-    Ticket,
-    User,
-)
+from bot.model import COMMENT_CREATED, MANUAL, TICKET_CREATED, TICKET_UPDATED, Event, Ticket, User
 from bot.state import StateStore
 from bot.store import Store
 from bot.trackers.memory import MemoryTracker

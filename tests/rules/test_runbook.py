@@ -9,15 +9,7 @@ from pydantic import ValidationError
 
 from bot.calendar import BusinessCalendar
 from bot.effects import InternalComment, LinkTickets, SetState, SlackMessage, StartTimer
-from bot.model import (
-    COMMENT_CREATED,
-    TICKET_UPDATED,
-    TIMER_FIRED,
-    Comment,
-    Event,
-    Ticket,
-    User,
-)
+from bot.model import COMMENT_CREATED, TICKET_UPDATED, TIMER_FIRED, Comment, Event, Ticket, User
 from bot.state import RuleState
 from rules.runbook.acts import Acts
 from rules.runbook.checks import (

@@ -15,14 +15,7 @@ from bot.settings import Settings, SlackSettings
 from bot.slack.app import build_slack_app
 from bot.slack.router import slack_router
 from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
-from tests.slack.helpers import (
-    ADMIN,
-    APPROVER,
-    SIGNING_SECRET,
-    WEB_API_SPEC,
-    InlineExecutor,
-    RecordingServices,
-)
+from tests.slack.helpers import ADMIN, APPROVER, SIGNING_SECRET, WEB_API_SPEC, InlineExecutor, RecordingServices
 
 
 @pytest.fixture(scope="session")

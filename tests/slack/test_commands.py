@@ -16,15 +16,7 @@ from bot.slack.app import build_slack_app
 from bot.slack.router import slack_router
 from bot.slack.services import ServiceError
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack.helpers import (
-    ADMIN,
-    APPROVER,
-    STRANGER,
-    RecordingServices,
-    form,
-    sign,
-    slash_command_fields,
-)
+from tests.slack.helpers import ADMIN, APPROVER, STRANGER, RecordingServices, form, sign, slash_command_fields
 
 
 def command(http: TestClient, fake: FakeSlack, text: str, user: str = STRANGER) -> tuple[Any, list[dict]]:

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.slack.commands import acknowledgement
-from bot.slack.parsing import (
-    MAX_REASON,
-    SUBCOMMANDS,
-    Command,
-    Usage,
-    help_text,
-    parse_command,
-    usage,
-)
+from bot.slack.parsing import MAX_REASON, SUBCOMMANDS, Command, Usage, help_text, parse_command, usage
 from bot.slack.text import escape, mention, quote
 
 CASES = [

@@ -19,14 +19,7 @@ from bot.settings import Settings, SlackSettings
 from bot.slack.app import build_slack_app
 from bot.slack.router import slack_router
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack.helpers import (
-    InlineExecutor,
-    RecordingServices,
-    contract,
-    form,
-    sign,
-    slash_command_fields,
-)
+from tests.slack.helpers import InlineExecutor, RecordingServices, contract, form, sign, slash_command_fields
 
 
 class FrozenClock(Clock):

@@ -14,14 +14,7 @@ from bot.slack.app import build_slack_app, socket_mode_handler
 from bot.slack.router import slack_router
 from bot.slack.socket_mode import SocketMode
 from tests.fakes.fake_slack import FakeSlack
-from tests.slack.helpers import (
-    RecordingServices,
-    block_action_payload,
-    contract,
-    form,
-    sign,
-    slash_command_fields,
-)
+from tests.slack.helpers import RecordingServices, block_action_payload, contract, form, sign, slash_command_fields
 
 
 def test_slack_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

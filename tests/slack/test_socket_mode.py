@@ -21,13 +21,7 @@ from bot.slack.socket_mode import SocketMode
 from bot.store import Store
 from tests.fakes.fake_slack import FakeSlack
 from tests.fakes.fake_socket_mode import FakeSocketMode, serving
-from tests.slack.helpers import (
-    APPROVER,
-    InlineExecutor,
-    RecordingServices,
-    block_action_payload,
-    slash_command_fields,
-)
+from tests.slack.helpers import APPROVER, InlineExecutor, RecordingServices, block_action_payload, slash_command_fields
 
 
 @pytest.fixture

@@ -16,12 +16,7 @@ import pytest
 from bot.inbox.queue import dedup_key
 from bot.model import COMMENT_CREATED, COMMENT_DELETED, COMMENT_UPDATED, TICKET_UPDATED
 from bot.sources.common import MalformedEvent
-from bot.sources.jira_webhook import (
-    AUTOMATION_SOURCE,
-    comment_identity,
-    parse_jira_automation,
-    parse_jira_webhook,
-)
+from bot.sources.jira_webhook import AUTOMATION_SOURCE, comment_identity, parse_jira_automation, parse_jira_webhook
 from tests.support.daemon import CONTRACTS, NO_CONTRACTS, contract_payloads
 
 pytestmark = pytest.mark.skipif(not (CONTRACTS / "jira" / "webhooks").is_dir(), reason=NO_CONTRACTS)

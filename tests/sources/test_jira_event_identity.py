@@ -23,16 +23,7 @@ from bot.model import User
 from bot.sources.jira_webhook import event_digest, parse_jira_webhook
 from bot.trackers.jira import model as jira_model
 from bot.trackers.jira.model import FieldCatalog, parse_datetime, user_from_json
-from tests.hostile.fuzz import (
-    JIRA_BODIES,
-    JIRA_EVENTS,
-    JIRA_PATHS,
-    JSON_VALUES,
-    NUMBERS,
-    TEXT,
-    VALUES,
-    mutated,
-)
+from tests.hostile.fuzz import JIRA_BODIES, JIRA_EVENTS, JIRA_PATHS, JSON_VALUES, NUMBERS, TEXT, VALUES, mutated
 
 CATALOG = FieldCatalog.from_fields([
     {"id": "customfield_10002", "name": "Organizations",

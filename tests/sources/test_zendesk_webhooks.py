@@ -15,20 +15,9 @@ from typing import Any
 import pytest
 
 import bot.sources.zendesk_webhook as webhook
-from bot.model import (
-    COMMENT_CREATED,
-    TICKET_CREATED,
-    TICKET_DELETED,
-    TICKET_UPDATED,
-    UNKNOWN,
-    Change,
-)
+from bot.model import COMMENT_CREATED, TICKET_CREATED, TICKET_DELETED, TICKET_UPDATED, UNKNOWN, Change
 from bot.sources import signatures as security
-from bot.sources.signatures import (
-    SignatureError,
-    verify_zendesk_signature,
-    zendesk_signature,
-)
+from bot.sources.signatures import SignatureError, verify_zendesk_signature, zendesk_signature
 from bot.sources.zendesk_webhook import MalformedEvent, normalize_zendesk_webhook
 
 CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts" / "zendesk"

@@ -14,15 +14,7 @@ from datetime import timedelta
 from bot.config import Duration, RuleBlock
 from bot.effects import CancelTimer, InternalComment, SetState, SlackMessage, StartTimer
 from bot.engine import BoundRule, Evaluation, Rule, RuleContext, Verdict
-from bot.model import (
-    APPROVAL_GIVEN,
-    APPROVAL_REJECTED,
-    MANUAL,
-    TICKET_CREATED,
-    TIMER_FIRED,
-    Event,
-    Ticket,
-)
+from bot.model import APPROVAL_GIVEN, APPROVAL_REJECTED, MANUAL, TICKET_CREATED, TIMER_FIRED, Event, Ticket
 from rules.runbook.checks import equals, one_of
 
 RULE_ID = "approval_test"

@@ -31,21 +31,8 @@ from bot.effects import (
 from bot.executor import ALREADY, APPLIED, Executor
 from bot.store import Store
 from bot.trackers.base import NotFound, Tracker, TrackerError
-from bot.trackers.site import (
-    Site,
-    SiteField,
-    SiteOrganization,
-    SiteServiceDesk,
-    SiteTicket,
-    SiteUser,
-)
-from bot.trackers.zendesk.adapter import (
-    RateLimited,
-    ZendeskSearcher,
-    ZendeskTracker,
-    link_tag,
-    parse_site_url,
-)
+from bot.trackers.site import Site, SiteField, SiteOrganization, SiteServiceDesk, SiteTicket, SiteUser
+from bot.trackers.zendesk.adapter import RateLimited, ZendeskSearcher, ZendeskTracker, link_tag, parse_site_url
 from tests.fakes.fake_zendesk import FakeZendesk
 
 BOT = "ticketbot@goeverbright.com"

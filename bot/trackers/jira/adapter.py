@@ -45,13 +45,7 @@ from jira import JIRA, JIRAError
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Ticket, User
 from bot.settings import ConfigurationError, JiraSettings
-from bot.trackers.base import (
-    NotFound,
-    Rejected,
-    TrackerError,
-    Unavailable,
-    error_for_status,
-)
+from bot.trackers.base import NotFound, Rejected, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
 from bot.trackers.http import CountingAdapter, TrackerRetry, mount
 from bot.trackers.jira.model import FieldCatalog, ticket_from_json, user_from_json
