@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -19,6 +19,9 @@ from bot.settings import ConfigurationError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -76,13 +79,19 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     return ".".join(map(str, first["loc"])) or "the whole file", first["msg"]
 
 
-def load_raw(path: Path) -> RawConfig:
-    data = read_yaml(path, "TICKETBOT_CONFIG") or {}
+def read_model(path: Path, what: str, model: type[M], *, prefix: str = "", hint: str = "") -> M:
+    """The YAML file at ``path`` (named ``what`` in errors) as ``model``; else one line naming the first
+    problem: ``{prefix}{path}: {where}: {message}{hint}``."""
+    data = read_yaml(path, what) or {}
     try:
-        return RawConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         where, message = first_error(exc)
-        raise ConfigurationError(f"{path}: {where}: {message}") from None
+        raise ConfigurationError(f"{prefix}{path}: {where}: {message}{hint}") from None
+
+
+def load_raw(path: Path) -> RawConfig:
+    return read_model(path, "TICKETBOT_CONFIG", RawConfig)
 
 
 def validate_block(rule_id: str, model: type[RuleBlock], block: dict[str, Any] | None, path: Path) -> RuleBlock:

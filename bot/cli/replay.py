@@ -11,12 +11,13 @@ import typer
 
 from bot.cli.common import ConfigOption, err, escape, jira_key, load_cli_settings, out, ticket_key
 from bot.clock import SystemClock
+from bot.config import read_model
 from bot.engine import BoundRule
 from bot.model import MANUAL, Event
 from bot.ops.report import applied_count, from_report, from_trace, rule_lines, timeline_lines
 from bot.pipeline import Processor, ProcessReport
 from bot.replay import Replay, Step, read_records
-from bot.settings import ConfigurationError, Settings
+from bot.settings import Settings
 from bot.store import Store
 from bot.trackers.base import TrackerError
 from bot.trackers.site import Site
@@ -109,17 +110,8 @@ def replay(
 
 def _site(path: Path) -> Site:
     """The site description for ``replay --site``, or one line saying why it cannot be read."""
-    from pydantic import ValidationError
-
-    from bot.config import first_error, read_yaml
-
-    data = read_yaml(path, "--site") or {}
-    try:
-        return Site.model_validate(data)
-    except ValidationError as exc:
-        where, message = first_error(exc)
-        raise ConfigurationError(f"--site: {path}: {where}: {message} (a site description is a mapping: "
-                                 "see examples/*/site.yaml)") from None
+    return read_model(path, "--site", Site, prefix="--site: ",
+                      hint=" (a site description is a mapping: see examples/*/site.yaml)")
 
 
 def _print_step(step: Step) -> None:

@@ -115,15 +115,8 @@ class Tracker(TrackerReader, Protocol):
 
     def link(self, link_type: str, inward_key: str, outward_key: str) -> None: ...
 
-    def create_ticket(
-        self,
-        project: str,
-        issue_type: str,
-        summary: str,
-        description: str = "",
-        field_values: dict[str, Any] | None = None,
-        marker: str = "",
-    ) -> str:
+    def create_ticket(self, project: str, issue_type: str, summary: str, description: str = "",
+                      field_values: dict[str, Any] | None = None, marker: str = "") -> str:
         """Create a ticket and return its key; ``marker`` goes on it in the same call (a Jira label,
         a Zendesk external id) for :meth:`find_marked`."""
         ...

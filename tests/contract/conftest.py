@@ -23,13 +23,9 @@ from bot.trackers.site import Site
 from bot.trackers.zendesk.adapter import ZendeskSearcher, ZendeskTracker
 from tests.fakes.fake_zendesk import FakeZendesk
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
+from tests.support.sites import BOT, CUSTOMER, DAVID, JSM_FIELDS, MARIA, ONBOARDING
 
-BOT = "ticketbot@goeverbright.com"
 TOKEN = "contract-token"
-DAVID = "david.ellis@goeverbright.com"
-MARIA = "maria.lopez@goeverbright.com"
-ONBOARDING = "onboarding@goeverbright.com"
-CUSTOMER = "ops@sunpeaksolar.example"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 MAX_RETRIES = 2
 
@@ -49,14 +45,7 @@ def contract_site(statuses: dict[str, str]) -> Site:
             {"account_id": "qm:onboarding", "email": ONBOARDING, "display_name": "EverBright Onboarding"},
             {"account_id": "qm:sunpeak", "email": CUSTOMER, "display_name": "Sunpeak Solar Ops"},
         ],
-        "fields": [
-            {"id": "customfield_10002", "name": "Organizations", "type": "sd-organizations"},
-            {"id": "customfield_10010", "name": "Request Type", "type": "sd-request-type"},
-            {"id": "customfield_10001", "name": "Request participants", "type": "sd-participants"},
-            {"id": "customfield_10050", "name": "Needs Configuration?", "type": "option",
-             "options": ["Integrated Finance", "Integrated Payments", "None"]},
-            {"id": "customfield_10051", "name": "Installer name", "type": "text"},
-        ],
+        "fields": JSM_FIELDS,
         "issue_types": ["Service Request", "Task"],
         "statuses": ["Open", "Waiting for support", "Waiting for customer", "Closed", "To Do", "Done"],
         "transitions": [

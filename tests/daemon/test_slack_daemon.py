@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import responses
 from fastapi.testclient import TestClient
 
 from bot.daemon.slack import InboxDeliveries, mount_slack
@@ -26,7 +25,7 @@ from bot.slack.sender import build_notifier
 from bot.sources.internal import decode
 from bot.state import StateStore
 from bot.store import LIVE
-from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
+from tests.fakes.fake_slack import FakeSlack, SlackSpec
 from tests.fakes.fake_socket_mode import FakeSocketMode, serving
 from tests.slack.helpers import (
     ADMIN,
@@ -38,6 +37,7 @@ from tests.slack.helpers import (
     block_action_payload,
     contract,
     form,
+    installed_fake_slack,
     interaction_body,
     sign,
     slash_command_fields,
@@ -55,15 +55,8 @@ def rules():
 
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack(spec=SlackSpec.load(WEB_API_SPEC) if WEB_API_SPEC.exists() else None)
-    fake.add_user(APPROVER, "approver@acme.test", "Ann Approver")
-    fake.add_user(ADMIN, "admin@acme.test", "Ada Admin")
-    fake.add_user(STRANGER, "stranger@acme.test", "Sam Stranger")
-    fake.add_channel("CADMIN")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock, urllib_via_requests():
-        fake.install(mock)
+    with installed_fake_slack(SlackSpec.load(WEB_API_SPEC) if WEB_API_SPEC.exists() else None, stranger=True) as fake:
         yield fake
-    assert fake.violations == []
 
 
 def _slack(fake: FakeSlack, **more: Any) -> dict[str, Any]:

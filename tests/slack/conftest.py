@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import responses
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from slack_bolt import App
@@ -14,8 +13,16 @@ from slack_bolt import App
 from bot.settings import Settings, SlackSettings
 from bot.slack.app import build_slack_app
 from bot.slack.router import slack_router
-from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
-from tests.slack.helpers import ADMIN, APPROVER, SIGNING_SECRET, WEB_API_SPEC, InlineExecutor, RecordingServices
+from tests.fakes.fake_slack import FakeSlack, SlackSpec
+from tests.slack.helpers import (
+    ADMIN,
+    APPROVER,
+    SIGNING_SECRET,
+    WEB_API_SPEC,
+    InlineExecutor,
+    RecordingServices,
+    installed_fake_slack,
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,14 +36,8 @@ def fake_slack(slack_spec: SlackSpec | None) -> Iterator[FakeSlack]:
     """A fake Slack answering every http(s) request made through urllib or requests; nothing reaches the network.
 
     At teardown the calls must have been valid against the spec."""
-    fake = FakeSlack(spec=slack_spec)
-    fake.add_user(APPROVER, "approver@acme.test", "Ann Approver")
-    fake.add_user(ADMIN, "admin@acme.test", "Ada Admin")
-    fake.add_channel("CADMIN")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock, urllib_via_requests():
-        fake.install(mock)
+    with installed_fake_slack(slack_spec) as fake:
         yield fake
-    assert fake.violations == []
 
 
 @pytest.fixture

@@ -8,14 +8,18 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import responses
+
+from tests.fakes.fake_slack import FakeSlack, SlackSpec, urllib_via_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("TICKETBOT_SHARED_DIR", ROOT.parent / "shared"))
@@ -173,3 +177,19 @@ def form(fields: dict[str, str]) -> str:
 
 def interaction_body(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
+
+
+@contextmanager
+def installed_fake_slack(spec: SlackSpec | None, *, stranger: bool = False) -> Iterator[FakeSlack]:
+    """A fake Slack (the approver, an admin, ``stranger``: someone else; the admin channel) answering every
+    http(s) request made through urllib or requests; at the end its calls must have been valid."""
+    fake = FakeSlack(spec=spec)
+    fake.add_user(APPROVER, "approver@acme.test", "Ann Approver")
+    fake.add_user(ADMIN, "admin@acme.test", "Ada Admin")
+    if stranger:
+        fake.add_user(STRANGER, "stranger@acme.test", "Sam Stranger")
+    fake.add_channel("CADMIN")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock, urllib_via_requests():
+        fake.install(mock)
+        yield fake
+    assert fake.violations == []

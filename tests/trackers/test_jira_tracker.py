@@ -21,6 +21,7 @@ from bot.trackers.jira.adapter import JiraTracker, RateLimited
 from bot.trackers.site import Site
 from tests.fakes.fake_jira import FakeJira, load_specs, spec_skip_reason
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
+from tests.support.sites import JSM_FIELDS
 
 EMAIL, TOKEN = "ticketbot@goeverbright.com", "s3cret-api-token"
 MARIA, TOM, SUNPEAK = "maria.lopez@goeverbright.com", "tom.becker@goeverbright.com", "ops@sunpeaksolar.example"
@@ -32,15 +33,8 @@ SITE = {
         {"account_id": "acc-tom", "email": TOM, "display_name": "Tom Becker"},
         {"account_id": "qm:sunpeak", "email": SUNPEAK, "display_name": "Sunpeak Solar Ops"},
     ],
-    "fields": [
-        {"id": "customfield_10002", "name": "Organizations", "type": "sd-organizations"},
-        {"id": "customfield_10010", "name": "Request Type", "type": "sd-request-type"},
-        {"id": "customfield_10001", "name": "Request participants", "type": "sd-participants"},
-        {"id": "customfield_10050", "name": "Needs Configuration?", "type": "option",
-         "options": ["Integrated Finance", "Integrated Payments", "None"]},
-        {"id": "customfield_10051", "name": "Installer name", "type": "text"},
-        {"id": "customfield_10053", "name": "Modules", "type": "options", "options": ["Billing", "Payroll"]},
-    ],
+    "fields": [*JSM_FIELDS,
+               {"id": "customfield_10053", "name": "Modules", "type": "options", "options": ["Billing", "Payroll"]}],
     "issue_types": ["Service Request", "Task"],
     "statuses": ["Open", "Waiting for support", "Waiting for customer", "Closed"],
     "transitions": [

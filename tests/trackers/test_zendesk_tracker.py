@@ -34,12 +34,9 @@ from bot.trackers.base import NotFound, Tracker, TrackerError
 from bot.trackers.site import Site, SiteField, SiteOrganization, SiteServiceDesk, SiteTicket, SiteUser
 from bot.trackers.zendesk.adapter import RateLimited, ZendeskSearcher, ZendeskTracker, link_tag, parse_site_url
 from tests.fakes.fake_zendesk import FakeZendesk
+from tests.support.sites import BOT, CUSTOMER, DAVID, ONBOARDING
 
-BOT = "ticketbot@goeverbright.com"
 TOKEN = "very-secret-api-token"
-DAVID = "david.ellis@goeverbright.com"
-ONBOARDING = "onboarding@goeverbright.com"
-CUSTOMER = "ops@sunpeaksolar.example"
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 

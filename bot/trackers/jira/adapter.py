@@ -300,15 +300,8 @@ class JiraTracker:
                 "outwardIssue": {"key": outward_key}}
         self._request("POST", self._api("issueLink"), body=body)
 
-    def create_ticket(
-        self,
-        project: str,
-        issue_type: str,
-        summary: str,
-        description: str = "",
-        field_values: dict[str, Any] | None = None,
-        marker: str = "",
-    ) -> str:
+    def create_ticket(self, project: str, issue_type: str, summary: str, description: str = "",
+                      field_values: dict[str, Any] | None = None, marker: str = "") -> str:
         """Create an issue; ``field_values`` by display name, translated as in :meth:`update_fields`;
         ``marker`` is added to its labels."""
         options = cache(lambda: self._create_options(project, issue_type))
