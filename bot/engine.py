@@ -35,8 +35,7 @@ class Verdict:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        # Not dataclasses.asdict: it deep-copies observed/expected only for them to be replaced (a fifth of
-        # a trace's cost in benchmarks/scale.py).
+        # Not dataclasses.asdict: it deep-copies observed/expected only for them to be replaced.
         return {"name": self.name, "passed": self.passed, "observed": _plain(self.observed),
                 "expected": _plain(self.expected), "note": self.note}
 

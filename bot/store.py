@@ -315,8 +315,8 @@ def executemany(conn: Connection, statement: Any, rows: Sequence[Mapping[str, An
     """``conn.execute(statement, rows)``: ``rows`` (one at least) each with every parameter of ``statement``.
 
     On SQLite the rows go to the driver as they are (``exec_driver_sql``), each value converted as its
-    SQLAlchemy type converts it (:func:`_sqlite_plan`): the same rows, without SQLAlchemy's work per row (an
-    eighth of a replay's time in benchmarks/scale.py). ``statement`` is made once: its plan is cached."""
+    SQLAlchemy type converts it (:func:`_sqlite_plan`): the same rows, without SQLAlchemy's work per row
+    (benchmarks/scale.py). ``statement`` is made once: its plan is cached."""
     if conn.dialect.name != "sqlite":
         conn.execute(statement, rows)
         return

@@ -2,7 +2,7 @@
 
 SQLite has one write lock per database file. When the workers run in other processes (``ticketbot run``),
 their transactions hold the inbox's lock for a few milliseconds each, and a webhook whose commit waits
-behind them is acknowledged late (measured: ack p99 3-4x a bare endpoint's, the lock wait its tail). So
+behind them is acknowledged late (figures: benchmarks/README.md, ingest). So
 under ``ticketbot run`` on SQLite the HTTP process commits what it receives to a second file next to the
 database (``<database>-intake``) that nobody else writes, and the worker processes *move* the rows into the
 inbox:

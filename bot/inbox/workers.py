@@ -9,7 +9,7 @@ for as long as the outage lasts, up to a bound of hours.
 
 Under ``ticketbot run`` the pool lives in a child process (:class:`WorkerProcess`, niced):
 rule processing is CPU-bound Python, and in the HTTP process it would take the interpreter
-lock from the webhook acknowledgements (measured: acks went from ~4 ms to seconds at 200/s).
+lock from the webhook acknowledgements (figures: benchmarks/README.md, ingest).
 On stop, each worker finishes the event in hand and the rest stays in the inbox.
 """
 
