@@ -5,5 +5,5 @@
 - :mod:`bot.daemon.serve`: serving it: the HTTP process and the worker processes;
 - :mod:`bot.daemon.http`: the FastAPI app (webhooks in, health and metrics out);
 - :mod:`bot.daemon.slack`: Slack served by a daemon (``/slack/events``, Socket Mode);
-- :mod:`bot.daemon.metrics`, :mod:`bot.daemon.health`: what it tells Prometheus and the orchestrator.
+- :mod:`bot.daemon.health`: what it tells the orchestrator (its metrics: :mod:`bot.inbox.metrics`).
 """

@@ -25,10 +25,10 @@ from pydantic import SecretStr
 from bot.clock import Clock, SystemClock
 from bot.daemon.health import DatabaseProbe, WatchedFile
 from bot.daemon.http import Endpoint, Intake, create_app, jira_automation_verifier, jira_verifier, zendesk_verifier
-from bot.daemon.metrics import Metrics
 from bot.engine import BoundRule
 from bot.inbox.guards import Guards
 from bot.inbox.leader import LeaderElector, lock_for
+from bot.inbox.metrics import Metrics
 from bot.inbox.poller import ZENDESK_SOURCE, DaemonState, Poller, decode_poll
 from bot.inbox.queue import Inbox
 from bot.inbox.scheduler import Scheduler

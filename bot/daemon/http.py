@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from bot.clock import Clock
-from bot.daemon.metrics import CONTENT_TYPE, Metrics
+from bot.inbox.metrics import CONTENT_TYPE, Metrics
 from bot.inbox.queue import Inbox, dedup_key
 from bot.model import UNKNOWN, Event
 from bot.sources.common import read_limited

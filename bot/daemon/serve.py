@@ -22,8 +22,8 @@ from typing import Any
 from prometheus_client import multiprocess
 
 from bot.daemon.build import build_daemon, check_names_at_start
-from bot.daemon.metrics import api_counts
 from bot.daemon.slack import mount_slack
+from bot.inbox.metrics import api_counts
 from bot.inbox.queue import Inbox
 from bot.inbox.spool import IntakeFile, intake_path
 from bot.inbox.workers import WorkerPool

@@ -6,5 +6,6 @@
 - :mod:`bot.inbox.guards`: loop and blast-radius guards;
 - :mod:`bot.inbox.outage`: a vendor that is down holds events without spending their attempts;
 - :mod:`bot.inbox.timers`, :mod:`bot.inbox.poller`: due timers and polled tickets become inbox rows;
-- :mod:`bot.inbox.scheduler`, :mod:`bot.inbox.leader`: the leader's periodic jobs.
+- :mod:`bot.inbox.scheduler`, :mod:`bot.inbox.leader`: the leader's periodic jobs;
+- :mod:`bot.inbox.metrics`: what is counted on the way in and through the workers (Prometheus).
 """

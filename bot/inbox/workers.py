@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
-from bot.daemon.metrics import Metrics
 from bot.engine import BoundRule
 from bot.executor import FAILED
 from bot.inbox.guards import Guards
+from bot.inbox.metrics import Metrics
 from bot.inbox.outage import SLACK, Outages, is_outage
 from bot.inbox.queue import IGNORED, Claim, Inbox
 from bot.model import Event

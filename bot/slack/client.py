@@ -27,7 +27,7 @@ Sleep = Callable[[float], None]
 class ApiStats:
     """Web API traffic for metrics: HTTP requests per method (retries included) and 429 answers.
 
-    ``calls`` and ``throttled`` have the shape ``bot.daemon.metrics.api_counts`` reads from adapters."""
+    ``calls`` and ``throttled`` have the shape ``bot.inbox.metrics.api_counts`` reads from adapters."""
 
     calls: Counter[str] = field(default_factory=Counter)
     throttled: int = 0

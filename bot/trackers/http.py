@@ -16,7 +16,7 @@ A wait longer than ``max_wait``, or a throttling answer after ``max_retries`` re
 :class:`RateLimited` carrying the last asked wait, so the worker retries the event no sooner.
 
 :class:`CountingAdapter` also counts every HTTP call (and the 429 answers among them) by
-``(method, path)``: ``/metrics`` reads their totals (``bot.daemon.metrics.api_counts``).
+``(method, path)``: ``/metrics`` reads their totals (``bot.inbox.metrics.api_counts``).
 """
 
 from __future__ import annotations

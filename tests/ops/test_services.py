@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from bot.clock import VirtualClock
-from bot.daemon.metrics import Metrics
 from bot.inbox.guards import Guards
+from bot.inbox.metrics import Metrics
 from bot.inbox.queue import DEAD, IGNORED, Inbox, InboxRow
 from bot.inbox.workers import Handler, WorkerPool
 from bot.model import APPROVAL_GIVEN, APPROVAL_REJECTED, COMMS_REQUESTED, TICKET_CREATED, Event

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.daemon.metrics import Metrics
+from bot.inbox.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
-from bot.daemon.metrics import Metrics
+from bot.inbox.metrics import Metrics
 metrics = Metrics()
 metrics.processed.labels("jira", "everbright_onboarding").inc({n})
 metrics.latency.labels("jira").observe(0.2)
