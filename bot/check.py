@@ -30,19 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.effects import (
-    AddWatcher,
-    CreateTicket,
-    Effect,
-    LinkTickets,
-    RemoveParticipant,
-    SetField,
-    SetOrganization,
-    SetReporter,
-    SetRequestType,
-    SlackMessage,
-    Transition,
-)
+from bot import effects as fx
 from bot.engine import BoundRule
 from bot.trackers.base import Catalog, NotFound, TrackerError
 
@@ -565,38 +553,38 @@ class Rejection:
 
 
 
-def rejected_name(effect: Effect, detail: str, name: str = "") -> tuple[str, str, str | None, str | None]:
+def rejected_name(effect: fx.Effect, detail: str, name: str = "") -> tuple[str, str, str | None, str | None]:
     """``(kind, name, project, parent)`` of what a rejected ``effect`` names; ``name``: the one the system
     gave, if it gave one. A field edit refused over an option names the option."""
     project = _project_of(effect.ticket_key)
     match effect:
-        case SetField(field=field_name, value=value):
+        case fx.SetField(field=field_name, value=value):
             if "option" in detail.casefold() and isinstance(value, str) and value:
                 return "option", name or value, project, field_name
             return "field", name or field_name, project, None
-        case SetOrganization(name=org):
+        case fx.SetOrganization(name=org):
             return "organization", name or org, None, None
-        case SetRequestType(name=request_type):
+        case fx.SetRequestType(name=request_type):
             return "request_type", name or request_type, project, None
-        case SetReporter(email=email) | AddWatcher(email=email) | RemoveParticipant(email=email):
+        case fx.SetReporter(email=email) | fx.AddWatcher(email=email) | fx.RemoveParticipant(email=email):
             return "user", name or email, None, None
-        case Transition(status=status):
+        case fx.Transition(status=status):
             return "transition", name or status, project, None
-        case LinkTickets(link_type=link_type):
+        case fx.LinkTickets(link_type=link_type):
             return "link_type", name or link_type, None, None
-        case CreateTicket(project=target, issue_type=issue_type):
+        case fx.CreateTicket(project=target, issue_type=issue_type):
             return "issue_type", name or issue_type, target, None
-        case SlackMessage(slack_user=slack_user, user_email=email, channel=channel):
+        case fx.SlackMessage(slack_user=slack_user, user_email=email, channel=channel):
             return "slack_user", name or slack_user or email or channel, None, None
     return "", name, project, None
 
 
-def rejection_identity(rule_id: str, effect: Effect, detail: str, name: str = "") -> str:
+def rejection_identity(rule_id: str, effect: fx.Effect, detail: str, name: str = "") -> str:
     """What a rejection is reported once for: (rule, effect kind, missing name). Asks no system."""
     return f"{rule_id}:{effect.kind}:{_norm(rejected_name(effect, detail, name)[1])}"
 
 
-def explain_rejection(bound: BoundRule | None, effect: Effect, detail: str, tracker: object,
+def explain_rejection(bound: BoundRule | None, effect: fx.Effect, detail: str, tracker: object,
                       name: str = "") -> Rejection:
     """Name what the rejected write needs, with the closest names the site has (the check's resolver)
     and the config key the rule reads it from. A ``tracker`` that is no :class:`Catalog` offers no names."""

@@ -34,26 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import effects as fx
 from bot.clock import Clock
-from bot.effects import (
-    AddWatcher,
-    CancelTimer,
-    CreateTicket,
-    Effect,
-    InternalComment,
-    LinkTickets,
-    RemoveParticipant,
-    SetField,
-    SetOrganization,
-    SetReporter,
-    SetRequestType,
-    SetState,
-    SlackMessage,
-    StartTimer,
-    Transition,
-    clip_slack_text,
-    out_of_bounds,
-)
 from bot.model import Ticket, User
 from bot.slack.notifier import NotifyError
 from bot.state import StateStore
@@ -79,7 +61,7 @@ SLACK_PERMANENT = frozenset({"users_not_found", "user_not_found", "channel_not_f
 
 @dataclass(frozen=True)
 class Outcome:
-    effect: Effect
+    effect: fx.Effect
     status: str  # applied | already-true | failed | rejected | would-apply | skipped
     detail: str = ""
     #: A failure because the system throttled us: the seconds it asked us to wait (the worker's next
@@ -106,7 +88,7 @@ class Executor:
         self.notifier = notifier
 
     # public ----------------------------------------------------------------------------
-    def apply(self, plan: Sequence[Effect], *, known: dict[str, Ticket] | None = None) -> list[Outcome]:
+    def apply(self, plan: Sequence[fx.Effect], *, known: dict[str, Ticket] | None = None) -> list[Outcome]:
         """Make ``plan`` true; ``known`` holds tickets the caller has just read (with people)."""
         outcomes: list[Outcome | None] = [None] * len(plan)
         edits: dict[str, list[int]] = {}  # ticket -> its field changes: one edit each, in order of appearance
@@ -126,11 +108,11 @@ class Executor:
                     self._record(effect, ALREADY)
                 else:
                     local.append(index)
-            elif isinstance(effect, SlackMessage):
+            elif isinstance(effect, fx.SlackMessage):
                 others.append(index)
-            elif (problem := out_of_bounds(effect, _system(self.tracker))) is not None:
+            elif (problem := fx.out_of_bounds(effect, _system(self.tracker))) is not None:
                 outcomes[index] = self._refuse(effect, problem)
-            elif isinstance(effect, CreateTicket):
+            elif isinstance(effect, fx.CreateTicket):
                 outcome = self._created_earlier(effect)
                 if outcome is None:
                     others.append(index)
@@ -176,32 +158,32 @@ class Executor:
             return False
         return person.is_email(email) or person.same_person(self._user(email))
 
-    def _already_true(self, effect: Effect, ticket: Ticket) -> bool:
+    def _already_true(self, effect: fx.Effect, ticket: Ticket) -> bool:
         match effect:
-            case SetField(field=name, value=value):
+            case fx.SetField(field=name, value=value):
                 return ticket.fields.get(name) == value
-            case SetReporter(email=email):
+            case fx.SetReporter(email=email):
                 return self._is_person(ticket.reporter, email)
-            case SetOrganization(name=name):
+            case fx.SetOrganization(name=name):
                 return [o.casefold() for o in ticket.organizations] == [name.casefold()]
-            case SetRequestType(name=name):
+            case fx.SetRequestType(name=name):
                 return (ticket.request_type or "").casefold() == name.casefold()
-            case AddWatcher(email=email):
+            case fx.AddWatcher(email=email):
                 return any(self._is_person(w, email) for w in ticket.watchers or ())
-            case RemoveParticipant(email=email):
+            case fx.RemoveParticipant(email=email):
                 return not any(self._is_person(p, email) for p in ticket.participants or ())
-            case InternalComment(body=body):
+            case fx.InternalComment(body=body):
                 # Mentions are rendered ahead of the body, so a posted comment ends with it.
                 return any(c.body.strip().endswith(body.strip()) for c in ticket.comments)
-            case Transition(status=status):
+            case fx.Transition(status=status):
                 return ticket.status.casefold() == status.casefold()
-            case LinkTickets(link_type=lt, inward_key=a, outward_key=b):
+            case fx.LinkTickets(link_type=lt, inward_key=a, outward_key=b):
                 return any(link.type.casefold() == lt.casefold() and {link.inward_key, link.outward_key} == {a, b}
                            for link in ticket.links)
             case _:
                 return False
 
-    def _created_earlier(self, effect: CreateTicket) -> Outcome | None:
+    def _created_earlier(self, effect: fx.CreateTicket) -> Outcome | None:
         """The ticket this effect created before a crash kept its record, found by its marker; None: create it.
         When the tracker cannot be asked, nothing is created (the retry asks again)."""
         try:
@@ -214,33 +196,33 @@ class Executor:
         self._record(effect, ALREADY, detail)
         return Outcome(effect, ALREADY, f"{found} was created earlier (label {effect.marker})")
 
-    def _local_already_true(self, effect: Effect) -> bool:
+    def _local_already_true(self, effect: fx.Effect) -> bool:
         match effect:
-            case SetState(stage=stage, data=data):
+            case fx.SetState(stage=stage, data=data):
                 state = self.states.get(self.scope, effect.rule_id, effect.ticket_key)
                 return (state is not None and (not stage or state.stage == stage)
                         and all(state.data.get(k) == v for k, v in data.items()))
-            case StartTimer(due_at=due_at):
+            case fx.StartTimer(due_at=due_at):
                 timer = self.states.timer(self.scope, effect.timer_id)
                 return timer is not None and timer.due_at == due_at
-            case CancelTimer():
+            case fx.CancelTimer():
                 timer = self.states.timer(self.scope, effect.timer_id)
                 return timer is None or timer.status != "pending"
         return False
 
-    def _apply_local(self, effect: Effect) -> Outcome:
+    def _apply_local(self, effect: fx.Effect) -> Outcome:
         if self.dry_run:
             return Outcome(effect, WOULD_APPLY, "dry-run")
         now = self.clock.now()
         match effect:
-            case SetState(stage=stage, data=data):
+            case fx.SetState(stage=stage, data=data):
                 state = self.states.put(self.scope, effect.rule_id, effect.ticket_key, stage=stage, data=data, at=now)
                 detail = f"stage {state.stage}"
-            case StartTimer(name=name, due_at=due_at, data=data):
+            case fx.StartTimer(name=name, due_at=due_at, data=data):
                 self.states.start_timer(self.scope, rule_id=effect.rule_id, ticket_key=effect.ticket_key, name=name,
                                         due_at=due_at, data=data, at=now)
                 detail = f"timer {effect.timer_id} due {due_at.isoformat()}"
-            case CancelTimer(name=name):
+            case fx.CancelTimer(name=name):
                 cancelled = self.states.cancel_timer(self.scope, effect.rule_id, effect.ticket_key, name)
                 detail = "cancelled" if cancelled else "no pending timer"
             case _:
@@ -249,7 +231,7 @@ class Executor:
         return Outcome(effect, APPLIED, detail)
 
     # writes ------------------------------------------------------------------------------
-    def _apply_fields(self, key: str, batch: list[Effect]) -> list[Outcome]:
+    def _apply_fields(self, key: str, batch: list[fx.Effect]) -> list[Outcome]:
         """One edit for the batch. An edit refused for good is tried again change by change (the rare
         path: one update event each), so the change that is refused is named and the others are made."""
         if self.dry_run:
@@ -265,10 +247,10 @@ class Executor:
         self.store.flush()  # the edit's records together, at once (see _record)
         return [Outcome(e, APPLIED, f"one edit of {len(batch)} field(s)") for e in batch]
 
-    def _apply_one(self, effect: Effect) -> Outcome:
+    def _apply_one(self, effect: fx.Effect) -> Outcome:
         if self.dry_run:
             return Outcome(effect, WOULD_APPLY, "dry-run")
-        if isinstance(effect, SlackMessage):
+        if isinstance(effect, fx.SlackMessage):
             return self._send(effect)
         try:
             detail = self._write(effect)
@@ -277,26 +259,26 @@ class Executor:
         self._record(effect, APPLIED, detail)
         return Outcome(effect, APPLIED, detail)
 
-    def _write(self, effect: Effect) -> str:
+    def _write(self, effect: fx.Effect) -> str:
         t = self.tracker
         match effect:
-            case AddWatcher(ticket_key=key, email=email):
+            case fx.AddWatcher(ticket_key=key, email=email):
                 t.add_watcher(key, email)
-            case RemoveParticipant(ticket_key=key, email=email):
+            case fx.RemoveParticipant(ticket_key=key, email=email):
                 t.remove_participant(key, email)
-            case InternalComment(ticket_key=key, body=body, mentions=mentions):
+            case fx.InternalComment(ticket_key=key, body=body, mentions=mentions):
                 return f"comment {t.add_internal_comment(key, body, mentions)}"
-            case Transition(ticket_key=key, status=status, resolution=resolution):
+            case fx.Transition(ticket_key=key, status=status, resolution=resolution):
                 t.transition(key, status, resolution)
-            case LinkTickets(link_type=lt, inward_key=a, outward_key=b):
+            case fx.LinkTickets(link_type=lt, inward_key=a, outward_key=b):
                 t.link(lt, a, b)
-            case CreateTicket(project=p, issue_type=it, summary=s, description=d, field_values=fv):
+            case fx.CreateTicket(project=p, issue_type=it, summary=s, description=d, field_values=fv):
                 return f"created {t.create_ticket(p, it, s, d, dict(fv), marker=effect.marker)}"
             case _:
                 raise TrackerError(f"executor cannot apply {effect.kind}")
         return ""
 
-    def _send(self, message: SlackMessage) -> Outcome:
+    def _send(self, message: fx.SlackMessage) -> Outcome:
         if self.notifier is None:
             return Outcome(message, SKIPPED, "Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN)")
         if message.alert:
@@ -315,14 +297,14 @@ class Executor:
                 self.store.record_applied(scope=self.scope, effect_key=intent, ticket_key=message.ticket_key,
                                           rule_id=message.rule_id, kind=message.kind, outcome=SENDING,
                                           detail="", at=self.clock.now(), durable=True)
-            ts = self.notifier.send(clip_slack_text(message))
+            ts = self.notifier.send(fx.clip_slack_text(message))
         except NotifyError as exc:
             return self._failure(message, exc)
         self._record(message, APPLIED, f"ts {ts}")
         return Outcome(message, APPLIED, f"ts {ts}")
 
     # failures ----------------------------------------------------------------------------------
-    def _failure(self, effect: Effect, exc: Exception, prefix: str = "") -> Outcome:
+    def _failure(self, effect: fx.Effect, exc: Exception, prefix: str = "") -> Outcome:
         """A rejection when ``exc`` says the call can never succeed (recorded at once, so no retry sends it
         again), else a failure the event is retried for."""
         if not _is_permanent(exc):
@@ -331,13 +313,13 @@ class Executor:
         self._record_rejected(effect, detail)
         return Outcome(effect, REJECTED, detail, name=str(getattr(exc, "name", "") or ""), fresh=True)
 
-    def _refuse(self, effect: Effect, problem: str) -> Outcome:
+    def _refuse(self, effect: fx.Effect, problem: str) -> Outcome:
         """A value over a vendor's bound: not sent; one internal comment on the ticket says why."""
         detail = f"not sent: {problem}"
         if self.dry_run:
             return Outcome(effect, REJECTED, detail)
         self._record_rejected(effect, detail)
-        note = InternalComment(rule_id=effect.rule_id, ticket_key=effect.ticket_key, step=f"{effect.step}#bounds",
+        note = fx.InternalComment(rule_id=effect.rule_id, ticket_key=effect.ticket_key, step=f"{effect.step}#bounds",
                                body=(f"ticketbot did not {effect.describe()[:120]}…: {problem}. "
                                      "Please make this change by hand."))
         if not self.store.is_applied(self.scope, note.key):
@@ -347,14 +329,14 @@ class Executor:
                             explained.detail)
         return Outcome(effect, REJECTED, detail)
 
-    def _record_rejected(self, effect: Effect, detail: str) -> None:
+    def _record_rejected(self, effect: fx.Effect, detail: str) -> None:
         if self.dry_run:
             return
         self.store.record_applied(scope=self.scope, effect_key=rejected_key(effect.key), ticket_key=effect.ticket_key,
                                   rule_id=effect.rule_id, kind=effect.kind, outcome=REJECTED, detail=detail[:2000],
                                   at=self.clock.now(), durable=True)
 
-    def _record(self, effect: Effect, outcome: str, detail: str = "", *, durable: bool | None = None) -> None:
+    def _record(self, effect: fx.Effect, outcome: str, detail: str = "", *, durable: bool | None = None) -> None:
         """Record an effect as made true. A write whose state check cannot tell the bot's change from a
         person's reaction to it is recorded at once (``durable``): a status ("CS back to To Do", then
         Config sets it Done: the soak benchmark's SIGKILLed retry moved it back again), a field value,
@@ -371,10 +353,10 @@ class Executor:
 
 
 #: Writes recorded the moment they are made (with the field edits), see Executor._record.
-DURABLE_AT_ONCE = (Transition, SlackMessage, CreateTicket)
+DURABLE_AT_ONCE = (fx.Transition, fx.SlackMessage, fx.CreateTicket)
 
 
-def _failed(effect: Effect, exc: Exception, prefix: str = "") -> Outcome:
+def _failed(effect: fx.Effect, exc: Exception, prefix: str = "") -> Outcome:
     """A failed outcome; a throttled one keeps the wait the system asked for."""
     return Outcome(effect, FAILED, f"{prefix}{exc}", retry_after=getattr(exc, "retry_after", None))
 

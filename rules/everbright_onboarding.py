@@ -45,25 +45,9 @@ from datetime import datetime, timedelta
 
 from pydantic import Field, field_validator
 
+from bot import effects as fx
 from bot.check import Requirement, Touch
 from bot.config import Duration, RuleBlock
-from bot.effects import (
-    AddWatcher,
-    CancelTimer,
-    CreateTicket,
-    Effect,
-    InternalComment,
-    LinkTickets,
-    RemoveParticipant,
-    SetField,
-    SetOrganization,
-    SetReporter,
-    SetRequestType,
-    SetState,
-    SlackMessage,
-    StartTimer,
-    Transition,
-)
 from bot.engine import Evaluation, Rule, RuleContext, Verdict
 from bot.model import (
     APPROVAL_GIVEN,
@@ -272,7 +256,7 @@ class Flow:
         self.event, self.ticket, self.ctx, self.cfg, self.rule_id = event, ticket, ctx, cfg, rule_id
         self.now = ctx.clock.now()
 
-    def effect(self, cls: type[Effect], key: str, step: str, **kw: object) -> Effect:
+    def effect(self, cls: type[fx.Effect], key: str, step: str, **kw: object) -> fx.Effect:
         return cls(rule_id=self.rule_id, ticket_key=key, step=step, **kw)
 
     # routing ---------------------------------------------------------------------------
@@ -402,7 +386,7 @@ class Flow:
                 f"given up; an approval now moves {ticket.key} back to {cfg.statuses.cs_to_do}"))
         due = self.now + cfg.find_config_ticket_every
         return Evaluation(verdicts=verdicts, effects=[self.effect(
-            StartTimer, ticket.key, f"cs-done-again:{round_}:{attempt}", name=CS_DONE_AGAIN, due_at=due,
+            fx.StartTimer, ticket.key, f"cs-done-again:{round_}:{attempt}", name=CS_DONE_AGAIN, due_at=due,
             data={"attempt": attempt, "round": round_})], notes=[(
                 f"{ticket.key} is {ticket.status} but {state.ticket_key} is {state.stage} (an approval may not be "
                 f"recorded yet): looking again at {_when(due)} (attempt {attempt} of "
@@ -557,7 +541,7 @@ def intake(flow: Flow) -> Evaluation:
     contact = _form_value(ticket, cfg.installer_email_label, cfg.installer_name_label)
     verdicts.append(_NO_STATE_YET)
 
-    def effect(cls: type[Effect], step: str, **kw: object) -> Effect:
+    def effect(cls: type[fx.Effect], step: str, **kw: object) -> fx.Effect:
         return flow.effect(cls, ticket.key, f"intake:{step}", **kw)
 
     values = {cfg.installer_name_label: installer, cfg.installer_email_label: contact}
@@ -570,31 +554,31 @@ def intake(flow: Flow) -> Evaluation:
         body = (f"ticketbot could not process this {cfg.subject!r} request: the form is missing "
                 f"{' and '.join(repr(m) for m in missing)}. Please add it to the description; "
                 "the ticket will be processed when it is edited.")
-        return Evaluation(verdicts=verdicts, effects=[effect(InternalComment, "missing-values", body=body)],
+        return Evaluation(verdicts=verdicts, effects=[effect(fx.InternalComment, "missing-values", body=body)],
                           notes=[(f"form incomplete, missing {', '.join(missing)}: internal comment only, "
                                   "no field changed")])
     assert installer and contact
-    effects: list[Effect] = [
-        effect(SetOrganization, "organization", name=installer),
-        effect(SetReporter, "reporter", email=cfg.reporter_email),
-        effect(SetRequestType, "request-type", name=cfg.request_type),
-        effect(SetField, "needs-configuration", field=cfg.needs_configuration_field,
+    effects: list[fx.Effect] = [
+        effect(fx.SetOrganization, "organization", name=installer),
+        effect(fx.SetReporter, "reporter", email=cfg.reporter_email),
+        effect(fx.SetRequestType, "request-type", name=cfg.request_type),
+        effect(fx.SetField, "needs-configuration", field=cfg.needs_configuration_field,
                value=cfg.needs_configuration_value),
-        effect(AddWatcher, "watcher-approver", email=cfg.approver.email),
-        effect(RemoveParticipant, "installer-not-participant", email=contact),
+        effect(fx.AddWatcher, "watcher-approver", email=cfg.approver.email),
+        effect(fx.RemoveParticipant, "installer-not-participant", email=contact),
     ]
     notes = [f"installer {installer!r}, contact {contact}"]
     manager = cfg.account_manager(installer)
     if manager:
-        effects.insert(4, effect(AddWatcher, "watcher-account-manager", email=manager))
+        effects.insert(4, effect(fx.AddWatcher, "watcher-account-manager", email=manager))
     else:
         notes.append(f"no account manager known for {installer!r}")
-        effects.append(effect(InternalComment, "account-manager-missing", body=(
+        effects.append(effect(fx.InternalComment, "account-manager-missing", body=(
             f"ticketbot: no account manager is configured for organization {untrusted(installer)!s}, "
             "so none was added as a watcher. Please add them by hand and add the organization to "
             "rules.everbright_onboarding.account_managers.")))
     if cfg.create_config_ticket:
-        effects.append(effect(CreateTicket, "config-ticket", project=cfg.config_project,
+        effects.append(effect(fx.CreateTicket, "config-ticket", project=cfg.config_project,
                               issue_type=cfg.config_ticket_issue_type,
                               summary=f"{cfg.subject}: configure {installer} ({ticket.key})"[:250],
                               description=(f"Configure the EverBright integrated products for {untrusted(installer)} "
@@ -603,7 +587,7 @@ def intake(flow: Flow) -> Evaluation:
                               field_values=_config_ticket_values(cfg, installer, contact)))
         notes.append("the CS ticket is created by ticketbot (create_config_ticket)")
     # The commit point: only once every write above went through is the onboarding recorded.
-    effects.append(effect(SetState, "state", stage=INTAKE, data={"installer": installer, "contact": contact,
+    effects.append(effect(fx.SetState, "state", stage=INTAKE, data={"installer": installer, "contact": contact,
                                                                   "account_manager": manager}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=notes)
 
@@ -632,7 +616,7 @@ def find_config_ticket(flow: Flow, project: Verdict) -> Evaluation:
             if attempt <= cfg.find_config_ticket_attempts:
                 due = flow.now + cfg.find_config_ticket_every
                 return Evaluation(verdicts=[project], effects=[flow.effect(
-                    StartTimer, ticket.key, f"find-onboarding:{attempt}", name=FIND_ONBOARDING, due_at=due,
+                    fx.StartTimer, ticket.key, f"find-onboarding:{attempt}", name=FIND_ONBOARDING, due_at=due,
                     data={"attempt": attempt})], notes=[(f"no onboarding matches {ticket.key} yet; looking again "
                                                          f"at {_when(due)} (attempt {attempt} of "
                                                          f"{cfg.find_config_ticket_attempts})")])
@@ -645,12 +629,12 @@ def find_config_ticket(flow: Flow, project: Verdict) -> Evaluation:
     state = matches[0]
     ss = state.ticket_key
     installer, contact = state.get("installer") or "", state.get("contact") or ""
-    effects: list[Effect] = [flow.effect(LinkTickets, ss, f"config-ticket-link:{ticket.key}",
+    effects: list[fx.Effect] = [flow.effect(fx.LinkTickets, ss, f"config-ticket-link:{ticket.key}",
                                          link_type=cfg.link_types.config_ticket, inward_key=ss, outward_key=ticket.key)]
     for name, value in _config_ticket_values(cfg, installer, contact).items():
         if value and ticket.field(name) != value:
-            effects.append(flow.effect(SetField, ticket.key, f"config-ticket-field:{name}", field=name, value=value))
-    effects.append(flow.effect(SetState, ss, f"state:{CONFIGURING}", stage=CONFIGURING,
+            effects.append(flow.effect(fx.SetField, ticket.key, f"config-ticket-field:{name}", field=name, value=value))
+    effects.append(flow.effect(fx.SetState, ss, f"state:{CONFIGURING}", stage=CONFIGURING,
                                data={"cs_key": ticket.key, **member(ticket.key, "config ticket")}))
     if flow.event.kind == TIMER_FIRED or ticket.status.casefold() != cfg.statuses.cs_on_hold.casefold():
         return Evaluation(verdicts=verdicts, effects=effects, notes=[f"{ticket.key} is the config ticket of {ss}"])
@@ -674,9 +658,9 @@ def ask_approval(flow: Flow, state: RuleState, verdicts: list[Verdict], why: str
             f"{_duration(cfg.approval_reminder_after)}.")
     due = flow.now + cfg.approval_reminder_after
     effects = [
-        flow.effect(InternalComment, ss, "ask-approval", body=body, mentions=(cfg.approver.email,)),
-        flow.effect(StartTimer, ss, f"timer:{REMINDER}:1", name=REMINDER, due_at=due, data={"n": 1}),
-        flow.effect(SetState, ss, f"state:{AWAITING}", stage=AWAITING,
+        flow.effect(fx.InternalComment, ss, "ask-approval", body=body, mentions=(cfg.approver.email,)),
+        flow.effect(fx.StartTimer, ss, f"timer:{REMINDER}:1", name=REMINDER, due_at=due, data={"n": 1}),
+        flow.effect(fx.SetState, ss, f"state:{AWAITING}", stage=AWAITING,
                     data={"asked_at": flow.now.isoformat(), "reminders": 0}),
     ]
     return Evaluation(verdicts=verdicts, effects=effects, notes=[f"{why}: approval asked, reminder at {_when(due)}"])
@@ -693,21 +677,22 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
     text = (f"Hi! The EverBright onboarding of {visible(state.get('installer'))} is waiting for your approval "
             f"to push the products live: {flow.ticket_ref(ss)} (asked {asked[:16].replace('T', ' ')} UTC). "
             "Approve or reject here, or reply in the ticket.")
-    effects: list[Effect] = [flow.effect(SlackMessage, ss, f"reminder:{n}", text=text, user_email=cfg.approver.email,
-                                         slack_user=cfg.approver.slack_user or "", actions=("approve", "reject"))]
+    effects: list[fx.Effect] = [flow.effect(fx.SlackMessage, ss, f"reminder:{n}", text=text,
+                                            user_email=cfg.approver.email, slack_user=cfg.approver.slack_user or "",
+                                            actions=("approve", "reject"))]
     notes = [f"reminder {n} of {cfg.approval_reminder_max} to {cfg.approver.email}"]
     if n < cfg.approval_reminder_max:
         due = flow.now + cfg.approval_reminder_every
-        effects.append(flow.effect(StartTimer, ss, f"timer:{REMINDER}:{n + 1}", name=REMINDER, due_at=due,
+        effects.append(flow.effect(fx.StartTimer, ss, f"timer:{REMINDER}:{n + 1}", name=REMINDER, due_at=due,
                                    data={"n": n + 1}))
         notes.append(f"next reminder at {_when(due)}")
     else:
-        effects.append(flow.effect(SlackMessage, ss, "escalation", alert=True, text=(
+        effects.append(flow.effect(fx.SlackMessage, ss, "escalation", alert=True, text=(
             f"ticketbot: no approval for the EverBright onboarding {flow.ticket_ref(ss)} "
             f"({visible(state.get('installer'))}) after {n} Slack reminder(s) to {cfg.approver.email}. "
             "Please follow up in person.")))
         notes.append("last reminder: the admin channel is alerted")
-    effects.append(flow.effect(SetState, ss, f"state:reminders:{n}", data={"reminders": n}))
+    effects.append(flow.effect(fx.SetState, ss, f"state:reminders:{n}", data={"reminders": n}))
     return Evaluation(verdicts=[waiting], effects=effects, notes=notes)
 
 
@@ -729,29 +714,29 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
     installer = untrusted(state.get("installer"))
     cs = state.get("cs_key")
     when = _when(flow.now)
-    effects: list[Effect] = [flow.effect(CancelTimer, ss, f"cancel:{REMINDER}:{_digest(via)}", name=REMINDER)]
+    effects: list[fx.Effect] = [flow.effect(fx.CancelTimer, ss, f"cancel:{REMINDER}:{_digest(via)}", name=REMINDER)]
     if approve:
         if cs:
             effects += [
-                flow.effect(Transition, cs, "approved:cs-to-do", status=cfg.statuses.cs_to_do),
-                flow.effect(InternalComment, cs, "approved:ask-config", body=(
+                flow.effect(fx.Transition, cs, "approved:cs-to-do", status=cfg.statuses.cs_to_do),
+                flow.effect(fx.InternalComment, cs, "approved:ask-config", body=(
                     f"Approved by {who} on {when}: {PUSH_LIVE} for "
                     f"{installer} ({ss}) and move this ticket to {cfg.statuses.cs_done} when they are live.")),
             ]
-        effects.append(flow.effect(InternalComment, ss, "approved:note", body=(
+        effects.append(flow.effect(fx.InternalComment, ss, "approved:note", body=(
             f"ticketbot: approval to push live received from {who} on {when} via {untrusted(via)}. "
             + (f"{cs} moved back to {cfg.statuses.cs_to_do} and Config asked to push the products live."
                if cs else "No CS ticket is linked yet: Config must be asked by hand."))))
-        effects.append(flow.effect(SetState, ss, f"state:{APPROVED}", stage=APPROVED, data={"decision": decision}))
+        effects.append(flow.effect(fx.SetState, ss, f"state:{APPROVED}", stage=APPROVED, data={"decision": decision}))
         return Evaluation(verdicts=verdicts, effects=effects, notes=[f"approved by {who} via {via}"])
     rejections = int(state.get("rejections", 0)) + 1
     manager = state.get("account_manager") or cfg.account_manager(state.get("installer") or "")
     people = tuple(p for p in (manager, cfg.approver.email) if p)
-    effects.append(flow.effect(InternalComment, ss, f"rejected:{rejections}", mentions=people, body=(
+    effects.append(flow.effect(fx.InternalComment, ss, f"rejected:{rejections}", mentions=people, body=(
         f"ticketbot: {who} did not approve pushing the EverBright products live for {installer} "
         f"({when}, via {untrusted(via)})" + (f": \"{untrusted(reason)}\"" if reason else "") +
         ". Nothing was transitioned; please agree the next steps here.")))
-    effects.append(flow.effect(SetState, ss, f"state:{REJECTED}:{rejections}", stage=REJECTED,
+    effects.append(flow.effect(fx.SetState, ss, f"state:{REJECTED}:{rejections}", stage=REJECTED,
                                data={"decision": {**decision, "reason": reason}, "rejections": rejections}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=[f"rejected by {who} via {via}"])
 
@@ -778,13 +763,13 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
         return Evaluation.skip(verdicts, "not about exactly one open onboarding: left for a person")
     state = matches[0]
     ss = state.ticket_key
-    effects: list[Effect] = [
-        flow.effect(LinkTickets, ticket.key, "duplicate:link", link_type=cfg.link_types.duplicate,
+    effects: list[fx.Effect] = [
+        flow.effect(fx.LinkTickets, ticket.key, "duplicate:link", link_type=cfg.link_types.duplicate,
                     inward_key=ticket.key, outward_key=ss),
-        flow.effect(InternalComment, ticket.key, "duplicate:note", body=(
+        flow.effect(fx.InternalComment, ticket.key, "duplicate:note", body=(
             f"ticketbot: this is the approver's reply about the EverBright onboarding {ss} "
             f"({untrusted(state.get('installer'))}); linked to it and closed as a duplicate. Follow up on {ss}.")),
-        flow.effect(Transition, ticket.key, "duplicate:close", status=cfg.statuses.ss_closed,
+        flow.effect(fx.Transition, ticket.key, "duplicate:close", status=cfg.statuses.ss_closed,
                     resolution=cfg.duplicate_resolution),
     ]
     notes = [f"{ticket.key} is a separate approval ticket for {ss}"]
@@ -796,12 +781,12 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
         notes += decided.notes
     else:
         notes.append("no approval phrase in it (or no decision pending): linked and closed only")
-    effects.append(flow.effect(SetState, ss, f"approval-ticket:{ticket.key}",
+    effects.append(flow.effect(fx.SetState, ss, f"approval-ticket:{ticket.key}",
                                data=member(ticket.key, "approval ticket")))
     # Recorded last: the executor commits a plan's local effects one at a time, in plan order, and a retry
     # skips a ticket already marked duplicate. Were this before the decision's, a crash between the two
     # would lose the approval; after it, the retry finds SS-… decided and only links and closes again.
-    effects.append(flow.effect(SetState, ticket.key, "duplicate:state", stage=DUPLICATE, data={"of": ss}))
+    effects.append(flow.effect(fx.SetState, ticket.key, "duplicate:state", stage=DUPLICATE, data={"of": ss}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=notes)
 
 
@@ -810,11 +795,11 @@ def close(flow: Flow, state: RuleState, verdicts: list[Verdict]) -> Evaluation:
     cfg, ss = flow.cfg, state.ticket_key
     installer = untrusted(state.get("installer"))
     effects = [
-        flow.effect(InternalComment, ss, "live:note", mentions=(cfg.approver.email,), body=(
+        flow.effect(fx.InternalComment, ss, "live:note", mentions=(cfg.approver.email,), body=(
             f"{state.get('cs_key') or 'The CS ticket'} is complete: the EverBright products are live for "
             f"{installer}. Closing this onboarding.")),
-        flow.effect(Transition, ss, "live:close", status=cfg.statuses.ss_closed, resolution=cfg.close_resolution),
-        flow.effect(SetState, ss, f"state:{CLOSED}", stage=CLOSED, data={"live_at": flow.now.isoformat()}),
+        flow.effect(fx.Transition, ss, "live:close", status=cfg.statuses.ss_closed, resolution=cfg.close_resolution),
+        flow.effect(fx.SetState, ss, f"state:{CLOSED}", stage=CLOSED, data={"live_at": flow.now.isoformat()}),
     ]
     return Evaluation(verdicts=verdicts, effects=effects, notes=[f"products live for {installer}: {ss} closed"])
 
@@ -832,8 +817,8 @@ def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluati
     data["last_comms"] = {"at": flow.now.isoformat(), "reason": reason}
     key = _digest(source, reason)
     return Evaluation(verdicts=[Verdict("customer communication needed", True, reason, "a reason")], effects=[
-        flow.effect(InternalComment, ss, f"comms:{key}", body=body, mentions=people),
-        flow.effect(SetState, ss, f"state:comms:{key}", data=data),
+        flow.effect(fx.InternalComment, ss, f"comms:{key}", body=body, mentions=people),
+        flow.effect(fx.SetState, ss, f"state:comms:{key}", data=data),
     ], notes=[f"comms requested ({source})"])
 
 

@@ -7,17 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot import effects as fx
 from bot.clock import VirtualClock
-from bot.effects import (
-    AddWatcher,
-    InternalComment,
-    RemoveParticipant,
-    SetField,
-    SetOrganization,
-    SetReporter,
-    SetRequestType,
-    SetState,
-)
 from bot.engine import RuleContext, StateView
 from bot.model import COMMENT_CREATED, MANUAL, TICKET_CREATED, TICKET_UPDATED, Event, Ticket, User
 from bot.state import StateStore
@@ -160,23 +151,23 @@ def test_intake_plan(case: Case, rules) -> None:
     by_kind = {}
     for effect in evaluation.effects:
         by_kind.setdefault(type(effect), []).append(effect)
-    comments = " ".join(e.body for e in by_kind.get(InternalComment, []))
+    comments = " ".join(e.body for e in by_kind.get(fx.InternalComment, []))
     for fragment in case.comment_contains:
         assert fragment in comments
     if case.organization is None:
         # A required value missing: one internal comment, nothing else.
-        assert list(by_kind) == [InternalComment] and len(by_kind[InternalComment]) == 1
+        assert list(by_kind) == [fx.InternalComment] and len(by_kind[fx.InternalComment]) == 1
         return
-    assert [e.name for e in by_kind[SetOrganization]] == [case.organization]
-    assert [e.email for e in by_kind[SetReporter]] == ["onboarding@goeverbright.com"]
-    assert [e.name for e in by_kind[SetRequestType]] == ["Company-specific Data Change"]
-    assert [(e.field, e.value) for e in by_kind[SetField]] == [("Needs Configuration?", "Integrated Finance")]
-    assert sorted(e.email for e in by_kind[AddWatcher]) == sorted(case.watchers)
-    assert [e.email for e in by_kind[RemoveParticipant]] == [case.contact]
+    assert [e.name for e in by_kind[fx.SetOrganization]] == [case.organization]
+    assert [e.email for e in by_kind[fx.SetReporter]] == ["onboarding@goeverbright.com"]
+    assert [e.name for e in by_kind[fx.SetRequestType]] == ["Company-specific Data Change"]
+    assert [(e.field, e.value) for e in by_kind[fx.SetField]] == [("Needs Configuration?", "Integrated Finance")]
+    assert sorted(e.email for e in by_kind[fx.AddWatcher]) == sorted(case.watchers)
+    assert [e.email for e in by_kind[fx.RemoveParticipant]] == [case.contact]
     if not case.comment_contains:
-        assert InternalComment not in by_kind
+        assert fx.InternalComment not in by_kind
     # The commit point comes last: the onboarding is recorded only after every write went through.
-    assert isinstance(evaluation.effects[-1], SetState) and evaluation.effects[-1].stage == "intake"
+    assert isinstance(evaluation.effects[-1], fx.SetState) and evaluation.effects[-1].stage == "intake"
 
 
 def test_effect_keys_are_stable_and_distinct(rules) -> None:
@@ -189,6 +180,6 @@ def test_effect_keys_are_stable_and_distinct(rules) -> None:
 def test_installer_name_cannot_smuggle_markup_into_the_comment(rules) -> None:
     case = Case("hostile", description="Installer name: [~accountid:557058:evil] {html}<b>x</b>{html}\n"
                                        "Installer contact email: a@b.example", organization="x")
-    comment = next(e for e in _evaluate(case, rules).effects if isinstance(e, InternalComment))
+    comment = next(e for e in _evaluate(case, rules).effects if isinstance(e, fx.InternalComment))
     assert "[~accountid" not in comment.body and "{html}" not in comment.body
     assert r"\[\~accountid" in comment.body

@@ -16,18 +16,8 @@ import pytest
 import requests
 
 import bot.trackers.zendesk.adapter as zendesk_module
+from bot import effects as fx
 from bot.clock import VirtualClock
-from bot.effects import (
-    AddWatcher,
-    InternalComment,
-    LinkTickets,
-    RemoveParticipant,
-    SetField,
-    SetOrganization,
-    SetReporter,
-    SetRequestType,
-    Transition,
-)
 from bot.executor import ALREADY, APPLIED, Executor
 from bot.store import Store
 from bot.trackers.base import NotFound, Tracker, TrackerError
@@ -205,11 +195,11 @@ def test_find_user_searches_once_and_caches_misses(tracker: ZendeskTracker, fake
 
 def test_a_multi_field_plan_is_one_ticket_update(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
     plan = [
-        SetField(rule_id="r", ticket_key="101", step="f1", field="Needs Configuration?", value="Integrated Finance"),
-        SetField(rule_id="r", ticket_key="101", step="f2", field="Installer name", value="Sunpeak Solar Inc"),
-        SetReporter(rule_id="r", ticket_key="101", step="rep", email=ONBOARDING),
-        SetOrganization(rule_id="r", ticket_key="101", step="org", name="Sunpeak Solar"),
-        SetRequestType(rule_id="r", ticket_key="101", step="rt", name="Company-specific Data Change"),
+        fx.SetField(rule_id="r", ticket_key="101", step="f1", field="Needs Configuration?", value="Integrated Finance"),
+        fx.SetField(rule_id="r", ticket_key="101", step="f2", field="Installer name", value="Sunpeak Solar Inc"),
+        fx.SetReporter(rule_id="r", ticket_key="101", step="rep", email=ONBOARDING),
+        fx.SetOrganization(rule_id="r", ticket_key="101", step="org", name="Sunpeak Solar"),
+        fx.SetRequestType(rule_id="r", ticket_key="101", step="rt", name="Company-specific Data Change"),
     ]
     tracker.update_fields("101", plan)
 
@@ -232,21 +222,21 @@ def test_a_multi_field_plan_is_one_ticket_update(tracker: ZendeskTracker, fake: 
 
 
 def test_existing_organization_is_reused(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
-    tracker.update_fields("102", [SetOrganization(rule_id="r", ticket_key="102", step="o",
+    tracker.update_fields("102", [fx.SetOrganization(rule_id="r", ticket_key="102", step="o",
                                                   name="brightside installers")])
     assert fake.ticket(102)["organization_id"] == 700
     assert ("POST", "/api/v2/organizations.json") not in fake.calls
     # the requester already belonging to it is fine (Zendesk answers 422, the adapter moves on)
-    tracker.update_fields("102", [SetOrganization(rule_id="r", ticket_key="102", step="o",
+    tracker.update_fields("102", [fx.SetOrganization(rule_id="r", ticket_key="102", step="o",
                                                   name="Brightside Installers")])
     assert puts(fake, 102) == 2
 
 
 def test_dropdown_takes_option_value_too(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
-    tracker.update_fields("102", [SetField(rule_id="r", ticket_key="102", step="f", field="needs configuration?",
+    tracker.update_fields("102", [fx.SetField(rule_id="r", ticket_key="102", step="f", field="needs configuration?",
                                            value="integrated_payments")])
     assert field_value(fake, 102, "Needs Configuration?") == "integrated_payments"
-    tracker.update_fields("102", [SetField(rule_id="r", ticket_key="102", step="f", field="Needs Configuration?",
+    tracker.update_fields("102", [fx.SetField(rule_id="r", ticket_key="102", step="f", field="Needs Configuration?",
                                            value="None")])
     tags = fake.ticket(102)["tags"]
     assert "none" in tags and "integrated_payments" not in tags
@@ -254,23 +244,25 @@ def test_dropdown_takes_option_value_too(tracker: ZendeskTracker, fake: FakeZend
 
 def test_unknown_option_and_field_fail_clearly_before_writing(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
     with pytest.raises(NotFound, match=r"options: 'Integrated Finance', 'Integrated Payments', 'None'"):
-        tracker.update_fields("101", [SetField(rule_id="r", ticket_key="101", step="f",
+        tracker.update_fields("101", [fx.SetField(rule_id="r", ticket_key="101", step="f",
                                                field="Needs Configuration?", value="Solar panels")])
     with pytest.raises(NotFound, match="'Installer name'"):
-        tracker.update_fields("101", [SetField(rule_id="r", ticket_key="101", step="f", field="Colour", value=1)])
+        tracker.update_fields("101", [fx.SetField(rule_id="r", ticket_key="101", step="f", field="Colour", value=1)])
     with pytest.raises(NotFound, match="no Zendesk user"):
-        tracker.update_fields("101", [SetReporter(rule_id="r", ticket_key="101", step="r", email="ghost@example.com")])
+        tracker.update_fields(
+            "101", [fx.SetReporter(rule_id="r", ticket_key="101", step="r", email="ghost@example.com")]
+        )
     with pytest.raises(NotFound, match="Partner onboarding"):
-        tracker.update_fields("101", [SetRequestType(rule_id="r", ticket_key="101", step="t", name="Nope")])
+        tracker.update_fields("101", [fx.SetRequestType(rule_id="r", ticket_key="101", step="t", name="Nope")])
     assert fake.writes() == []
 
 
 def test_multiselect_and_system_fields(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
     tracker.update_fields("102", [
-        SetField(rule_id="r", ticket_key="102", step="p", field="Products", value=["Solar", "battery"]),
-        SetField(rule_id="r", ticket_key="102", step="q", field="Priority", value="High"),
-        SetField(rule_id="r", ticket_key="102", step="g", field="Group", value="CS"),
-        SetField(rule_id="r", ticket_key="102", step="s", field="Subject", value="Approval for Sunpeak"),
+        fx.SetField(rule_id="r", ticket_key="102", step="p", field="Products", value=["Solar", "battery"]),
+        fx.SetField(rule_id="r", ticket_key="102", step="q", field="Priority", value="High"),
+        fx.SetField(rule_id="r", ticket_key="102", step="g", field="Group", value="CS"),
+        fx.SetField(rule_id="r", ticket_key="102", step="s", field="Subject", value="Approval for Sunpeak"),
     ])
     stored = fake.ticket(102)
     assert puts(fake, 102) == 1
@@ -451,16 +443,16 @@ def test_search_updated_respects_the_lag_and_follows_the_cursor(fake: FakeZendes
 def test_executor_applies_a_runbook_plan_once(fake: FakeZendesk, tracker: ZendeskTracker,
                                               clock: VirtualClock) -> None:
     plan = [
-        SetField(rule_id="eb", ticket_key="101", step="needs-config", field="Needs Configuration?",
+        fx.SetField(rule_id="eb", ticket_key="101", step="needs-config", field="Needs Configuration?",
                  value="Integrated Finance"),
-        SetReporter(rule_id="eb", ticket_key="101", step="reporter", email=ONBOARDING),
-        SetOrganization(rule_id="eb", ticket_key="101", step="org", name="Sunpeak Solar"),
-        SetRequestType(rule_id="eb", ticket_key="101", step="rt", name="Company-specific Data Change"),
-        AddWatcher(rule_id="eb", ticket_key="101", step="watch-david", email=DAVID),
-        RemoveParticipant(rule_id="eb", ticket_key="101", step="no-customer", email=CUSTOMER),
-        InternalComment(rule_id="eb", ticket_key="101", step="ask", body="David, approved to push live?"),
-        Transition(rule_id="eb", ticket_key="101", step="hold", status="hold"),
-        LinkTickets(rule_id="eb", ticket_key="101", step="link", link_type="Relates", inward_key="101",
+        fx.SetReporter(rule_id="eb", ticket_key="101", step="reporter", email=ONBOARDING),
+        fx.SetOrganization(rule_id="eb", ticket_key="101", step="org", name="Sunpeak Solar"),
+        fx.SetRequestType(rule_id="eb", ticket_key="101", step="rt", name="Company-specific Data Change"),
+        fx.AddWatcher(rule_id="eb", ticket_key="101", step="watch-david", email=DAVID),
+        fx.RemoveParticipant(rule_id="eb", ticket_key="101", step="no-customer", email=CUSTOMER),
+        fx.InternalComment(rule_id="eb", ticket_key="101", step="ask", body="David, approved to push live?"),
+        fx.Transition(rule_id="eb", ticket_key="101", step="hold", status="hold"),
+        fx.LinkTickets(rule_id="eb", ticket_key="101", step="link", link_type="Relates", inward_key="101",
                     outward_key="102"),
     ]
     outcomes = Executor(tracker, Store("sqlite://"), clock, scope="zendesk").apply(plan)
