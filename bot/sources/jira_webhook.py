@@ -49,20 +49,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.model import (
-    COMMENT_CREATED,
-    COMMENT_DELETED,
-    COMMENT_UPDATED,
-    TICKET_CREATED,
-    TICKET_DELETED,
-    TICKET_UPDATED,
-    UNKNOWN,
-    Change,
-    Comment,
-    Event,
-    Ticket,
-    User,
-)
+from bot import model
 from bot.sources.common import MalformedEvent, require_object, sha256_hex
 from bot.trackers.jira.model import FieldCatalog, comment_from_json, parse_datetime, ticket_from_json, user_from_json
 from bot.trackers.keys import InvalidKey, is_key, normalize_key, shown
@@ -71,19 +58,19 @@ SOURCE = "jira"
 ID_HEADER = "X-Atlassian-Webhook-Identifier"
 
 KINDS: dict[str, str] = {
-    "jira:issue_created": TICKET_CREATED,
-    "jira:issue_updated": TICKET_UPDATED,
-    "jira:issue_deleted": TICKET_DELETED,
-    "comment_created": COMMENT_CREATED,
-    "comment_updated": COMMENT_UPDATED,
-    "comment_deleted": COMMENT_DELETED,
+    "jira:issue_created": model.TICKET_CREATED,
+    "jira:issue_updated": model.TICKET_UPDATED,
+    "jira:issue_deleted": model.TICKET_DELETED,
+    "comment_created": model.COMMENT_CREATED,
+    "comment_updated": model.COMMENT_UPDATED,
+    "comment_deleted": model.COMMENT_DELETED,
 }
-COMMENT_KINDS = frozenset({COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED})
+COMMENT_KINDS = frozenset({model.COMMENT_CREATED, model.COMMENT_UPDATED, model.COMMENT_DELETED})
 #: ``jira:issue_updated`` type names that are a comment when the body holds its ``comment`` object.
 COMMENT_TYPE_NAMES: dict[str, str] = {
-    "issue_commented": COMMENT_CREATED,
-    "issue_comment_edited": COMMENT_UPDATED,
-    "issue_comment_deleted": COMMENT_DELETED,
+    "issue_commented": model.COMMENT_CREATED,
+    "issue_comment_edited": model.COMMENT_UPDATED,
+    "issue_comment_deleted": model.COMMENT_DELETED,
 }
 
 
@@ -92,7 +79,7 @@ def parse_jira_webhook(
     *,
     headers: Mapping[str, str] | None = None,
     catalog: FieldCatalog | None = None,
-) -> Event:
+) -> model.Event:
     """Normalize one webhook body. Unknown ``webhookEvent`` types become kind ``unknown``.
 
     Without a ``catalog``, custom fields of the ticket snapshot are keyed by their id.
@@ -102,10 +89,10 @@ def parse_jira_webhook(
     if not isinstance(raw_type, str) or not raw_type:
         raise MalformedEvent("Jira webhook body has no 'webhookEvent'")
     kind = _kind(payload, raw_type)
-    issue = _issue(payload, required=kind != UNKNOWN)
+    issue = _issue(payload, required=kind != model.UNKNOWN)
     comment = _comment(payload, required=kind in COMMENT_KINDS)
     ticket = _ticket(issue, catalog) if issue else None
-    return Event(
+    return model.Event(
         id=_header(headers, ID_HEADER) or event_digest(payload),
         source=SOURCE,
         kind=kind,
@@ -135,7 +122,7 @@ AUTOMATION_SOURCE = "jira-automation"
 AUTOMATION_TYPE = "automation:send_web_request"
 
 
-def parse_jira_automation(payload: Any, *, headers: Mapping[str, str] | None = None) -> Event:
+def parse_jira_automation(payload: Any, *, headers: Mapping[str, str] | None = None) -> model.Event:
     """A Jira Automation "Send web request" body -> a ticket.updated Event for its issue.
 
     The action sends one of: "Issue data (Jira format)", ``{"issue": {...}, "timestamp": ms}``;
@@ -174,12 +161,12 @@ def parse_jira_automation(payload: Any, *, headers: Mapping[str, str] | None = N
                              "issue's 'updated' time: choose 'Issue data (Jira format)' as the web request body")
     identity = "|".join(str(p) for p in (AUTOMATION_TYPE, issue.get("id") or "", key, stamp or "",
                                          fields.get("updated") or ""))
-    return Event(id="sha256:" + sha256_hex(identity), source=AUTOMATION_SOURCE, kind=TICKET_UPDATED,
+    return model.Event(id="sha256:" + sha256_hex(identity), source=AUTOMATION_SOURCE, kind=model.TICKET_UPDATED,
                  ticket_key=key, occurred_at=occurred, raw_type=AUTOMATION_TYPE, payload=payload)
 
 
 # comment identity ----------------------------------------------------------------------------------
-def comment_identity(event: Event) -> str | None:
+def comment_identity(event: model.Event) -> str | None:
     """What names a Jira comment event whatever shape (and webhook) delivered it, else None.
 
     The issue, the comment, the kind and the comment's ``updated`` time: ``comment_created`` and
@@ -201,9 +188,9 @@ def comment_identity(event: Event) -> str | None:
 # parts ----------------------------------------------------------------------------------------
 def _kind(payload: Mapping[str, Any], raw_type: str) -> str:
     """The event's kind; ``jira:issue_updated`` carrying a comment as its type name is that comment's."""
-    kind = KINDS.get(raw_type, UNKNOWN)
+    kind = KINDS.get(raw_type, model.UNKNOWN)
     name = payload.get("issue_event_type_name")
-    if kind == TICKET_UPDATED and isinstance(name, str) and name in COMMENT_TYPE_NAMES \
+    if kind == model.TICKET_UPDATED and isinstance(name, str) and name in COMMENT_TYPE_NAMES \
             and isinstance(payload.get("comment"), Mapping):
         return COMMENT_TYPE_NAMES[name]
     return kind
@@ -229,14 +216,14 @@ def _issue(payload: Mapping[str, Any], *, required: bool) -> Mapping[str, Any] |
     return issue
 
 
-def _ticket(issue: Mapping[str, Any], catalog: FieldCatalog | None) -> Ticket:
+def _ticket(issue: Mapping[str, Any], catalog: FieldCatalog | None) -> model.Ticket:
     try:
         return ticket_from_json(issue, catalog or FieldCatalog())
     except (AttributeError, TypeError, KeyError) as exc:  # a field of an unexpected shape
         raise MalformedEvent(f"issue {issue.get('key')} in the webhook has an unexpected shape: {exc}") from exc
 
 
-def _comment(payload: Mapping[str, Any], *, required: bool) -> Comment | None:
+def _comment(payload: Mapping[str, Any], *, required: bool) -> model.Comment | None:
     raw = payload.get("comment")
     if raw is None and not required:
         return None
@@ -248,7 +235,7 @@ def _comment(payload: Mapping[str, Any], *, required: bool) -> Comment | None:
         raise MalformedEvent(f"{payload['webhookEvent']} webhook's comment has an unexpected shape: {exc}") from exc
 
 
-def _actor(payload: Mapping[str, Any], comment: Comment | None) -> User | None:
+def _actor(payload: Mapping[str, Any], comment: model.Comment | None) -> model.User | None:
     """Who did it: ``user``; comment events carry no ``user``, so the comment's (update) author."""
     user = payload.get("user")
     if isinstance(user, Mapping):
@@ -259,18 +246,18 @@ def _actor(payload: Mapping[str, Any], comment: Comment | None) -> User | None:
     return comment.author if comment else None
 
 
-def _changes(payload: Mapping[str, Any]) -> tuple[Change, ...]:
+def _changes(payload: Mapping[str, Any]) -> tuple[model.Change, ...]:
     changelog = payload.get("changelog")
     if changelog is None:
         return ()
     items = changelog.get("items") if isinstance(changelog, Mapping) else None
     if not isinstance(items, list):
         raise MalformedEvent("webhook 'changelog' has no 'items' list")
-    return tuple(Change(field=str(i.get("field", "")), from_value=i.get("fromString"), to_value=i.get("toString"))
+    return tuple(model.Change(field=str(i.get("field", "")), from_value=i.get("fromString"), to_value=i.get("toString"))
                  for i in items if isinstance(i, Mapping))
 
 
-def _occurred_at(payload: Mapping[str, Any], ticket: Ticket | None, comment: Comment | None) -> datetime:
+def _occurred_at(payload: Mapping[str, Any], ticket: model.Ticket | None, comment: model.Comment | None) -> datetime:
     """Jira's ``timestamp`` (epoch ms); failing that the comment's or issue's own time."""
     stamp = payload.get("timestamp")
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):

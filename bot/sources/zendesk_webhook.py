@@ -66,26 +66,15 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.model import (
-    COMMENT_CREATED,
-    COMMENT_DELETED,
-    COMMENT_UPDATED,
-    TICKET_CREATED,
-    TICKET_DELETED,
-    TICKET_UPDATED,
-    UNKNOWN,
-    Change,
-    Comment,
-    Event,
-    User,
-)
+from bot import model
 from bot.sources.common import MalformedEvent, json_object, sha256_hex
 from bot.trackers.keys import InvalidKey, normalize_key, shown
 
 SOURCE = "zendesk"
 TRIGGER_MARKER = "ticketbot"
 EVENT_TYPE_PREFIX = "zen:event-type:"
-_TRIGGER_KINDS = {TICKET_CREATED, TICKET_UPDATED, TICKET_DELETED, COMMENT_CREATED, COMMENT_UPDATED, COMMENT_DELETED}
+_TRIGGER_KINDS = {model.TICKET_CREATED, model.TICKET_UPDATED, model.TICKET_DELETED,
+                  model.COMMENT_CREATED, model.COMMENT_UPDATED, model.COMMENT_DELETED}
 _SUBJECT_TICKET = re.compile(r"^zen:ticket:([0-9]+)$")  # ASCII: \d takes any script's digits
 
 
@@ -161,18 +150,18 @@ def _flag(value: Any, default: bool) -> bool:
 
 # -- (a) trigger bodies -----------------------------------------------------------------------------------
 
-def _from_trigger(data: dict[str, Any], received_at: datetime) -> Event:
+def _from_trigger(data: dict[str, Any], received_at: datetime) -> model.Event:
     """The trigger body documented in the module docstring."""
     ticket = _section(data, "ticket")
     key = _ticket_key(ticket.get("id"), "ticket.id")
     raw_kind = _text(data.get("event"))
     if not raw_kind:
         raise MalformedEvent("trigger body has no 'event' saying what happened (e.g. \"ticket.updated\")")
-    kind = raw_kind if raw_kind in _TRIGGER_KINDS else UNKNOWN
+    kind = raw_kind if raw_kind in _TRIGGER_KINDS else model.UNKNOWN
     actor_data = _section(data, "actor")
-    actor = User(email=_text(actor_data.get("email")), display_name=_text(actor_data.get("name"))) \
+    actor = model.User(email=_text(actor_data.get("email")), display_name=_text(actor_data.get("name"))) \
         if _text(actor_data.get("email")) or _text(actor_data.get("name")) else None
-    return Event(
+    return model.Event(
         id=_digest(data),
         source=SOURCE,
         kind=kind,
@@ -185,12 +174,12 @@ def _from_trigger(data: dict[str, Any], received_at: datetime) -> Event:
     )
 
 
-def _trigger_comment(comment: Mapping[str, Any], actor: User | None) -> Comment | None:
+def _trigger_comment(comment: Mapping[str, Any], actor: model.User | None) -> model.Comment | None:
     html = _text(comment.get("html"))
     body = html_to_text(html) if html else _text(comment.get("text"))
     if not body:
         return None
-    return Comment(id=_text(comment.get("id")), body=body, author=actor,
+    return model.Comment(id=_text(comment.get("id")), body=body, author=actor,
                    internal=not _flag(comment.get("public"), False))
 
 
@@ -199,14 +188,14 @@ def _trigger_comment(comment: Mapping[str, Any], actor: User | None) -> Comment 
 def _envelope_kind(event_type: str) -> str:
     name = event_type.removeprefix(EVENT_TYPE_PREFIX)
     if name == "ticket.created":
-        return TICKET_CREATED
+        return model.TICKET_CREATED
     if name == "ticket.comment_added":
-        return COMMENT_CREATED
+        return model.COMMENT_CREATED
     if name.startswith("ticket.") and name.endswith("_deleted"):
-        return TICKET_DELETED
+        return model.TICKET_DELETED
     if name.startswith("ticket.") and name.endswith("_changed"):
-        return TICKET_UPDATED
-    return UNKNOWN
+        return model.TICKET_UPDATED
+    return model.UNKNOWN
 
 
 def _changed_field(name: str, event: Mapping[str, Any]) -> str:
@@ -227,28 +216,28 @@ def _value(value: Any) -> str | None:
     return str(value)
 
 
-def _envelope_changes(event_type: str, event: Mapping[str, Any]) -> tuple[Change, ...]:
+def _envelope_changes(event_type: str, event: Mapping[str, Any]) -> tuple[model.Change, ...]:
     name = event_type.removeprefix(EVENT_TYPE_PREFIX)
     if not (name.startswith("ticket.") and name.endswith("_changed")):
         return ()
     field = _changed_field(name, event)
     if "tags_added" in event or "tags_removed" in event:
-        return (Change(field, _value(event.get("tags_removed")), _value(event.get("tags_added"))),)
-    return (Change(field, _value(event.get("previous")), _value(event.get("current"))),)
+        return (model.Change(field, _value(event.get("tags_removed")), _value(event.get("tags_added"))),)
+    return (model.Change(field, _value(event.get("previous")), _value(event.get("current"))),)
 
 
-def _envelope_comment(event: Mapping[str, Any]) -> Comment | None:
+def _envelope_comment(event: Mapping[str, Any]) -> model.Comment | None:
     comment = event.get("comment")
     if not isinstance(comment, Mapping):
         return None
     found = comment.get("author")
     author: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    return Comment(id=_text(comment.get("id")), body=_text(comment.get("body")),
-                   author=User(account_id=_text(author.get("id")), display_name=_text(author.get("name"))),
+    return model.Comment(id=_text(comment.get("id")), body=_text(comment.get("body")),
+                   author=model.User(account_id=_text(author.get("id")), display_name=_text(author.get("name"))),
                    internal=not _flag(comment.get("is_public"), True))
 
 
-def _from_envelope(data: dict[str, Any], received_at: datetime) -> Event:
+def _from_envelope(data: dict[str, Any], received_at: datetime) -> model.Event:
     """The documented event-webhook envelope (``type: zen:event-type:…``)."""
     event_type = _text(data.get("type"))
     detail, event = _section(data, "detail"), _section(data, "event")
@@ -259,15 +248,15 @@ def _from_envelope(data: dict[str, Any], received_at: datetime) -> Event:
     else:
         key = ""
     actor_id = _text(detail.get("actor_id"))
-    return Event(
+    return model.Event(
         id=_text(data.get("id")) or _digest(data),
         source=SOURCE,
         kind=kind,
         ticket_key=key,
         occurred_at=_time(data.get("time"), "time") or received_at,
-        actor=User(account_id=actor_id) if actor_id else None,
+        actor=model.User(account_id=actor_id) if actor_id else None,
         changes=_envelope_changes(event_type, event),
-        comment=_envelope_comment(event) if kind == COMMENT_CREATED else None,
+        comment=_envelope_comment(event) if kind == model.COMMENT_CREATED else None,
         raw_type=event_type,
         payload=data,
     )
@@ -275,7 +264,7 @@ def _from_envelope(data: dict[str, Any], received_at: datetime) -> Event:
 
 # -- entry point --------------------------------------------------------------------------------------------
 
-def normalize_zendesk_webhook(body: bytes | str | Mapping[str, Any], *, received_at: datetime) -> Event:
+def normalize_zendesk_webhook(body: bytes | str | Mapping[str, Any], *, received_at: datetime) -> model.Event:
     """A Zendesk webhook body (raw bytes or parsed) -> Event; :class:`MalformedEvent` when it is neither shape.
 
     ``received_at`` stands in for the time of the change when the body carries none.
