@@ -26,19 +26,7 @@ from bot.inbox.spool import IntakeFile, intake_path, intake_table
 from bot.store import TraceRow, make_engine
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import Site
-from tests.support.daemon import (
-    INTAKE_LINES,
-    SECRET,
-    DaemonProcess,
-    encode,
-    jira_headers,
-    lines_of,
-    onboarding_created,
-    onboarding_site,
-    onboarding_updated,
-    wait_until,
-    write_site,
-)
+from tests.support import daemon as harness
 
 TICKETS = [f"SS-{i}" for i in range(1, 31)]
 
@@ -47,15 +35,15 @@ def _events(keys: list[str]) -> list[tuple[str, bytes]]:
     """(delivery id, body): a created and an updated event per ticket."""
     out = []
     for n, key in enumerate(keys):
-        out.append((f"{key}-created", encode(onboarding_created(key, 1793610840000 + n))))
-        out.append((f"{key}-updated", encode(onboarding_updated(key, 1793610900000 + n))))
+        out.append((f"{key}-created", harness.encode(harness.onboarding_created(key, 1793610840000 + n))))
+        out.append((f"{key}-updated", harness.encode(harness.onboarding_updated(key, 1793610900000 + n))))
     return out
 
 
 def _post(url: str, delivery: str, body: bytes, client: httpx.Client | None = None) -> bool:
     """One delivery as Jira makes it; True when acknowledged (Jira would not send it again)."""
     try:
-        r = (client or httpx).post(f"{url}/webhooks/jira", content=body, headers=jira_headers(body, delivery),
+        r = (client or httpx).post(f"{url}/webhooks/jira", content=body, headers=harness.jira_headers(body, delivery),
                                    timeout=10)
     except httpx.HTTPError:
         return False
@@ -63,8 +51,8 @@ def _post(url: str, delivery: str, body: bytes, client: httpx.Client | None = No
 
 
 def _env(tmp_path: Path, db_url: str, site: Site, **extra: str) -> dict[str, str]:
-    write_site(tmp_path / "site.yaml", site)
-    return {"TICKETBOT_DATABASE_URL": db_url, "TICKETBOT_JIRA__WEBHOOK_SECRET": SECRET,
+    harness.write_site(tmp_path / "site.yaml", site)
+    return {"TICKETBOT_DATABASE_URL": db_url, "TICKETBOT_JIRA__WEBHOOK_SECRET": harness.SECRET,
             "TICKETBOT_TRACKER": f"memory:{tmp_path / 'site.yaml'}:{tmp_path / 'site-state.sqlite3'}",
             "TICKETBOT_JIRA__POLL_INTERVAL": "0", "TICKETBOT_WORKER__IDLE_POLL": "0.05",
             "TICKETBOT_WORKER__COUNT": "3", "TICKETBOT_LOG_LEVEL": "INFO", **extra}
@@ -84,20 +72,22 @@ def _assert_each_ticket_written_once(log: list[str], keys: list[str], *, may_be_
     assert sum("organization 'Sunpeak Solar' created" in line for line in log) == 1
     cut = []
     for key in keys:
-        written = sorted(line for line in lines_of(log, key) if "created" not in line)
-        assert set(written) <= set(INTAKE_LINES), key
-        if written != sorted(INTAKE_LINES):
+        written = sorted(line for line in harness.lines_of(log, key) if "created" not in line)
+        assert set(written) <= set(harness.INTAKE_LINES), key
+        if written != sorted(harness.INTAKE_LINES):
             cut.append(key)
     assert len(cut) <= may_be_cut, f"tickets left half-done: {cut}"
     if cut:
         print(f"plans cut by the kill and not completed afterwards (rule gap): {cut}")
 
 
-def _assert_metrics_from_the_worker_process(daemon: DaemonProcess) -> None:
+def _assert_metrics_from_the_worker_process(daemon: harness.DaemonProcess) -> None:
     """/metrics is one valid exposition: the HTTP process's counters and the worker process's."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    wait_until(lambda: "ticketbot_events_processed_total{" in httpx.get(f"{daemon.url}/metrics").text, timeout=5)
+    harness.wait_until(
+        lambda: "ticketbot_events_processed_total{" in httpx.get(f"{daemon.url}/metrics").text, timeout=5
+    )
     text = httpx.get(f"{daemon.url}/metrics").text
     types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
     assert len(types) == len(set(types)), "a metric is described twice"
@@ -130,8 +120,8 @@ def _depth(db_url: str) -> int:
 
 def test_sigkill_mid_stream_and_restart_loses_nothing_and_repeats_no_write(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"
-    site = onboarding_site(TICKETS)
-    daemon = DaemonProcess(_env(tmp_path, db_url, site), tmp_path / "daemon.log").start()
+    site = harness.onboarding_site(TICKETS)
+    daemon = harness.DaemonProcess(_env(tmp_path, db_url, site), tmp_path / "daemon.log").start()
     events = _events(TICKETS)
     acked: set[str] = set()
     try:
@@ -139,7 +129,7 @@ def test_sigkill_mid_stream_and_restart_loses_nothing_and_repeats_no_write(tmp_p
             for delivery, body in events[:30]:
                 if _post(daemon.url, delivery, body, client):
                     acked.add(delivery)
-            wait_until(lambda: len(_site_log(tmp_path, site)) >= 10, timeout=20)  # processing is under way
+            harness.wait_until(lambda: len(_site_log(tmp_path, site)) >= 10, timeout=20)  # processing is under way
 
             def keep_sending() -> None:  # Jira goes on sending while the process dies
                 for delivery, body in events[30:]:
@@ -148,7 +138,7 @@ def test_sigkill_mid_stream_and_restart_loses_nothing_and_repeats_no_write(tmp_p
 
             sender = threading.Thread(target=keep_sending)
             sender.start()
-            wait_until(lambda: len(acked) >= 36, timeout=10, interval=0.001)
+            harness.wait_until(lambda: len(acked) >= 36, timeout=10, interval=0.001)
             assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
             sender.join(timeout=30)
         engine = make_engine(db_url)
@@ -167,7 +157,7 @@ def test_sigkill_mid_stream_and_restart_loses_nothing_and_repeats_no_write(tmp_p
             for delivery, body in events:
                 if delivery not in acked or delivery.endswith("-created"):
                     assert _post(daemon.url, delivery, body, client)
-        wait_until(lambda: daemon.health()["inbox_depth"] == 0, timeout=30, interval=0.1)
+        harness.wait_until(lambda: daemon.health()["inbox_depth"] == 0, timeout=30, interval=0.1)
         _assert_metrics_from_the_worker_process(daemon)
     finally:
         daemon.stop()
@@ -181,14 +171,14 @@ def test_sigkill_mid_stream_and_restart_loses_nothing_and_repeats_no_write(tmp_p
 
 def test_sigterm_finishes_in_flight_work_and_leaves_the_rest_in_the_inbox(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"
-    site = onboarding_site(TICKETS)
-    daemon = DaemonProcess(_env(tmp_path, db_url, site, TICKETBOT_WORKER__COUNT="1"),
+    site = harness.onboarding_site(TICKETS)
+    daemon = harness.DaemonProcess(_env(tmp_path, db_url, site, TICKETBOT_WORKER__COUNT="1"),
                            tmp_path / "daemon.log").start()
     events = _events(TICKETS)
     try:
         with httpx.Client() as client:
             assert all(_post(daemon.url, d, b, client) for d, b in events)
-        wait_until(lambda: len(_site_log(tmp_path, site)) >= 10, timeout=20)  # processing is under way
+        harness.wait_until(lambda: len(_site_log(tmp_path, site)) >= 10, timeout=20)  # processing is under way
         # The worker process gives way to acknowledgements: SCHED_IDLE, not only niced (Linux).
         if hasattr(os, "SCHED_IDLE"):
             children = [int(pid) for task in Path(f"/proc/{daemon.proc.pid}/task").iterdir()
@@ -211,7 +201,7 @@ def test_sigterm_finishes_in_flight_work_and_leaves_the_rest_in_the_inbox(tmp_pa
             httpx.get(f"{daemon.url}/healthz", timeout=2)
 
         daemon.start()
-        wait_until(lambda: daemon.health()["inbox_depth"] == 0, timeout=30, interval=0.1)
+        harness.wait_until(lambda: daemon.health()["inbox_depth"] == 0, timeout=30, interval=0.1)
     finally:
         daemon.stop()
     _assert_each_ticket_written_once(_site_log(tmp_path, site), TICKETS)
@@ -238,7 +228,7 @@ def _settled(db_url: str) -> bool:
     return not poll["queued"] and not poll["error"] and datetime.fromisoformat(poll["at"]) > as_utc(newest_finish)
 
 
-def _kill_while_holding_claims(db_url: str, victim: DaemonProcess, patience: float = 5.0) -> int:
+def _kill_while_holding_claims(db_url: str, victim: harness.DaemonProcess, patience: float = 5.0) -> int:
     """SIGKILL ``victim`` (and its worker process) as soon as one of its workers holds a claim, so its
     claims are left behind as a crash leaves them; returns how many it left (0 if it never held one)."""
     engine = make_engine(db_url)
@@ -260,7 +250,7 @@ def _kill_while_holding_claims(db_url: str, victim: DaemonProcess, patience: flo
     return left
 
 
-def _in_group(owner: str, daemon: DaemonProcess) -> bool:
+def _in_group(owner: str, daemon: harness.DaemonProcess) -> bool:
     """Is the lease owner ``host:pid:nonce`` the daemon's process or one of its worker processes?"""
     try:
         return os.getpgid(int(owner.rsplit(":", 2)[1])) == daemon.proc.pid  # started with a session of its own
@@ -270,10 +260,10 @@ def _in_group(owner: str, daemon: DaemonProcess) -> bool:
 
 def test_two_replicas_on_postgresql_process_each_event_once_and_fail_over(tmp_path, pg_url):
     late_tickets = [f"SS-{i}" for i in range(31, 41)]
-    site = onboarding_site(TICKETS + late_tickets)
+    site = harness.onboarding_site(TICKETS + late_tickets)
     env = _env(tmp_path, pg_url, site, TICKETBOT_WORKER__LEADER_RETRY="0.3", TICKETBOT_JIRA__POLL_INTERVAL="1")
-    a = DaemonProcess(env, tmp_path / "a.log").start()
-    b = DaemonProcess(env, tmp_path / "b.log")
+    a = harness.DaemonProcess(env, tmp_path / "a.log").start()
+    b = harness.DaemonProcess(env, tmp_path / "b.log")
     try:
         b.start()
         leaders = [p for p in (a, b) if p.health()["scheduler"]["leader"]]
@@ -284,7 +274,7 @@ def test_two_replicas_on_postgresql_process_each_event_once_and_fail_over(tmp_pa
                 first, second = (a, b) if i % 2 else (b, a)
                 assert _post(first.url, delivery, body, client)
                 assert _post(second.url, delivery, body, client)
-        wait_until(lambda: _settled(pg_url), timeout=30, interval=0.1)
+        harness.wait_until(lambda: _settled(pg_url), timeout=30, interval=0.1)
 
         engine = make_engine(pg_url)
         with engine.connect() as conn:
@@ -308,12 +298,14 @@ def test_two_replicas_on_postgresql_process_each_event_once_and_fail_over(tmp_pa
                 assert _post((a, b)[i % 2].url, delivery, body, client)
         orphans = _kill_while_holding_claims(pg_url, leader)
         print(f"the leader died holding {orphans} claim(s)")
-        health = wait_until(lambda: (h := standby.health())["scheduler"]["running"] and h, timeout=10, interval=0.1)
+        health = harness.wait_until(
+            lambda: (h := standby.health())["scheduler"]["running"] and h, timeout=10, interval=0.1
+        )
         assert health["scheduler"]["leader"] and "jira-poll" in health["scheduler"]["jobs"]
-        assert _post(standby.url, "late", encode(onboarding_updated("SS-1", 1793611900000)))
+        assert _post(standby.url, "late", harness.encode(harness.onboarding_updated("SS-1", 1793611900000)))
         # The survivor takes the dead replica's claims over within seconds: neither waiting for the
         # lease (60 s) nor for its first sweep as the new leader (30 s).
-        wait_until(lambda: _depth(pg_url) == 0, timeout=10, interval=0.1)
+        harness.wait_until(lambda: _depth(pg_url) == 0, timeout=10, interval=0.1)
         _assert_each_ticket_written_once(_site_log(tmp_path, site), TICKETS + late_tickets, may_be_cut=orphans)
     finally:
         a.stop()

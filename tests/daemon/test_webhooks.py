@@ -15,29 +15,13 @@ from bot.inbox.queue import DONE, IGNORED
 from bot.inbox.spool import IntakeFile, intake_path
 from bot.sources.jira_webhook import parse_jira_webhook
 from bot.sources.signatures import jira_signature, zendesk_signature
-from tests.support.daemon import (
-    CONTRACTS,
-    INTAKE_LINES,
-    NO_CONTRACTS,
-    ZENDESK_SECRET,
-    contract_payloads,
-    contract_ticket_keys,
-    encode,
-    jira_headers,
-    lines_of,
-    live_server,
-    onboarding_created,
-    onboarding_site,
-    onboarding_updated,
-    sign,
-    wait_until,
-)
+from tests.support import daemon as harness
 
-needs_contracts = pytest.mark.skipif(not CONTRACTS.is_dir(), reason=NO_CONTRACTS)
+needs_contracts = pytest.mark.skipif(not harness.CONTRACTS.is_dir(), reason=harness.NO_CONTRACTS)
 
 
 def _contract(name: str) -> dict:
-    return json.loads((CONTRACTS / name).read_text(encoding="utf-8"))
+    return json.loads((harness.CONTRACTS / name).read_text(encoding="utf-8"))
 
 
 # Jira signatures -------------------------------------------------------------------------------------
@@ -49,25 +33,25 @@ def test_jira_signature_scheme_matches_the_documented_vector():
 
 @needs_contracts
 def test_jira_signatures_valid_invalid_missing(make_daemon):
-    daemon = make_daemon(onboarding_site([]))
+    daemon = make_daemon(harness.onboarding_site([]))
     vector = _contract("jira/webhook_signing_scheme.json")["locally_computed_vector_NOT_FROM_VENDOR"]
-    with live_server(daemon.app, lifespan="off") as url, httpx.Client(base_url=url) as client:
+    with harness.live_server(daemon.app, lifespan="off") as url, httpx.Client(base_url=url) as client:
         # The vector's signature is accepted; its body has no issue, so it is then refused as not an event.
         r = client.post("/webhooks/jira", content=vector["raw_body"].encode(),
                         headers={"X-Hub-Signature": vector["X-Hub-Signature"]})
         assert r.status_code == 400 and "not a jira event" in r.json()["error"]
-        for name, payload in contract_payloads().items():
-            body = encode(payload)
+        for name, payload in harness.contract_payloads().items():
+            body = harness.encode(payload)
             post = lambda content, headers: client.post("/webhooks/jira", content=content, headers=headers)  # noqa: E731
-            assert post(body, jira_headers(body)).status_code == 202, name
-            assert post(body, jira_headers(body, secret="not the secret")).status_code == 401
-            assert post(body.replace(b'"key"', b'"key" ', 1), jira_headers(body)).status_code == 401  # tampered
+            assert post(body, harness.jira_headers(body)).status_code == 202, name
+            assert post(body, harness.jira_headers(body, secret="not the secret")).status_code == 401
+            assert post(body.replace(b'"key"', b'"key" ', 1), harness.jira_headers(body)).status_code == 401  # tampered
             assert post(body, {}).status_code == 401
-            assert post(body, {"X-Hub-Signature": "sha1=" + sign(body).split("=", 1)[1]}).status_code == 401
+            assert post(body, {"X-Hub-Signature": "sha1=" + harness.sign(body).split("=", 1)[1]}).status_code == 401
     # Some fixtures are edited copies of one event (same type, issue, timestamp, comment and changelog
     # ids): one identity, so one inbox row.
-    distinct = {parse_jira_webhook(p).id for p in contract_payloads().values()}
-    assert len(daemon.inbox.rows()) == len(distinct) < len(contract_payloads())
+    distinct = {parse_jira_webhook(p).id for p in harness.contract_payloads().values()}
+    assert len(daemon.inbox.rows()) == len(distinct) < len(harness.contract_payloads())
 
 
 # Zendesk signatures ---------------------------------------------------------------------------------
@@ -76,12 +60,12 @@ def test_zendesk_signatures_valid_invalid_missing_stale(make_daemon, clock):
     examples = _contract("zendesk/webhook_signing_doc_examples.json")
     vector = examples["locally_computed_vector_NOT_FROM_VENDOR"]
     legacy = examples["legacy_doc_worked_example"]
-    assert vector["signing_secret"] == ZENDESK_SECRET
-    daemon = make_daemon(onboarding_site([]))
+    assert vector["signing_secret"] == harness.ZENDESK_SECRET
+    daemon = make_daemon(harness.onboarding_site([]))
     body = vector["raw_body"].encode()
     signed = {"X-Zendesk-Webhook-Signature": vector["expected_signature_timestamp_plus_body"],
               "X-Zendesk-Webhook-Signature-Timestamp": vector["timestamp"]}
-    with live_server(daemon.app, lifespan="off") as url:
+    with harness.live_server(daemon.app, lifespan="off") as url:
         post = lambda content, headers: httpx.post(f"{url}/webhooks/zendesk", content=content, headers=headers)  # noqa: E731
         clock.set(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
         assert post(body, signed).status_code == 401  # a 2021 signature, five years later: stale
@@ -94,22 +78,22 @@ def test_zendesk_signatures_valid_invalid_missing_stale(make_daemon, clock):
         legacy_headers = {"X-Zendesk-Webhook-Signature": legacy["expected_signature"],
                           "X-Zendesk-Webhook-Signature-Timestamp": legacy["timestamp"]}
         assert post(legacy["raw_body"].encode(), legacy_headers).status_code == 401  # body+timestamp order
-        envelope = encode(_contract("zendesk/webhook_event_envelope_doc_example.json")["payload"])
+        envelope = harness.encode(_contract("zendesk/webhook_event_envelope_doc_example.json")["payload"])
         stamp = clock.now().isoformat().replace("+00:00", "Z")
-        fresh = {"X-Zendesk-Webhook-Signature": zendesk_signature(ZENDESK_SECRET, envelope, stamp),
+        fresh = {"X-Zendesk-Webhook-Signature": zendesk_signature(harness.ZENDESK_SECRET, envelope, stamp),
                  "X-Zendesk-Webhook-Signature-Timestamp": stamp}
         r = post(envelope, fresh)
         assert r.status_code == 202 and r.json()["status"] == "ignored"  # user.active_changed: not ours
 
 
 def test_zendesk_trigger_body_is_queued(make_daemon, clock):
-    daemon = make_daemon(onboarding_site([]))
-    body = encode({"ticketbot": "zendesk-trigger/1", "event": "ticket.created",
+    daemon = make_daemon(harness.onboarding_site([]))
+    body = harness.encode({"ticketbot": "zendesk-trigger/1", "event": "ticket.created",
                    "ticket": {"id": "123", "title": "EverBright Partner Onboarding"}})
     stamp = clock.now().isoformat()
-    headers = {"X-Zendesk-Webhook-Signature": zendesk_signature(ZENDESK_SECRET, body, stamp),
+    headers = {"X-Zendesk-Webhook-Signature": zendesk_signature(harness.ZENDESK_SECRET, body, stamp),
                "X-Zendesk-Webhook-Signature-Timestamp": stamp}
-    with live_server(daemon.app, lifespan="off") as url:
+    with harness.live_server(daemon.app, lifespan="off") as url:
         r = httpx.post(f"{url}/webhooks/zendesk", content=body, headers=headers)
     assert r.status_code == 202 and r.json()["status"] == "queued"
     assert daemon.workers.drain() == 1  # no Zendesk tracker configured here: recorded, then set aside
@@ -119,19 +103,19 @@ def test_zendesk_trigger_body_is_queued(make_daemon, clock):
 
 # closed and opened endpoints -----------------------------------------------------------------------------
 def test_without_secret_the_endpoints_refuse_everything(make_daemon):
-    daemon = make_daemon(onboarding_site([]), jira={"webhook_secret": None}, zendesk={"webhook_secret": None})
-    body = encode(onboarding_created("SS-1", 1793610840000))
-    with live_server(daemon.app, lifespan="off") as url:
+    daemon = make_daemon(harness.onboarding_site([]), jira={"webhook_secret": None}, zendesk={"webhook_secret": None})
+    body = harness.encode(harness.onboarding_created("SS-1", 1793610840000))
+    with harness.live_server(daemon.app, lifespan="off") as url:
         for source in ("jira", "zendesk"):
-            r = httpx.post(f"{url}/webhooks/{source}", content=body, headers=jira_headers(body))
+            r = httpx.post(f"{url}/webhooks/{source}", content=body, headers=harness.jira_headers(body))
             assert r.status_code == 403, source
     assert daemon.inbox.rows() == []
 
 
 def test_explicitly_opened_endpoint_accepts_unsigned_and_warns(make_daemon, caplog):
-    daemon = make_daemon(onboarding_site([]), jira={"webhook_secret": None, "allow_unsigned": True})
-    body = encode(onboarding_created("SS-1", 1793610840000))
-    with caplog.at_level(logging.WARNING, logger="bot.daemon.core"), live_server(daemon.app) as url:
+    daemon = make_daemon(harness.onboarding_site([]), jira={"webhook_secret": None, "allow_unsigned": True})
+    body = harness.encode(harness.onboarding_created("SS-1", 1793610840000))
+    with caplog.at_level(logging.WARNING, logger="bot.daemon.core"), harness.live_server(daemon.app) as url:
         assert httpx.post(f"{url}/webhooks/jira", content=body).status_code == 202
     assert any("/webhooks/jira accepts UNSIGNED requests" in r.getMessage() for r in caplog.records)
     assert not any("/webhooks/zendesk accepts" in r.getMessage() for r in caplog.records)
@@ -139,11 +123,11 @@ def test_explicitly_opened_endpoint_accepts_unsigned_and_warns(make_daemon, capl
 
 # bad input ----------------------------------------------------------------------------------------------
 def test_bad_inputs(make_daemon):
-    daemon = make_daemon(onboarding_site([]))
-    with live_server(daemon.app, lifespan="off") as url:
+    daemon = make_daemon(harness.onboarding_site([]))
+    with harness.live_server(daemon.app, lifespan="off") as url:
         jira = f"{url}/webhooks/jira"
         huge = b'{"webhookEvent": "jira:issue_created", "pad": "' + b"x" * (1024 * 1024) + b'"}'
-        assert httpx.post(jira, content=huge, headers=jira_headers(huge)).status_code == 413
+        assert httpx.post(jira, content=huge, headers=harness.jira_headers(huge)).status_code == 413
 
         def chunks():  # no Content-Length: the limit is enforced while reading
             for _ in range(17):
@@ -151,15 +135,15 @@ def test_bad_inputs(make_daemon):
 
         assert httpx.post(jira, content=chunks(), headers={"X-Hub-Signature": "sha256=00"}).status_code == 413
         for not_json in (b"not json", b"\xff\xfe", b""):
-            assert httpx.post(jira, content=not_json, headers=jira_headers(not_json)).status_code == 400
+            assert httpx.post(jira, content=not_json, headers=harness.jira_headers(not_json)).status_code == 400
         for not_event in (b"[1, 2]", b'{"hello": 1}', b'{"webhookEvent": "jira:issue_created"}'):
-            r = httpx.post(jira, content=not_event, headers=jira_headers(not_event))
+            r = httpx.post(jira, content=not_event, headers=harness.jira_headers(not_event))
             assert r.status_code == 400, not_event
-        unknown = encode({"webhookEvent": "jira:version_released", "timestamp": 1793610840000,
+        unknown = harness.encode({"webhookEvent": "jira:version_released", "timestamp": 1793610840000,
                           "version": {"id": "1", "name": "1.0"}})
-        r = httpx.post(jira, content=unknown, headers=jira_headers(unknown))
+        r = httpx.post(jira, content=unknown, headers=harness.jira_headers(unknown))
         assert r.status_code == 202 and r.json()["status"] == "ignored"
-        assert httpx.post(jira, content=unknown, headers=jira_headers(unknown)).json()["status"] == "duplicate"
+        assert httpx.post(jira, content=unknown, headers=harness.jira_headers(unknown)).json()["status"] == "duplicate"
     rows = daemon.inbox.rows()
     assert [(r.status, r.note) for r in rows] == [(IGNORED, "unknown event type 'jira:version_released'")]
     assert daemon.workers.drain() == 0  # recorded, never processed
@@ -170,20 +154,22 @@ def _deliveries(keys: list[str], with_contracts: bool) -> list[tuple[bytes, dict
     """Each distinct event once, as (body, headers); half carry Jira's delivery id, half rely on the digest."""
     events = []
     for n, key in enumerate(keys):
-        for build, offset in ((onboarding_created, 0), (onboarding_updated, 60_000)):
-            body = encode(build(key, 1793610840000 + 1000 * n + offset))
-            events.append((body, jira_headers(body, f"delivery-{key}-{offset}" if n % 2 else None)))
+        for build, offset in ((harness.onboarding_created, 0), (harness.onboarding_updated, 60_000)):
+            body = harness.encode(build(key, 1793610840000 + 1000 * n + offset))
+            events.append((body, harness.jira_headers(body, f"delivery-{key}-{offset}" if n % 2 else None)))
     if with_contracts:
-        events += [(encode(p), jira_headers(encode(p))) for p in contract_payloads().values()]
+        events += [
+            (harness.encode(p), harness.jira_headers(harness.encode(p))) for p in harness.contract_payloads().values()
+        ]
     return events
 
 
 @pytest.mark.parametrize("through_intake_file", [False, True], ids=["inbox", "intake-file"])
 def test_each_event_delivered_one_to_five_times_shuffled_makes_one_set_of_effects(make_daemon, through_intake_file):
     keys = [f"SS-{i}" for i in range(1, 7)]
-    with_contracts = CONTRACTS.is_dir()
-    others = contract_ticket_keys() if with_contracts else []
-    daemon = make_daemon(onboarding_site(keys, others=others))
+    with_contracts = harness.CONTRACTS.is_dir()
+    others = harness.contract_ticket_keys() if with_contracts else []
+    daemon = make_daemon(harness.onboarding_site(keys, others=others))
     if through_intake_file:  # as under `ticketbot run` on SQLite: webhooks land in the intake file, a mover
         spool = intake_path(daemon.settings.database_url)  # (here: after each new one) puts them in the inbox
         daemon.inbox.receive_through(IntakeFile(spool))
@@ -195,11 +181,11 @@ def test_each_event_delivered_one_to_five_times_shuffled_makes_one_set_of_effect
     rng.shuffle(deliveries)
     distinct = {parse_jira_webhook(json.loads(b), headers=h).id for b, h in events}
 
-    with live_server(daemon.app) as url, httpx.Client(base_url=url) as client, ThreadPoolExecutor(4) as pool:
+    with harness.live_server(daemon.app) as url, httpx.Client(base_url=url) as client, ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(lambda d: client.post("/webhooks/jira", content=d[0], headers=d[1]).status_code,
                                  deliveries))
         assert set(statuses) == {202}
-        wait_until(lambda: daemon.inbox.depth() == 0)
+        harness.wait_until(lambda: daemon.inbox.depth() == 0)
 
     rows = daemon.inbox.rows()
     assert len(rows) == len(distinct)
@@ -207,14 +193,16 @@ def test_each_event_delivered_one_to_five_times_shuffled_makes_one_set_of_effect
     log = daemon.handler.trackers["jira"].changes()
     assert sum("organization 'Sunpeak Solar' created" in line for line in log) == 1
     for key in keys:
-        assert sorted(line for line in lines_of(log, key) if "created" not in line) == sorted(INTAKE_LINES), key
+        assert sorted(line for line in harness.lines_of(log, key) if "created" not in line) == sorted(
+            harness.INTAKE_LINES
+        ), key
         ticket = daemon.handler.trackers["jira"].get_ticket(key, with_people=True)
         assert ticket.organizations == ("Sunpeak Solar",)
         assert ticket.reporter.email == "onboarding@goeverbright.com"
         assert sorted(w.email for w in ticket.watchers) == ["david.ellis@goeverbright.com",
                                                             "tom.becker@goeverbright.com"]
         assert ticket.participants == ()
-    assert all(not lines_of(log, key) for key in others)  # the contract tickets are not onboarding forms
+    assert all(not harness.lines_of(log, key) for key in others)  # the contract tickets are not onboarding forms
     # Not processed twice either: one trace per evaluated event (deleted events are not evaluated).
     traces = daemon.store.traces(limit=10_000)
     assert len(traces) == len({t.event_id for t in traces})
@@ -226,9 +214,9 @@ def test_each_event_delivered_one_to_five_times_shuffled_makes_one_set_of_effect
 
 # health and metrics ----------------------------------------------------------------------------------------
 def test_health_and_metrics(make_daemon):
-    daemon = make_daemon(onboarding_site(["SS-1"]))
-    body = encode(onboarding_created("SS-1", 1793610840000))
-    with live_server(daemon.app) as url:
+    daemon = make_daemon(harness.onboarding_site(["SS-1"]))
+    body = harness.encode(harness.onboarding_created("SS-1", 1793610840000))
+    with harness.live_server(daemon.app) as url:
         health = httpx.get(f"{url}/healthz")
         assert health.status_code == 200
         report = health.json()
@@ -239,9 +227,9 @@ def test_health_and_metrics(make_daemon):
             "running": True,
             "jobs": ["inbox-sweep", "timer-sweep"],
         }
-        assert httpx.post(f"{url}/webhooks/jira", content=body, headers=jira_headers(body)).status_code == 202
-        assert httpx.post(f"{url}/webhooks/jira", content=b"{", headers=jira_headers(b"{")).status_code == 400
-        wait_until(lambda: daemon.inbox.depth() == 0)
+        assert httpx.post(f"{url}/webhooks/jira", content=body, headers=harness.jira_headers(body)).status_code == 202
+        assert httpx.post(f"{url}/webhooks/jira", content=b"{", headers=harness.jira_headers(b"{")).status_code == 400
+        harness.wait_until(lambda: daemon.inbox.depth() == 0)
         metrics = httpx.get(f"{url}/metrics").text
     for line in ('ticketbot_events_received_total{outcome="queued",source="jira"} 1.0',
                  'ticketbot_events_received_total{outcome="bad_request",source="jira"} 1.0',
@@ -256,8 +244,8 @@ def test_health_and_metrics(make_daemon):
 
 
 def test_health_is_503_when_the_database_is_gone(make_daemon, tmp_path):
-    daemon = make_daemon(onboarding_site([]))
-    with live_server(daemon.app) as url:
+    daemon = make_daemon(harness.onboarding_site([]))
+    with harness.live_server(daemon.app) as url:
         (tmp_path / "ticketbot.sqlite3").unlink()
         (tmp_path / "ticketbot.sqlite3").mkdir()  # the path is no longer a database file
         # Only now drop the pooled connections: one an idle worker opened between a dispose and the

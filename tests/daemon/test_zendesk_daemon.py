@@ -23,19 +23,7 @@ from bot.sources.signatures import zendesk_signature
 from bot.trackers.site import Site, SiteTicket, SiteUser
 from bot.trackers.zendesk.adapter import ZendeskTracker
 from tests.fakes.fake_zendesk import FakeZendesk
-from tests.support.daemon import (
-    INTAKE_LINES,
-    ZENDESK_SECRET,
-    daemon_settings,
-    encode,
-    jira_headers,
-    lines_of,
-    live_server,
-    onboarding_created,
-    onboarding_site,
-    wait_until,
-    write_site,
-)
+from tests.support import daemon as harness
 
 BOT, TOKEN = "ticketbot@goeverbright.com", "zendesk-api-token"
 DAVID = "david.ellis@goeverbright.com"
@@ -58,9 +46,9 @@ def zendesk() -> Iterator[FakeZendesk]:
 
 
 def _zendesk_post(url: str, body: dict, now: datetime) -> httpx.Response:
-    raw, stamp = encode(body), now.isoformat()
+    raw, stamp = harness.encode(body), now.isoformat()
     return httpx.post(f"{url}/webhooks/zendesk", content=raw, headers={
-        "X-Zendesk-Webhook-Signature": zendesk_signature(ZENDESK_SECRET, raw, stamp),
+        "X-Zendesk-Webhook-Signature": zendesk_signature(harness.ZENDESK_SECRET, raw, stamp),
         "X-Zendesk-Webhook-Signature-Timestamp": stamp})
 
 
@@ -69,9 +57,9 @@ def _trigger(ticket_id: int, event: str = "ticket.created") -> dict:
 
 
 def _settings_with_zendesk(tmp_path: Path, zendesk: FakeZendesk, **zendesk_settings: object):
-    site = onboarding_site(["SS-1"])
-    write_site(tmp_path / "site.yaml", site)
-    return daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
+    site = harness.onboarding_site(["SS-1"])
+    harness.write_site(tmp_path / "site.yaml", site)
+    return harness.daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
                            tracker=f"memory:{tmp_path / 'site.yaml'}:{tmp_path / 'site-state.sqlite3'}",
                            zendesk={"url": zendesk.url, "email": BOT, "api_token": TOKEN, **zendesk_settings})
 
@@ -83,19 +71,21 @@ def test_each_event_is_processed_with_the_tracker_of_its_source(tmp_path, zendes
         assert isinstance(daemon.handler.trackers["zendesk"], ZendeskTracker)
         assert "zendesk-poll" in daemon.scheduler.job_ids
         ticket = zendesk.id_for("SUP-1")
-        jira_body = encode(onboarding_created("SS-1", 1793610840000))
-        with live_server(daemon.app, lifespan="off") as url:
+        jira_body = harness.encode(harness.onboarding_created("SS-1", 1793610840000))
+        with harness.live_server(daemon.app, lifespan="off") as url:
             assert _zendesk_post(url, _trigger(ticket), datetime.now(UTC)).json()["status"] == "queued"
             assert httpx.post(f"{url}/webhooks/jira", content=jira_body,
-                              headers=jira_headers(jira_body)).json()["status"] == "queued"
+                              headers=harness.jira_headers(jira_body)).json()["status"] == "queued"
         assert daemon.workers.drain() == 2
         assert {(r.source, r.status) for r in daemon.inbox.rows()} == {("zendesk", DONE), ("jira", DONE)}
         # The Zendesk event was read from Zendesk; Jira's onboarding form was handled on Jira, and only there.
         assert ("GET", f"/api/v2/tickets/{ticket}.json") in zendesk.calls
         assert zendesk.writes() == []
         jira_log = daemon.handler.trackers["jira"].changes()
-        assert sorted(line for line in lines_of(jira_log, "SS-1") if "created" not in line) == sorted(INTAKE_LINES)
-        assert not lines_of(jira_log, str(ticket))
+        assert sorted(line for line in harness.lines_of(jira_log, "SS-1") if "created" not in line) == sorted(
+            harness.INTAKE_LINES
+        )
+        assert not harness.lines_of(jira_log, str(ticket))
         metrics = daemon.metrics.render().decode()
         assert 'ticketbot_api_calls_total{system="zendesk"}' in metrics
         assert 'ticketbot_api_calls_total{system="zendesk"} 0.0' not in metrics
@@ -168,16 +158,16 @@ class FollowUpPartnerOnboarding(Rule):
 def test_a_zendesk_webhook_through_http_makes_its_effects_in_zendesk_once(tmp_path, zendesk, clock):
     from bot.trackers.shared_memory import SharedMemoryTracker
 
-    settings = daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}")
-    jira = SharedMemoryTracker(onboarding_site([]), tmp_path / "jira.sqlite3", now=clock.now)
+    settings = harness.daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}")
+    jira = SharedMemoryTracker(harness.onboarding_site([]), tmp_path / "jira.sqlite3", now=clock.now)
     daemon = Daemon(settings, rules=[BoundRule(FollowUpPartnerOnboarding(), RuleBlock())], tracker=jira,
                     zendesk_tracker=ZendeskTracker(zendesk.url, BOT, TOKEN, now=clock.now), clock=clock)
     ticket = zendesk.id_for("SUP-1")
     try:
-        with live_server(daemon.app) as url:  # lifespan on: the workers run
+        with harness.live_server(daemon.app) as url:  # lifespan on: the workers run
             for _ in range(3):  # Zendesk retries a webhook it thinks failed
                 assert _zendesk_post(url, _trigger(ticket), clock.now()).status_code == 202
-            wait_until(lambda: daemon.inbox.depth() == 0)
+            harness.wait_until(lambda: daemon.inbox.depth() == 0)
     finally:
         daemon.store.engine.dispose()
     stored = zendesk.ticket(ticket)
@@ -192,22 +182,22 @@ def test_zendesk_events_caused_by_the_bots_own_zendesk_account_are_ignored(tmp_p
     Its Zendesk account (TICKETBOT_ZENDESK__EMAIL) is looked up once; a person's event still runs."""
     from bot.trackers.shared_memory import SharedMemoryTracker
 
-    settings = daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
+    settings = harness.daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}",
                                zendesk={"url": zendesk.url, "email": BOT, "api_token": TOKEN})
-    jira = SharedMemoryTracker(onboarding_site([]), tmp_path / "jira.sqlite3", now=clock.now)
+    jira = SharedMemoryTracker(harness.onboarding_site([]), tmp_path / "jira.sqlite3", now=clock.now)
     daemon = Daemon(settings, rules=[BoundRule(FollowUpPartnerOnboarding(), RuleBlock())], tracker=jira,
                     zendesk_tracker=ZendeskTracker(zendesk.url, BOT, TOKEN, now=clock.now), clock=clock)
     ticket = zendesk.id_for("SUP-1")
     by_bot = {**_trigger(ticket), "actor": {"email": BOT.upper(), "name": "ticketbot"}}
     by_david = {**_trigger(ticket), "actor": {"email": DAVID, "name": "David Ellis"}, "n": 2}
     try:
-        with live_server(daemon.app, lifespan="off") as url:
+        with harness.live_server(daemon.app, lifespan="off") as url:
             assert _zendesk_post(url, by_bot, clock.now()).status_code == 202
         assert daemon.workers.drain() == 1
         [row] = daemon.inbox.rows()
         assert (row.status, row.note) == (DONE, "event caused by ticketbot's own account")
         assert zendesk.writes() == []
-        with live_server(daemon.app, lifespan="off") as url:
+        with harness.live_server(daemon.app, lifespan="off") as url:
             assert _zendesk_post(url, by_david, clock.now()).status_code == 202
         assert daemon.workers.drain() == 1
     finally:
@@ -223,21 +213,30 @@ def test_metrics_report_api_calls_and_429s_per_system(tmp_path, zendesk, clock):
     from bot.trackers.jira.adapter import JiraTracker
     from tests.fakes.fake_jira import FakeJira
 
-    site = onboarding_site(["SS-1"])
+    site = harness.onboarding_site(["SS-1"])
     slept: list[float] = []
     with FakeJira(site) as fake_jira:  # its own `responses` mock: the Zendesk fake is not reachable inside
         jira = JiraTracker(fake_jira.base_url, BOT, TOKEN, max_retries=2, sleep=slept.append)
         zendesk_tracker = ZendeskTracker(zendesk.url, BOT, TOKEN, now=clock.now)
         bot = site.bot_account
-        daemon = Daemon(daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"), rules=_configured_rules(),
-                        tracker=jira, zendesk_tracker=zendesk_tracker, clock=clock, catalog=jira.field_catalog,
-                        bot_user=lambda: User(account_id=bot.account_id, email=bot.email))
-        body = encode(onboarding_created("SS-1", 1793610840000))
+        daemon = Daemon(
+            harness.daemon_settings(f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"),
+            rules=_configured_rules(),
+            tracker=jira,
+            zendesk_tracker=zendesk_tracker,
+            clock=clock,
+            catalog=jira.field_catalog,
+            bot_user=lambda: User(account_id=bot.account_id, email=bot.email),
+        )
+        body = harness.encode(harness.onboarding_created("SS-1", 1793610840000))
         fake_jira.throttle(1, status=429, retry_after="3")
         try:
-            with live_server(daemon.app) as url:
-                assert httpx.post(f"{url}/webhooks/jira", content=body, headers=jira_headers(body)).status_code == 202
-                wait_until(lambda: daemon.inbox.depth() == 0)
+            with harness.live_server(daemon.app) as url:
+                assert (
+                    httpx.post(f"{url}/webhooks/jira", content=body, headers=harness.jira_headers(body)).status_code
+                    == 202
+                )
+                harness.wait_until(lambda: daemon.inbox.depth() == 0)
                 text = httpx.get(f"{url}/metrics").text
             assert [r.status for r in daemon.inbox.rows()] == [DONE]  # the intake went through, after the 429
             assert fake_jira.ticket("SS-1").watchers and fake_jira.violations == []

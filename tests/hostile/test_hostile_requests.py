@@ -29,17 +29,7 @@ from tests.hostile.world import (
 )
 from tests.slack.helpers import form, slash_command_fields
 from tests.slack.helpers import sign as slack_sign
-from tests.support.daemon import (
-    INTAKE_LINES,
-    ZENDESK_SECRET,
-    encode,
-    jira_headers,
-    lines_of,
-    live_server,
-    onboarding_created,
-    onboarding_site,
-    sign,
-)
+from tests.support import daemon as harness
 
 MIB = 1024 * 1024
 CREATED_MS = 1793610840000
@@ -47,7 +37,7 @@ CREATED_MS = 1793610840000
 
 @pytest.fixture
 def daemon(make_daemon):
-    return make_daemon(onboarding_site(["SS-1"]))
+    return make_daemon(harness.onboarding_site(["SS-1"]))
 
 
 @pytest.fixture
@@ -90,12 +80,12 @@ def head(path: str, headers: dict[str, str]) -> bytes:
 
 # size and framing ---------------------------------------------------------------------------------------
 def test_oversized_and_lying_bodies_are_refused_without_a_trace(daemon, caplog):
-    body = encode(onboarding_created("SS-1", CREATED_MS))
-    signed = {"X-Hub-Signature": sign(body), "Content-Type": "application/json"}
+    body = harness.encode(harness.onboarding_created("SS-1", CREATED_MS))
+    signed = {"X-Hub-Signature": harness.sign(body), "Content-Type": "application/json"}
     huge = b'{"webhookEvent": "jira:issue_created", "pad": "' + b"x" * MIB + b'"}'
-    with caplog.at_level(logging.INFO, logger="uvicorn.error"), live_server(daemon.app, lifespan="off") as url:
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"), harness.live_server(daemon.app, lifespan="off") as url:
         # honest and over 1 MiB, signed: 413 before anything is parsed
-        r = httpx.post(f"{url}/webhooks/jira", content=huge, headers=jira_headers(huge))
+        r = httpx.post(f"{url}/webhooks/jira", content=huge, headers=harness.jira_headers(huge))
         assert (r.status_code, r.json()) == (413, {"error": f"body over {MIB} bytes"})
         # chunked, no Content-Length, over the limit: cut off while reading
         chunks = (b"x" * 65536 for _ in range(17))
@@ -131,7 +121,7 @@ def test_oversized_and_lying_bodies_are_refused_without_a_trace(daemon, caplog):
 def test_slack_events_have_the_same_limits(world: World, caplog):
     body = b"payload=" + b"x" * (MIB + 1)
     with caplog.at_level(logging.INFO, logger="uvicorn.error"), \
-            live_server(world.daemon.app, lifespan="off") as url:
+            harness.live_server(world.daemon.app, lifespan="off") as url:
         r = httpx.post(f"{url}/slack/events", content=body,
                        headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert r.status_code == 413  # refused before bolt buffers or verifies it
@@ -148,7 +138,7 @@ TEXT = {"webhookEvent": "jira:issue_created", "timestamp": CREATED_MS, "issue": 
     "summary": "EverBright Partner Onboarding", "description": "Installer name: Société Solaire Zürich"}}}
 PLAIN = json.dumps(TEXT, ensure_ascii=False)
 REFUSED_BODIES = {
-    "truncated JSON": encode(onboarding_created("SS-1", CREATED_MS))[:-7],
+    "truncated JSON": harness.encode(harness.onboarding_created("SS-1", CREATED_MS))[:-7],
     "empty": b"",
     "latin-1": PLAIN.encode("latin-1"),
     "UTF-16 with BOM": PLAIN.encode("utf-16"),
@@ -171,34 +161,34 @@ REFUSED_BODIES = {
 @pytest.mark.parametrize("case", REFUSED_BODIES, ids=list(REFUSED_BODIES))
 def test_bodies_that_are_not_utf8_json_events_are_refused_400(daemon, http, case):
     body = REFUSED_BODIES[case]
-    r = http.post("/webhooks/jira", content=body, headers=jira_headers(body))  # correctly signed
+    r = http.post("/webhooks/jira", content=body, headers=harness.jira_headers(body))  # correctly signed
     assert r.status_code == 400, r.text
     assert r.json()["error"].startswith(("body is not JSON", "not a jira event")), r.json()
     assert rows(daemon) == []
 
 
 def test_a_nul_in_the_ticket_key_is_refused_and_not_a_database_outage_on_postgresql(make_daemon, pg_url):
-    daemon = make_daemon(onboarding_site([]), db_url=pg_url)
+    daemon = make_daemon(harness.onboarding_site([]), db_url=pg_url)
     body = REFUSED_BODIES["NUL in the ticket key"]
-    r = TestClient(daemon.app).post("/webhooks/jira", content=body, headers=jira_headers(body))
+    r = TestClient(daemon.app).post("/webhooks/jira", content=body, headers=harness.jira_headers(body))
     assert r.status_code == 400  # was 503 "database unavailable": PostgreSQL text holds no NUL
     assert rows(daemon) == []
 
 
 def test_utf8_with_a_byte_order_mark_is_accepted_as_rfc_8259_allows(daemon, http):
     body = b"\xef\xbb\xbf" + PLAIN.encode()
-    r = http.post("/webhooks/jira", content=body, headers=jira_headers(body))
+    r = http.post("/webhooks/jira", content=body, headers=harness.jira_headers(body))
     assert (r.status_code, r.json()["status"]) == (202, "queued")
     assert len(rows(daemon)) == 1
 
 
 # signatures, replays ----------------------------------------------------------------------------------------
 def test_unsigned_and_wrongly_signed_jira_webhooks_are_refused_401(daemon, http):
-    body = encode(onboarding_created("SS-1", CREATED_MS))
-    good = sign(body).removeprefix("sha256=")
-    for headers in ({}, {"X-Hub-Signature": ""}, {"X-Hub-Signature": sign(body, "guessed secret")},
+    body = harness.encode(harness.onboarding_created("SS-1", CREATED_MS))
+    good = harness.sign(body).removeprefix("sha256=")
+    for headers in ({}, {"X-Hub-Signature": ""}, {"X-Hub-Signature": harness.sign(body, "guessed secret")},
                     {"X-Hub-Signature": f"sha1={good}"}, {"X-Hub-Signature": good},
-                    {"X-Hub-Signature": f"sha256={good[:-2]}"}, {"X-Hub-Signature": sign(body + b"\n")},
+                    {"X-Hub-Signature": f"sha256={good[:-2]}"}, {"X-Hub-Signature": harness.sign(body + b"\n")},
                     {"Authorization": f"Bearer {good}"}, {"X-Hub-Signature-256": f"sha256={good}"}):
         r = http.post("/webhooks/jira", content=body, headers=headers)
         assert r.status_code == 401 and r.json()["error"], headers
@@ -207,29 +197,37 @@ def test_unsigned_and_wrongly_signed_jira_webhooks_are_refused_401(daemon, http)
 
 def test_a_replayed_delivery_is_a_noop(daemon, http):
     tracker = daemon.handler.trackers["jira"]
-    body = encode(onboarding_created("SS-1", CREATED_MS))
-    first = http.post("/webhooks/jira", content=body, headers=jira_headers(body, "delivery-1"))
+    body = harness.encode(harness.onboarding_created("SS-1", CREATED_MS))
+    first = http.post("/webhooks/jira", content=body, headers=harness.jira_headers(body, "delivery-1"))
     assert first.json()["status"] == "queued"
     assert daemon.workers.drain() == 1
     writes = tracker.changes()
-    assert sorted(line for line in lines_of(writes, "SS-1") if "created" not in line) == sorted(INTAKE_LINES)
+    assert sorted(line for line in harness.lines_of(writes, "SS-1") if "created" not in line) == sorted(
+        harness.INTAKE_LINES
+    )
     # the same delivery again (Jira's retry, or someone replaying a captured request), after processing
-    again = http.post("/webhooks/jira", content=body, headers=jira_headers(body, "delivery-1"))
+    again = http.post("/webhooks/jira", content=body, headers=harness.jira_headers(body, "delivery-1"))
     assert (again.status_code, again.json()["status"]) == (202, "duplicate")
-    other = encode(onboarding_created("SS-2", CREATED_MS))  # and a delivery without the identifier, twice
-    assert http.post("/webhooks/jira", content=other, headers=jira_headers(other)).json()["status"] == "queued"
-    assert http.post("/webhooks/jira", content=other, headers=jira_headers(other)).json()["status"] == "duplicate"
+    other = harness.encode(
+        harness.onboarding_created("SS-2", CREATED_MS)
+    )  # and a delivery without the identifier, twice
+    assert http.post("/webhooks/jira", content=other, headers=harness.jira_headers(other)).json()["status"] == "queued"
+    assert (
+        http.post("/webhooks/jira", content=other, headers=harness.jira_headers(other)).json()["status"] == "duplicate"
+    )
     assert daemon.workers.drain() == 1
-    assert lines_of(tracker.changes(), "SS-1") == lines_of(writes, "SS-1")  # nothing applied twice
+    assert harness.lines_of(tracker.changes(), "SS-1") == harness.lines_of(writes, "SS-1")  # nothing applied twice
     assert len(rows(daemon)) == 2
 
 
 def test_a_replay_with_a_forged_delivery_identifier_is_a_noop(daemon, http):
-    body = encode(onboarding_created("SS-1", CREATED_MS))
-    assert http.post("/webhooks/jira", content=body, headers=jira_headers(body, "delivery-1")).status_code == 202
+    body = harness.encode(harness.onboarding_created("SS-1", CREATED_MS))
+    assert (
+        http.post("/webhooks/jira", content=body, headers=harness.jira_headers(body, "delivery-1")).status_code == 202
+    )
     daemon.workers.drain()
     for forged in ("delivery-1-replayed", None):  # the signature still matches: it covers the body only
-        r = http.post("/webhooks/jira", content=body, headers=jira_headers(body, forged))
+        r = http.post("/webhooks/jira", content=body, headers=harness.jira_headers(body, forged))
         assert (r.status_code, r.json()["status"]) == (202, "duplicate")
     assert len(rows(daemon)) == 1
 
@@ -238,7 +236,7 @@ def test_zendesk_signatures_must_be_fresh_and_cover_timestamp_then_body(daemon, 
     body = b'{"ticketbot": "zendesk-trigger/1", "event": "ticket.created", "ticket": {"id": "123"}}'
     now = clock.now()
 
-    def signed(at: str, secret: str = ZENDESK_SECRET, *, signed_at: str | None = None,
+    def signed(at: str, secret: str = harness.ZENDESK_SECRET, *, signed_at: str | None = None,
                message: bytes | None = None) -> dict[str, str]:
         if message is None:
             signature = zendesk_signature(secret, body, signed_at or at)
@@ -254,7 +252,7 @@ def test_zendesk_signatures_must_be_fresh_and_cover_timestamp_then_body(daemon, 
         "legacy body+timestamp order": signed(now.isoformat(), message=body + now.isoformat().encode()),
         "not an ISO time": signed("1793610840"),
         "wrong secret": signed(now.isoformat(), "dGhpcyBpcyBub3QgaXQ="),
-        "no timestamp": {"X-Zendesk-Webhook-Signature": zendesk_signature(ZENDESK_SECRET, body, "")},
+        "no timestamp": {"X-Zendesk-Webhook-Signature": zendesk_signature(harness.ZENDESK_SECRET, body, "")},
         "nothing": {},
     }
     for case, headers in refused.items():

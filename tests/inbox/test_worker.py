@@ -10,21 +10,12 @@ from bot.inbox.queue import DEAD, DONE, PENDING, PROCESSING
 from bot.trackers.base import TrackerError
 from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import SiteTicket
-from tests.support.daemon import (
-    INTAKE_LINES,
-    encode,
-    jira_headers,
-    lines_of,
-    onboarding_created,
-    onboarding_site,
-    onboarding_updated,
-    wait_until,
-)
+from tests.support import daemon as harness
 
 
 def _receive(daemon, body: dict, delivery: str | None = None) -> None:  # noqa: ANN001
-    raw = encode(body)
-    reply = daemon.intake.receive("jira", raw, {k.lower(): v for k, v in jira_headers(raw, delivery).items()})
+    raw = harness.encode(body)
+    reply = daemon.intake.receive("jira", raw, {k.lower(): v for k, v in harness.jira_headers(raw, delivery).items()})
     assert reply.status == 202, reply
 
 
@@ -41,13 +32,13 @@ class FlakyTracker(SharedMemoryTracker):
 
 def test_a_failing_event_is_retried_with_backoff_then_dead_lettered_without_blocking_others(
         make_daemon, tmp_path, clock):
-    site = onboarding_site(["SS-1", "SS-2"])
+    site = harness.onboarding_site(["SS-1", "SS-2"])
     tracker = FlakyTracker(site, tmp_path / "flaky.sqlite3", now=clock.now)
     tracker.down = {"SS-1"}
     daemon = make_daemon(site, tracker=tracker, worker={"max_attempts": 3, "backoff_base": 10})
-    _receive(daemon, onboarding_created("SS-1", 1793610840000))
-    _receive(daemon, onboarding_updated("SS-1", 1793610900000))
-    _receive(daemon, onboarding_created("SS-2", 1793610840000))
+    _receive(daemon, harness.onboarding_created("SS-1", 1793610840000))
+    _receive(daemon, harness.onboarding_updated("SS-1", 1793610900000))
+    _receive(daemon, harness.onboarding_created("SS-2", 1793610840000))
 
     assert daemon.workers.drain() == 2  # SS-1 fails once, SS-2 is processed; SS-1's update waits
     statuses = {(r.ticket_key, r.kind): (r.status, r.attempts) for r in daemon.inbox.rows()}
@@ -70,13 +61,13 @@ def test_a_failing_event_is_retried_with_backoff_then_dead_lettered_without_bloc
     assert daemon.inbox.retry_dead(dead[0].id) == 1
     daemon.workers.drain()
     assert {r.status for r in daemon.inbox.rows()} == {DONE}
-    assert sorted(line for line in lines_of(tracker.changes(), "SS-1") if "created" not in line) == \
-        sorted(INTAKE_LINES)
+    assert sorted(line for line in harness.lines_of(tracker.changes(), "SS-1") if "created" not in line) == \
+        sorted(harness.INTAKE_LINES)
 
 
 def test_an_undecodable_event_is_dead_lettered_at_once(make_daemon):
-    daemon = make_daemon(onboarding_site(["SS-1"]))
-    _receive(daemon, onboarding_created("SS-1", 1793610840000))
+    daemon = make_daemon(harness.onboarding_site(["SS-1"]))
+    _receive(daemon, harness.onboarding_created("SS-1", 1793610840000))
     from sqlalchemy import update
 
     from bot.inbox.queue import InboxRow
@@ -115,7 +106,7 @@ class CrashAfterWrite(SharedMemoryTracker):
 
 @pytest.mark.parametrize("crash_on", ["watcher david.ellis@goeverbright.com", "comment"])
 def test_a_crash_between_a_write_and_its_record_does_not_repeat_the_write(make_daemon, tmp_path, clock, crash_on):
-    site = onboarding_site([])
+    site = harness.onboarding_site([])
     form = "Installer name: Helio Homes\nInstaller contact email: hello@heliohomes.example"  # no account manager
     site.tickets.append(SiteTicket(key="SS-7", summary="EverBright Partner Onboarding", status="Waiting for support",
                                    description=form, reporter="hello@heliohomes.example",
@@ -124,7 +115,7 @@ def test_a_crash_between_a_write_and_its_record_does_not_repeat_the_write(make_d
     tracker = CrashAfterWrite(site, state, now=clock.now)
     tracker.crash_on = crash_on
     first = make_daemon(site, tracker=tracker)
-    _receive(first, onboarding_created("SS-7", 1793610840000))
+    _receive(first, harness.onboarding_created("SS-7", 1793610840000))
     with pytest.raises(Crash):
         first.workers.drain()
     assert [r.status for r in first.inbox.rows()] == [PROCESSING]  # the dead process's claim
@@ -144,16 +135,16 @@ def test_a_crash_between_a_write_and_its_record_does_not_repeat_the_write(make_d
 
 
 def test_a_retry_after_a_partial_plan_completes_it(make_daemon, tmp_path, clock):
-    site = onboarding_site(["SS-1"])
+    site = harness.onboarding_site(["SS-1"])
     tracker = CrashAfterWrite(site, tmp_path / "partial.sqlite3", now=clock.now)
     tracker.crash_on = "watcher tom.becker@goeverbright.com"
     daemon = make_daemon(site, tracker=tracker)
-    _receive(daemon, onboarding_created("SS-1", 1793610840000))
+    _receive(daemon, harness.onboarding_created("SS-1", 1793610840000))
     with pytest.raises(Crash):
         daemon.workers.drain()
     clock.advance(timedelta(seconds=61))
     daemon.workers.drain()
-    assert "watcher + david.ellis@goeverbright.com" in lines_of(tracker.changes(), "SS-1")
+    assert "watcher + david.ellis@goeverbright.com" in harness.lines_of(tracker.changes(), "SS-1")
 
 
 def test_a_crash_after_create_ticket_does_not_create_it_twice(make_daemon, tmp_path, clock):
@@ -163,7 +154,7 @@ def test_a_crash_after_create_ticket_does_not_create_it_twice(make_daemon, tmp_p
     from bot.executor import Executor
     from bot.store import Store
 
-    site = onboarding_site([])
+    site = harness.onboarding_site([])
     store = Store(f"sqlite:///{tmp_path / 'exec.sqlite3'}")
 
     class CrashAfterCreate(SharedMemoryTracker):
@@ -191,8 +182,8 @@ def test_a_claim_left_by_a_killed_local_process_is_taken_over_in_seconds_not_at_
 
     from bot.inbox.queue import Inbox, owner_id
 
-    daemon = make_daemon(onboarding_site(["SS-1"]))
-    _receive(daemon, onboarding_created("SS-1", 1793610840000))
+    daemon = make_daemon(harness.onboarding_site(["SS-1"]))
+    _receive(daemon, harness.onboarding_created("SS-1", 1793610840000))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
     host = owner_id().rsplit(":", 2)[0]
@@ -203,8 +194,10 @@ def test_a_claim_left_by_a_killed_local_process_is_taken_over_in_seconds_not_at_
     daemon.workers.orphan_check = 0.05
     daemon.workers.start()
     try:
-        wait_until(lambda: [r.status for r in daemon.inbox.rows()] == [DONE], timeout=10)
+        harness.wait_until(lambda: [r.status for r in daemon.inbox.rows()] == [DONE], timeout=10)
     finally:
         daemon.workers.stop()
-    written = [line for line in lines_of(daemon.handler.trackers["jira"].changes(), "SS-1") if "created" not in line]
-    assert sorted(written) == sorted(INTAKE_LINES)
+    written = [
+        line for line in harness.lines_of(daemon.handler.trackers["jira"].changes(), "SS-1") if "created" not in line
+    ]
+    assert sorted(written) == sorted(harness.INTAKE_LINES)
