@@ -23,7 +23,7 @@ from bot.trackers.site import Site
 from bot.trackers.zendesk.adapter import ZendeskSearcher, ZendeskTracker
 from tests.fakes.fake_zendesk import FakeZendesk
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
-from tests.support.sites import BOT, CUSTOMER, DAVID, JSM_FIELDS, MARIA, ONBOARDING
+from tests.support.sites import BOT, CUSTOMER, DAVID, JSM_FIELDS, JSM_TRANSITIONS, MARIA, ONBOARDING
 
 TOKEN = "contract-token"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -48,11 +48,7 @@ def contract_site(statuses: dict[str, str]) -> Site:
         "fields": JSM_FIELDS,
         "issue_types": ["Service Request", "Task"],
         "statuses": ["Open", "Waiting for support", "Waiting for customer", "Closed", "To Do", "Done"],
-        "transitions": [
-            {"id": "11", "name": "Respond to customer", "to": "Waiting for customer", "from": ["Waiting for support"]},
-            {"id": "21", "name": "Back to support", "to": "Waiting for support", "from": ["Waiting for customer"]},
-            {"id": "31", "name": "Resolve this issue", "to": "Closed"},
-        ],
+        "transitions": JSM_TRANSITIONS,
         "link_types": [
             {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
             {"id": "10002", "name": "Duplicate", "inward": "is duplicated by", "outward": "duplicates"},

@@ -19,3 +19,10 @@ JSM_FIELDS: list[dict[str, Any]] = [
      "options": ["Integrated Finance", "Integrated Payments", "None"]},
     {"id": "customfield_10051", "name": "Installer name", "type": "text"},
 ]
+
+#: The service desk's workflow: waiting for support <-> waiting for customer, then resolved.
+JSM_TRANSITIONS: list[dict[str, Any]] = [
+    {"id": "11", "name": "Respond to customer", "to": "Waiting for customer", "from": ["Waiting for support"]},
+    {"id": "21", "name": "Back to support", "to": "Waiting for support", "from": ["Waiting for customer"]},
+    {"id": "31", "name": "Resolve this issue", "to": "Closed"},
+]

@@ -21,7 +21,7 @@ from bot.trackers.jira.adapter import JiraTracker, RateLimited
 from bot.trackers.site import Site
 from tests.fakes.fake_jira import FakeJira, load_specs, spec_skip_reason
 from tests.fakes.jira_fixture import spec_checked_jira, tracker_on
-from tests.support.sites import JSM_FIELDS
+from tests.support.sites import JSM_FIELDS, JSM_TRANSITIONS
 
 EMAIL, TOKEN = "ticketbot@goeverbright.com", "s3cret-api-token"
 MARIA, TOM, SUNPEAK = "maria.lopez@goeverbright.com", "tom.becker@goeverbright.com", "ops@sunpeaksolar.example"
@@ -37,11 +37,7 @@ SITE = {
                {"id": "customfield_10053", "name": "Modules", "type": "options", "options": ["Billing", "Payroll"]}],
     "issue_types": ["Service Request", "Task"],
     "statuses": ["Open", "Waiting for support", "Waiting for customer", "Closed"],
-    "transitions": [
-        {"id": "11", "name": "Respond to customer", "to": "Waiting for customer", "from": ["Waiting for support"]},
-        {"id": "21", "name": "Back to support", "to": "Waiting for support", "from": ["Waiting for customer"]},
-        {"id": "31", "name": "Resolve this issue", "to": "Closed"},
-    ],
+    "transitions": JSM_TRANSITIONS,
     "link_types": [
         {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
         {"id": "10003", "name": "Relates", "inward": "relates to", "outward": "relates to"},
