@@ -110,11 +110,6 @@ def ticket_key(value: str | None) -> str | None:
     return None if value is None else normalize_key(value)
 
 
-def jira_key(value: str) -> str:
-    """A command's KEY argument that must be a Jira key (``dry-run`` reads it from Jira)."""
-    return normalize_key(value, "jira")
-
-
 def load_cli_settings(config: Path | None = None) -> Settings:
     """Settings for a command, with ``--config`` overriding TICKETBOT_CONFIG, and logging set up.
 

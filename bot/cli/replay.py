@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import ConfigOption, err, escape, jira_key, load_cli_settings, out, ticket_key
+from bot.cli.common import ConfigOption, err, escape, load_cli_settings, out, ticket_key
 from bot.clock import SystemClock
 from bot.config import read_model
 from bot.engine import BoundRule
@@ -18,9 +18,12 @@ from bot.ops.report import applied_count, from_report, from_trace, rule_lines, t
 from bot.pipeline import Processor, ProcessReport
 from bot.replay import Replay, Step, read_records
 from bot.settings import Settings
+from bot.sources.internal import system_for_key
 from bot.store import Store
-from bot.trackers.base import TrackerError
+from bot.trackers.base import Tracker, TrackerError
+from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.site import Site
+from bot.trackers.zendesk.adapter import ZendeskTracker
 
 _settings = load_cli_settings
 
@@ -31,20 +34,25 @@ def _rules(settings: Settings) -> list[BoundRule]:
     return load_rules(settings.config)
 
 
-def _jira(settings: Settings):  # noqa: ANN202 - the adapter type is imported lazily
-    from bot.trackers.jira.adapter import JiraTracker
+def _tracker(settings: Settings, system: str) -> Tracker:
+    """The live tracker a key belongs to, from settings (one line naming what is missing otherwise)."""
+    if system == "zendesk":
+        return ZendeskTracker.from_settings(settings.zendesk)
+    return _jira(settings)
 
+
+def _jira(settings: Settings) -> Tracker:
     return JiraTracker.from_settings(settings.require_jira())
 
 
 # dry-run -------------------------------------------------------------------------------
 def dry_run(key: str, config: ConfigOption = None,
             as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Read KEY from Jira and show what every rule would do. Writes nothing."""
-    key = jira_key(key)
+    """Read KEY (a Jira key, or a Zendesk ticket number) and show what every rule would do. Writes nothing."""
+    key = ticket_key(key)
     settings = _settings(config)
     rules = _rules(settings)
-    tracker = _jira(settings)
+    tracker = _tracker(settings, system_for_key(key))
     clock = SystemClock()
     store = Store("sqlite://")  # nothing of a dry-run is kept
     processor = Processor(rules, tracker, store, clock, scope="dry-run", dry_run=True, record_traces=False)
@@ -61,10 +69,10 @@ def dry_run(key: str, config: ConfigOption = None,
 
 
 def print_report(report: ProcessReport, *, indent: str = "") -> None:
-    """A human account of one event: per rule, its verdicts and each effect's fate."""
+    """A human account of a dry-run: per rule, its verdicts and each effect's fate."""
     if report.skipped:
         out.print(f"{indent}skipped: {report.skipped}", markup=False, style="dim")
-    for account in from_report(report):
+    for account in from_report(report, dry_run=True):
         for line in rule_lines(account, indent=f"{indent}  ", heading=f"{indent}{{rule}}: {{head}}", full_error=True):
             out.print(line, markup=False)
 

@@ -11,7 +11,7 @@ from bot.clock import Clock, SystemClock
 from bot.daemon.core import Daemon, own_account
 from bot.engine import BoundRule
 from bot.model import User
-from bot.settings import ConfigurationError, Settings, require_zendesk
+from bot.settings import ConfigurationError, Settings
 from bot.trackers.base import Tracker
 from bot.trackers.jira.adapter import JiraTracker
 from bot.trackers.jira.model import FieldCatalog
@@ -67,9 +67,7 @@ def _zendesk(settings: Settings, clock: Clock) -> Tracker | None:
     z = settings.zendesk
     if not (z.url or z.email or z.api_token):
         return None
-    z = require_zendesk(settings)
-    return ZendeskTracker(z.url or "", z.email or "", z.api_token.get_secret_value() if z.api_token else "",
-                          now=clock.now)
+    return ZendeskTracker.from_settings(z, now=clock.now)
 
 
 def check_names_at_start(settings: Settings, rules: Sequence[BoundRule], alert: Callable[[str], None]) -> list[str]:

@@ -172,8 +172,9 @@ def test_a_key_argument_that_is_no_ticket_key(args: list[str]) -> None:
     assert line.startswith(f"error: {args[1]!r} ")
 
 
-def test_dry_run_wants_a_jira_key() -> None:
-    one_line_error(["dry-run", "../../etc"], "'../../etc' is not a Jira ticket key (a Jira key looks like SS-101)")
+def test_dry_run_wants_a_ticket_key() -> None:
+    one_line_error(["dry-run", "../../etc"], "'../../etc' is not a Jira or Zendesk ticket key (a Jira key looks like "
+                                            "SS-101; a Zendesk key is a ticket id such as 123)")
 
 
 def test_values_holding_rich_markup_are_printed_as_they_are(env: dict[str, str]) -> None:

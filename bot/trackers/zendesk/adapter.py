@@ -70,6 +70,7 @@ from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyExce
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Comment, Link, Ticket, User
+from bot.settings import ConfigurationError, ZendeskSettings
 from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
 from bot.trackers.http import CountingAdapter, TrackerRetry, mount
@@ -324,6 +325,15 @@ class ZendeskTracker:
         self._org_ids: dict[str, int] = {}
         self._users_by_id: dict[int, User] = {}
         self._users_by_email: dict[str, User | None] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ZendeskSettings, *, now: Callable[[], datetime] | None = None) -> ZendeskTracker:
+        """The adapter ``TICKETBOT_ZENDESK__*`` describe (a ConfigurationError names the first one missing)."""
+        for key in ("url", "email", "api_token"):
+            if getattr(settings, key) in (None, ""):
+                raise ConfigurationError(f"TICKETBOT_ZENDESK__{key.upper()} is not set (needed to reach Zendesk)")
+        token = settings.api_token.get_secret_value() if settings.api_token else ""
+        return cls(settings.url or "", settings.email or "", token, now=now)
 
     def __repr__(self) -> str:  # never show credentials
         return f"ZendeskTracker({self._subdomain}.{self._domain})"
