@@ -6,10 +6,10 @@
     (under ``ticketbot run`` with worker processes the first of them stands for leader, not the HTTP process)
 
 :class:`Daemon` takes its collaborators (rules, tracker, clock, alert) so tests build it
-around an in-memory site and a virtual clock; :func:`build_daemon` builds it from settings.
+around an in-memory site and a virtual clock; :func:`bot.daemon.build.build_daemon` builds it from settings.
 Other areas extend it: ``daemon.app.include_router(...)`` adds HTTP routes (Slack's, see
 :mod:`bot.daemon.slack`), ``daemon.scheduler.add_job(...)`` adds leader-only periodic jobs (those
-registered by :func:`build_daemon`, which the worker process running the scheduler builds too).
+registered by :func:`bot.daemon.build.build_daemon`, which the worker process running the scheduler builds too).
 """
 
 from __future__ import annotations

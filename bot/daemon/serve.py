@@ -37,7 +37,7 @@ MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # workers in a child process -------------------------------------------------------------------------
 #: Rule processing yields the CPU to webhook acknowledgements when the machine is busy.
 WORKER_NICENESS = 19
-STATUS_EVERY = 1.0  # seconds between the child's status reports (metrics, in-flight, liveness)
+STATUS_EVERY = 1.0  # seconds between the child's status reports (in-flight, API calls, liveness)
 STALE_AFTER = 15.0  # a status older than this means the child is stuck
 
 

@@ -7,7 +7,7 @@ event holds back only its own ticket's later events. An event that met its syste
 (an outage, see :mod:`bot.inbox.outage`) is held instead: its attempt is given back and it is retried
 for as long as the outage lasts, up to a bound of hours.
 
-Under ``ticketbot run`` the pool lives in a child process (:class:`WorkerProcess`, niced):
+Under ``ticketbot run`` the pool lives in a child process (:class:`bot.daemon.serve.WorkerProcess`, niced):
 rule processing is CPU-bound Python, and in the HTTP process it would take the interpreter
 lock from the webhook acknowledgements (figures: benchmarks/README.md, ingest).
 On stop, each worker finishes the event in hand and the rest stays in the inbox.
