@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from pydantic import Field, field_validator
 
 from bot import effects as fx
+from bot.calendar import BusinessCalendar, BusinessDuration, Delay
 from bot.check import Requirement, Touch
 from bot.config import Duration, RuleBlock
 from bot.engine import Evaluation, Rule, RuleContext, Verdict
@@ -125,9 +126,11 @@ class Config(RuleBlock):
     # (also how often, and how many times, a CS ticket done before its approval is recorded is looked at again)
     find_config_ticket_every: Duration = timedelta(minutes=10)
     find_config_ticket_attempts: int = Field(default=6, ge=1, le=100)
-    # step 5: approval
-    approval_reminder_after: Duration = timedelta(hours=24)
-    approval_reminder_every: Duration = timedelta(hours=24)
+    # step 5: approval. The reminder delays are clock time ("24h") or business time ("1 business day",
+    # "8 business hours") through ``calendar``: the working week of the people reminded.
+    approval_reminder_after: Delay = timedelta(hours=24)
+    approval_reminder_every: Delay = timedelta(hours=24)
+    calendar: BusinessCalendar = BusinessCalendar(time_zone="America/New_York", country="US")
     approval_reminder_max: int = Field(default=3, ge=1, le=20)
     approval_phrases: list[str] = Field(default_factory=lambda: [
         "approved", "approve", "go ahead", "ok to push", "okay to push", "good to go", "push live", "push it live"])
@@ -655,8 +658,8 @@ def ask_approval(flow: Flow, state: RuleState, verdicts: list[Verdict], why: str
     body = (f"Config has finished configuring {installer} ({cs}, now on hold). Are we approved to push the "
             f"EverBright products live for this installer? Please reply in this ticket with \"approved\", or "
             f"\"not approved\" and the reason. ticketbot will follow up in Slack after "
-            f"{_duration(cfg.approval_reminder_after)}.")
-    due = flow.now + cfg.approval_reminder_after
+            f"{_delay(cfg.approval_reminder_after)}.")
+    due = cfg.calendar.due(flow.now, cfg.approval_reminder_after)
     effects = [
         flow.effect(fx.InternalComment, ss, "ask-approval", body=body, mentions=(cfg.approver.email,)),
         flow.effect(fx.StartTimer, ss, f"timer:{REMINDER}:1", name=REMINDER, due_at=due, data={"n": 1}),
@@ -682,7 +685,7 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
                                             actions=("approve", "reject"))]
     notes = [f"reminder {n} of {cfg.approval_reminder_max} to {cfg.approver.email}"]
     if n < cfg.approval_reminder_max:
-        due = flow.now + cfg.approval_reminder_every
+        due = cfg.calendar.due(flow.now, cfg.approval_reminder_every)
         effects.append(flow.effect(fx.StartTimer, ss, f"timer:{REMINDER}:{n + 1}", name=REMINDER, due_at=due,
                                    data={"n": n + 1}))
         notes.append(f"next reminder at {_when(due)}")
@@ -820,6 +823,11 @@ def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluati
         flow.effect(fx.InternalComment, ss, f"comms:{key}", body=body, mentions=people),
         flow.effect(fx.SetState, ss, f"state:comms:{key}", data=data),
     ], notes=[f"comms requested ({source})"])
+
+
+def _delay(delay: timedelta | BusinessDuration) -> str:
+    """A configured delay as the texts say it: ``24 h``, ``1 business day``."""
+    return _duration(delay) if isinstance(delay, timedelta) else str(delay)
 
 
 @functools.lru_cache(maxsize=64)  # a few configured delays, in every note that names them

@@ -35,7 +35,7 @@ from bot.model import (
     User,
 )
 from bot.pipeline import Processor, ProcessReport
-from bot.settings import SlackSettings
+from bot.settings import ConfigurationError, SlackSettings
 from bot.slack.sender import SlackNotifier
 from bot.state import BufferedStateStore, RuleState, StateStore, fire_due_timers
 from bot.store import LIVE, Store
@@ -46,7 +46,7 @@ from rules import everbright_onboarding, load_rules
 from rules.runbook.checks import normalize_text
 from tests.fakes.fake_jira import FakeJira, load_specs, site_with_tickets
 from tests.fakes.fake_slack import FakeSlack, urllib_via_requests
-from tests.support.paths import CONFIG, EXAMPLES
+from tests.support.paths import CONFIG, EVERBRIGHT_ONLY, EXAMPLES
 
 RULE = "everbright_onboarding"
 APPROVER = "david.ellis@goeverbright.com"
@@ -62,6 +62,7 @@ class Runbook:
 
     def __init__(self, tmp_path: Path, jira: FakeJira, slack: FakeSlack, clock: VirtualClock) -> None:
         self.url = f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"
+        self.config = CONFIG  # the rules YAML; a test may point it elsewhere and restart()
         self.jira, self.slack, self.clock = jira, slack, clock
         self.ids = itertools.count(1)
         self.reports: list[ProcessReport] = []
@@ -73,7 +74,7 @@ class Runbook:
         tracker = JiraTracker(self.jira.base_url, "ticketbot@goeverbright.com", "token", sleep=lambda s: None)
         notifier = SlackNotifier.from_settings(SlackSettings(bot_token=self.slack.token, api_url=self.slack.base_url,
                                                              admin_channel="CADMIN"), sleep=lambda s: None)
-        self.processor = Processor(load_rules(CONFIG), tracker, self.store, self.clock, notifier=notifier)
+        self.processor = Processor(load_rules(self.config), tracker, self.store, self.clock, notifier=notifier)
 
     # time -------------------------------------------------------------------------------------
     def advance(self, delta: timedelta) -> None:
@@ -615,3 +616,38 @@ def test_a_timer_overdue_after_downtime_fires_once(runbook: Runbook) -> None:
     assert len(runbook.reminders()) == 1
     runbook.advance(timedelta(hours=1))
     assert len(runbook.reminders()) == 1
+
+
+def test_reminders_in_business_time_wait_for_the_approvers_working_day(fresh: Runbook, tmp_path: Path) -> None:
+    """approval_reminder_after/every in business days, through the block's calendar (New York, US holidays):
+    CS on hold on Friday at 16:00 in New York, the first reminder comes on Monday at 16:00, not on Saturday."""
+    config = tmp_path / "ticketbot.yaml"
+    config.write_text(EVERBRIGHT_ONLY.read_text(encoding="utf-8").replace(
+        "    approval_reminder_after: 24h\n",
+        "    approval_reminder_after: 1 business day\n    approval_reminder_every: 1 business day\n"), encoding="utf-8")
+    fresh.config = config
+    fresh.restart()
+    arrive_ss101(fresh)
+    fresh.advance(timedelta(minutes=2))
+    arrive_cs201(fresh)
+    friday_4pm_new_york = datetime(2026, 11, 6, 21, 0, tzinfo=UTC)
+    fresh.advance(friday_4pm_new_york - fresh.clock.now())
+    fresh.set_status("CS-201", "On Hold")
+    assert any("ticketbot will follow up in Slack after 1 business day" in c for c in fresh.comments("SS-101"))
+    [timer] = fresh.states.timers(LIVE, "SS-101", status="pending")
+    assert timer.due_at == datetime(2026, 11, 9, 21, 0, tzinfo=UTC)  # Monday 16:00 in New York
+    fresh.advance(datetime(2026, 11, 9, 20, 59, tzinfo=UTC) - fresh.clock.now())
+    assert fresh.reminders() == []  # nothing over the weekend
+    fresh.advance(timedelta(minutes=2))
+    assert len(fresh.reminders()) == 1
+    [again] = fresh.states.timers(LIVE, "SS-101", status="pending")
+    assert again.due_at == datetime(2026, 11, 10, 21, 0, tzinfo=UTC)  # the next working day, same time
+
+
+def test_a_delay_that_is_no_duration_is_refused_naming_its_key(tmp_path: Path) -> None:
+    config = tmp_path / "ticketbot.yaml"
+    config.write_text(EVERBRIGHT_ONLY.read_text(encoding="utf-8").replace(
+        "    approval_reminder_after: 24h\n", "    approval_reminder_after: one business day-ish\n"),
+        encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="rules.everbright_onboarding.approval_reminder_after"):
+        load_rules(config)
