@@ -280,12 +280,22 @@ def test_on_hold_asks_the_approver_in_an_internal_comment_and_arms_the_reminder(
     assert asked[0].startswith(f"[~accountid:{runbook.jira.account_id(APPROVER)}]")  # an @-mention, internal
     assert runbook.stage("SS-101") == "awaiting-approval"
     timer = runbook.states.timer(LIVE, f"{RULE}:SS-101:approval-reminder")
-    assert timer.status == "pending" and timer.due_at == runbook.clock.now() + timedelta(hours=24)
+    # Asked on Friday 2 January at 04:02 in New York: one business day of the approver's calendar (Monday to
+    # Friday 09:00-17:00 New York) is Monday 5 January at 09:00 there, not Saturday at 04:02.
+    assert runbook.clock.now() == datetime(2026, 1, 2, 9, 2, tzinfo=UTC)
+    assert timer.status == "pending" and timer.due_at == datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
     assert runbook.reminders() == []
 
 
-def test_no_answer_for_24h_sends_a_slack_dm_with_buttons_then_repeats_then_alerts(runbook: Runbook) -> None:
-    runbook.advance(timedelta(hours=23, minutes=59))
+def _until_reminder(runbook: Runbook, before: timedelta = timedelta(0)) -> None:
+    """Let time pass up to ``before`` the pending reminder's due time."""
+    timer = runbook.states.timer(LIVE, f"{RULE}:SS-101:approval-reminder")
+    runbook.advance(timer.due_at - before - runbook.clock.now())
+
+
+def test_no_answer_for_a_business_day_sends_a_slack_dm_with_buttons_then_repeats_then_alerts(
+        runbook: Runbook) -> None:
+    _until_reminder(runbook, before=timedelta(minutes=1))  # the weekend passes without a word
     assert runbook.reminders() == []
     runbook.advance(timedelta(minutes=1))
     [dm] = runbook.reminders()
@@ -293,7 +303,7 @@ def test_no_answer_for_24h_sends_a_slack_dm_with_buttons_then_repeats_then_alert
     assert f"{runbook.jira.base_url}/browse/SS-101" in dm["text"]  # the ticket link
     buttons = [e for b in dm.get("blocks", []) for e in b.get("elements", []) if e.get("type") == "button"]
     assert {b["value"] for b in buttons} == {"SS-101"} and len(buttons) == 2
-    runbook.advance(timedelta(hours=48))  # reminders 2 and 3 (approval_reminder_max: 3), then the alert
+    runbook.advance(timedelta(hours=48))  # Tuesday, Wednesday: reminders 2 and 3 (approval_reminder_max: 3), the alert
     assert len(runbook.reminders()) == 3
     [alert] = runbook.slack.in_channel("CADMIN")
     assert "no approval" in alert["text"] and "SS-101" in alert["text"]
@@ -602,7 +612,7 @@ def test_customer_comms_by_label_and_by_command_tag_manager_and_approver(runbook
 def test_a_restart_during_the_wait_keeps_the_timer_and_it_fires_once(runbook: Runbook) -> None:
     runbook.advance(timedelta(hours=10))
     runbook.restart()  # a new process: new store engine, clients and processor; the same database
-    runbook.advance(timedelta(hours=14))
+    _until_reminder(runbook)
     assert len(runbook.reminders()) == 1
     runbook.restart()
     runbook.advance(timedelta(seconds=1))
@@ -610,7 +620,8 @@ def test_a_restart_during_the_wait_keeps_the_timer_and_it_fires_once(runbook: Ru
 
 
 def test_a_timer_overdue_after_downtime_fires_once(runbook: Runbook) -> None:
-    runbook.clock.set(runbook.clock.now() + timedelta(hours=30))  # the bot was down past the due time
+    due = runbook.states.timer(LIVE, f"{RULE}:SS-101:approval-reminder").due_at
+    runbook.clock.set(due + timedelta(hours=6))  # the bot was down past the due time
     runbook.restart()
     runbook.advance(timedelta(0))
     assert len(runbook.reminders()) == 1
