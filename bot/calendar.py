@@ -29,6 +29,7 @@ Durations are written as in a rule's config block: ``"5 business days"``, ``"2bd
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -267,6 +268,23 @@ class BusinessCalendar(BaseModel):
     def zone(self) -> ZoneInfo:
         return self._zone
 
+    @property
+    def summary(self) -> str:
+        """``mon-fri 09:00-17:00 America/New_York, US holidays``: the calendar in one line, for traces."""
+        days = [_WEEKDAYS[i] for i in self.working_days]
+        runs = f"{days[0]}-{days[-1]}" if len(days) > 1 and list(self.working_days) == list(
+            range(self.working_days[0], self.working_days[-1] + 1)) else ",".join(days)
+        end = "24:00" if self.end == _MIDNIGHT else f"{self.end:%H:%M}"
+        where = f"{self.country}{'-' + self.subdivision if self.subdivision else ''} holidays" if self.country \
+            else "no holidays"
+        return f"{runs} {self.start:%H:%M}-{end} {self.time_zone}, {where}"
+
+    def in_zone(self, time_zone: str) -> BusinessCalendar:
+        """The same working week and holidays, read on the clock of ``time_zone`` (a person elsewhere)."""
+        if time_zone == self.time_zone:
+            return self
+        return _in_zone(self, time_zone)
+
     def is_working_day(self, day: date) -> bool:
         """A working weekday that is neither a holiday nor a closure."""
         with self._lock:
@@ -346,6 +364,57 @@ class BusinessCalendar(BaseModel):
             at = interval[1]
         return at.astimezone(start.tzinfo)
 
+    def previous_business_moment(self, moment: datetime) -> datetime:
+        """``moment`` itself when it is working time or the end of a working interval; otherwise the end of
+        the previous working interval (what counting business time backwards starts from)."""
+        at = _utc(moment, "moment")
+        day = self._local_date(at)
+        for _ in range(_SEARCH_DAYS):
+            interval = self.working_interval(day)
+            if interval is not None and interval[0] < at:
+                return min(at, interval[1]).astimezone(moment.tzinfo)
+            day -= timedelta(days=1)
+        raise ValueError(f"no working time within {_SEARCH_DAYS} days before {moment.isoformat()}: "
+                         "check working_days, holidays and closures")
+
+    def subtract_business_time(self, end: datetime, duration: BusinessDuration | str | timedelta) -> datetime:
+        """The moment ``duration`` of working time before ``end``: the mirror of :meth:`add_business_time`
+        ("warn 2 business days before the target")."""
+        amount = _business(duration)
+        at = _utc(self.previous_business_moment(end), "end")
+        if amount.days:
+            local = at.astimezone(self._zone)
+            day, left = local.date(), amount.days
+            for _ in range(_SEARCH_DAYS):
+                day -= timedelta(days=1)
+                left -= self.is_working_day(day)
+                if left == 0:
+                    break
+            else:
+                raise ValueError(f"fewer than {amount.days} working days within {_SEARCH_DAYS} days before "
+                                 f"{end.isoformat()}: check working_days, holidays and closures")
+            at = datetime.combine(day, local.time(), tzinfo=self._zone).astimezone(UTC)
+        left_time = amount.time
+        while left_time > timedelta(0):
+            at = _utc(self.previous_business_moment(at), "end")
+            interval = self.working_interval(self._local_date(at - timedelta(microseconds=1)))
+            assert interval is not None  # previous_business_moment answered a moment inside or ending one
+            available = at - interval[0]
+            if left_time <= available:
+                at -= left_time
+                break
+            left_time -= available
+            at = interval[0]
+        return at.astimezone(end.tzinfo)
+
+    def before(self, end: datetime, delay: timedelta | BusinessDuration | str) -> datetime:
+        """When a :data:`Delay` before ``end`` begins: business time through this calendar, else wall-clock."""
+        value = parse_delay(delay)
+        if isinstance(value, BusinessDuration):
+            return self.subtract_business_time(end, value)
+        _utc(end, "end")
+        return end - value
+
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Working time elapsed from ``a`` to ``b`` (negative when ``b`` is before ``a``)."""
         first, last = _utc(a, "a"), _utc(b, "b")
@@ -373,6 +442,11 @@ class BusinessCalendar(BaseModel):
 
     def _local_date(self, at: datetime) -> date:
         return at.astimezone(self._zone).date()
+
+
+@functools.lru_cache(maxsize=256)
+def _in_zone(calendar: BusinessCalendar, time_zone: str) -> BusinessCalendar:
+    return BusinessCalendar.model_validate({**calendar.model_dump(), "time_zone": time_zone})
 
 
 def _holiday_table(country: str, subdivision: str | None, categories: tuple[str, ...]) -> holidays.HolidayBase:

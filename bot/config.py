@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError
 
 from bot.settings import ConfigurationError
 
@@ -38,7 +38,9 @@ def parse_duration(value: Any) -> timedelta:
     raise ValueError(f"not a duration: {value!r} (use e.g. 24h, 90m, 2d)")
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: A wall-clock duration; written to JSON as seconds, which it reads back (pydantic's ISO 8601 it would not).
+Duration = Annotated[timedelta, BeforeValidator(parse_duration),
+                     PlainSerializer(lambda value: value.total_seconds(), when_used="json")]
 
 
 class RuleBlock(BaseModel):

@@ -16,10 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from bot.calendar import BusinessCalendar
+
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: datetimes (a timer's due time) as ISO 8601."""
-    return value.isoformat() if isinstance(value, datetime) else value
+    """JSON-ready: datetimes (a timer's due time) as ISO 8601, a message's working hours in one line."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value.summary if isinstance(value, BusinessCalendar) else value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +58,7 @@ class Effect:
         # dataclasses.fields): copying it is a fifth of the cost of reading each field.
         data = vars(self).copy()
         for name, value in data.items():
-            if isinstance(value, datetime):
+            if isinstance(value, datetime | BusinessCalendar):
                 data[name] = _plain(value)
         data["kind"] = self.kind
         data["key"] = self.key
@@ -183,6 +187,14 @@ class SlackMessage(Effect):
     """A Slack message to a person (by Slack id, else looked up by e-mail) or to a channel.
 
     ``actions`` adds Approve / Reject buttons whose value is the ticket key.
+
+    Quiet hours: with ``hours`` (the runbook's calendar), a message to a person or a team channel is
+    delivered only inside working hours: the person's own time zone from Slack when it is known, else
+    the calendar's. Outside them the executor holds it in a durable timer until the next working
+    moment (:mod:`bot.executor`). ``only_at_stages``, ``unless_recorded``: a held message (a reminder) is
+    dropped at delivery when the rule's record of the ticket is no longer at one of those stages, or holds
+    the ``unless_recorded`` key (a deadline met): the runbook moved on while it waited.
+    An alert to the admin channel is operational and goes at once.
     """
 
     text: str
@@ -191,7 +203,14 @@ class SlackMessage(Effect):
     channel: str = ""
     actions: tuple[str, ...] = ()  # e.g. ("approve", "reject")
     alert: bool = False  # to the operators' admin channel (TICKETBOT_SLACK__ADMIN_CHANNEL) instead
+    hours: BusinessCalendar | None = field(default=None, compare=False)
+    only_at_stages: tuple[str, ...] = ()
+    unless_recorded: str = ""
     kind: ClassVar[str] = "slack_message"
+
+    @property
+    def to_person(self) -> bool:
+        return not self.alert and not self.channel
 
     def describe(self) -> str:
         to = "admin channel" if self.alert else (self.channel or self.slack_user or self.user_email)

@@ -30,11 +30,12 @@ is in the trace and the alert, for a person to do by hand.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import effects as fx
+from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.model import Ticket, User
 from bot.slack.notifier import NotifyError
@@ -54,6 +55,10 @@ FAILED = "failed"
 REJECTED = "rejected"
 WOULD_APPLY = "would-apply"
 SKIPPED = "skipped"  # not attempted: Slack not configured, or deferred because an earlier write failed
+#: A message held for the recipient's working hours (quiet hours): a durable timer delivers it then.
+HELD = "held"
+#: The name prefix of the timer that delivers a held message: ``deliver:<the message's step>``.
+DELIVER = "deliver:"
 #: Slack error codes that name a person or a conversation that is not there: a retry gets the same answer.
 SLACK_PERMANENT = frozenset({"users_not_found", "user_not_found", "channel_not_found", "is_archived",
                              "not_in_channel", "cannot_dm_bot", "user_disabled"})
@@ -62,7 +67,7 @@ SLACK_PERMANENT = frozenset({"users_not_found", "user_not_found", "channel_not_f
 @dataclass(frozen=True)
 class Outcome:
     effect: fx.Effect
-    status: str  # applied | already-true | failed | rejected | would-apply | skipped
+    status: str  # applied | already-true | failed | rejected | would-apply | skipped | held
     detail: str = ""
     #: A failure because the system throttled us: the seconds it asked us to wait (the worker's next
     #: attempt waits at least that long).
@@ -248,6 +253,10 @@ class Executor:
         return [Outcome(e, APPLIED, f"one edit of {len(batch)} field(s)") for e in batch]
 
     def _apply_one(self, effect: fx.Effect) -> Outcome:
+        if isinstance(effect, fx.SlackMessage) and effect.hours is not None and not effect.alert:
+            held = self._hold(effect)
+            if held is not None:
+                return held
         if self.dry_run:
             return Outcome(effect, WOULD_APPLY, "dry-run")
         if isinstance(effect, fx.SlackMessage):
@@ -302,6 +311,53 @@ class Executor:
             return self._failure(message, exc)
         self._record(message, APPLIED, f"ts {ts}")
         return Outcome(message, APPLIED, f"ts {ts}")
+
+    # quiet hours -------------------------------------------------------------------------------
+    def _hold(self, message: fx.SlackMessage) -> Outcome | None:
+        """None when the message may go now; else it is held in the durable timer ``deliver:<step>`` until
+        the next working moment of its recipient (see :class:`bot.effects.SlackMessage`)."""
+        now = self.clock.now()
+        try:
+            hours, who, basis = self._hours(message)
+        except NotifyError as exc:  # Slack unavailable: the send would fail too; retried like it
+            return self._failure(message, exc, "could not read the recipient's time zone: ")
+        if hours.is_business_time(now):
+            return None
+        when = hours.next_business_moment(now)
+        local = now.astimezone(hours.zone)
+        holiday = hours.holiday_name(local.date())
+        detail = (f"held: {local:%a %H:%M %Z}{f' ({holiday})' if holiday else ''} is outside the working hours "
+                  f"of {who} ({basis}: {hours.summary}); delivered {when.astimezone(hours.zone):%a %Y-%m-%d %H:%M %Z}")
+        if self.dry_run:
+            return Outcome(message, WOULD_APPLY, f"dry-run: would be {detail}")
+        self.states.start_timer(self.scope, rule_id=message.rule_id, ticket_key=message.ticket_key,
+                                name=DELIVER + message.step, due_at=when, at=now,
+                                data={"message": held_data(message), "whose": f"{who} ({basis})",
+                                      "hours": hours.summary})
+        return Outcome(message, HELD, detail)
+
+    def _hours(self, message: fx.SlackMessage) -> tuple[BusinessCalendar, str, str]:
+        """The working hours a message waits for, whose they are and on what basis: a person's own time zone
+        in Slack when Slack knows it, else the runbook's calendar."""
+        assert message.hours is not None
+        who = message.channel or message.slack_user or message.user_email
+        zone_of = getattr(self.notifier, "time_zone_of", None)
+        if message.to_person and zone_of is not None:
+            try:
+                zone = zone_of(message)
+            except NotifyError as exc:
+                if exc.transient:  # Slack is in trouble: not a moment to knock again for the send
+                    raise
+                # Nobody by that address: the send will say so; the calendar decides meanwhile.
+                log.info("time zone of %s unknown (%s); the runbook's calendar decides", who, exc)
+                zone = None
+            if zone:
+                try:
+                    return message.hours.in_zone(zone), who, "their Slack time zone"
+                except ValueError:
+                    log.info("Slack time zone %r of %s is not an IANA zone; the runbook's calendar decides",
+                             zone, who)
+        return message.hours, who, "the runbook's calendar"
 
     # failures ----------------------------------------------------------------------------------
     def _failure(self, effect: fx.Effect, exc: Exception, prefix: str = "") -> Outcome:
@@ -369,6 +425,26 @@ def _is_permanent(exc: Exception) -> bool:
 def _system(tracker: Tracker) -> str:
     """Whose bounds apply: ``zendesk`` for Zendesk (and the in-memory site standing in for it), else the name."""
     return "zendesk" if getattr(tracker, "zendesk", False) is True else tracker.name
+
+
+_HELD_FIELDS = ("rule_id", "ticket_key", "step", "text", "user_email", "slack_user", "channel", "alert",
+                "unless_recorded")
+
+
+def held_data(message: fx.SlackMessage) -> dict[str, Any]:
+    """A held message as the data of its delivery timer (JSON)."""
+    return {**{name: getattr(message, name) for name in _HELD_FIELDS}, "actions": list(message.actions),
+            "only_at_stages": list(message.only_at_stages)}
+
+
+def held_message(data: Mapping[str, Any]) -> fx.SlackMessage | None:
+    """The message a delivery timer holds, to be sent now (no quiet hours again); None when the data is not one."""
+    try:
+        fields = {name: data[name] for name in _HELD_FIELDS if name in data}
+        return fx.SlackMessage(**fields, actions=tuple(data.get("actions") or ()),
+                               only_at_stages=tuple(data.get("only_at_stages") or ()))
+    except TypeError:
+        return None
 
 
 def rejected_key(effect_key: str) -> str:

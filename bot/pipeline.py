@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.check import explain_rejection, rejection_alert, rejection_identity
 from bot.clock import Clock
-from bot.engine import BoundRule, Engine, RuleResult
-from bot.executor import APPLIED, FAILED, REJECTED, Executor, Outcome
-from bot.model import TICKET_DELETED, UNKNOWN, Event, Ticket
+from bot.engine import BoundRule, Engine, Evaluation, RuleResult, Verdict
+from bot.executor import APPLIED, DELIVER, FAILED, REJECTED, SKIPPED, Executor, Outcome, held_message
+from bot.model import TICKET_DELETED, TIMER_FIRED, UNKNOWN, Event, Ticket
 from bot.settings import log_context
 from bot.state import StateStore
 from bot.store import LIVE, Store
@@ -104,6 +104,8 @@ class Processor:
         if event.kind in (UNKNOWN, TICKET_DELETED):
             report.skipped = f"{event.kind} events are not evaluated"
             return report
+        if event.kind == TIMER_FIRED and str((event.payload or {}).get("timer", "")).startswith(DELIVER):
+            return self._deliver(event, report)
         try:
             ticket = self.tracker.get_ticket(event.ticket_key, with_people=True)
         except NotFound:
@@ -122,6 +124,43 @@ class Processor:
                         self._report_rejection(result.rule_id, outcome)
             report.rules.append(rule_report)
             self._trace(event, rule_report)
+        return report
+
+    def _deliver(self, event: Event, report: ProcessReport) -> ProcessReport:
+        """A message held for working hours (see :meth:`bot.executor.Executor._hold`): send it now, unless it
+        was a reminder for a stage the runbook has left while it waited."""
+        payload = event.payload or {}
+        data = payload.get("data") or {}
+        message = held_message(data.get("message") or {})
+        if message is None:
+            report.skipped = f"timer {payload.get('timer_id')!r} holds no message"
+            return report
+        reached = Verdict("working hours of the recipient", True, event.occurred_at.isoformat(), data.get("hours"),
+                          str(data.get("whose") or ""))
+        verdicts, notes = [reached], [f"held message delivered: {message.step}"]
+        outcomes: list[Outcome]
+        if message.only_at_stages or message.unless_recorded:
+            state = self.executor.states.get(self.scope, message.rule_id, message.ticket_key)
+            now = state.stage if state is not None else None
+            if message.only_at_stages:
+                verdicts.append(Verdict("runbook still at a stage the message is about",
+                                        now in message.only_at_stages, now, list(message.only_at_stages)))
+            if message.unless_recorded and state is not None and message.unless_recorded in state.data:
+                verdicts.append(Verdict("runbook has not recorded what makes the message moot", False,
+                                        message.unless_recorded, None))
+                now = message.unless_recorded
+        if all(v.passed for v in verdicts):
+            outcomes = self.executor.apply([message])
+        else:
+            notes = [f"held message dropped: the runbook moved on ({verdicts[-1].observed}) while it waited "
+                     "for working hours"]
+            outcomes = [Outcome(message, SKIPPED, notes[0])]
+        rule_report = RuleReport(RuleResult(message.rule_id, Evaluation(verdicts, [message], notes)), outcomes)
+        for outcome in outcomes:
+            if outcome.fresh:
+                self._report_rejection(message.rule_id, outcome)
+        report.rules.append(rule_report)
+        self._trace(event, rule_report)
         return report
 
     def _report_rejection(self, rule_id: str, outcome: Outcome) -> None:

@@ -155,10 +155,17 @@ class Step:
 class RecordingNotifier:
     """A Notifier that writes what it would send into a change log (replay, tests)."""
 
-    def __init__(self, log: list[str]) -> None:
+    def __init__(self, log: list[str], zones: Mapping[str, str] | None = None) -> None:
         self.log = log
         self.sent: list[SlackMessage] = []
         self.alerts: list[str] = []
+        #: People's Slack time zones by e-mail or Slack id (quiet hours); others: the runbook's calendar.
+        self.zones: dict[str, str] = dict(zones or {})
+
+    def time_zone_of(self, message: SlackMessage) -> str | None:
+        if message.channel:
+            return None
+        return self.zones.get(message.slack_user) or self.zones.get(message.user_email.lower())
 
     def send(self, message: SlackMessage) -> str:
         if message.alert:

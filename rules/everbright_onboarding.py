@@ -682,7 +682,8 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
             "Approve or reject here, or reply in the ticket.")
     effects: list[fx.Effect] = [flow.effect(fx.SlackMessage, ss, f"reminder:{n}", text=text,
                                             user_email=cfg.approver.email, slack_user=cfg.approver.slack_user or "",
-                                            actions=("approve", "reject"))]
+                                            actions=("approve", "reject"), hours=cfg.calendar,
+                                            only_at_stages=(AWAITING,))]
     notes = [f"reminder {n} of {cfg.approval_reminder_max} to {cfg.approver.email}"]
     if n < cfg.approval_reminder_max:
         due = cfg.calendar.due(flow.now, cfg.approval_reminder_every)

@@ -19,8 +19,10 @@ validation`` and ``Connect configuration``. Stages and what ticketbot does on en
 * ``form submitted`` — Support Ops' Slack channel is told; for an Enterprise customer whose first
   Connect app this is, a task to set up the Connect API user is created.
 * ``validating`` (``Storecove validation`` = Pending: the legal entity exists) — Support Ops is
-  asked every ``storecove_check.remind_every`` to check the Validation column, and after
-  ``storecove_check.escalate_after`` (48 h) the Support Ops lead (or the admin channel) is told.
+  asked every ``storecove_check.remind_every`` (1 business day, on the Chicago calendar) to check the
+  Validation column, and after ``storecove_check.escalate_after`` (Storecove's 48 hours, on the clock)
+  the Support Ops lead (or the admin channel) is told, in working hours (quiet hours hold a message
+  that falls at night or at the weekend until the next working morning).
 * ``ready`` (validated and configuration complete) — the second gap ("no notification to the
   customer that the integration is ready"): see below.
 
@@ -104,8 +106,9 @@ class Config(RunbookConfig):
     support_ops_channel: str = "#support-ops"
     support_ops_lead: Person | None = None  # escalations; the admin channel when empty
     api_user_task: ApiUserTask = ApiUserTask()
-    #: "Storecove then validates (can take 48 hours)": check every 12 h, escalate at 48 h.
-    storecove_check: Alarms = Alarms(due=timedelta(hours=12), remind_every=timedelta(hours=12),
+    #: "Storecove then validates (can take 48 hours)": Support Ops checks once a business day; the 48 hours
+    #: are Storecove's, on the clock, and the escalation they bring waits for Support Ops' working hours.
+    storecove_check: Alarms = Alarms(due="1 business day", remind_every="1 business day",
                                      escalate_after=timedelta(hours=48))
     calendar: BusinessCalendar = BusinessCalendar(time_zone="America/Chicago", country="US")
 

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import effects
+from bot.calendar import BusinessCalendar
 from bot.effects import Effect, SetField, StartTimer
 
 SAMPLES: dict[str, typing.Any] = {
     "str": "text", "bool": True, "datetime": datetime(2026, 11, 2, 8, 30, 15, 123456, tzinfo=UTC),
     "tuple[str, ...]": ("a@example.com", "b@example.com"), "dict[str, Any]": {"cs_key": "CS-1", "n": 2},
     "Any": {"id": "10001", "value": "Yes"},
+    "BusinessCalendar | None": BusinessCalendar(time_zone="Europe/Helsinki", country="FI"),
 }
 
 

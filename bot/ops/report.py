@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.executor import HELD, SKIPPED
 from bot.pipeline import ProcessReport, RuleReport
 from bot.store import TraceRow
 
@@ -97,7 +98,10 @@ def timeline_lines(accounts: Sequence[RuleAccount], skipped: object = None) -> l
         return [f"  no action ({quiet})"]
     lines = []
     for account in acting:
-        lines += [f"  {account.rule_id} → {e.outcome}: {e.what}" for e in account.effects]
+        for e in account.effects:
+            lines.append(f"  {account.rule_id} → {e.outcome}: {e.what}")
+            if e.outcome in (HELD, SKIPPED) and e.detail:  # why a message waits, or was dropped
+                lines.append(f"      ({e.detail})")
         if account.error:
             lines.append(f"  {account.rule_id} → error: {account.error}")
     return lines

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.engine import BoundRule
+from bot.executor import DELIVER
 from bot.inbox.guards import Guards, RulePauseRow
 from bot.inbox.queue import DEAD, PENDING, PROCESSING, Inbox, InboxRow, dedup_key
 from bot.model import APPROVAL_GIVEN, APPROVAL_REJECTED, COMMS_REQUESTED, MANUAL, Event, User
@@ -436,6 +437,12 @@ def format_dry_run(key: str, report: ProcessReport, paused: Mapping[str, str]) -
 
 def _timer_line(timer: Mapping[str, Any], *, with_ticket: bool = False) -> str:
     ticket = f"{timer['ticket']} " if with_ticket else ""
+    data = timer.get("data") or {}
+    if str(timer["name"]).startswith(DELIVER) and isinstance(data.get("message"), Mapping):
+        held = data["message"]
+        to = held.get("channel") or held.get("slack_user") or held.get("user_email") or "?"
+        return (f"{ticket}`{timer['rule']}` message to {to} held for working hours "
+                f"({data.get('hours', '')}): delivered {_when(timer['due_at'])} ({timer['due_in']})")
     return f"{ticket}`{timer['rule']}` {timer['name']}: due {_when(timer['due_at'])} ({timer['due_in']})"
 
 

@@ -88,14 +88,20 @@ class SlackNotifier:
     429 answers. E-mail ↔ Slack id look-ups are cached for the life of the notifier.
     """
 
+    #: How long a person's time zone is trusted before Slack is asked again (people travel).
+    ZONE_TTL = 6 * 3600.0
+
     def __init__(self, client: WebClient, *, admin_channel: str | None = None,
-                 stats: ApiStats | None = None, pacer: ChannelPacer | None = None) -> None:
+                 stats: ApiStats | None = None, pacer: ChannelPacer | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.admin_channel = admin_channel
         self.stats = stats if stats is not None else ApiStats()
         self.pacer = pacer
         self._ids_by_email: dict[str, str] = {}
         self._emails_by_id: dict[str, str | None] = {}
+        self._zones: dict[str, tuple[float, str | None]] = {}  # user id -> (when read, IANA zone)
+        self._monotonic = monotonic
 
     @classmethod
     def from_settings(cls, settings: SlackSettings, *, sleep: Sleep = time.sleep, max_retries: int = 3,
@@ -109,7 +115,7 @@ class SlackNotifier:
         stats = ApiStats()
         client = web_client(settings, sleep=sleep, max_retries=max_retries, max_wait=max_wait, stats=stats)
         pacer = ChannelPacer(per_channel_interval, monotonic=monotonic, sleep=sleep)
-        return cls(client, admin_channel=settings.admin_channel, stats=stats, pacer=pacer)
+        return cls(client, admin_channel=settings.admin_channel, stats=stats, pacer=pacer, monotonic=monotonic)
 
     @property
     def calls(self) -> Counter[str]:
@@ -176,7 +182,32 @@ class SlackNotifier:
         user_id = str(response["user"]["id"])
         self._ids_by_email[key] = user_id
         self._emails_by_id.setdefault(user_id, key)
+        self._keep_zone(user_id, response["user"])
         return user_id
+
+    def time_zone_of(self, message: SlackMessage) -> str | None:
+        """The IANA time zone the recipient set in Slack (``users.info`` → ``tz``), None for a channel or when
+        Slack does not say. Read again after :attr:`ZONE_TTL`."""
+        if message.channel:
+            return None
+        user_id = message.slack_user or self.slack_id_for(message.user_email)
+        if user_id is None:
+            return None
+        known = self._zones.get(user_id)
+        if known is not None and self._monotonic() - known[0] < self.ZONE_TTL:
+            return known[1]
+        try:
+            response = self._call("users.info", self.client.users_info, user=user_id)
+        except NotifyError as exc:
+            if exc.code == "user_not_found":
+                return None
+            raise
+        return self._keep_zone(user_id, response["user"])
+
+    def _keep_zone(self, user_id: str, user: Any) -> str | None:
+        zone = user.get("tz") or None if isinstance(user, dict) else None
+        self._zones[user_id] = (self._monotonic(), zone)
+        return zone
 
     def email_for(self, slack_user_id: str) -> str | None:
         """The e-mail address of a Slack user (who clicked), None when hidden or unknown."""
@@ -189,6 +220,7 @@ class SlackNotifier:
                 return None
             raise
         email = (response["user"].get("profile") or {}).get("email") or None
+        self._keep_zone(slack_user_id, response["user"])
         self._emails_by_id[slack_user_id] = email
         if email:
             self._ids_by_email.setdefault(email.lower(), slack_user_id)

@@ -4,12 +4,16 @@
 
 Jira Cloud webhook bodies (built by tests/rules/webhooks.py with this site's field ids). The story:
 
-- Mon 09 Nov 15:00 Support Ops opens EINV-1 for Harbor Hall Events (Enterprise, first Connect app).
-- Tue 14:00 the sale is approved (status Approved) -> internal note, the account manager told on Slack.
+- Mon 09 Nov 15:00 UTC (09:00 in Chicago) Support Ops opens EINV-1 for Harbor Hall Events (Enterprise,
+  first Connect app).
+- Tue 14:00 UTC the sale is approved (status Approved) -> internal note; the account manager's Slack message
+  is held until 09:00 in Chicago (quiet hours: 08:00 there), then delivered.
 - Wed 16:30 Connect: setup form submitted -> #support-ops told, task EINV-2 "Set up the Connect API user".
-- Thu 15:00 the legal entity exists in Storecove (validation Pending) -> checks every 12 h on the clock.
-- Fri 03:00, 15:00, Sat 03:00: still pending -> #support-ops asked to check; Sat 15:00 (48 h): escalated.
-- Sat 18:00 validated; 20:00 configuration complete -> ready: the account manager asked to tell the customer.
+- Thu 15:00 the legal entity exists in Storecove (validation Pending) -> a check once a business day.
+- Fri 15:00: still pending -> #support-ops asked to check. Sat 15:00 (Storecove's 48 h): the escalation to the
+  lead falls on a Saturday and is held until Monday 09:00 in Chicago (15:00 UTC).
+- Mon 16 Nov 17:00 validated; 20:00 configuration complete -> ready: the account manager asked to tell the
+  customer.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ records = [
     req.move(at("2026-11-12T14:45:00"), agent, "Configuring"),
     req.change(at("2026-11-12T15:00:00"), agent, {"Storecove validation": (None, "Pending")}),
     task.move(at("2026-11-13T10:00:00"), agent, "Done"),
-    req.change(at("2026-11-14T18:00:00"), agent, {"Storecove validation": ("Pending", "Validated")}),
-    req.change(at("2026-11-14T20:00:00"), agent, {"Connect configuration": ("In progress", "Complete")}),
+    req.change(at("2026-11-16T17:00:00"), agent, {"Storecove validation": ("Pending", "Validated")}),
+    req.change(at("2026-11-16T20:00:00"), agent, {"Connect configuration": ("In progress", "Complete")}),
 ]
 with open(HERE / "events.jsonl", "w", encoding="utf-8") as fh:
     fh.writelines(json.dumps(r) + "\n" for r in records)

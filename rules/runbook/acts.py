@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
+from bot.calendar import BusinessCalendar
 from bot.effects import CreateTicket, Effect, InternalComment, LinkTickets, SetField, SlackMessage, Transition
 from rules.runbook.checks import Facts
 from rules.runbook.config import Person
@@ -24,13 +25,20 @@ class Acts:
 
     Every effect's step is ``<prefix>:<name>``; ``on(key)`` gives the same builder for another
     ticket (a child task). Messages to people go to Slack; comments are always internal.
+
+    ``hours``: the runbook's calendar; messages to people and channels then wait for working hours
+    (quiet hours, see :class:`bot.effects.SlackMessage`). ``stages``, ``unless``: where a reminder is
+    still true (its deadline's stages, the record of the deadline met); one held overnight is dropped if
+    the runbook has moved on by the morning.
     """
 
-    def __init__(self, rule_id: str, ticket_key: str, prefix: str) -> None:
+    def __init__(self, rule_id: str, ticket_key: str, prefix: str, *, hours: BusinessCalendar | None = None,
+                 stages: tuple[str, ...] = (), unless: str = "") -> None:
         self.rule_id, self.ticket_key, self.prefix = rule_id, ticket_key, prefix
+        self.hours, self.stages, self.unless = hours, stages, unless
 
     def on(self, ticket_key: str) -> Acts:
-        return Acts(self.rule_id, ticket_key, self.prefix)
+        return Acts(self.rule_id, ticket_key, self.prefix, hours=self.hours, stages=self.stages, unless=self.unless)
 
     def _kw(self, name: str) -> _Keyed:
         return {"rule_id": self.rule_id, "ticket_key": self.ticket_key, "step": f"{self.prefix}:{name}"}
@@ -45,7 +53,8 @@ class Acts:
         slack_user = (to.slack_user or "") if to else ""
         alert = alert or not (email or slack_user or channel)
         return SlackMessage(**self._kw(name), text=text, user_email=email, slack_user=slack_user, channel=channel,
-                            alert=alert)
+                            alert=alert, hours=None if alert else self.hours, only_at_stages=self.stages,
+                            unless_recorded=self.unless)
 
     def create(self, name: str, *, project: str, issue_type: str, summary: str, description: str = "",
                fields: Mapping[str, Any] | None = None) -> Effect:

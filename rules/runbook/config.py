@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.calendar import BusinessDuration, Delay
-from bot.config import Duration, RuleBlock
+from bot.config import RuleBlock
 
 #: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 REMINDER_CAP = 50
@@ -30,7 +30,7 @@ class Alarms(Block):
     """When a deadline rings, counted from the moment its start stage is entered.
 
     ``due``: the first ring (the follow-up, the first check, the target). ``warn_before``: warnings
-    that long before ``due`` (wall-clock durations). ``remind_every``: rings again after ``due``,
+    that long before ``due``. ``remind_every``: rings again after ``due``,
     at most ``max_reminders`` times (repeats after the first ring; unset: until the escalation, at
     most :data:`REMINDER_CAP`), and only before ``escalate_after``. ``escalate_after``: one last ring,
     counted from the start, when it falls after ``due``. Delays take business time (``5 business days``,
@@ -38,7 +38,7 @@ class Alarms(Block):
     """
 
     due: Delay
-    warn_before: list[Duration] = Field(default_factory=list)
+    warn_before: list[Delay] = Field(default_factory=list)
     remind_every: Delay | None = None
     max_reminders: int | None = Field(default=None, ge=0)
     escalate_after: Delay | None = None
@@ -49,6 +49,8 @@ class Alarms(Block):
             value = getattr(self, name)
             if value is not None and _is_zero(value):
                 raise ValueError(f"{name} must be longer than zero")
+        if any(_is_zero(value) for value in self.warn_before):
+            raise ValueError("warn_before: each warning must come some time before due (longer than zero)")
         return self
 
 

@@ -73,9 +73,8 @@ class Deadline:
         cfg = self.alarms
         due = calendar.due(start, cfg.due)
         escalate = calendar.due(start, cfg.escalate_after) if cfg.escalate_after is not None else None
-        rings: list[tuple[datetime, str, int]] = [
-            (due - before, "warn", n) for n, before in enumerate(sorted(cfg.warn_before, reverse=True), 1)
-            if due - before > start]
+        warnings = sorted(calendar.before(due, before) for before in cfg.warn_before)
+        rings: list[tuple[datetime, str, int]] = [(at, "warn", n) for n, at in enumerate(warnings, 1) if at > start]
         rings.append((due, "due", 1))
         early = sorted(rings, key=lambda r: r[0])
         index = 0
@@ -161,7 +160,8 @@ class Runbook:
                                     stage=stage.name))
             reached = stage is self.stages[target]
             if stage.enter is not None and (reached or stage.catch_up):
-                effects += stage.enter(facts, Acts(self.rule_id, ticket.key, f"enter:{stage.name}"))
+                effects += stage.enter(facts, Acts(self.rule_id, ticket.key, f"enter:{stage.name}",
+                                                   hours=self.calendar))
             notes.append(f"entered stage {stage.label!r}" + ("" if reached else " (caught up)"))
         for d in self.deadlines:
             effects += self._deadline(d, facts, current, target, met, notes)
@@ -204,7 +204,7 @@ class Runbook:
                 out.append(CancelTimer(rule_id=self.rule_id, ticket_key=key, step=f"timer:{d.name}:cancel",
                                        name=d.name))
             if d.on_met is not None:
-                out += d.on_met(facts, Acts(self.rule_id, key, f"{d.name}:met"))
+                out += d.on_met(facts, Acts(self.rule_id, key, f"{d.name}:met", hours=self.calendar))
             return out
         if is_on and not was_on:
             first = d.alarm(0, facts.now, self.calendar)
@@ -238,7 +238,9 @@ class Runbook:
         if alarm is None:
             return []
         notes.append(f"deadline {d.name!r}: {alarm.label} (due {alarm.due.isoformat()})")
-        out = d.ring(facts, Acts(self.rule_id, facts.ticket.key, f"{d.name}:{alarm.label}"), alarm)
+        during = tuple(s.name for s in self.stages[start_index:stop])
+        out = d.ring(facts, Acts(self.rule_id, facts.ticket.key, f"{d.name}:{alarm.label}", hours=self.calendar,
+                                 stages=during, unless=MET + d.name), alarm)
         following = d.alarm(alarm.index + 1, start, self.calendar)
         if following is not None:
             out.append(self._arm(d, facts.ticket.key, following, start))

@@ -25,10 +25,12 @@ import urllib.response
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import requests
 import responses
@@ -184,14 +186,19 @@ class FakeSlack:
 
     # arranging ---------------------------------------------------------------------------
 
-    def add_user(self, user_id: str, email: str, name: str = "", *, email_visible: bool = True) -> None:
-        """A workspace member (the shape of users.info / users.lookupByEmail)."""
+    def add_user(self, user_id: str, email: str, name: str = "", *, email_visible: bool = True,
+                 tz: str | None = None) -> None:
+        """A workspace member (the shape of users.info / users.lookupByEmail; ``tz``: the IANA zone the member
+        set, with Slack's ``tz_label`` and ``tz_offset`` beside it)."""
         profile = {"real_name": name or user_id, "display_name": name or user_id}
         if email_visible:
             profile["email"] = email
         self.users[user_id] = {"id": user_id, "team_id": self.team_id, "name": (name or user_id).lower(),
                                "real_name": name or user_id, "deleted": False, "is_bot": False,
                                "profile": profile, "_email": email.lower()}
+        if tz is not None:
+            offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
+            self.users[user_id] |= {"tz": tz, "tz_label": tz, "tz_offset": int(offset.total_seconds())}
 
     def add_channel(self, channel_id: str) -> None:
         self.channels.add(channel_id)

@@ -635,7 +635,9 @@ def test_reminders_in_business_time_wait_for_the_approvers_working_day(fresh: Ru
     config = tmp_path / "ticketbot.yaml"
     config.write_text(EVERBRIGHT_ONLY.read_text(encoding="utf-8").replace(
         "    approval_reminder_after: 24h\n",
-        "    approval_reminder_after: 1 business day\n    approval_reminder_every: 1 business day\n"), encoding="utf-8")
+        "    approval_reminder_after: 1 business day\n    approval_reminder_every: 1 business day\n").replace(
+        '    calendar: {working_days: mon-sun, start: "00:00", end: "24:00"}\n', ""),  # the default: New York's
+        encoding="utf-8")
     fresh.config = config
     fresh.restart()
     arrive_ss101(fresh)

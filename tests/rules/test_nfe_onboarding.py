@@ -68,7 +68,8 @@ def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
     # nobody was copied: no e-mail CCs, no followers added
     assert result.people(101, "email_cc_ids") == [] and result.people(102, "email_cc_ids") == []
     assert result.field(102, "Pesquisa de satisfação") is None
-    assert result.timers("102") == {"follow_up": "cancelled", "target": "pending"}
+    assert {n: status for n, status in result.timers("102").items() if not n.startswith("deliver:")} == \
+        {"follow_up": "cancelled", "target": "pending"}
     assert len(result.slack_to(LEAD)) == 2 and len(result.slack_to("#suporte-tecnico")) == 1
 
 
@@ -119,7 +120,13 @@ def test_demo_runs_both_journeys(tmp_path):
     assert len(result.comments("ONB-2")) == 1
     assert "was missed at stage Emissão em homologação; carla.mendes" in result.comments("ONB-2")[0]
     assert result.ticket("ONB-2").field("Pesquisa de satisfação") is None
-    assert {t.name: t.status for t in result.timers("ONB-2")} == {"follow_up": "cancelled", "target": "pending"}
+    timers = {t.name: t for t in result.timers("ONB-2")}
+    assert {n: t.status for n, t in timers.items() if not n.startswith("deliver:")} == \
+        {"follow_up": "cancelled", "target": "pending"}
+    # The 60 days end on Sunday 17 January: the missed-target messages wait for Monday 09:00 in São Paulo.
+    assert timers["target"].due_at > datetime(2027, 1, 18, tzinfo=UTC)
+    assert timers["deliver:target:due:lead"].due_at == datetime(2027, 1, 18, 12, tzinfo=UTC)
+    assert timers["deliver:target:due:lead"].status == "fired"
 
 
 def _journey(*, created: datetime, contact_after: timedelta | None, stages=(), consultant=ANA):
