@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, StrictBool, ValidationError
 
 from bot.settings import ConfigurationError
 
@@ -48,6 +48,9 @@ class RuleBlock(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
+    #: The rule may post public replies to the requester; off unless a block says so. Only a YAML
+    #: boolean written in the block counts, not a rule's own default (bot.engine.allows_customer_replies).
+    customer_replies: StrictBool = False
 
 
 class RawConfig(BaseModel):

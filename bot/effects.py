@@ -4,8 +4,10 @@ Effects are *desired state*. The executor compares them with the ticket's curren
 state (and with its own record of applied keys) before it writes, which is what
 makes a webhook delivered five times produce one change.
 
-There is deliberately no public-comment effect: every comment ticketbot writes is
-internal, so a runbook that says "customers are not copied" cannot be broken by a rule.
+Every comment ticketbot writes is internal (:class:`InternalComment`), with one guarded exception:
+:class:`PublicReply`, a reply the requester sees. The engine drops it unless the rule's config block
+says ``customer_replies: true`` (:class:`bot.engine.Engine`), so a runbook that says "customers are
+not copied" cannot be broken by a rule whose block does not opt in.
 """
 
 from __future__ import annotations
@@ -146,6 +148,21 @@ class InternalComment(Effect):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PublicReply(Effect):
+    """A public reply the requester (the customer) sees: the one customer-visible write.
+
+    The engine lets it through only for a rule whose config block has ``customer_replies: true``;
+    otherwise it is dropped and the rule's evaluation says why (:class:`bot.engine.Engine`)."""
+
+    body: str
+    kind: ClassVar[str] = "public_reply"
+
+    def describe(self) -> str:
+        first = self.body.strip().splitlines()[0] if self.body.strip() else ""
+        return f"public reply to the requester: {first[:80]}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Transition(Effect):
     """Move the ticket to the status named (the transition is found by its target)."""
 
@@ -271,9 +288,10 @@ class CancelTimer(_TimerEffect):
 #: - ``jsm_organization``: a Service Management organization name "must contain 1-200 characters"
 #:   (JSM REST API, OrganizationCreateDTO.name).
 #: - ``jira_summary``: an issue summary (Jira answers 400 above 255).
-#: - ``jira_comment``: a comment body; Jira Cloud's text fields hold 32,767 characters.
-#: - ``zendesk_comment``: a ticket comment body; Zendesk caps a comment at "~65,000" characters
-#:   depending on encoding (Zendesk developer support), so 64,000 to stay clear of it.
+#: - ``jira_comment``: a comment body (internal comment or public reply); Jira Cloud's text fields hold
+#:   32,767 characters.
+#: - ``zendesk_comment``: a ticket comment body (internal note or public reply); Zendesk caps a comment
+#:   at "~65,000" characters depending on encoding (Zendesk developer support), so 64,000 to stay clear of it.
 #: - ``slack_text``: chat.postMessage ``text``; Slack truncates beyond 40,000 characters. A Slack text is
 #:   not refused but clipped visibly with "…" (a person reading a long message expects it cut, not
 #:   dropped); section blocks (3,000) are clipped where they are built, in bot/slack/blocks.py.
@@ -291,7 +309,7 @@ def out_of_bounds(effect: Effect, system: str) -> str | None:
     match effect:
         case SetOrganization(name=name) if system != "zendesk":
             return _bound(name, "the organization name", "jsm_organization", "Jira Service Management", least=1)
-        case InternalComment(body=body):
+        case InternalComment(body=body) | PublicReply(body=body):
             bound = "zendesk_comment" if system == "zendesk" else "jira_comment"
             return _bound(body, "the comment", bound, "Zendesk" if system == "zendesk" else "Jira")
         case CreateTicket(summary=summary) if system != "zendesk":

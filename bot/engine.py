@@ -3,6 +3,11 @@
 A rule reads the normalized ticket, the event and a read-only context, and returns an
 :class:`Evaluation`: the verdicts of its conditions and the effects it wants. It never
 writes. One rule raising is caught here, recorded in its trace, and the others go on.
+
+A :class:`~bot.effects.PublicReply` (the one customer-visible write) passes only when the rule's
+config block says ``customer_replies: true`` itself; otherwise the engine drops it, keeps the rest of
+the plan, and the rule's evaluation carries a failing verdict and a note saying why
+(:func:`guard_public_replies`). This holds for every rule, in the repository or not.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from bot.clock import Clock
 from bot.config import RuleBlock
-from bot.effects import Effect
+from bot.effects import Effect, PublicReply
 from bot.model import Event, Ticket
 from bot.settings import log_context
 from bot.state import RuleState, StateStore, Timer
@@ -196,10 +201,42 @@ class Engine:
                 evaluation = rule.evaluate(event, ticket, ctx)
                 if evaluation.effects and not evaluation.matched:
                     raise RuntimeError("rule returned effects although a condition failed")
-                results.append(RuleResult(rule_id, evaluation))
+                results.append(RuleResult(rule_id, guard_public_replies(rule_id, ctx.config, evaluation)))
             except Exception as exc:  # one rule's failure never stops the others
                 with log_context(rule_id=rule_id):
                     log.exception("rule %s failed on %s", rule_id, event.ticket_key)
                 detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 results.append(RuleResult(rule_id, Evaluation(), error=detail))
         return results
+
+
+#: The verdict a rule gets when it wanted a public reply its block does not allow.
+CUSTOMER_REPLIES_VERDICT = "block allows customer replies"
+
+
+def allows_customer_replies(config: object) -> bool:
+    """Whether a rule's bound block itself says ``customer_replies: true``: a default (even one a rule's
+    own Config class sets) does not count, nor does anything but the boolean True."""
+    fields_set: set[str] = getattr(config, "model_fields_set", set())
+    return "customer_replies" in fields_set and getattr(config, "customer_replies", False) is True
+
+
+def guard_public_replies(rule_id: str, config: object, evaluation: Evaluation) -> Evaluation:
+    """``evaluation`` without its public replies unless ``config`` allows them (:func:`allows_customer_replies`).
+
+    What is dropped is said in a failing verdict and a note (and a warning in the log); the rest of the
+    plan is kept. Without a public reply, or with the block's permission, ``evaluation`` is returned as is."""
+    for effect in evaluation.effects:  # a loop: most plans are short or empty, and this runs for every rule
+        if isinstance(effect, PublicReply):
+            break
+    else:
+        return evaluation
+    if allows_customer_replies(config):
+        return evaluation
+    kept = [e for e in evaluation.effects if not isinstance(e, PublicReply)]
+    dropped = len(evaluation.effects) - len(kept)
+    note = f"public reply not posted: rules.{rule_id}.customer_replies is not true"
+    with log_context(rule_id=rule_id):
+        log.warning("rule %s wanted %d public repl%s; %s", rule_id, dropped, "y" if dropped == 1 else "ies", note)
+    verdict = Verdict(CUSTOMER_REPLIES_VERDICT, False, observed=False, expected=True)
+    return Evaluation([*evaluation.verdicts, verdict], kept, [*evaluation.notes, note])

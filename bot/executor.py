@@ -2,8 +2,8 @@
 
 Before any write it checks two things, so repeated deliveries and re-runs write nothing:
 its own record of applied effect keys, and the ticket's current state (a watcher already
-watching, a field already set, an identical internal comment already there; for a ticket to
-create, a ticket already carrying the effect's marker label).
+watching, a field already set, an identical internal comment, or public reply, already there; for a
+ticket to create, a ticket already carrying the effect's marker label).
 All field changes of one plan for one ticket go out in a single edit.
 
 Local effects (rule state, timers) are the plan's commit point: they are applied last, and only
@@ -180,6 +180,9 @@ class Executor:
             case fx.InternalComment(body=body):
                 # Mentions are rendered ahead of the body, so a posted comment ends with it.
                 return any(c.body.strip().endswith(body.strip()) for c in ticket.comments)
+            case fx.PublicReply(body=body):
+                # Only a public comment counts: an internal note with the same text told the customer nothing.
+                return any(not c.internal and c.body.strip().endswith(body.strip()) for c in ticket.comments)
             case fx.Transition(status=status):
                 return ticket.status.casefold() == status.casefold()
             case fx.LinkTickets(link_type=lt, inward_key=a, outward_key=b):
@@ -277,6 +280,8 @@ class Executor:
                 t.remove_participant(key, email)
             case fx.InternalComment(ticket_key=key, body=body, mentions=mentions):
                 return f"comment {t.add_internal_comment(key, body, mentions)}"
+            case fx.PublicReply(ticket_key=key, body=body):
+                return f"public reply {t.add_public_reply(key, body)}"
             case fx.Transition(ticket_key=key, status=status, resolution=resolution):
                 t.transition(key, status, resolution)
             case fx.LinkTickets(link_type=lt, inward_key=a, outward_key=b):
@@ -396,9 +401,10 @@ class Executor:
         """Record an effect as made true. A write whose state check cannot tell the bot's change from a
         person's reaction to it is recorded at once (``durable``): a status ("CS back to To Do", then
         Config sets it Done: the soak benchmark's SIGKILLed retry moved it back again), a field value,
-        a Slack message or a created ticket (nothing to read back). A watcher, a participant, a
-        comment or a link is found again on the ticket; their records, the findings (already true)
-        and the bot's own bookkeeping wait for the event's one commit."""
+        a Slack message, a public reply (the customer must never get the same reply twice, even if
+        the ticket cannot be read back) or a created ticket (nothing to read back). A watcher, a
+        participant, an internal comment or a link is found again on the ticket; their records, the
+        findings (already true) and the bot's own bookkeeping wait for the event's one commit."""
         if self.dry_run:
             return
         if durable is None:
@@ -409,7 +415,7 @@ class Executor:
 
 
 #: Writes recorded the moment they are made (with the field edits), see Executor._record.
-DURABLE_AT_ONCE = (fx.Transition, fx.SlackMessage, fx.CreateTicket)
+DURABLE_AT_ONCE = (fx.Transition, fx.SlackMessage, fx.CreateTicket, fx.PublicReply)
 
 
 def _failed(effect: fx.Effect, exc: Exception, prefix: str = "") -> Outcome:

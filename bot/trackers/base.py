@@ -109,6 +109,15 @@ class Tracker(TrackerReader, Protocol):
         """
         ...
 
+    def add_public_reply(self, key: str, body: str) -> str:
+        """Post a public reply the requester sees; returns its comment id.
+
+        The only customer-visible write of the port. The executor calls it only for a
+        :class:`~bot.effects.PublicReply` the engine let through (the rule's block says
+        ``customer_replies: true``); nothing else may call it.
+        """
+        ...
+
     def transition(self, key: str, status: str, resolution: str = "") -> None:
         """Move ``key`` to the status named, through whichever transition leads there (setting ``resolution``)."""
         ...

@@ -15,6 +15,10 @@ Zendesk's statuses from any status (no resolution), dropdowns take an option's n
 the option's tag on the ticket, comments are internal notes with the people named ahead
 (``@e-mail``), a created ticket's description is its first internal note, and a link is recorded
 as the tag ``ticketbot_link_<type>_<a>_<b>`` and an internal note on both tickets.
+
+Every comment it stores is internal except those of :meth:`MemoryTracker.add_public_reply`
+(``internal=False``), the one customer-visible write, reached only through a
+:class:`~bot.effects.PublicReply` the engine let through.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Comment, Link, Ticket, User
-from bot.trackers.base import NotFound, TrackerError
+from bot.trackers.base import NotFound, Rejected, TrackerError
 from bot.trackers.site import ZENDESK_STATUSES, Site, SiteUser, option_tag, zendesk_status
 
 #: The project of a Zendesk ticket without a group (as ``ZendeskTracker.default_project``).
@@ -227,6 +231,19 @@ class MemoryTracker:
                                        internal=True, created=self._clock()))
         first_line = body.strip().splitlines()[0] if body.strip() else ""
         self._note(key, f"internal comment: {first_line[:80]}")
+        self._touch(stored)
+        return comment_id
+
+    def add_public_reply(self, key: str, body: str) -> str:
+        """A public reply (``internal=False``): the only comment this tracker stores as customer-visible."""
+        stored = self._stored(key)
+        if not body.strip():
+            raise Rejected("refusing to post an empty public reply")
+        comment_id = str(next(self._ids))
+        stored.comments.append(Comment(id=comment_id, body=body, author=self._bot,
+                                       internal=False, created=self._clock()))
+        first_line = body.strip().splitlines()[0]
+        self._note(key, f"public reply: {first_line[:80]}")
         self._touch(stored)
         return comment_id
 

@@ -120,6 +120,10 @@ class SharedMemoryTracker(MemoryTracker):
         with self._tx(write=True):
             return super().add_internal_comment(key, body, mentions)
 
+    def add_public_reply(self, key: str, body: str) -> str:
+        with self._tx(write=True):
+            return super().add_public_reply(key, body)
+
     def transition(self, key: str, status: str, resolution: str = "") -> None:
         with self._tx(write=True):
             super().transition(key, status, resolution)

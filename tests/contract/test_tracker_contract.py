@@ -12,7 +12,7 @@ import pytest
 
 from bot.effects import SetField, SetOrganization, SetReporter, SetRequestType
 from bot.trackers.base import NotFound, Tracker, TrackerError
-from tests.contract.conftest import CUSTOMER, DAVID, MARIA, MAX_RETRIES, ONBOARDING, Backend
+from tests.contract.conftest import CUSTOMER, DAVID, MARIA, MAX_RETRIES, ONBOARDING, Backend, StoredComment
 
 
 def field(name: str, value: object, key: str = "SS-1") -> SetField:
@@ -138,8 +138,19 @@ def test_internal_comment_is_internal(backend: Backend) -> None:
     assert last.internal and last.body.endswith("Approved to push live?")
 
 
+def test_public_reply_is_the_one_public_comment(backend: Backend) -> None:
+    key = backend.key("SS-1")
+    comment_id = backend.tracker.add_public_reply(key, "Your installer account is ready.")
+    assert comment_id
+    (stored,) = [c for c in backend.stored_comments(key) if c.by_bot]
+    assert stored == StoredComment("Your installer account is ready.", internal=False, by_bot=True)
+    last = backend.tracker.get_ticket(key).comments[-1]
+    assert not last.internal and last.body == "Your installer account is ready."
+
+
 def test_nothing_the_tracker_writes_is_ever_public(backend: Backend) -> None:
-    """Comments are the only customer-visible channel: every write below must leave only internal ones."""
+    """Comments are the only customer-visible channel: every write below (all but ``add_public_reply``)
+    must leave only internal ones."""
     before = {id(c) for c in backend.all_stored_comments()}
     ss1, ss2 = backend.key("SS-1"), backend.key("SS-2")
     backend.tracker.add_internal_comment(ss1, "internal note")

@@ -321,6 +321,8 @@ class FakeJira:
         self.hide_emails = hide_emails
         self.now = now or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
         self.calls: list[tuple[str, str]] = []
+        #: The JSON body of every request that had one, with its method and path, in order.
+        self.bodies: list[tuple[str, str, Any]] = []
         self.violations: list[str] = []
         self.response_violations: list[str] = []
         self.unserved: list[str] = []
@@ -468,6 +470,8 @@ class FakeJira:
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
             body, has_body = self._body(request)
+            if has_body:
+                self.bodies.append((method, path, body))
             self._check_auth(request, has_body)
             op = self._check_spec(method, path, query, body, has_body)
             status, payload = self._dispatch(method, path, query, body)

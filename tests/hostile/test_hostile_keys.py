@@ -71,6 +71,7 @@ def _jira_calls(tracker: Any, key: str) -> list[tuple[str, Any]]:
         ("add_watcher", lambda: tracker.add_watcher(key, "maria.lopez@goeverbright.com")),
         ("remove_participant", lambda: tracker.remove_participant(key, "ops@sunpeaksolar.example")),
         ("add_internal_comment", lambda: tracker.add_internal_comment(key, "hello")),
+        ("add_public_reply", lambda: tracker.add_public_reply(key, "hello")),
         ("transition", lambda: tracker.transition(key, "Closed")),
         ("link inward", lambda: tracker.link("Relates", key, "SS-1")),
         ("link outward", lambda: tracker.link("Relates", "SS-1", key)),
@@ -105,6 +106,7 @@ def test_zendesk_adapter_refuses_hostile_ids_before_any_request(monkeypatch):
             calls = [
                 lambda key=key: tracker.get_ticket(key),
                 lambda key=key: tracker.add_internal_comment(key, "hello"),
+                lambda key=key: tracker.add_public_reply(key, "hello"),
                 lambda key=key: tracker.update_fields(key, _edit(key)),
                 lambda key=key: tracker.add_watcher(key, DAVID),
                 lambda key=key: tracker.remove_participant(key, DAVID),

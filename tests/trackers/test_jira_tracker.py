@@ -6,7 +6,9 @@ Atlassian's spec does not describe and called nothing the fake does not serve.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,9 +16,10 @@ import pytest
 import requests
 from jira import JIRA
 
+import bot.trackers.jira.adapter as adapter_module
 from bot.effects import SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Link
-from bot.trackers.base import NotFound, Tracker, TrackerError
+from bot.trackers.base import NotFound, Rejected, Tracker, TrackerError
 from bot.trackers.jira.adapter import JiraTracker, RateLimited
 from bot.trackers.site import Site
 from tests.fakes.fake_jira import FakeJira, load_specs, spec_skip_reason
@@ -297,9 +300,37 @@ def test_comment_is_internal(fake: FakeJira, jira: JiraTracker) -> None:
     assert [c.internal for c in jira.get_ticket("SS-1").comments] == [True]
 
 
-def test_adapter_has_no_public_comment_path() -> None:
-    public = [name for name in dir(JiraTracker) if "comment" in name.lower() and "internal" not in name.lower()]
-    assert public == []
+def test_public_reply_posts_public_true_to_the_service_desk_comment_endpoint(fake: FakeJira,
+                                                                             jira: JiraTracker) -> None:
+    mark = len(fake.calls)
+    comment_id = jira.add_public_reply("SS-1", "Your installer account is ready.")
+    assert since(fake, mark) == [("POST", "/rest/servicedeskapi/request/SS-1/comment")]
+    assert fake.bodies[-1] == ("POST", "/rest/servicedeskapi/request/SS-1/comment",
+                               {"body": "Your installer account is ready.", "public": True})
+    stored = fake.ticket("SS-1").comments
+    assert [(c.id, c.body, c.internal, c.author) for c in stored] == [
+        (comment_id, "Your installer account is ready.", False, fake.bot.account_id)]
+    assert [c.internal for c in jira.get_ticket("SS-1").comments] == [False]
+
+
+def test_public_reply_refuses_an_empty_body(fake: FakeJira, jira: JiraTracker) -> None:
+    with pytest.raises(Rejected, match="empty"):
+        jira.add_public_reply("SS-1", "  ")
+    assert fake.writes == [] and fake.ticket("SS-1").comments == []
+
+
+def test_public_reply_of_an_unknown_request_is_not_found(jira: JiraTracker) -> None:
+    with pytest.raises(NotFound):
+        jira.add_public_reply("SS-99", "hello")
+
+
+def test_add_public_reply_is_the_only_public_comment_path() -> None:
+    comment_methods = sorted(name for name in dir(JiraTracker) if "comment" in name.lower() or "reply" in name.lower())
+    assert comment_methods == ["add_internal_comment", "add_public_reply"]
+    public = re.compile(r"""["']public["']\s*:\s*True""")
+    assert len(public.findall(inspect.getsource(adapter_module))) == 1
+    assert public.search(inspect.getsource(JiraTracker.add_public_reply))
+    assert "is_internal=True" in inspect.getsource(JiraTracker.add_internal_comment)
 
 
 def test_transition_by_target_status_name(fake: FakeJira, jira: JiraTracker) -> None:
@@ -506,6 +537,7 @@ def test_every_adapter_operation_matches_the_spec(fake: FakeJira, jira: JiraTrac
     jira.add_watcher("SS-1", TOM)
     jira.remove_participant("SS-1", SUNPEAK)
     jira.add_internal_comment("SS-1", "internal")
+    jira.add_public_reply("SS-1", "public")
     jira.transition("SS-1", "Closed")
     jira.link("Relates", "SS-1", "SS-2")
     jira.create_ticket("SS", "Task", "x", "y", {"Modules": ["Billing"]})

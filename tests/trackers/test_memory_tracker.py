@@ -1,4 +1,5 @@
-"""The in-memory tracker refuses a bad write whole, as Jira does: nothing of it is applied."""
+"""The in-memory tracker refuses a bad write whole, as Jira does: nothing of it is applied; the shared one keeps
+a public reply public across processes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from bot.effects import AddWatcher, SetField
 from bot.trackers.base import NotFound, TrackerError
 from bot.trackers.memory import MemoryTracker
+from bot.trackers.shared_memory import SharedMemoryTracker
 from bot.trackers.site import Site
 
 SITE = Path(__file__).resolve().parents[2] / "examples" / "everbright" / "site.yaml"
@@ -41,3 +43,16 @@ def test_an_edit_holding_a_non_field_effect_is_refused_before_any_change(site: t
     assert tracker.get_ticket(key).fields.get(NEEDS_CONFIG) is None
     tracker.update_fields(key, [good])
     assert tracker.get_ticket(key).fields[NEEDS_CONFIG] == "Integrated Finance"
+
+
+def test_the_shared_tracker_keeps_a_public_reply_public_across_processes(tmp_path: Path) -> None:
+    state = tmp_path / "site.state.sqlite3"
+    writer = SharedMemoryTracker(Site.load(SITE), state)
+    key = writer.create_ticket("SS", "Service Request", "EverBright Partner Onboarding")
+    writer.add_internal_comment(key, "internal note")
+    reply_id = writer.add_public_reply(key, "Your account is ready.")
+    reader = SharedMemoryTracker(Site.load(SITE), state)  # another process on the same state file
+    comments = reader.get_ticket(key).comments
+    assert [(c.body, c.internal) for c in comments] == [("internal note", True), ("Your account is ready.", False)]
+    assert comments[-1].id == reply_id
+    assert reader.changes()[-1] == f"{key}: public reply: Your account is ready."

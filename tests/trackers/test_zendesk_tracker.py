@@ -20,7 +20,7 @@ from bot import effects as fx
 from bot.clock import VirtualClock
 from bot.executor import ALREADY, APPLIED, Executor
 from bot.store import Store
-from bot.trackers.base import NotFound, Tracker, TrackerError
+from bot.trackers.base import NotFound, Rejected, Tracker, TrackerError
 from bot.trackers.site import Site, SiteField, SiteOrganization, SiteServiceDesk, SiteTicket, SiteUser
 from bot.trackers.zendesk.adapter import RateLimited, ZendeskSearcher, ZendeskTracker, link_tag, parse_site_url
 from tests.fakes.fake_zendesk import FakeZendesk
@@ -305,9 +305,30 @@ def test_internal_comment_is_not_public(tracker: ZendeskTracker, fake: FakeZende
         tracker.add_internal_comment("101", "   ")
 
 
-def test_there_is_no_public_comment_code_path(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
-    source = inspect.getsource(zendesk_module)
-    assert not re.search(r"""["']public["']\s*:\s*True|public\s*=\s*True""", source)
+def test_public_reply_is_public(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
+    before = puts(fake, 101)
+    comment_id = tracker.add_public_reply("101", "Your installer account is ready.")
+    assert puts(fake, 101) == before + 1
+    sent = fake.requests[-1].body
+    assert sent["ticket"]["comment"] == {"body": "Your installer account is ready.", "public": True}
+    stored = fake.ticket(101)["comments"][-1]
+    assert (str(stored["id"]), stored["body"], stored["public"], stored["author_id"]) == (
+        comment_id, "Your installer account is ready.", True, fake.bot_id)
+    last = tracker.get_ticket("101").comments[-1]
+    assert (last.body, last.internal) == ("Your installer account is ready.", False)
+    writes = len(fake.writes())
+    with pytest.raises(Rejected, match="empty"):
+        tracker.add_public_reply("101", "   ")
+    assert len(fake.writes()) == writes
+
+
+def test_add_public_reply_is_the_only_public_comment_code_path(tracker: ZendeskTracker, fake: FakeZendesk) -> None:
+    public = re.compile(r"""["']public["']\s*:\s*True|public\s*=\s*True""")
+    assert len(public.findall(inspect.getsource(zendesk_module))) == 1
+    assert public.search(inspect.getsource(zendesk_module._public_reply))
+    callers = [name for name, member in inspect.getmembers(ZendeskTracker, inspect.isfunction)
+               if re.search(r"(?<!\w)_public_reply\(", inspect.getsource(member))]
+    assert callers == ["add_public_reply"]
     tracker.add_internal_comment("102", "note")
     tracker.link("Relates", "101", "102")
     new = tracker.create_ticket("CS", "Task", "Configure Sunpeak", "Products: Solar")

@@ -14,8 +14,11 @@ the library's own retries are off. ``jira.JIRA`` (3.10) takes no session, so mou
 library's session is the one place the adapter touches a private attribute of the library
 (:func:`_library_session`); if an upgrade removes it, the library keeps its own retries and a warning says so.
 
-Comments are only ever posted internal (``sd.public.comment`` internal=true): this
-module has no code path that posts a public comment.
+Comments are posted internal (``sd.public.comment`` internal=true), with one exception: the only
+public-comment code path is :meth:`JiraTracker.add_public_reply` (Service Management's
+``POST /rest/servicedeskapi/request/{key}/comment`` with ``public: true``), which the executor reaches
+only through a :class:`~bot.effects.PublicReply` the engine let through (the rule's config block says
+``customer_replies: true``).
 
 Every ticket key is checked against Jira's key grammar (:mod:`bot.trackers.keys`) before it is used, and
 every part of a request path that comes from outside (a key, a project, an id Jira gave) is
@@ -266,7 +269,7 @@ class JiraTracker:
         self._request("DELETE", self._sd(f"request/{_part(key)}/participant"), body={"accountIds": [user.account_id]})
 
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
-        """Post an internal comment (the only kind this adapter can post); returns its id.
+        """Post an internal comment; returns its id.
 
         The body is wiki text (the ``jira`` library posts to REST v2); mentions become ``[~accountid:…]``.
         """
@@ -276,6 +279,18 @@ class JiraTracker:
         with self._errors(f"POST /rest/api/2/issue/{key}/comment"):
             comment = self.client.add_comment(key, body, is_internal=True)  # sd.public.comment internal=true
         return str(comment.id)
+
+    def add_public_reply(self, key: str, body: str) -> str:
+        """Post a public reply the requester sees; returns its id. The adapter's only public-comment path.
+
+        ``POST /rest/servicedeskapi/request/{key}/comment`` with ``{"body": …, "public": true}`` (JSM's
+        CommentCreateDTO); the body is wiki text, as for internal comments. Jira answers a request that is
+        no service desk request with 4xx (a :class:`Rejected`)."""
+        key = jira_key(key)
+        if not body.strip():
+            raise Rejected("refusing to post an empty public reply")
+        created = self._request("POST", self._sd(f"request/{_part(key)}/comment"), body={"body": body, "public": True})
+        return str((created or {}).get("id", ""))
 
     def transition(self, key: str, status: str, resolution: str = "") -> None:
         """Find the transition whose target status is ``status`` (any case) and perform it."""

@@ -28,7 +28,10 @@ watchers                      followers (agents who follow the ticket)
 request participants          email CCs: the people copied on the conversation. ``remove_participant``
                               removes the person from the CCs; followers are watchers and stay.
 internal comment              ``comment: {body, public: false}``. Every comment this adapter writes is
-                              built by :func:`_internal_note`; there is no public-comment code path.
+                              built by :func:`_internal_note`, except one: the only public-comment
+                              code path is :meth:`ZendeskTracker.add_public_reply` (``comment: {body,
+                              public: true}``, built by :func:`_public_reply`), reached only through a
+                              ``PublicReply`` the engine let through (``customer_replies: true``).
 link                          Zendesk has no ticket links (see :meth:`ZendeskTracker.link`): both
                               tickets get an internal note and the tag ``ticketbot_link_<type>_<a>_<b>``,
                               which is read back into ``Ticket.links``. Link types named "Problem" or
@@ -71,7 +74,7 @@ from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyExce
 from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
 from bot.model import Comment, Link, Ticket, User
 from bot.settings import ConfigurationError, ZendeskSettings
-from bot.trackers.base import NotFound, TrackerError, Unavailable, error_for_status
+from bot.trackers.base import NotFound, Rejected, TrackerError, Unavailable, error_for_status
 from bot.trackers.base import RateLimited as BaseRateLimited
 from bot.trackers.http import CountingAdapter, TrackerRetry, mount
 from bot.trackers.keys import InvalidKey, normalize_key
@@ -198,6 +201,11 @@ class _Catalog:
 def _internal_note(body: str) -> dict[str, Any]:
     """The only comment shape this adapter ever sends: an internal note, never customer-visible."""
     return {"body": body, "public": False}
+
+
+def _public_reply(body: str) -> dict[str, Any]:
+    """The one customer-visible comment shape, used only by :meth:`ZendeskTracker.add_public_reply`."""
+    return {"body": body, "public": True}
 
 
 def ticket_id(key: str) -> int:
@@ -542,6 +550,19 @@ class ZendeskTracker:
         if mentions:
             body = " ".join(f"@{m}" for m in mentions) + " " + body
         audit = self._put(tid, {"comment": _internal_note(body)}, f"comment on {tid}")
+        events = (audit.get("audit") or {}).get("events") or []
+        comment = next((e for e in events if e.get("type") == "Comment"), None)
+        return str(comment["id"]) if comment and comment.get("id") is not None else ""
+
+    def add_public_reply(self, key: str, body: str) -> str:
+        """Post a public reply (``public: true``) the requester sees and return its comment id.
+
+        The adapter's only public-comment code path; the executor calls it only for a ``PublicReply``
+        the engine let through."""
+        tid = ticket_id(key)
+        if not body.strip():
+            raise Rejected("refusing to post an empty public reply")
+        audit = self._put(tid, {"comment": _public_reply(body)}, f"public reply on {tid}")
         events = (audit.get("audit") or {}).get("events") or []
         comment = next((e for e in events if e.get("type") == "Comment"), None)
         return str(comment["id"]) if comment and comment.get("id") is not None else ""
