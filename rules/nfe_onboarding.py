@@ -27,7 +27,8 @@ What ticketbot does:
   (``handover_field`` = ``handover_value``) and the technical-support channel is told, with how
   long the onboarding took against the 60-day target.
 
-Messages are in English like the rest of ticketbot; every name comes from ``rules.nfe_onboarding``.
+Every text is a named template (``TEXTS`` below) in English and in the team's Portuguese; the shipped block
+says ``language: pt-BR``. Every name comes from ``rules.nfe_onboarding``.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from rules.runbook.acts import Acts
 from rules.runbook.checks import Always, Facts, FieldIs, email_of, kind_is
 from rules.runbook.config import Alarms, Block, Person, RunbookConfig
 from rules.runbook.declarations import Declarations
-from rules.runbook.machine import Alarm, Deadline, Runbook, Stage, days_left, delay_text, one_line, per_config
+from rules.runbook.machine import Alarm, Deadline, Runbook, Stage, days_left, one_line, per_config
 from rules.runbook.rule import RunbookRule
+from rules.runbook.words import Catalogue, template
 
 
 class Stages(Block):
@@ -60,6 +62,7 @@ class Stages(Block):
 
 class Config(RunbookConfig):
     project: str = "ONB"
+    language: str = "pt-BR"  # the onboarding team's; "en" for the English texts
     issue_type: str = "Onboarding"
     stage_field: str = "Etapa do onboarding"
     stages: Stages = Stages()
@@ -131,51 +134,98 @@ def _consultant(cfg: Config, ticket: Ticket) -> Person | None:
 
 
 def follow_up(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
-    t, consultant = facts.ticket, _consultant(cfg, facts.ticket)
-    customer = _customer(cfg, t)
-    after = delay_text(cfg.follow_up.due)
-    text = (f"{customer} ({t.key}) bought the product {after} ago and has not been in touch: "
-            "please reach out by e-mail or phone to start the integration.")
-    return [acts.slack("consultant", text, to=consultant or cfg.onboarding_lead),
-            acts.comment("note", f"ticketbot: no first contact within {after} of the purchase; "
-                         f"{'the consultant was' if consultant else 'nobody is set as consultant, the lead was'} "
-                         "asked to reach out by e-mail or phone.",
-                         mentions=[consultant.email] if consultant else [])]
+    t, consultant, say = facts.ticket, _consultant(cfg, facts.ticket), cfg.words
+    customer, after = _customer(cfg, t), cfg.follow_up.due
+    note = say("follow_up_note" if consultant else "follow_up_note_lead", after=after)
+    return [acts.slack("consultant", say("follow_up_slack", customer=customer, key=t.key, after=after),
+                       to=consultant or cfg.onboarding_lead),
+            acts.comment("note", note, mentions=[consultant.email] if consultant else [])]
 
 
 def target(cfg: Config, facts: Facts, acts: Acts, alarm: Alarm) -> list[Effect]:
-    t, consultant, lead = facts.ticket, _consultant(cfg, facts.ticket), cfg.onboarding_lead
-    customer = _customer(cfg, t)
-    stage = one_line(t.field(cfg.stage_field) or "purchase")
-    due, goal = f"{alarm.due:%Y-%m-%d}", delay_text(cfg.target.due)
+    t, consultant, lead, say = facts.ticket, _consultant(cfg, facts.ticket), cfg.onboarding_lead, cfg.words
+    values = {"customer": _customer(cfg, t), "key": t.key, "goal": cfg.target.due, "due": alarm.due.date(),
+              "stage": one_line(t.field(cfg.stage_field) or say("no_stage"))}
     if alarm.kind == "warn":
-        return [acts.slack("consultant", f"{customer} ({t.key}): {days_left(alarm, facts.now)} days left to the "
-                           f"onboarding target of {goal} (due {due}); current stage: {stage}.", to=consultant or lead)]
-    text = f"{customer} ({t.key}) missed the onboarding target of {goal} (due {due}); current stage: {stage}."
+        return [acts.slack("consultant", say("target_warning", days=days_left(alarm, facts.now), **values),
+                           to=consultant or lead)]
     if alarm.kind == "remind":
-        text = f"{customer} ({t.key}) is still onboarding, {(facts.now - alarm.due).days} days past the target " \
-               f"({due}); current stage: {stage}."
+        text = say("target_reminder", late=(facts.now - alarm.due).days, **values)
+    else:
+        text = say("target_missed", **values)
     out = [acts.slack("lead", text, to=lead, alert=lead is None)]
     if consultant is not None:
         out.append(acts.slack("consultant", text, to=consultant))
     if alarm.kind == "due":
-        out.append(acts.comment("note", f"ticketbot: the onboarding target of {goal} (due {due}) was missed at "
-                                f"stage {untrusted(stage)}; {lead.email if lead else 'the admin channel'} was told."))
+        out.append(acts.comment("note", say("target_missed_note", goal=values["goal"], due=values["due"],
+                                            stage=untrusted(values["stage"]),
+                                            told=lead.email if lead else say("admin_channel"))))
     return out
 
 
 def closing(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
-    t = facts.ticket
-    customer = _customer(cfg, t)
+    t, say = facts.ticket, cfg.words
     started = facts.started() or t.created or facts.now
     within = facts.now <= cfg.calendar.due(started, cfg.target.due)
-    summary = f"{(facts.now - started).days} days, {'within' if within else 'beyond'} the target of " \
-              f"{delay_text(cfg.target.due)}"
+    summary = say("closing_summary" if within else "closing_summary_late", days=(facts.now - started).days,
+                  goal=cfg.target.due)
     return [
         acts.set_field("survey", cfg.survey_field, cfg.survey_value),
         acts.set_field("handover", cfg.handover_field, cfg.handover_value),
-        acts.comment("note", f"ticketbot: onboarding closed ({summary}). Satisfaction survey requested; the "
-                     f"customer is now supported by {cfg.handover_value}."),
-        acts.slack("handover", f"Handover: {customer} ({t.key}) finished onboarding ({summary}) and is now "
-                   f"yours ({cfg.handover_value}).", channel=cfg.technical_support_channel),
+        acts.comment("note", say("closing_note", summary=summary, team=cfg.handover_value)),
+        acts.slack("handover", say("closing_slack", customer=_customer(cfg, t), key=t.key, summary=summary,
+                                   team=cfg.handover_value), channel=cfg.technical_support_channel),
     ]
+
+
+# the words -------------------------------------------------------------------------------------------
+#: English, and the onboarding team's Portuguese with the seed's own terms (``language: pt-BR``).
+TEXTS = Catalogue(
+    template("follow_up_slack", "customer key after",
+             "{customer} ({key}) bought the product {after} ago and has not been in touch: please reach out by "
+             "e-mail or phone to start the integration.",
+             pt_BR="{customer} ({key}) comprou o produto há {after} e ainda não entrou em contato: por favor, entre "
+                   "em contato por e-mail ou telefone para iniciar a integração."),
+    template("follow_up_note", "after",
+             "ticketbot: no first contact within {after} of the purchase; the consultant was asked to reach out by "
+             "e-mail or phone.",
+             pt_BR="ticketbot: sem primeiro contato em {after} após a compra; o consultor foi solicitado a entrar em "
+                   "contato por e-mail ou telefone."),
+    template("follow_up_note_lead", "after",
+             "ticketbot: no first contact within {after} of the purchase; nobody is set as consultant, the lead was "
+             "asked to reach out by e-mail or phone.",
+             pt_BR="ticketbot: sem primeiro contato em {after} após a compra; nenhum consultor definido, a liderança "
+                   "foi solicitada a entrar em contato por e-mail ou telefone."),
+    template("target_warning", "customer key days goal due stage",
+             "{customer} ({key}): {days} days left to the onboarding target of {goal} (due {due}); current stage: "
+             "{stage}.",
+             pt_BR="{customer} ({key}): faltam {days} dias para o prazo ideal de implementação de {goal} ({due}); "
+                   "etapa atual: {stage}."),
+    template("target_missed", "customer key goal due stage",
+             "{customer} ({key}) missed the onboarding target of {goal} (due {due}); current stage: {stage}.",
+             pt_BR="{customer} ({key}) passou do prazo ideal de implementação de {goal} ({due}); etapa atual: "
+                   "{stage}."),
+    template("target_reminder", "customer key late goal due stage",
+             "{customer} ({key}) is still onboarding, {late} days past the target ({due}); current stage: {stage}.",
+             pt_BR="{customer} ({key}) ainda está em onboarding, {late} dias além do prazo ({due}); etapa atual: "
+                   "{stage}."),
+    template("target_missed_note", "goal due stage told",
+             "ticketbot: the onboarding target of {goal} (due {due}) was missed at stage {stage}; {told} was told.",
+             pt_BR="ticketbot: o prazo ideal de implementação de {goal} ({due}) foi ultrapassado na etapa {stage}; "
+                   "{told} foi avisado(a)."),
+    template("no_stage", "", "purchase", pt_BR="compra"),
+    template("admin_channel", "", "the admin channel", pt_BR="o canal de administração"),
+    template("closing_summary", "days goal", "{days} days, within the target of {goal}",
+             pt_BR="{days} dias, dentro do prazo ideal de {goal}"),
+    template("closing_summary_late", "days goal", "{days} days, beyond the target of {goal}",
+             pt_BR="{days} dias, além do prazo ideal de {goal}"),
+    template("closing_note", "summary team",
+             "ticketbot: onboarding closed ({summary}). Satisfaction survey requested; the customer is now supported "
+             "by {team}.",
+             pt_BR="ticketbot: onboarding encerrado ({summary}). Pesquisa de satisfação solicitada; o cliente agora é "
+                   "atendido pelo {team}."),
+    template("closing_slack", "customer key summary team",
+             "Handover: {customer} ({key}) finished onboarding ({summary}) and is now yours ({team}).",
+             pt_BR="Passagem: {customer} ({key}) concluiu o onboarding ({summary}) e agora é de vocês ({team})."),
+)
+Config.texts = TEXTS

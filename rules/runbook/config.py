@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.calendar import BusinessDuration, Delay
 from bot.config import RuleBlock
+from rules.runbook.words import ENGLISH, Catalogue, Words, language_tag
 
 #: Reminders of a deadline without ``max_reminders`` and without an escalation stop here.
 REMINDER_CAP = 50
@@ -59,11 +61,33 @@ def _is_zero(value: timedelta | BusinessDuration) -> bool:
 
 
 class RunbookConfig(RuleBlock):
-    """What every runbook rule's block has: the tracker its project lives on, and the project.
+    """What every runbook rule's block has: the tracker its project lives on, the project, its words.
 
     ``tracker``: ``jira`` (a project key) or ``zendesk`` (a group name); it decides where ``ticketbot
     check`` resolves the block's names and how the kinds of ticket are found (:func:`ticket_kind`).
+    ``language``: the team's language (``en``, ``pt-BR``, ``sv``, ``fi`` …); ``templates``: the block's own
+    wording of any of the module's texts (:mod:`rules.runbook.words`), checked when the rules are loaded.
     """
 
     tracker: Literal["jira", "zendesk"] = "jira"
     project: str
+    language: str = ENGLISH
+    templates: dict[str, str] = Field(default_factory=dict)
+    #: The rule module's texts, named; a module sets its own on its Config.
+    texts: ClassVar[Catalogue] = Catalogue()
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return language_tag(value)
+
+    @model_validator(mode="after")
+    def _templates(self) -> RunbookConfig:
+        type(self).texts.check(self.templates)
+        return self
+
+    @functools.cached_property
+    def words(self) -> Words:
+        """The module's texts in this block's language and wording, dates in its calendar's time zone."""
+        calendar = getattr(self, "calendar", None)
+        return Words(type(self).texts, self.language, self.templates, calendar.zone if calendar else None)

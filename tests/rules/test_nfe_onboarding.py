@@ -38,8 +38,8 @@ def test_zendesk_demo_replays_both_journeys_in_memory(tmp_path):
     assert one.field("Pesquisa de satisfação") == "Solicitada" and one.field("Equipe responsável") == "Suporte técnico"
     assert {"encerramento", "solicitada", "suporte_t_cnico"} <= set(one.labels)  # the dropdowns' option tags
     to_ana = result.slack_to(ANA)
-    assert len(to_ana) == 3 and "Padaria Pão Dourado (101) bought the product 5 business days ago" in to_ana[0]
-    assert result.comments("101")[0].startswith("@ana.souza@nfe-onboarding.example ticketbot: no first contact")
+    assert len(to_ana) == 3 and "Padaria Pão Dourado (101) comprou o produto há 5 dias úteis" in to_ana[0]
+    assert result.comments("101")[0].startswith("@ana.souza@nfe-onboarding.example ticketbot: sem primeiro contato")
     assert len(result.slack_to(LEAD)) == 2 and len(result.slack_to(RAFAEL)) == 4
     # the consultant's own note on 102 (a trigger comment.created, public false) is seeded as internal
     assert result.ticket("102").comments[0].body == "Cliente aguardando o certificado digital A1 para homologar."
@@ -58,10 +58,11 @@ def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
     assert one["status"] == "solved" and two["status"] == "open"
     # every note ticketbot wrote is internal (public: false); the follow-up names the consultant ahead
     notes = [c["body"] for c in result.bot_comments(101)]
-    assert len(notes) == 2 and notes[0].startswith("@ana.souza@nfe-onboarding.example ticketbot: no first contact")
-    assert "58 days, within the target of 60 days" in notes[1]
+    assert len(notes) == 2 and notes[0].startswith("@ana.souza@nfe-onboarding.example ticketbot: sem primeiro contato")
+    assert "58 dias, dentro do prazo ideal de 60 dias" in notes[1]
     [missed] = result.bot_comments(102)
-    assert "the onboarding target of 60 days (due 2027-01-17) was missed at stage Emissão em homologação" \
+    assert "o prazo ideal de implementação de 60 dias (17 de janeiro de 2027) foi ultrapassado na etapa " \
+        "Emissão em homologação" \
         in missed["body"]
     assert result.public_bot_comments() == []
     assert all(not c["public"] for c in result.bot_comments(101) + result.bot_comments(102))
@@ -85,10 +86,10 @@ def test_zendesk_follow_up_without_consultant_and_an_envelope_created_ticket(tmp
     result = run_on_zendesk("nfe", tmp_path, [created_envelope], until=created + timedelta(days=10))
     assert result.errors() == []
     assert result.stages(RULE, "150") == ["purchased"]
-    assert len([t for t in result.slack_to(LEAD) if "has not been in touch" in t]) == 1
+    assert len([t for t in result.slack_to(LEAD) if "ainda não entrou em contato" in t]) == 1
     [note] = result.bot_comments(150)
-    assert not note["public"] and note["body"].startswith("ticketbot: no first contact within 5 business days")
-    assert "nobody is set as consultant" in note["body"]
+    assert not note["public"] and note["body"].startswith("ticketbot: sem primeiro contato em 5 dias úteis")
+    assert "nenhum consultor definido" in note["body"]
 
 
 # on Jira -------------------------------------------------------------------------------------------------
@@ -99,26 +100,27 @@ def test_demo_runs_both_journeys(tmp_path):
     assert result.stages(RULE, "ONB-1") == ALL_STAGES
     to_ana = result.slack_to(ANA)
     assert len(to_ana) == 3
-    assert "5 business days ago and has not been in touch" in to_ana[0]
-    assert "10 days left" in to_ana[1] and "3 days left" in to_ana[2]
+    assert "há 5 dias úteis e ainda não entrou em contato" in to_ana[0]
+    assert "faltam 10 dias" in to_ana[1] and "faltam 3 dias" in to_ana[2]
     one = result.ticket("ONB-1")
     assert one.field("Pesquisa de satisfação") == "Solicitada"
     assert one.field("Equipe responsável") == "Suporte técnico"
     assert len(result.comments("ONB-1")) == 2
-    assert "no first contact within 5 business days" in result.comments("ONB-1")[0]
-    assert "58 days, within the target of 60 days" in result.comments("ONB-1")[1]
+    assert "sem primeiro contato em 5 dias úteis" in result.comments("ONB-1")[0]
+    assert "58 dias, dentro do prazo ideal de 60 dias" in result.comments("ONB-1")[1]
     handover = result.slack_to("#suporte-tecnico")
     assert len(handover) == 1 and "Padaria Pão Dourado (ONB-1)" in handover[0]
     # ONB-2: contacted on day 1 (no follow-up), missed the target in homologation: lead and consultant told.
     assert result.stages(RULE, "ONB-2") == ALL_STAGES[:-1]
     to_lead = result.slack_to(LEAD)
     assert len(to_lead) == 2
-    assert "missed the onboarding target of 60 days (due 2027-01-17); current stage: Emissão em homologação" \
+    assert "passou do prazo ideal de implementação de 60 dias (17 de janeiro de 2027); etapa atual: " \
+        "Emissão em homologação" \
         in to_lead[0]
-    assert "7 days past the target" in to_lead[1]
+    assert "7 dias além do prazo" in to_lead[1]
     assert len(result.slack_to(RAFAEL)) == 4  # two warnings, the miss, the first weekly reminder
     assert len(result.comments("ONB-2")) == 1
-    assert "was missed at stage Emissão em homologação; carla.mendes" in result.comments("ONB-2")[0]
+    assert "foi ultrapassado na etapa Emissão em homologação; carla.mendes" in result.comments("ONB-2")[0]
     assert result.ticket("ONB-2").field("Pesquisa de satisfação") is None
     timers = {t.name: t for t in result.timers("ONB-2")}
     assert {n: t.status for n, t in timers.items() if not n.startswith("deliver:")} == \
@@ -154,14 +156,14 @@ def test_follow_up_after_five_business_days_on_the_brazilian_calendar(tmp_path, 
     result = run_jira(tmp_path, _journey(created=created, contact_after=None), until=created + timedelta(days=20))
     fired = [s.event for s in result.steps if s.event.kind == "timer.fired" and s.event.payload["timer"] == "follow_up"]
     assert [e.occurred_at for e in fired] == [expected_follow_up]
-    assert len([t for t in result.slack_to(ANA) if "has not been in touch" in t]) == 1
+    assert len([t for t in result.slack_to(ANA) if "ainda não entrou em contato" in t]) == 1
 
 
 def test_contact_within_five_business_days_means_no_follow_up(tmp_path):
     created = datetime(2026, 11, 16, 13, tzinfo=UTC)
     result = run_jira(tmp_path, _journey(created=created, contact_after=timedelta(days=3),
                                            stages=["Primeiro contato"]), until=created + timedelta(days=20))
-    assert not any("has not been in touch" in t for t in result.slack_to(ANA))
+    assert not any("ainda não entrou em contato" in t for t in result.slack_to(ANA))
     assert {t.name: t.status for t in result.timers("ONB-7")}["follow_up"] == "cancelled"
 
 
@@ -189,5 +191,5 @@ def test_without_a_consultant_the_lead_is_asked_to_follow_up(tmp_path):
     created = datetime(2026, 11, 16, 13, tzinfo=UTC)
     result = run_jira(tmp_path, _journey(created=created, contact_after=None, consultant=None),
                  until=created + timedelta(days=10))
-    assert len([t for t in result.slack_to(LEAD) if "has not been in touch" in t]) == 1
-    assert "nobody is set as consultant" in result.comments("ONB-7")[0]
+    assert len([t for t in result.slack_to(LEAD) if "ainda não entrou em contato" in t]) == 1
+    assert "nenhum consultor definido" in result.comments("ONB-7")[0]
