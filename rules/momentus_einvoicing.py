@@ -26,12 +26,11 @@ validation`` and ``Connect configuration``. Stages and what ticketbot does on en
 * ``ready`` (validated and configuration complete) — the second gap ("no notification to the
   customer that the integration is ready"): see below.
 
-Why no message goes to the customer. ticketbot has no public-comment effect, on purpose: every
-comment it writes is internal, so a runbook can never leak internal text to a customer. Telling
-the customer is the account manager's relationship anyway, so at ``ready`` ticketbot posts an
-internal comment with the message to send (requester, article) and sends it to the account
-manager on Slack, asking them to pass it on. If a site later wants the bot itself to write to
-customers, that needs a separate, explicit ``PublicReply`` effect agreed on for the whole project.
+Telling the customer. ticketbot's comments are internal; the one customer-visible write is a public
+reply, which the engine lets through only for a block that says ``customer_replies: true`` itself. With
+it (as shipped in config/ticketbot.yaml), ``ready`` replies to the requester on the ticket with the
+``customer_ready`` template and tells the account manager it was done; without it, the account manager is
+asked on Slack to pass the same message on, and an internal comment holds it.
 
 Every name, person and delay comes from ``rules.momentus_einvoicing``; the defaults are the seed's.
 """
@@ -53,6 +52,7 @@ from rules.runbook.config import Alarms, Block, Person, RunbookConfig
 from rules.runbook.declarations import Declarations
 from rules.runbook.machine import Alarm, Deadline, Runbook, Stage, one_line, per_config
 from rules.runbook.rule import RunbookRule
+from rules.runbook.words import Catalogue, template
 
 
 class Fields(Block):
@@ -238,10 +238,23 @@ def storecove_check(cfg: Config, facts: Facts, acts: Acts, alarm: Alarm) -> list
 def ready(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
     t = facts.ticket
     customer, requester, article = _customer(cfg, t), _requester(cfg, t) or "the requester", _article(cfg, t)
-    message = (f"Your E-Invoicing integration is ready to use: the legal entity is validated and the integration "
-               f"is configured. Instructions: {article}.")
+    message = cfg.words("customer_ready", article=article)
+    if cfg.customer_replies:  # the site closed the seed's second gap: the customer hears it from the ticket
+        body = (f"ticketbot: E-Invoicing for {untrusted(customer)} is ready to use (legal entity validated, "
+                f"configuration complete); the requester was told in a public reply.")
+        text = f"E-Invoicing for {customer} ({t.key}) is ready to use; {requester} was told on the ticket."
+        return [acts.reply("customer", message), acts.comment("note", body),
+                *_tell_account_manager(cfg, facts, acts, text)]
     body = (f"ticketbot: E-Invoicing for {untrusted(customer)} is ready to use (legal entity validated, "
             f"configuration complete). Connect does not tell the customer, so the account manager was asked to "
             f"send {untrusted(requester)} this message: \"{message}\"")
     text = f"E-Invoicing for {customer} ({t.key}) is ready to use. Please tell {requester}: \"{message}\""
     return [acts.comment("note", body), *_tell_account_manager(cfg, facts, acts, text)]
+
+
+# the words -------------------------------------------------------------------------------------------
+Config.texts = Catalogue(
+    template("customer_ready", "article",
+             "Your E-Invoicing integration is ready to use: the legal entity is validated and the integration is "
+             "configured. Instructions: {article}."),
+)

@@ -6,7 +6,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
 from bot.calendar import BusinessCalendar
-from bot.effects import CreateTicket, Effect, InternalComment, LinkTickets, SetField, SlackMessage, Transition
+from bot.effects import (
+    CreateTicket,
+    Effect,
+    InternalComment,
+    LinkTickets,
+    PublicReply,
+    SetField,
+    SlackMessage,
+    Transition,
+)
 from rules.runbook.checks import Facts
 from rules.runbook.config import Person
 
@@ -45,6 +54,10 @@ class Acts:
 
     def comment(self, name: str, body: str, mentions: Iterable[str] = ()) -> Effect:
         return InternalComment(**self._kw(name), body=body, mentions=tuple(m for m in mentions if m))
+
+    def reply(self, name: str, body: str) -> Effect:
+        """A public reply to the requester: posted only when the block says ``customer_replies: true``."""
+        return PublicReply(**self._kw(name), body=body)
 
     def slack(self, name: str, text: str, *, to: Person | None = None, email: str = "", channel: str = "",
               alert: bool = False) -> Effect:

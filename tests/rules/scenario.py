@@ -76,9 +76,14 @@ class Run:
         return [m.text for m in self.slack if recipient in (m.user_email, m.channel, m.slack_user)]
 
     def comments(self, key: str) -> list[str]:
+        """The internal comments; a public one only from a block with ``customer_replies: true``."""
         ticket = self.ticket(key)
-        assert all(c.internal for c in ticket.comments), f"{key} has a public comment"  # replay adds none
-        return [c.body for c in ticket.comments]
+        if not any(getattr(b.config, "customer_replies", False) for b in self.player.processor.bound.values()):
+            assert all(c.internal for c in ticket.comments), f"{key} has a public comment"
+        return [c.body for c in ticket.comments if c.internal]
+
+    def public_comments(self, key: str) -> list[str]:
+        return [c.body for c in self.ticket(key).comments if not c.internal]
 
     def applied(self, rule_id: str) -> list[str]:
         return [o.effect.describe() for s in self.steps for r in s.report.rules if r.rule_id == rule_id

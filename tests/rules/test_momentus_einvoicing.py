@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.trackers.site import Site
-from tests.rules.scenario import EXAMPLES, run
+from tests.rules.scenario import CONFIG, EXAMPLES, run
 from tests.rules.webhooks import Issue, JiraWebhooks
 
 RULE = "momentus_einvoicing"
@@ -29,7 +29,11 @@ def test_demo_runs_the_runbook_end_to_end(tmp_path):
     to_am = result.slack_to(AM)
     assert len(to_am) == 2
     assert "is approved" in to_am[0] and "About E-Invoicing in Enterprise" in to_am[0]
-    assert "ready to use" in to_am[1] and "Please tell events@harborhall.example" in to_am[1]
+    assert "ready to use" in to_am[1] and "events@harborhall.example was told on the ticket" in to_am[1]
+    # The shipped block closes the second gap itself: one public reply to the requester, from the template.
+    assert result.public_comments("EINV-1") == [
+        "Your E-Invoicing integration is ready to use: the legal entity is validated and the integration is "
+        "configured. Instructions: About E-Invoicing in Enterprise."]
     # Support Ops: the form (held over Veterans Day, Wed 11 Nov, to Thursday 09:00 in Chicago), then a
     # Storecove check once a business day; Storecove's 48 h run out on a Saturday: the lead hears Monday.
     ops = result.slack_to("#support-ops")
@@ -47,7 +51,7 @@ def test_demo_runs_the_runbook_end_to_end(tmp_path):
     # Values typed on the ticket are escaped in comments (bot.text.untrusted): "@" cannot mention anyone.
     assert r"Connect e-mails the requester (events\@harborhall.example)" in comments[0]
     assert "escalated to olivia.grant@momentus.example" in comments[1]
-    assert r"asked to send events\@harborhall.example this message" in comments[2]
+    assert "the requester was told in a public reply" in comments[2]
     assert [t.status for t in result.timers("EINV-1") if t.name == "storecove"] == ["fired"]
 
 
@@ -122,3 +126,15 @@ def test_other_issue_types_in_the_project_are_left_alone(tmp_path, issue_type):
                   status="To Do", created=START)
     result = run("momentus", tmp_path, [other.create(AGENT), other.move(START + H, AGENT, "Approved")])
     assert result.applied(RULE) == [] and result.state(RULE, "EINV-9") is None
+
+
+def test_without_customer_replies_the_account_manager_passes_the_message_on(tmp_path):
+    """A block that does not say customer_replies: true gets no public comment, whatever the rule asks."""
+    text = CONFIG.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.strip().startswith("customer_replies: true"))
+    config = tmp_path / "ticketbot.yaml"
+    config.write_text(text.replace(line + "\n", ""), encoding="utf-8")
+    result = run("momentus", tmp_path, config=config)
+    assert result.public_comments("EINV-1") == []
+    assert "Please tell events@harborhall.example" in result.slack_to(AM)[1]
+    assert any(r"asked to send events\@harborhall.example this message" in c for c in result.comments("EINV-1"))
