@@ -126,7 +126,6 @@ def test_demo_runs_both_journeys(tmp_path):
     assert {n: t.status for n, t in timers.items() if not n.startswith("deliver:")} == \
         {"follow_up": "cancelled", "target": "pending"}
     # The 60 days end on Sunday 17 January: the missed-target messages wait for Monday 09:00 in São Paulo.
-    assert timers["target"].due_at > datetime(2027, 1, 18, tzinfo=UTC)
     assert timers["deliver:target:due:lead"].due_at == datetime(2027, 1, 18, 12, tzinfo=UTC)
     assert timers["deliver:target:due:lead"].status == "fired"
 

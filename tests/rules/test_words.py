@@ -86,11 +86,3 @@ def test_dates_numbers_and_delays_follow_the_locale() -> None:
 def test_a_module_text_that_names_a_value_it_does_not_declare_fails_at_import() -> None:
     with pytest.raises(ValueError, match=r"unknown value\(s\) \{who\}"):
         template("t", "customer", "{customer} and {who}")
-
-
-def test_values_from_tickets_keep_their_escaping_in_comments(tmp_path: Path) -> None:
-    """The stage comes from the ticket: in the missed-target note it is still escaped for the tracker."""
-    say = Config().words
-    note = say("target_missed_note", goal=timedelta(days=60), due=date(2027, 1, 17), stage=r"\[~accountid:1\]",
-               told="x")
-    assert r"\[~accountid:1\]" in note
