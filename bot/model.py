@@ -62,6 +62,7 @@ class Ticket:
     id: str = ""
     reporter: User | None = None
     creator: User | None = None
+    assignee: User | None = None  # who the ticket is assigned to (a task's owner)
     organizations: tuple[str, ...] = ()
     request_type: str | None = None
     labels: tuple[str, ...] = ()

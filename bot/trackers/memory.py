@@ -51,6 +51,7 @@ class _Stored:
     issue_type: str = "Task"
     reporter: str = ""  # e-mail
     creator: str = ""
+    assignee: str = ""  # e-mail
     organizations: list[str] = field(default_factory=list)
     request_type: str | None = None
     participants: list[str] = field(default_factory=list)
@@ -87,7 +88,8 @@ class MemoryTracker:
                 description=seeded.description,
                 status=(zendesk_status(seeded.status) or "open") if self.zendesk else seeded.status,
                 issue_type=seeded.issue_type.casefold() if self.zendesk else seeded.issue_type,
-                reporter=seeded.reporter or "", organizations=list(seeded.organizations),
+                reporter=seeded.reporter or "", assignee=seeded.assignee or "",
+                organizations=list(seeded.organizations),
                 request_type=seeded.request_type, participants=list(seeded.participants),
                 watchers=list(seeded.watchers), labels=list(seeded.labels), fields=dict(seeded.fields))
 
@@ -106,6 +108,7 @@ class MemoryTracker:
             tracker="zendesk" if self.zendesk else self.name,
             reporter=self._person(stored.reporter),
             creator=self._person(stored.creator),
+            assignee=self._person(stored.assignee),
             organizations=tuple(stored.organizations),
             request_type=stored.request_type,
             labels=tuple(stored.labels),
@@ -323,6 +326,7 @@ class MemoryTracker:
             status=ticket.status or "Open", issue_type=ticket.issue_type or "Task",
             reporter=ticket.reporter.email if ticket.reporter else "",
             creator=ticket.creator.email if ticket.creator else "",
+            assignee=ticket.assignee.email if ticket.assignee else "",
             organizations=list(ticket.organizations), request_type=ticket.request_type,
             participants=[p.email for p in ticket.participants or () if p.email],
             watchers=[w.email for w in ticket.watchers or () if w.email],
@@ -347,6 +351,8 @@ class MemoryTracker:
                 stored.summary = str(value or "")
             case "description":
                 stored.description = str(value or "")
+            case "assignee" | "assignee_id":
+                stored.assignee = self._email_of(value)
             case "group" if self.zendesk:
                 stored.project = str(value or "") or ZENDESK_DEFAULT_PROJECT
             case "form" | "request type":
@@ -462,6 +468,15 @@ class MemoryTracker:
             return self.tickets[key]
         except KeyError:
             raise NotFound(f"ticket {key} does not exist") from None
+
+    def _email_of(self, value: Any) -> str:
+        """A person as an event names them (a user, an e-mail, an account or user id) -> e-mail ("": nobody)."""
+        if isinstance(value, User):
+            return value.email or ""
+        text = str(value or "").strip()
+        if "@" in text:
+            return text
+        return next((u.email for u in self.site.users if text and u.account_id == text), "")
 
     def _person(self, email: str) -> User | None:
         if not email:

@@ -111,6 +111,7 @@ class SiteTicket(_Model):
     status: str = "Open"
     issue_type: str = "Task"
     reporter: str | None = None  # e-mail
+    assignee: str | None = None  # e-mail
     organizations: list[str] = Field(default_factory=list)
     request_type: str | None = None
     participants: list[str] = Field(default_factory=list)  # e-mails

@@ -65,7 +65,7 @@ def contract_site(statuses: dict[str, str]) -> Site:
             {"key": "SS-2", "summary": "Re: approval", "status": statuses["new"], "issue_type": "Service Request",
              "reporter": DAVID},
             {"key": "CS-1", "summary": "Configure Sunpeak Solar", "status": statuses["todo"], "issue_type": "Task",
-             "reporter": DAVID},
+             "reporter": DAVID, "assignee": MARIA},
         ],
     })
 

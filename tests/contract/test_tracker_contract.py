@@ -37,6 +37,12 @@ def test_get_ticket_reads_the_normalized_ticket(backend: Backend) -> None:
     assert ticket.watchers is None  # not loaded unless asked (participants may come for free with the fields)
 
 
+def test_get_ticket_reads_the_assignee(backend: Backend) -> None:
+    task = backend.tracker.get_ticket(backend.key("CS-1"))
+    assert task.assignee is not None and task.assignee.is_email(MARIA)
+    assert backend.tracker.get_ticket(backend.key("SS-1")).assignee is None  # unassigned
+
+
 def test_get_ticket_with_people(backend: Backend) -> None:
     ticket = backend.tracker.get_ticket(backend.key("SS-1"), with_people=True)
     assert [w.email.lower() for w in ticket.watchers or ()] == [MARIA]

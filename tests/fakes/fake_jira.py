@@ -266,6 +266,7 @@ class StoredIssue:
     fields: dict[str, Any] = field(default_factory=dict)  # custom field id -> Jira JSON
     comments: list[StoredComment] = field(default_factory=list)
     links: list[StoredLink] = field(default_factory=list)
+    assignee: str | None = None  # account id
 
 
 Handler = Callable[..., tuple[int, Any]]
@@ -436,6 +437,7 @@ class FakeJira:
             id=str(10000 + len(self.issues) + 1), key=t.key, project=project, issue_type=t.issue_type,
             summary=t.summary, description=t.description, status=t.status,
             reporter=self.account_id(t.reporter) if t.reporter else None, creator=self.bot.account_id,
+            assignee=self.account_id(t.assignee) if t.assignee else None,
             created=created, updated=created, labels=list(t.labels),
             organizations=[self._org_id_by_name(n) for n in t.organizations],
             request_type=self._request_type_id_by_name(project, t.request_type) if t.request_type else None,
@@ -1073,6 +1075,7 @@ class FakeJira:
                         "id": self._project_id(issue.project), "key": issue.project, "name": issue.project},
             "reporter": self._user_json(issue.reporter) if issue.reporter else None,
             "creator": self._user_json(issue.creator),
+            "assignee": self._user_json(issue.assignee) if issue.assignee else None,
             "labels": list(issue.labels),
             "issuelinks": [self._issue_link_json(issue, link) for link in issue.links],
             "comment": {"comments": [self._comment_json(issue.key, c) for c in issue.comments],

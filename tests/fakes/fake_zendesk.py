@@ -440,6 +440,7 @@ class FakeZendesk:
             tid, subject=st.summary, description=st.description, status=self._seed_status(st.status),
             type=st.issue_type.casefold() if st.issue_type.casefold() in ("question", "incident", "problem", "task")
             else None, requester_id=requester, submitter_id=requester, organization_id=org_id, group_id=group,
+            assignee_id=self._user_for(st.assignee) if st.assignee else None,
             ticket_form_id=self._add_form(st.request_type) if st.request_type else None,
             follower_ids=[self._user_for(e) for e in st.watchers],
             email_cc_ids=[self._user_for(e) for e in st.participants],

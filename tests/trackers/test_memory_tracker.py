@@ -56,3 +56,16 @@ def test_the_shared_tracker_keeps_a_public_reply_public_across_processes(tmp_pat
     assert [(c.body, c.internal) for c in comments] == [("internal note", True), ("Your account is ready.", False)]
     assert comments[-1].id == reply_id
     assert reader.changes()[-1] == f"{key}: public reply: Your account is ready."
+
+
+@pytest.mark.parametrize("value", ["maria.lopez@goeverbright.com", "acc-maria", "MARIA"])
+def test_an_assignment_in_a_replayed_event_names_the_assignee(site: tuple[MemoryTracker, str], value: str) -> None:
+    tracker, key = site
+    tracker.site.users[0] = tracker.site.users[0].model_copy(update={"account_id": "acc-maria",
+                                                                      "email": "maria.lopez@goeverbright.com"})
+    tracker.apply_external_change(key, "assignee", value)
+    assignee = tracker.get_ticket(key).assignee
+    if value == "MARIA":  # neither an e-mail nor a known account: unassigned, never a made-up person
+        assert assignee is None
+    else:
+        assert assignee is not None and assignee.email == "maria.lopez@goeverbright.com"

@@ -21,7 +21,7 @@ PARTICIPANTS_SCHEMA = "com.atlassian.servicedesk:sd-request-participants"
 
 #: Jira's own fields that the Ticket model carries as attributes.
 _SYSTEM_FIELDS = {
-    "summary", "description", "status", "issuetype", "project", "reporter", "creator",
+    "summary", "description", "status", "issuetype", "project", "reporter", "creator", "assignee",
     "labels", "issuelinks", "comment", "created", "updated", "watches", "resolution",
 }
 
@@ -248,6 +248,7 @@ def ticket_from_json(
         tracker="jira",
         reporter=user_from_json(f.get("reporter")),
         creator=user_from_json(f.get("creator")),
+        assignee=user_from_json(f.get("assignee")),
         organizations=organizations,
         request_type=request_type,
         labels=tuple(f.get("labels") or ()),

@@ -688,7 +688,7 @@ class ZendeskTracker:
                     comments: Iterable[Mapping[str, Any]] = ()) -> set[int]:
         ids: set[int] = set()
         for t in tickets:
-            ids.update(i for i in (t.get("requester_id"), t.get("submitter_id")) if i)
+            ids.update(i for i in (t.get("requester_id"), t.get("submitter_id"), t.get("assignee_id")) if i)
             if with_people:
                 ids.update(t.get("follower_ids") or ())
                 ids.update(t.get("email_cc_ids") or ())
@@ -735,6 +735,7 @@ class ZendeskTracker:
             tracker="zendesk",
             reporter=self._person(data.get("requester_id")),
             creator=self._person(data.get("submitter_id")),
+            assignee=self._person(data.get("assignee_id")),
             organizations=self._organization_names(org_id),
             request_type=self.forms().by_id.get(int(form_id)) if form_id else None,
             labels=tuple(data.get("tags") or ()),
