@@ -1,4 +1,4 @@
-"""``ticketbot dry-run KEY``, ``ticketbot replay FILE…`` and ``ticketbot why KEY``: what the rules do with a ticket."""
+"""``ticketbot dry-run KEY``, ``replay FILE…``, ``backtest FILE…`` and ``why KEY``: what the rules do with a ticket."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from bot.clock import SystemClock
 from bot.config import read_model
 from bot.engine import BoundRule
 from bot.model import MANUAL, Event
+from bot.ops.backtest import backtest as run_backtest
+from bot.ops.backtest import describe as describe_backtest
 from bot.ops.report import applied_count, from_report, from_trace, rule_lines, timeline_lines
 from bot.pipeline import Processor, ProcessReport
 from bot.replay import Replay, Step, read_records
@@ -129,6 +131,52 @@ def _print_step(step: Step) -> None:
         out.print(line, markup=False)
 
 
+# backtest ------------------------------------------------------------------------------
+def backtest(
+    files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
+    config_b: Annotated[Path, typer.Option("--config-b", help="The other rules YAML (B) to compare with.")],
+    site: Annotated[
+        Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")
+    ] = None,
+    config: ConfigOption = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Let virtual time run to this moment after the last event (UTC; default: 30 days after it).",
+            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Replay FILE… under the current rules (A) and under --config-b (B), and show what would differ.
+
+    Nothing is written but the backtest's own temporary store: no tracker, no Slack, no database.
+    """
+    from rules import load_rules
+
+    for path in files:
+        _readable(path, "FILE")
+    settings = _settings(config)
+    rules_a = _rules(settings)
+    rules_b = load_rules(_readable(config_b, "--config-b"))
+    site_description = _site(site or files[0].parent / "site.yaml")
+    comparison = run_backtest(lambda: (r for path in files for r in read_records(path)), site_description,
+                              rules_a, rules_b, until=until.replace(tzinfo=UTC) if until else None)
+    if as_json:
+        out.print_json(data={"a": str(settings.config), "b": str(config_b), **comparison.as_dict()})
+        return
+    out.print(f"A: {settings.config}\nB: {config_b}\n", markup=False)
+    for line in describe_backtest(comparison):
+        out.print(line, markup=False)
+
+
+def _readable(path: Path, what: str) -> Path:
+    if not path.is_file():
+        err.print(f"[red]error[/red]: {what}: {escape(str(path))} is not a readable file")
+        raise typer.Exit(2)
+    return path
+
+
 # why -----------------------------------------------------------------------------------
 def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scope (live, replay-…).")] = None,
         limit: int = 20, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -153,7 +201,8 @@ def why(key: str, scope: Annotated[str | None, typer.Option(help="Only this scop
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``dry-run``, ``replay`` and ``why`` to the ``ticketbot`` app."""
+    """Add ``dry-run``, ``replay``, ``backtest`` and ``why`` to the ``ticketbot`` app."""
     app.command("dry-run")(dry_run)
     app.command("replay")(replay)
     app.command("why")(why)
+    app.command("backtest")(backtest)

@@ -1,0 +1,231 @@
+"""Backtest: the same recorded events replayed under two rule configurations, and what differs.
+
+``ticketbot backtest FILE… --config-b OTHER.yaml`` answers the question an admin has before changing a runbook:
+"had this been the configuration over the last month, what would have happened differently?" Each side is a
+:class:`~bot.replay.Replay` of the same records on its own in-memory site (the same ``site.yaml``), its own
+virtual clock and its own temporary database (SQLite in memory): nothing is written anywhere else, no tracker or
+Slack is reached.
+
+What each side did is the effects it applied (or found already true, or had refused by the site), by their stable
+key (rule, ticket, step: :attr:`bot.effects.Effect.key`) with the moment they happened: a Slack message held for
+working hours counts when it was delivered. The bot's own bookkeeping (rule state, timers) is not compared; the
+stage each runbook ended at is. Per ticket, an effect is
+
+* ``added`` — only B did it, ``removed`` — only A did,
+* ``moved`` — both, at different moments (a reminder after 24 h → the next business morning),
+* ``changed`` — both, at the same moment, saying something else (another template, another person).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.effects import Effect, InternalComment, PublicReply, SlackMessage
+from bot.engine import BoundRule
+from bot.executor import ALREADY, APPLIED, REJECTED
+from bot.replay import Replay
+from bot.store import Store
+from bot.trackers.site import Site
+
+#: What a side "did": the outcomes that leave the site (or Slack) as the plan wanted it.
+DONE = (APPLIED, ALREADY, REJECTED)
+#: After the last event, virtual time runs this long (timers due by then fire) unless ``until`` is given.
+DEFAULT_TAIL = timedelta(days=30)
+SCOPE = "backtest"
+
+
+@dataclass(frozen=True)
+class Done:
+    """One effect one side carried out: when, what, and how it ended."""
+
+    key: str
+    rule_id: str
+    ticket_key: str
+    kind: str
+    at: datetime
+    summary: str
+    outcome: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "rule": self.rule_id, "ticket": self.ticket_key, "kind": self.kind,
+                "at": self.at.isoformat(), "summary": self.summary, "outcome": self.outcome}
+
+
+@dataclass
+class Side:
+    """One replay's account: the effects done by key, the stage each runbook ended at, counts."""
+
+    events: int = 0
+    done: dict[str, Done] = field(default_factory=dict)
+    stages: dict[tuple[str, str], str] = field(default_factory=dict)  # (rule, ticket) -> stage
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def note(self, effect: Effect, outcome: str, at: datetime) -> None:
+        if effect.is_local or outcome not in DONE or effect.key in self.done:
+            return
+        self.done[effect.key] = Done(effect.key, effect.rule_id, effect.ticket_key, effect.kind, at,
+                                     effect.describe(), outcome)
+        self.counts[_category(effect)] += 1
+
+
+def _category(effect: Effect) -> str:
+    if isinstance(effect, SlackMessage):
+        return "slack messages"
+    if isinstance(effect, InternalComment):
+        return "comments"
+    if isinstance(effect, PublicReply):
+        return "public replies"
+    return "ticket changes"
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str  # added | removed | moved | changed
+    a: Done | None
+    b: Done | None
+
+    @property
+    def ticket_key(self) -> str:
+        return (self.a or self.b).ticket_key  # type: ignore[union-attr]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "a": self.a.as_dict() if self.a else None, "b": self.b.as_dict() if self.b else None}
+
+
+@dataclass(frozen=True)
+class StageDifference:
+    rule_id: str
+    ticket_key: str
+    a: str | None
+    b: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule_id, "ticket": self.ticket_key, "a": self.a, "b": self.b}
+
+
+@dataclass
+class Comparison:
+    """What differs between the two sides, per ticket, and the totals."""
+
+    a: Side
+    b: Side
+    differences: list[Difference]
+    stages: list[StageDifference]
+    until: datetime | None
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences and not self.stages
+
+    def tickets(self) -> list[str]:
+        """The tickets something differs on, in the order of their first difference."""
+        keys = [d.ticket_key for d in self.differences] + [s.ticket_key for s in self.stages]
+        return list(dict.fromkeys(keys))
+
+    def summary(self) -> dict[str, Any]:
+        kinds = Counter(d.kind for d in self.differences)
+        return {"events": self.a.events, "tickets_changed": len(self.tickets()),
+                "effects": {"a": len(self.a.done), "b": len(self.b.done)},
+                "added": kinds["added"], "removed": kinds["removed"], "moved": kinds["moved"],
+                "changed": kinds["changed"], "stages_differ": len(self.stages),
+                "a": dict(sorted(self.a.counts.items())), "b": dict(sorted(self.b.counts.items()))}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"identical": self.identical, "until": self.until.isoformat() if self.until else None,
+                "summary": self.summary(),
+                "tickets": {key: {"effects": [d.as_dict() for d in self.differences if d.ticket_key == key],
+                                  "stages": [s.as_dict() for s in self.stages if s.ticket_key == key]}
+                            for key in self.tickets()}}
+
+
+def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], *,
+         until: datetime | None) -> tuple[Side, datetime | None]:
+    """Replay ``records`` under ``rules`` on a fresh in-memory site and database; what it did. Without ``until``
+    virtual time runs :data:`DEFAULT_TAIL` past the last event, so the reminders a change moves are seen."""
+    side = Side()
+    player = Replay(rules, site, Store("sqlite://"), scope=SCOPE)
+    last: datetime | None = None
+    for step in player.run(records):
+        side.events += 1
+        last = step.event.occurred_at
+        for outcome in step.report.outcomes:
+            side.note(outcome.effect, outcome.status, step.event.occurred_at)
+    end = until or (last + DEFAULT_TAIL if last else None)
+    if end is not None:
+        for step in player.fire_due(end):
+            for outcome in step.report.outcomes:
+                side.note(outcome.effect, outcome.status, step.event.occurred_at)
+        player.commit()
+    side.stages = {(s.rule_id, s.ticket_key): s.stage for s in player.states.all(SCOPE)}
+    return side, end
+
+
+def backtest(records: Callable[[], Iterable[dict[str, Any]]], site: Site, rules_a: list[BoundRule],
+             rules_b: list[BoundRule], *, until: datetime | None = None) -> Comparison:
+    """Replay ``records()`` (called once per side) under ``rules_a`` and ``rules_b``; what differs."""
+    a, end = play(rules_a, site, records(), until=until)
+    b, _ = play(rules_b, site, records(), until=end)
+    return compare(a, b, until=end)
+
+
+def compare(a: Side, b: Side, *, until: datetime | None = None) -> Comparison:
+    differences: list[Difference] = []
+    for key in dict.fromkeys([*a.done, *b.done]):
+        was, now = a.done.get(key), b.done.get(key)
+        if was is None:
+            differences.append(Difference("added", None, now))
+        elif now is None:
+            differences.append(Difference("removed", was, None))
+        elif was.at != now.at:
+            differences.append(Difference("moved", was, now))
+        elif (was.summary, was.outcome) != (now.summary, now.outcome):
+            differences.append(Difference("changed", was, now))
+    differences.sort(key=lambda d: (d.ticket_key, _first(d)))
+    stages = [StageDifference(rule, ticket, a.stages.get((rule, ticket)), b.stages.get((rule, ticket)))
+              for rule, ticket in dict.fromkeys([*a.stages, *b.stages])
+              if a.stages.get((rule, ticket)) != b.stages.get((rule, ticket))]
+    return Comparison(a, b, differences, stages, until)
+
+
+def _first(difference: Difference) -> datetime:
+    return min(d.at for d in (difference.a, difference.b) if d is not None)
+
+
+def describe(comparison: Comparison, names: Mapping[str, str] | None = None) -> list[str]:
+    """The comparison for people: per ticket what differs, then the totals (A and B named by ``names``)."""
+    names = {"a": "A", "b": "B", **(names or {})}
+    s = comparison.summary()
+    if comparison.identical:
+        return [f"No difference: {names['a']} and {names['b']} do the same on {s['events']} events "
+                f"({s['effects']['a']} effects)."]
+    lines = []
+    for key in comparison.tickets():
+        lines.append(key)
+        for d in comparison.differences:
+            if d.ticket_key != key:
+                continue
+            if d.kind == "moved" and d.a and d.b:
+                lines.append(f"  moved    {d.a.summary}\n           {_at(d.a.at)} → {_at(d.b.at)}")
+            elif d.kind == "changed" and d.a and d.b:
+                lines.append(f"  changed  {_at(d.a.at)} {d.a.summary}\n           now: {d.b.summary}")
+            elif d.kind == "added" and d.b:
+                lines.append(f"  only {names['b']:<4}{_at(d.b.at)} {d.b.summary}")
+            elif d.a:
+                lines.append(f"  only {names['a']:<4}{_at(d.a.at)} {d.a.summary}")
+        for st in comparison.stages:
+            if st.ticket_key == key:
+                lines.append(f"  stage    {st.rule_id}: {st.a or '(none)'} → {st.b or '(none)'}")
+    counts = ", ".join(f"{cat} {s['a'].get(cat, 0)} → {s['b'].get(cat, 0)}"
+                       for cat in sorted(set(s["a"]) | set(s["b"])))
+    lines.append(f"\n{s['tickets_changed']} ticket(s) differ over {s['events']} events: {s['added']} effect(s) added, "
+                 f"{s['removed']} removed, {s['moved']} moved, {s['changed']} changed, {s['stages_differ']} final "
+                 f"stage(s) differ ({counts}).")
+    return lines
+
+
+def _at(moment: datetime) -> str:
+    return f"{moment:%a %Y-%m-%d %H:%M} UTC"

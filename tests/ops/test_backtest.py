@@ -1,0 +1,114 @@
+"""`ticketbot backtest`: the same recorded events under two rule configurations, and what differs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from bot.ops.backtest import backtest, describe
+from bot.replay import read_records
+from bot.trackers.site import Site
+from rules import load_rules
+from tests.support.paths import CONFIG, EXAMPLES
+
+EVERBRIGHT = EXAMPLES / "everbright" / "events.jsonl"
+MOMENTUS = EXAMPLES / "momentus" / "events.jsonl"
+
+
+def _config_b(tmp_path: Path, change) -> Path:  # noqa: ANN001
+    raw = yaml.safe_load(CONFIG.read_text())
+    change(raw["rules"])
+    path = tmp_path / "b.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def _compare(events: Path, config_b: Path):  # noqa: ANN202
+    site = Site.load(events.parent / "site.yaml")
+    return backtest(lambda: read_records(events), site, load_rules(CONFIG), load_rules(config_b))
+
+
+def _quick_reminders(rules: dict) -> None:
+    rules["everbright_onboarding"]["approval_reminder_after"] = "2h"
+    rules["everbright_onboarding"]["approval_reminder_every"] = "2h"
+
+
+def test_the_same_configuration_twice_differs_in_nothing(tmp_path: Path) -> None:
+    comparison = _compare(EVERBRIGHT, _config_b(tmp_path, lambda rules: None))
+    assert comparison.identical and comparison.differences == [] and comparison.stages == []
+    assert comparison.a.done.keys() == comparison.b.done.keys() and len(comparison.a.done) > 20
+    assert describe(comparison) == [f"No difference: A and B do the same on {comparison.a.events} events "
+                                    f"({len(comparison.a.done)} effects)."]
+
+
+def test_a_shorter_reminder_delay_brings_the_approvers_reminders_forward(tmp_path: Path) -> None:
+    comparison = _compare(EVERBRIGHT, _config_b(tmp_path, _quick_reminders))
+    assert not comparison.identical
+    reminders = [d for d in comparison.differences if (d.a or d.b).kind == "slack_message"  # type: ignore[union-attr]
+                 and "david.ellis" in (d.a or d.b).summary]  # type: ignore[union-attr]
+    moved = [d for d in reminders if d.kind == "moved"]
+    assert moved, describe(comparison)
+    assert all(d.b.at < d.a.at for d in moved if d.a and d.b)  # 2 h comes before the next business day
+    assert any(d.kind == "added" for d in reminders)  # and rings more often before the approval comes
+    assert comparison.summary()["b"]["slack messages"] > comparison.summary()["a"]["slack messages"]
+    assert not any(d.kind == "removed" for d in comparison.differences)
+    text = "\n".join(describe(comparison))
+    assert "moved" in text and "→" in text and "ticket(s) differ" in text
+
+
+def test_a_disabled_rule_shows_every_effect_it_had_as_removed(tmp_path: Path) -> None:
+    comparison = _compare(MOMENTUS, _config_b(tmp_path, lambda rules: rules.pop("momentus_einvoicing")))
+    momentus = [done for done in comparison.a.done.values() if done.rule_id == "momentus_einvoicing"]
+    assert momentus  # the demo's requests were worked in A
+    removed = {d.a.key for d in comparison.differences if d.kind == "removed" and d.a}
+    assert removed == {done.key for done in momentus}
+    assert not any(done.rule_id == "momentus_einvoicing" for done in comparison.b.done.values())
+    assert comparison.stages and all(s.b is None and s.a for s in comparison.stages)
+
+
+def test_the_command_prints_json_and_writes_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "live.db"
+    monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
+    monkeypatch.setenv("TICKETBOT_DATABASE_URL", f"sqlite:///{database}")
+    result = CliRunner().invoke(app, ["backtest", str(EVERBRIGHT), "--config-b",
+                                      str(_config_b(tmp_path, _quick_reminders)), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    assert data["identical"] is False and data["summary"]["moved"] >= 1
+    assert any(e["kind"] == "moved" for t in data["tickets"].values() for e in t["effects"])
+    assert not database.exists()  # the backtest's own store is in memory; the live database is untouched
+
+
+def test_a_missing_other_configuration_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
+    result = CliRunner().invoke(app, ["backtest", str(EVERBRIGHT), "--config-b", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "--config-b" in result.output and "nope.yaml" in result.output and "Traceback" not in result.output
+
+
+def test_an_invalid_other_configuration_names_its_bad_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
+    bad = _config_b(tmp_path, lambda rules: rules["everbright_onboarding"].update(approval_reminder_after="soon"))
+    result = CliRunner().invoke(app, ["backtest", str(EVERBRIGHT), "--config-b", str(bad)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "approval_reminder_after" in result.output
+
+
+def test_a_missing_events_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
+    result = CliRunner().invoke(app, ["backtest", str(tmp_path / "events.jsonl"), "--config-b", str(CONFIG)])
+    assert result.exit_code == 2 and "FILE" in result.output and "events.jsonl" in result.output
+
+
+def test_an_unreadable_record_is_named_by_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
+    events = tmp_path / "events.jsonl"
+    events.write_text(EVERBRIGHT.read_text().splitlines()[0] + "\n{not json\n")
+    (tmp_path / "site.yaml").write_text((EVERBRIGHT.parent / "site.yaml").read_text())
+    result = CliRunner().invoke(app, ["backtest", str(events), "--config-b", str(CONFIG)])
+    assert result.exit_code == 2 and f"{events}:2" in result.output and "Traceback" not in result.output
