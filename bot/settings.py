@@ -130,6 +130,13 @@ class GuardSettings(_Section):
     max_tickets_per_rule_hour: int = Field(default=200, ge=0)
 
 
+class ArchiveSettings(_Section):
+    """The event archive (:mod:`bot.inbox.archive`): how long what the daemon received is kept for
+    ``ticketbot events export`` and backtests, past the inbox's own 14 days. 0 keeps nothing."""
+
+    retention_days: float = Field(default=90.0, ge=0)
+
+
 class CheckSettings(_Section):
     """``ticketbot run`` resolves every name the rules use (``ticketbot check``) before it serves.
 
@@ -209,6 +216,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     guards: GuardSettings = Field(default_factory=GuardSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     #: Testing mode only: ``memory:<site.yaml>[:<state.sqlite3>]`` runs the daemon against a
     #: file-backed in-memory site (state beside the site file by default) instead of Jira.
     #: Empty: Jira from ``jira.*``.

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import check, daemon, ops, replay, rules
+from bot.cli import check, daemon, events, ops, replay, rules
 from bot.cli.common import OneLineErrors, out
 
 app = typer.Typer(help="ticketbot: onboarding runbooks on Jira and Zendesk, with Slack.", no_args_is_help=True,
@@ -41,6 +41,7 @@ rules.register(rules_app)
 daemon.register(app)
 ops.register(app)
 check.register(app)
+events.register(app)
 
 
 def main() -> None:

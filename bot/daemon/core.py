@@ -26,6 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.daemon.health import DatabaseProbe, WatchedFile
 from bot.daemon.http import Endpoint, Intake, create_app, jira_automation_verifier, jira_verifier, zendesk_verifier
 from bot.engine import BoundRule
+from bot.inbox.archive import EventArchive
 from bot.inbox.guards import Guards
 from bot.inbox.leader import LeaderElector, lock_for
 from bot.inbox.metrics import Metrics
@@ -97,6 +98,8 @@ class Daemon:
         self.database_probe = DatabaseProbe(self.store.engine)  # /readyz: answering, and the file opened now
         self._intake_file: WatchedFile | None = None
         self.inbox = Inbox(self.store.engine, self.clock)
+        self.archive = EventArchive(self.store.engine, self.clock,
+                                    retention=timedelta(days=settings.archive.retention_days))
         self.state = DaemonState(self.store.engine, self.clock)
         self.metrics = Metrics()
         zendesk_bot = [own_account(zendesk_tracker, settings.zendesk.email)] \
@@ -268,7 +271,8 @@ class Daemon:
     def sweep(self) -> None:
         """Leader housekeeping: reclaim events of dead local processes, forget old finished ones."""
         self.inbox.reclaim_orphans()
-        self.inbox.prune(INBOX_RETENTION)
+        self.inbox.prune(INBOX_RETENTION, keep=self.archive.keep)
+        self.archive.prune()
 
     def _endpoints(self) -> dict[str, Endpoint]:
         s = self.settings

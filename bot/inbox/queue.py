@@ -632,12 +632,28 @@ class Inbox:
             return conn.execute(_change(InboxRow.status == PROCESSING, owned_by).values(
                 status=PENDING, lease_owner=None, lease_until=None, **values)).rowcount
 
-    def prune(self, older_than: timedelta) -> int:
-        """Forget finished events past the redelivery horizon (dead letters stay)."""
+    def prune(self, older_than: timedelta, *, keep: Callable[[Connection, Sequence[Any]], int] | None = None,
+              batch: int = 1000) -> int:
+        """Forget finished events past the redelivery horizon (dead letters stay); how many.
+
+        ``keep(conn, rows)`` is handed each batch of rows before they are deleted, in the same transaction (the
+        event archive, :mod:`bot.inbox.archive`): an event is then in one table or the other, never neither."""
         cutoff = (self.clock.now() - older_than).timestamp()
-        with self.engine.begin() as conn:
-            return conn.execute(delete(InboxRow).where(
-                InboxRow.status.in_((DONE, IGNORED)), InboxRow.received_ts < cutoff)).rowcount
+        old = and_(InboxRow.status.in_((DONE, IGNORED)), InboxRow.received_ts < cutoff)
+        if keep is None:
+            with self.engine.begin() as conn:
+                return conn.execute(delete(InboxRow).where(old)).rowcount
+        pruned = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(select(InboxRow.id, InboxRow.dedup_key, InboxRow.source, InboxRow.kind,
+                                           InboxRow.ticket_key, InboxRow.status, InboxRow.occurred_at,
+                                           InboxRow.received_ts, InboxRow.envelope)
+                                    .where(old).order_by(InboxRow.id).limit(batch)).all()
+                if not rows:
+                    return pruned
+                keep(conn, rows)
+                pruned += conn.execute(delete(InboxRow).where(InboxRow.id.in_([r.id for r in rows]))).rowcount
 
     # reading --------------------------------------------------------------------------------
     def depth(self) -> int:

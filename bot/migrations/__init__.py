@@ -26,6 +26,7 @@ MODEL_MODULES = (
     "bot.store",
     "bot.state",
     "bot.inbox.queue",
+    "bot.inbox.archive",
     "bot.inbox.spool",
     "bot.inbox.guards",
     "bot.inbox.poller",
