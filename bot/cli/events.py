@@ -1,4 +1,5 @@
-"""``ticketbot events export|stats``: what the daemon received, as the file ``replay`` and ``backtest`` read."""
+"""``ticketbot events export|stats`` and ``ticketbot site export``: what the daemon received and what the site it
+works on looks like, as the files ``replay`` and ``backtest`` read."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from bot.cli.common import OneLineErrors, err, load_cli_settings, out, ticket_key
+from bot.cli.common import ConfigOption, OneLineErrors, err, load_cli_settings, out, ticket_key
 from bot.settings import Settings
 
 events_app = typer.Typer(help="The events the daemon received (the inbox and the event archive).",
@@ -74,5 +75,49 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
+site_app = typer.Typer(help="The live site the rules work on.", no_args_is_help=True, cls=OneLineErrors)
+
+
+@site_app.command("export")
+def site_export(
+    system: Annotated[str | None, typer.Option(help="jira or zendesk (default: the one the enabled rules use).")]
+    = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a site description (site.yaml) of what the enabled rules use on the live site, for replays and
+    backtests without it: ``ticketbot site export > site.yaml``. Reads only, with the calls ``ticketbot check``
+    makes; what could not be read is named on stderr and in the file's header."""
+    import yaml
+
+    from bot.check import TRACKER_SYSTEMS, connect_from_settings, rule_requirements
+    from bot.check import TrackerResolver as Resolver
+    from bot.ops.site_export import export_site
+    from bot.settings import ConfigurationError
+    from rules import load_rules
+
+    settings = load_cli_settings(config)
+    rules = [b for b in load_rules(settings.config) if b.config.enabled]
+    used = sorted({r.system for b in rules for r in (rule_requirements(b) or []) if r.system in TRACKER_SYSTEMS})
+    if system is None:
+        if len(used) != 1:
+            raise ConfigurationError(f"the enabled rules use {' and '.join(used) or 'no tracker'}: say which site "
+                                     "with --system jira or --system zendesk")
+        system = used[0]
+    if system not in TRACKER_SYSTEMS:
+        raise ConfigurationError(f"--system: {system!r} is no tracker (jira, zendesk)")
+    resolver = connect_from_settings(settings)({system}).get(system)
+    if not isinstance(resolver, Resolver):
+        raise ConfigurationError(getattr(resolver, "reason", f"no {system} connection"))
+    section = settings.zendesk if system == "zendesk" else settings.jira
+    url = str(getattr(section, "url", "") or "").rstrip("/")
+    exported = export_site(rules, resolver.tracker, system, bot_email=getattr(section, "email", "") or "",
+                           base_url=url if system == "jira" else "")
+    sys.stdout.write(exported.yaml_header(system, url or settings.tracker or "") +
+                     yaml.safe_dump(exported.document(), allow_unicode=True, sort_keys=False))
+    for note in exported.notes:
+        err.print(f"not exported: {note}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(events_app, name="events")
+    app.add_typer(site_app, name="site")

@@ -137,6 +137,12 @@ class MemoryTracker:
     def field_names(self) -> list[str]:
         return [f.name for f in self.site.fields]
 
+    def field_spec(self, field: str) -> tuple[str, str] | None:
+        """The field's id and type in the site's vocabulary (``option``, ``options``, ``user``, ``number``, ``text``,
+        ``sd-…``); None for an unknown field."""
+        spec = self._fields.get(field.casefold())
+        return (spec.id, spec.type) if spec else None
+
     def field_options(self, field: str, project: str | None = None) -> list[str]:
         """The options of a select field (empty for a field that has none)."""
         spec = self._fields.get(field.casefold())

@@ -216,6 +216,17 @@ _SD_SCHEMAS = {
 }
 
 
+def site_field_type(schema: dict[str, Any]) -> str:
+    """A Jira field's schema (``GET /field``) -> the type a site description gives it (``text`` when unknown)."""
+    custom, kind = str(schema.get("custom") or ""), str(schema.get("type") or "")
+    for name, (_, known) in _SD_SCHEMAS.items():
+        if custom and custom == known:
+            return name
+    if kind == "array":
+        return "options" if schema.get("items") == "option" else "text"
+    return {"option": "option", "user": "user", "number": "number"}.get(kind, "text")
+
+
 def jira_field_json(site: Site) -> list[dict[str, Any]]:
     """The site's custom fields as Jira's ``GET /rest/api/2/field`` lists them."""
     out = []

@@ -306,6 +306,13 @@ def test_catalogs_list_the_sites_names(backend: Backend) -> None:
         tracker.field_options("No Such Field", "SS")
 
 
+def test_a_fields_id_and_type_as_a_site_description_says_them(backend: Backend) -> None:
+    select_id, select_type = backend.tracker.field_spec("needs configuration?")
+    text_id, text_type = backend.tracker.field_spec("Installer name")
+    assert (select_type, text_type) == ("option", "text") and select_id != text_id
+    assert text_id.removeprefix("customfield_").isdigit()  # Jira's customfield_N, Zendesk's numeric id
+
+
 def test_catalog_of_link_types(backend: Backend) -> None:
     backend.require("link types")
     assert {"Blocks", "Duplicate", "Relates"} <= set(backend.tracker.link_types())

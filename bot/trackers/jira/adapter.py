@@ -53,6 +53,7 @@ from bot.trackers.base import RateLimited as BaseRateLimited
 from bot.trackers.http import CountingAdapter, TrackerRetry, mount
 from bot.trackers.jira.model import FieldCatalog, ticket_from_json, user_from_json
 from bot.trackers.keys import InvalidKey, normalize_key
+from bot.trackers.site import site_field_type
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,12 @@ class JiraTracker:
     def field_names(self) -> list[str]:
         """Every field's display name, system and custom (``GET /field``, cached)."""
         return list(dict.fromkeys(self._fields().names.values()))
+
+    def field_spec(self, field: str) -> tuple[str, str] | None:
+        """The field's id and its type as a site description says it (``option``, ``options``, ``user``,
+        ``number``, ``text``, or a Service Management ``sd-…`` field), from ``GET /field``."""
+        fid = self._field_id(field)
+        return fid, site_field_type(self._fields().schemas.get(fid) or {})
 
     def field_options(self, field: str, project: str) -> list[str]:
         """The options ``field`` offers when creating an issue of any type in ``project`` (createmeta)."""

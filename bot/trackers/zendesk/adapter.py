@@ -411,6 +411,14 @@ class ZendeskTracker:
     def field_names(self) -> list[str]:
         return [d.title for d in self.fields().values()]
 
+    def field_spec(self, field: str) -> tuple[str, str] | None:
+        """The field's id and its type as a site description says it (a dropdown is ``option``, a multiselect
+        ``options``)."""
+        found = self.field(field)
+        kind = {"tagger": "option", "multiselect": "options", "integer": "number", "decimal": "number"}.get(
+            found.type, "text")
+        return str(found.id), kind
+
     def field_options(self, field: str, project: str | None = None) -> list[str]:
         """The option names of a dropdown / multiselect field (empty for other fields)."""
         self._require_project(project)
