@@ -1,4 +1,5 @@
-"""The runbook rules ticketbot knows, registered explicitly under stable ids.
+"""The rules ticketbot knows (every installed package's ``ticketbot.rules`` entry points: :mod:`rules.registry`),
+and the ones a rules YAML enables.
 
 A rule runs when its id has a block under ``rules:`` in the rules YAML (an empty block
 takes the seed runbook's defaults) and that block does not say ``enabled: false``.
@@ -7,31 +8,32 @@ takes the seed runbook's defaults) and that block does not say ``enabled: false`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bot.config import load_raw, validate_block
 from bot.engine import BoundRule, Rule
 from bot.settings import ConfigurationError
-from rules.everbright_onboarding import EverBrightOnboarding
-from rules.momentus_einvoicing import MomentusEInvoicing
-from rules.nfe_onboarding import NfeOnboarding
-from rules.procountor_einvoicing import ProcountorEInvoicing
-from rules.sharespine_onboarding import SharespineOnboarding
+from rules.registry import registered
 
-#: Every rule, by id. Order is evaluation order.
-REGISTRY: dict[str, Rule] = {rule.id: rule for rule in (
-    EverBrightOnboarding(),
-    MomentusEInvoicing(),
-    NfeOnboarding(),
-    SharespineOnboarding(),
-    ProcountorEInvoicing(),
-)}
+
+def known_rules() -> dict[str, Rule]:
+    """Every known rule, by id, in evaluation order."""
+    return {rule_id: found.rule for rule_id, found in registered().items()}
 
 
 def load_rules(path: Path) -> list[BoundRule]:
     """The rules configured in ``path``, each with its validated block; unknown ids are errors."""
     raw = load_raw(path)
-    unknown = sorted(set(raw.rules) - set(REGISTRY))
+    rules = known_rules()
+    unknown = sorted(set(raw.rules) - set(rules))
     if unknown:
-        raise ConfigurationError(f"{path}: rules.{unknown[0]}: unknown rule id (known: {', '.join(REGISTRY)})")
+        raise ConfigurationError(f"{path}: rules.{unknown[0]}: unknown rule id (known: {', '.join(rules)}; a rule "
+                                 "from a plugin package is known once that package is installed)")
     return [BoundRule(rule, validate_block(rule_id, type(rule).Config, raw.rules[rule_id], path))
-            for rule_id, rule in REGISTRY.items() if rule_id in raw.rules]
+            for rule_id, rule in rules.items() if rule_id in raw.rules]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "REGISTRY":  # every known rule by id (discovered on first use)
+        return known_rules()
+    raise AttributeError(name)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import check, daemon, events, ops, replay, rules
+from bot.cli import check, daemon, events, ops, replay, rules, scaffold
 from bot.cli.common import OneLineErrors, out
 
 app = typer.Typer(help="ticketbot: onboarding runbooks on Jira and Zendesk, with Slack.", no_args_is_help=True,
@@ -42,6 +42,7 @@ daemon.register(app)
 ops.register(app)
 check.register(app)
 events.register(app)
+scaffold.register(app)
 
 
 def main() -> None:

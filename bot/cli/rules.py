@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli.common import ConfigOption, load_cli_settings, out
+from bot.cli.common import ConfigOption, escape, load_cli_settings, out
 from bot.cli.replay import _rules
 from bot.config import RuleBlock
 from bot.settings import ConfigurationError, Settings
@@ -17,19 +17,22 @@ ReasonOption = Annotated[str, typer.Option(help="Why, for the trace and the aler
 
 
 def rules_list(ctx: typer.Context, config: ConfigOption = None) -> None:
-    """List every known rule, whether it is enabled, and the projects it watches."""
+    """List every known rule (built in or from a plugin package), whether it is enabled, the projects it watches."""
     if ctx.invoked_subcommand:
         return
-    from rules import REGISTRY
+    from rules.registry import registered
 
     settings = _settings(config)
+    known = registered()
     bound = {b.id: b for b in _rules(settings)}
-    table = Table("rule", "title", "enabled", "watches")
-    for rule_id, rule in REGISTRY.items():
+    table = Table("rule", "title", "package", "enabled", "watches")
+    for rule_id, found in known.items():
         b = bound.get(rule_id)
         cfg: RuleBlock | None = b.config if b else None
         enabled = "yes" if cfg and cfg.enabled else ("disabled" if cfg else "not configured")
-        table.add_row(rule_id, rule.title, enabled, ", ".join(sorted(rule.watched_projects(cfg))) if cfg else "")
+        watches = ", ".join(sorted(found.rule.watched_projects(cfg))) if cfg else ""
+        table.add_row(escape(rule_id), escape(found.rule.title), escape(f"{found.package} {found.version}"), enabled,
+                      escape(watches))
     out.print(table)
 
 
@@ -53,10 +56,11 @@ def _guards(settings: Settings, rule_id: str):  # noqa: ANN202 - bot.inbox.guard
     from bot.migrations import upgrade
     from bot.store import Store
     from bot.trackers.keys import shown
-    from rules import REGISTRY
+    from rules import known_rules
 
-    if rule_id not in REGISTRY:
-        raise ConfigurationError(f"unknown rule id {shown(rule_id)} (known: {', '.join(REGISTRY)})")
+    known = known_rules()
+    if rule_id not in known:
+        raise ConfigurationError(f"unknown rule id {shown(rule_id)} (known: {', '.join(known)})")
     upgrade(settings.database_url)
     return Guards(Store(settings.database_url), settings.guards, SystemClock())
 

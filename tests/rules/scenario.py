@@ -7,19 +7,15 @@ with :func:`jira_config`, the shipped config with those two runbooks bound back 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.effects import SlackMessage
-from bot.executor import APPLIED
-from bot.model import Ticket
-from bot.replay import Replay, Step, read_records
-from bot.state import RuleState, Timer
+from bot.replay import Replay, read_records
 from bot.store import Store
+from bot.testing.run import Run
 from bot.trackers.site import Site
 from rules import load_rules
 
@@ -43,56 +39,6 @@ def jira_config(tmp_path: Path) -> Path:
     path = tmp_path / "jira-ticketbot.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
-
-
-@dataclass
-class Run:
-    player: Replay
-    steps: list[Step]
-
-    def ticket(self, key: str) -> Ticket:
-        return self.player.tracker.get_ticket(key, with_people=True)
-
-    def state(self, rule_id: str, key: str) -> RuleState | None:
-        return self.player.states.get(SCOPE, rule_id, key)
-
-    def stages(self, rule_id: str, key: str) -> list[str]:
-        state = self.state(rule_id, key)
-        return [h["stage"] for h in state.history] if state else []
-
-    def timers(self, key: str) -> list[Timer]:
-        return self.player.states.timers(SCOPE, key)
-
-    @property
-    def slack(self) -> list[SlackMessage]:
-        """Slack messages sent to people and channels (not admin alerts), in order."""
-        return list(self.player.notifier.sent)
-
-    @property
-    def alerts(self) -> list[str]:
-        return list(self.player.notifier.alerts)
-
-    def slack_to(self, recipient: str) -> list[str]:
-        return [m.text for m in self.slack if recipient in (m.user_email, m.channel, m.slack_user)]
-
-    def comments(self, key: str) -> list[str]:
-        """The internal comments; a public one only from a block with ``customer_replies: true``."""
-        ticket = self.ticket(key)
-        if not any(getattr(b.config, "customer_replies", False) for b in self.player.processor.bound.values()):
-            assert all(c.internal for c in ticket.comments), f"{key} has a public comment"
-        return [c.body for c in ticket.comments if c.internal]
-
-    def public_comments(self, key: str) -> list[str]:
-        return [c.body for c in self.ticket(key).comments if not c.internal]
-
-    def applied(self, rule_id: str) -> list[str]:
-        return [o.effect.describe() for s in self.steps for r in s.report.rules if r.rule_id == rule_id
-                for o in r.outcomes if o.status == APPLIED]
-
-    def errors(self) -> list[str]:
-        return [f"{r.rule_id}: {r.result.error}" for s in self.steps for r in s.report.rules if r.result.error] + [
-            f"{o.effect.describe()}: {o.detail}" for s in self.steps for o in s.report.outcomes
-            if o.status == "failed"]
 
 
 def run(example: str, tmp_path: Path, records: Iterable[dict[str, Any]] | None = None, *,

@@ -52,20 +52,35 @@ def _created(key: str, at: datetime, summary: str) -> dict:
                 "updated": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "labels": []}}}
 
 
-def test_the_readme_example_welcomes_then_chases_on_working_days_only(welcome_call, tmp_path):
+@pytest.mark.parametrize(("language", "note", "chase"), [
+    ("en", "ticketbot: a welcome call is due within 2 business days.",
+     "CUS-1 (Sunpeak Solar) has had no welcome call yet (due Nov 10, 2026 3:00\u202fPM)."),
+    ("sv", "ticketbot: ett välkomstsamtal ska ringas inom 2 arbetsdagar.",
+     "CUS-1 (Sunpeak Solar) har inte fått något välkomstsamtal än (senast 10 nov. 2026 15:00)."),
+])
+def test_the_readme_example_welcomes_then_chases_on_working_days_only(welcome_call, tmp_path, language, note, chase):
     rule = welcome_call.WelcomeCall()
     config = validate_block("welcome_call", welcome_call.Config,
-                            {"account_manager": {"email": "anna@acme.example"}}, tmp_path / "ticketbot.yaml")
+                            {"account_manager": {"email": "anna@acme.example"}, "language": language},
+                            tmp_path / "ticketbot.yaml")
     player = Replay([BoundRule(rule, config)], Site.model_validate(SITE),
                     Store(f"sqlite:///{tmp_path / 'replay.sqlite3'}"), scope="readme")
     steps = list(player.run([_created("CUS-1", FRIDAY, "Sunpeak Solar")],
                             until=datetime(2026, 11, 17, 12, 0, tzinfo=UTC)))
     assert [r.result.error for s in steps for r in s.report.rules if r.result.error] == []
     comments = [c.body for c in player.tracker.tickets["CUS-1"].comments]
-    assert comments == ["ticketbot: a welcome call is due within 2 business days."]
+    assert comments == [note]
     chased = [m for m in player.notifier.sent if m.user_email == "anna@acme.example"]
-    # Due Tuesday 15:00 Stockholm (two working days after Friday 15:00), then a reminder each working day, two at
-    # most: Wednesday and Thursday, and then silence.
-    assert [m.text for m in chased] == ["CUS-1 (Sunpeak Solar) has had no welcome call yet (due 2026-11-10 14:00)."] * 3
+    # Due Tuesday 15:00 Stockholm (two working days after Friday 15:00; the date in the block's time zone), then a
+    # reminder each working day, two at most: Wednesday and Thursday, and then silence.
+    assert [m.text for m in chased] == [chase] * 3
     fired = [s.event.occurred_at for s in steps if s.event.kind == "timer.fired"]
     assert fired == [datetime(2026, 11, day, 14, 0, tzinfo=UTC) for day in (10, 11, 12)]
+
+
+def test_the_readme_example_imports_only_the_rule_api() -> None:
+    section = README.read_text(encoding="utf-8").split("### A worked example", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    imports = re.findall(r"^from (\S+) import", code.group(1), re.M)
+    assert set(imports) == {"__future__", "bot.api"}
