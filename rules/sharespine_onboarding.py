@@ -28,7 +28,12 @@ project waits. What ticketbot does:
   ``handover_status``, Support (``support_channel``) is told, and an internal comment says so.
 
 Customers are never written to (every comment is internal): reminders go to the project manager,
-who owns the conversation. Names, people and delays come from ``rules.sharespine_onboarding``.
+who owns the conversation. Every text is a named template (``TEXTS`` below) in English and in Swedish
+(Sharespine is a Swedish company; its process is "Sharespine leveransprocess"): the shipped block says
+``language: en``, ``language: sv`` writes the comments, tasks and Slack messages in Swedish (delays as
+"3 arbetsdagar"), and ``templates:`` rewords any of them. The step titles and checklist items are the
+block's own (``steps``), in whatever language it writes them. Names, people and delays come from
+``rules.sharespine_onboarding``.
 """
 
 from __future__ import annotations
@@ -57,8 +62,9 @@ from rules.runbook.checks import (
 )
 from rules.runbook.config import Alarms, Block, Person, RunbookConfig
 from rules.runbook.declarations import Declarations
-from rules.runbook.machine import Alarm, Children, Deadline, Runbook, Stage, delay_text, one_line, per_config
+from rules.runbook.machine import Alarm, Children, Deadline, Runbook, Stage, one_line, per_config
 from rules.runbook.rule import RunbookRule
+from rules.runbook.words import Catalogue, template
 
 
 class Step(Block):
@@ -218,13 +224,13 @@ def runbook(cfg: Config, rule_id: str) -> Runbook:
     deadlines = (
         Deadline("questionnaire", starts="step1", stops=("step2",), alarms=cfg.questionnaire,
                  until=Child("step1", Checklist(cfg.checklist_field, (cfg.questionnaire_item,))),
-                 ring=lambda facts, acts, alarm: chase(cfg, facts, acts, alarm, "the questionnaire",
+                 ring=lambda facts, acts, alarm: chase(cfg, facts, acts, alarm, cfg.words("questionnaire"),
                                                        cfg.questionnaire),
-                 on_met=lambda facts, acts: [acts.comment("note", "ticketbot: questionnaire answered; reminders "
-                                                                  "stopped.")]),
+                 on_met=lambda facts, acts: [acts.comment("note", cfg.words("questionnaire_answered_note"))]),
         Deadline("settlement_data", starts="step3_waiting", stops=("step3",), alarms=cfg.settlement_data,
-                 ring=lambda facts, acts, alarm: chase(cfg, facts, acts, alarm, "the settlement data (" +
-                                                       ", ".join(cfg.step3_gate) + ")", cfg.settlement_data)),
+                 ring=lambda facts, acts, alarm: chase(cfg, facts, acts, alarm,
+                                                       cfg.words("settlement_data", items=", ".join(cfg.step3_gate)),
+                                                       cfg.settlement_data)),
     )
     return Runbook(rule_id, stages, deadlines, cfg.calendar)
 
@@ -244,14 +250,13 @@ def _manager(cfg: Config, ticket: Ticket) -> Person | None:
 
 
 def _create_task(cfg: Config, facts: Facts, acts: Acts, role: str) -> Effect:
-    step, parent = cfg.steps.by_role()[role], facts.ticket
+    step, parent, say = cfg.steps.by_role()[role], facts.ticket, cfg.words
     items = "\n".join(f"* {item}" for item in step.checklist)
     return acts.create("task", project=cfg.project, issue_type=cfg.task_issue_type,
-                       summary=f"{_customer(cfg, parent)}: {step.option} – {step.title}",
-                       description=(f"{step.option} of onboarding project {parent.key}: {step.title}.\n\n"
-                                    f"Checklist (tick each item in {cfg.checklist_field!r}):\n{items}\n\n"
-                                    f"The step is complete when this task is {cfg.done_statuses[0]!r} and every "
-                                    "item is ticked."),
+                       summary=say("task_summary", customer=_customer(cfg, parent), step=step.option,
+                                   title=step.title),
+                       description=say("task_description", step=step.option, key=parent.key, title=step.title,
+                                       field=cfg.checklist_field, items=items, done=cfg.done_statuses[0]),
                        fields={cfg.parent_field: parent.key, cfg.step_field: step.option})
 
 
@@ -265,25 +270,23 @@ def _open_items(cfg: Config, rule_id: str, role: str, task: Ticket) -> list[Effe
     digest = hashlib.sha256("\n".join(missing).encode()).hexdigest()[:10]
     items = "\n".join(f"* {item}" for item in missing)
     return [InternalComment(rule_id=rule_id, ticket_key=task.key, step=f"open-items:{digest}",
-                            body=f"ticketbot: this step is marked done but these checklist items are open:\n{items}\n"
-                                 "The onboarding moves on when they are ticked.")]
+                            body=cfg.words("open_items_note", items=items))]
 
 
 def settlement_data_asked(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
-    parent, manager = facts.ticket, _manager(cfg, facts.ticket)
+    parent, manager, say = facts.ticket, _manager(cfg, facts.ticket), cfg.words
     data = ", ".join(cfg.step3_gate)
     return [_create_task(cfg, facts, acts, "step3"),
-            acts.comment("note", f"ticketbot: step 2 is complete. Step 3 starts when the customer has provided: "
-                         f"{data}. Tick them on the step 3 task as they arrive."),
-            acts.slack("manager", f"{_customer(cfg, parent)} ({parent.key}): step 2 is complete. Please ask the "
-                       f"customer for {data} so step 3 (settlement) can start.", to=manager)]
+            acts.comment("note", say("settlement_data_asked_note", data=data)),
+            acts.slack("manager", say("settlement_data_asked_slack", customer=_customer(cfg, parent), key=parent.key,
+                                      data=data), to=manager)]
 
 
 def settlement_data_in(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
-    parent, manager, task = facts.ticket, _manager(cfg, facts.ticket), facts.children.get("step3")
-    out = [acts.comment("note", "ticketbot: the settlement data is in; step 3 can start."),
-           acts.slack("manager", f"{_customer(cfg, parent)} ({parent.key}): the settlement data is in; step 3 "
-                      f"({cfg.steps.step3.title}) can start.", to=manager)]
+    parent, manager, task, say = facts.ticket, _manager(cfg, facts.ticket), facts.children.get("step3"), cfg.words
+    out = [acts.comment("note", say("settlement_data_in_note")),
+           acts.slack("manager", say("settlement_data_in_slack", customer=_customer(cfg, parent), key=parent.key,
+                                     title=cfg.steps.step3.title), to=manager)]
     if task is not None and task.status.casefold() != cfg.started_status.casefold() and \
             task.status not in cfg.done_statuses:
         out.append(acts.on(task.key).transition("start", cfg.started_status))
@@ -291,30 +294,91 @@ def settlement_data_in(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
 
 
 def chase(cfg: Config, facts: Facts, acts: Acts, alarm: Alarm, what: str, alarms: Alarms) -> list[Effect]:
-    """A reminder to the project manager that the customer owes ``what``; the escalation to the lead."""
-    parent, manager = facts.ticket, _manager(cfg, facts.ticket)
+    """A reminder to the project manager that the customer owes ``what`` (a text of the block's language,
+    naming config items only); the escalation to the lead."""
+    parent, manager, say = facts.ticket, _manager(cfg, facts.ticket), cfg.words
     customer = _customer(cfg, parent)
     if alarm.kind == "escalate":
         lead = cfg.onboarding_lead
-        waited = delay_text(alarms.escalate_after) if alarms.escalate_after else "a long time"
-        text = f"{customer} ({parent.key}): still waiting for {what} after {waited}."
-        return [acts.slack("lead", text, to=lead, alert=lead is None),
-                acts.comment("note", f"ticketbot: still waiting for {untrusted(what)}; escalated to "
-                             f"{lead.email if lead else 'the admin channel'}.")]
+        waited = alarms.escalate_after or alarms.due
+        return [acts.slack("lead", say("escalation_slack", customer=customer, key=parent.key, what=what,
+                                       waited=waited), to=lead, alert=lead is None),
+                acts.comment("note", say("escalation_note", what=untrusted(what),
+                                         told=lead.email if lead else say("admin_channel")))]
     number = 1 if alarm.kind == "due" else alarm.n + 1
-    return [acts.slack("manager", f"{customer} ({parent.key}): reminder {number}: the customer has not sent "
-                       f"{what} yet. Please ask them: the sooner we have it, the sooner we can start.", to=manager),
-            acts.comment("note", f"ticketbot: reminder {number} sent to "
-                         f"{manager.email if manager else 'the admin channel'}: waiting for {untrusted(what)}.")]
+    return [acts.slack("manager", say("reminder_slack", customer=customer, key=parent.key, number=number, what=what),
+                       to=manager),
+            acts.comment("note", say("reminder_note", number=number, what=untrusted(what),
+                                     told=manager.email if manager else say("admin_channel")))]
 
 
 def handover(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
-    parent = facts.ticket
-    customer = _customer(cfg, parent)
-    started = facts.started()
-    took = f" after {(facts.now - started).days} days" if started else ""
-    return [acts.comment("note", f"ticketbot: all four steps are complete{took}; the customer is handed over to "
-                         "Support & Service."),
-            acts.slack("support", f"Handover: {customer} ({parent.key}) finished onboarding{took} and is now "
-                       "supported by Support & Service.", channel=cfg.support_channel),
+    parent, say = facts.ticket, cfg.words
+    started = facts.started() or parent.created or facts.now
+    days = (facts.now - started).days
+    return [acts.comment("note", say("handover_note", days=days)),
+            acts.slack("support", say("handover_slack", customer=_customer(cfg, parent), key=parent.key, days=days),
+                       channel=cfg.support_channel),
             acts.transition("close", cfg.handover_status, cfg.handover_resolution)]
+
+
+# the words -------------------------------------------------------------------------------------------
+#: English, and Swedish (``language: sv``): Sharespine is a Swedish company ("Sharespine leveransprocess").
+#: The steps' titles and checklist items are the block's own (``steps``), in the language it writes them in.
+TEXTS = Catalogue(
+    template("task_summary", "customer step title", "{customer}: {step} – {title}",
+             sv="{customer}: {step} – {title}"),
+    template("task_description", "step key title field items done",
+             "{step} of onboarding project {key}: {title}.\n\nChecklist (tick each item in '{field}'):\n{items}\n\n"
+             "The step is complete when this task is '{done}' and every item is ticked.",
+             sv="{step} i onboardingprojektet {key}: {title}.\n\nChecklista (bocka av varje punkt i '{field}'):\n"
+                "{items}\n\nSteget är klart när den här uppgiften är '{done}' och alla punkter är avbockade."),
+    template("open_items_note", "items",
+             "ticketbot: this step is marked done but these checklist items are open:\n{items}\n"
+             "The onboarding moves on when they are ticked.",
+             sv="ticketbot: steget är markerat som klart men de här punkterna i checklistan är inte avbockade:\n"
+                "{items}\nOnboardingen går vidare när de är avbockade."),
+    template("questionnaire", "", "the questionnaire", sv="frågeformuläret"),
+    template("settlement_data", "items", "the settlement data ({items})", sv="underlaget för avstämningen ({items})"),
+    template("questionnaire_answered_note", "", "ticketbot: questionnaire answered; reminders stopped.",
+             sv="ticketbot: frågeformuläret är besvarat; påminnelserna har stoppats."),
+    template("settlement_data_asked_note", "data",
+             "ticketbot: step 2 is complete. Step 3 starts when the customer has provided: {data}. Tick them on the "
+             "step 3 task as they arrive.",
+             sv="ticketbot: steg 2 är klart. Steg 3 börjar när kunden har lämnat: {data}. Bocka av dem på "
+                "uppgiften för steg 3 när de kommer in."),
+    template("settlement_data_asked_slack", "customer key data",
+             "{customer} ({key}): step 2 is complete. Please ask the customer for {data} so step 3 (settlement) can "
+             "start.",
+             sv="{customer} ({key}): steg 2 är klart. Be kunden om {data} så att steg 3 (avstämning) kan börja."),
+    template("settlement_data_in_note", "", "ticketbot: the settlement data is in; step 3 can start.",
+             sv="ticketbot: underlaget för avstämningen har kommit in; steg 3 kan börja."),
+    template("settlement_data_in_slack", "customer key title",
+             "{customer} ({key}): the settlement data is in; step 3 ({title}) can start.",
+             sv="{customer} ({key}): underlaget för avstämningen har kommit in; steg 3 ({title}) kan börja."),
+    template("reminder_slack", "customer key number what",
+             "{customer} ({key}): reminder {number}: the customer has not sent {what} yet. Please ask them: the "
+             "sooner we have it, the sooner we can start.",
+             sv="{customer} ({key}): påminnelse {number}: kunden har inte skickat {what} än. Påminn kunden: ju "
+                "snabbare vi får det, desto snabbare kan vi börja."),
+    template("reminder_note", "number told what",
+             "ticketbot: reminder {number} sent to {told}: waiting for {what}.",
+             sv="ticketbot: påminnelse {number} skickad till {told}: väntar på {what}."),
+    template("escalation_slack", "customer key what waited",
+             "{customer} ({key}): still waiting for {what} after {waited}.",
+             sv="{customer} ({key}): väntar fortfarande på {what} efter {waited}."),
+    template("escalation_note", "what told",
+             "ticketbot: still waiting for {what}; escalated to {told}.",
+             sv="ticketbot: väntar fortfarande på {what}; eskalerat till {told}."),
+    template("admin_channel", "", "the admin channel", sv="adminkanalen"),
+    template("handover_note", "days",
+             "ticketbot: all four steps are complete after {days} days; the customer is handed over to Support & "
+             "Service.",
+             sv="ticketbot: alla fyra stegen är klara efter {days} dagar; kunden lämnas över till Support & Service."),
+    template("handover_slack", "customer key days",
+             "Handover: {customer} ({key}) finished onboarding after {days} days and is now supported by Support & "
+             "Service.",
+             sv="Överlämning: {customer} ({key}) har slutfört onboardingen efter {days} dagar och får nu stöd av "
+                "Support & Service."),
+)
+Config.texts = TEXTS

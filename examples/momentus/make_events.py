@@ -8,12 +8,18 @@ Jira Cloud webhook bodies (built by tests/rules/webhooks.py with this site's fie
   first Connect app).
 - Tue 14:00 UTC the sale is approved (status Approved) -> internal note; the account manager's Slack message
   is held until 09:00 in Chicago (quiet hours: 08:00 there), then delivered.
-- Wed 16:30 Connect: setup form submitted -> #support-ops told, task EINV-2 "Set up the Connect API user".
-- Thu 15:00 the legal entity exists in Storecove (validation Pending) -> a check once a business day.
+- Wed 16:30 Connect: setup form submitted (on Veterans Day) -> #support-ops told (held until Thursday 09:00
+  in Chicago), task EINV-2 "Set up the Connect API user" created, due 2 business days later (Mon 16 Nov
+  09:00 in Chicago: the holiday does not count); Jira's issue_created for it (by ticketbot) -> adopted and
+  linked to EINV-1.
+- Thu 15:00 the legal entity exists in Storecove (validation Pending) -> a check once a business day; 15:30
+  the Support Ops lead assigns EINV-2 to Priya.
 - Fri 15:00: still pending -> #support-ops asked to check. Sat 15:00 (Storecove's 48 h): the escalation to the
   lead falls on a Saturday and is held until Monday 09:00 in Chicago (15:00 UTC).
-- Mon 16 Nov 17:00 validated; 20:00 configuration complete -> ready: the account manager asked to tell the
-  customer.
+- Mon 16 Nov 15:00 (09:00 in Chicago) EINV-2 is due and not done -> Priya is reminded on Slack.
+- Mon 17:00 validated; 20:00 configuration complete -> not ready yet: it waits for EINV-2 (`ticketbot why`).
+- Mon 21:00 (15:00 in Chicago) Priya closes EINV-2 -> reminders stop, EINV-1 ready: a public reply to the
+  requester, and the account manager told.
 """
 
 from __future__ import annotations
@@ -32,11 +38,22 @@ from tests.rules.webhooks import Issue, JiraWebhooks
 site = Site.load(HERE / "site.yaml")
 hooks = JiraWebhooks(site, site.base_url, issue_ids=20100)
 def at(s): return datetime.fromisoformat(s).replace(tzinfo=UTC)
-agent, connect = "priya.natarajan@momentus.example", "connect@momentus.example"
+agent, connect, lead = "priya.natarajan@momentus.example", "connect@momentus.example", "olivia.grant@momentus.example"
+bot = "ticketbot@momentus.example"
 req = Issue(hooks, "EINV-1", summary="E-Invoicing: Harbor Hall Events", issue_type="E-Invoicing request",
             status="Awaiting sale", created=at("2026-11-09T15:00:00"))
 task = Issue(hooks, "EINV-2", summary="Set up the Connect API user for Harbor Hall Events", issue_type="Task",
-             status="To Do", created=at("2026-11-11T16:30:00"))
+             status="To Do", created=at("2026-11-11T16:30:02"))
+def assign(issue, when, by, email):
+    """Jira's issue_assigned: the changelog names the assignee (replay reads the e-mail), the issue carries them."""
+    record = issue.change(when, by, {"summary": (issue.summary, issue.summary)})
+    record["issue_event_type_name"] = "issue_assigned"
+    record["issue"]["fields"]["assignee"] = hooks.user(email)
+    record["changelog"]["items"] = [{"field": "assignee", "fieldtype": "jira", "fieldId": "assignee", "from": None,
+                                     "fromString": None, "to": hooks.user(email)["accountId"], "toString": email}]
+    return record
+
+
 records = [
     req.create(agent, description="Sales announcement: Harbor Hall Events bought E-Invoicing (Enterprise).",
                fields={"Customer": "Harbor Hall Events", "Edition": "Enterprise",
@@ -44,11 +61,13 @@ records = [
                        "Requester email": "events@harborhall.example", "First Connect app": "Yes"}),
     req.move(at("2026-11-10T14:00:00"), agent, "Approved"),
     req.change(at("2026-11-11T16:30:00"), connect, {"Setup form": (None, "Submitted")}),
+    task.create(bot, fields={"E-Invoicing request": "EINV-1"}),
     req.move(at("2026-11-12T14:45:00"), agent, "Configuring"),
     req.change(at("2026-11-12T15:00:00"), agent, {"Storecove validation": (None, "Pending")}),
-    task.move(at("2026-11-13T10:00:00"), agent, "Done"),
+    assign(task, at("2026-11-12T15:30:00"), lead, agent),
     req.change(at("2026-11-16T17:00:00"), agent, {"Storecove validation": ("Pending", "Validated")}),
     req.change(at("2026-11-16T20:00:00"), agent, {"Connect configuration": ("In progress", "Complete")}),
+    task.move(at("2026-11-16T21:00:00"), agent, "Done"),
 ]
 with open(HERE / "events.jsonl", "w", encoding="utf-8") as fh:
     fh.writelines(json.dumps(r) + "\n" for r in records)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import string
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 
+from bot.settings import ConfigurationError
 from bot.trackers.site import Site
-from rules.sharespine_onboarding import Config
-from tests.rules.scenario import EXAMPLES, run
+from rules import load_rules
+from rules.sharespine_onboarding import TEXTS, Config
+from tests.rules.scenario import CONFIG, EXAMPLES, run
 from tests.rules.webhooks import Issue, JiraWebhooks
 
 RULE = "sharespine_onboarding"
@@ -136,3 +140,103 @@ def test_the_bots_own_task_creation_event_adopts_the_task_once(tmp_path):
     assert result.state(RULE, "SP-1").data["child:step1"] == "SP-2"
     assert [link.outward_key for link in result.ticket("SP-1").links] == ["SP-2"]
     assert len([c for c in result.applied(RULE) if c.startswith("link")]) == 1
+
+
+# words: English as shipped, Swedish with `language: sv`, a block's own wording ---------------------------
+def _config(tmp_path, *lines: str):
+    """The shipped rules, the Sharespine block's language line replaced by ``lines``."""
+    text = CONFIG.read_text(encoding="utf-8")
+    shipped = next(x for x in text.splitlines() if x.startswith("    language: en ") and "sv:" in x)
+    path = tmp_path / "ticketbot.yaml"
+    path.write_text(text.replace(shipped, "\n".join(lines)), encoding="utf-8")
+    return path
+
+
+def _everything_said(result) -> list[str]:
+    """Every text ticketbot wrote: Slack messages and alerts, comments, the tasks it created."""
+    tickets = [result.ticket(key) for key in sorted(result.player.tracker.tickets)]
+    return [m.text for m in result.slack] + result.alerts + [c.body for t in tickets for c in t.comments] + [
+        text for t in tickets if t.creator and t.creator.email == BOT for text in (t.summary, t.description)]
+
+
+def _fragments(language: str) -> set[str]:
+    """The fixed words of every template in ``language`` (pieces of 12 characters or more)."""
+    return {literal.strip() for t in TEXTS.templates.values()
+            for literal, *_ in string.Formatter().parse(t.texts[language]) if len(literal.strip()) >= 12}
+
+
+def test_every_text_ticketbot_writes_comes_from_a_template(tmp_path):
+    """Each template reworded by the block as "[its name] {its values}": everything written says which it was."""
+    marked = {name: f"[{name}] " + " ".join(f"{{{v}}}" for v in t.values) for name, t in TEXTS.templates.items()}
+    config = tmp_path / "marked.yaml"
+    data = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    data["rules"]["sharespine_onboarding"]["templates"] = marked
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = run("sharespine", tmp_path, config=config)
+    said = _everything_said(result)
+    assert len(said) > 20
+    assert [text for text in said if not text.startswith("[")] == []
+    used = {text[1:text.index("]")] for text in said}
+    assert used == set(TEXTS.templates) - {"admin_channel", "escalation_slack", "escalation_note", "settlement_data",
+                                           "questionnaire"}  # the demo escalates nothing; two are inside others
+    assert "[reminder_slack] Nordic Outdoor AB SP-1 1 [questionnaire] " in result.slack_to(PM)[0]
+
+
+def test_in_swedish_the_whole_onboarding_is_written_in_swedish(tmp_path):
+    result = run("sharespine", tmp_path, config=_config(tmp_path, "    language: sv"))
+    assert result.errors() == []
+    assert result.stages(RULE, "SP-1")[-1] == "handover"
+    to_pm = result.slack_to(PM)
+    assert to_pm[0] == ("Nordic Outdoor AB (SP-1): påminnelse 1: kunden har inte skickat frågeformuläret än. Påminn "
+                        "kunden: ju snabbare vi får det, desto snabbare kan vi börja.")
+    assert to_pm[2].startswith("Nordic Outdoor AB (SP-1): steg 2 är klart. Be kunden om Transaction data received, ")
+    assert to_pm[5] == ("Nordic Outdoor AB (SP-1): underlaget för avstämningen har kommit in; steg 3 "
+                        "(Transaction data & settlement) kan börja.")
+    assert result.slack_to("#support") == [
+        "Överlämning: Nordic Outdoor AB (SP-1) har slutfört onboardingen efter 42 dagar och får nu stöd av "
+        "Support & Service."]
+    assert result.ticket("SP-2").description.startswith(
+        "Step 1 i onboardingprojektet SP-1: Customer preparation.\n\nChecklista (bocka av varje punkt i 'Checklist'):"
+        "\n* Login details to the integration platform\n")
+    assert result.comments("SP-3") == [
+        "ticketbot: steget är markerat som klart men de här punkterna i checklistan är inte avbockade:\n"
+        "* Test order and invoice approved\nOnboardingen går vidare när de är avbockade."]
+    assert "ticketbot: frågeformuläret är besvarat; påminnelserna har stoppats." in result.comments("SP-1")
+    # Nothing English is left: no fixed piece of an English template in anything it wrote.
+    english = _fragments("en") - _fragments("sv")
+    assert [(f, s) for s in _everything_said(result) for f in english if f in s] == []
+
+
+def test_in_swedish_the_escalation_counts_swedish_business_days(tmp_path):
+    p = Project(MONDAY)
+    result = run("sharespine", tmp_path, p.create(), until=MONDAY + timedelta(days=30),
+                 config=_config(tmp_path, "    language: sv"))
+    assert result.slack_to(LEAD) == [
+        "Fjäll Sport AB (SP-1): väntar fortfarande på frågeformuläret efter 15 arbetsdagar."]
+    assert "ticketbot: väntar fortfarande på frågeformuläret; eskalerat till johan.berg@sharespine.example." in \
+        result.comments("SP-1")
+
+
+def test_a_blocks_own_wording_is_what_is_sent(tmp_path):
+    config = _config(tmp_path, "    language: sv", "    templates:",
+                     '      handover_slack: "{customer} är klar ({key}, {days} dagar). Välkommen till supporten!"')
+    result = run("sharespine", tmp_path, config=config)
+    assert result.slack_to("#support") == ["Nordic Outdoor AB är klar (SP-1, 42 dagar). Välkommen till supporten!"]
+    assert result.slack_to(PM)[0].startswith("Nordic Outdoor AB (SP-1): påminnelse 1:")  # the others as shipped
+
+
+def test_a_block_override_naming_a_value_the_template_lacks_is_refused(tmp_path):
+    config = _config(tmp_path, "    templates:", '      handover_slack: "{customer} {consultant}"')
+    with pytest.raises(ConfigurationError, match=r"rules\.sharespine_onboarding.*templates\.handover_slack: "
+                                                 r"unknown value\(s\) \{consultant\}"):
+        load_rules(config)
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_every_template_renders_in_both_languages(language):
+    assert TEXTS.languages() == {"en", "sv"}
+    say = Config(language=language).words
+    for t in TEXTS.templates.values():
+        assert set(t.texts) == {"en", "sv"}, t.name
+        text = say(t.name, **{v: f"<{v}>" for v in t.values})
+        assert text == t.texts[language].format_map({v: f"<{v}>" for v in t.values})
