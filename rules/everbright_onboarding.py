@@ -971,10 +971,11 @@ def intake(flow: Flow) -> Evaluation:
     else:
         notes.append(f"no account manager known for {installer!r}")
         looked = "; ".join(s.label() for s in cfg.account_manager_sources)
-        trouble = (" " + " ".join(f"{p[0].upper()}{p[1:]}." for p in problems)) if problems else ""
+        trouble = (" " + untrusted(" ".join(f"{p[0].upper()}{p[1:]}." for p in problems), limit=1500)) \
+            if problems else ""
         effects.append(effect(fx.InternalComment, "account-manager-missing", body=(
             f"ticketbot: no account manager is configured for organization {untrusted(installer)!s} "
-            f"(looked in: {untrusted(looked)}), so none was added as a watcher.{untrusted(trouble)} Please add "
+            f"(looked in: {looked}), so none was added as a watcher.{trouble} Please add "
             "them by hand, and add the organization to one of those sources (rules.everbright_onboarding."
             "account_manager_sources).")))
     if cfg.create_config_ticket:
