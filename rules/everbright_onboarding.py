@@ -790,7 +790,11 @@ class Flow:
         return None
 
     def ticket_ref(self, key: str) -> str:
-        url = self.ticket.url if self.ticket.key == key else ""
+        """``KEY (link)``: the link of the ticket at hand, or of another ticket of the same site (Jira's
+        ``…/browse/KEY``); the bare key when neither is known."""
+        url, own = self.ticket.url, f"/browse/{self.ticket.key}"
+        if self.ticket.key != key:
+            url = url[: -len(own)] + f"/browse/{key}" if url.endswith(own) else ""
         return f"{key} ({url})" if url else key
 
 
