@@ -26,6 +26,12 @@ The runbook, as Support wrote it, and what ticketbot does at each step:
 Any time: customer communication needed (label, or ``/ticketbot comms``) ⇒ an internal comment
 tagging the account manager and the approver. → :func:`comms`
 
+People (issue 15 §3): the account manager is looked up in ``account_manager_sources`` in order (the
+block's map, CSV files read at load, the JSM organization's property read at intake:
+:func:`find_account_manager`). ``approvers`` may be several, any of whom decides; one away (a date range
+of theirs, or their Slack status) is replaced by their stand-in in the question, the reminders and the
+decisions (:class:`Stand`, :meth:`Flow.stands`). ``config_team`` hears that Config is asked to push live.
+
 Customers are never copied: every comment is internal (the effect vocabulary has no public
 comment), and the installer is removed from the request participants.
 
@@ -538,6 +544,8 @@ class Flow:
         for span in approver.away:
             if span.covers(today):
                 return f"away {span.start:%Y-%m-%d} to {span.to:%Y-%m-%d}", span.stand_in or approver.stand_in
+        if approver.stand_in is None and len(self.cfg.approvers) == 1:
+            return "", None  # the only approver, nobody to stand in: whatever Slack says, they are asked
         status = self.slack_status(approver)
         return (f"away (Slack status {status!r})", approver.stand_in) if status else ("", None)
 

@@ -39,8 +39,10 @@ def test_the_status_text_emoji_and_expiration_by_email_or_member_id(fake_slack: 
     fake_slack.set_status(APPROVER, "Out of office until Jan 3", ":palm_tree:", 1798934400)
     assert notifier.status_of("approver@acme.test") == SlackStatus("Out of office until Jan 3", ":palm_tree:",
                                                                    1798934400)
-    assert notifier.status_of("", APPROVER) == SlackStatus("Out of office until Jan 3", ":palm_tree:", 1798934400)
+    assert notifier.status_of("approver@acme.test") == SlackStatus("Out of office until Jan 3", ":palm_tree:",
+                                                                   1798934400)
     assert fake_slack.count("users.profile.get") == 1  # the second read came from the cache
+    assert notifier.status_of("", APPROVER) == SlackStatus("Out of office until Jan 3", ":palm_tree:", 1798934400)
 
 
 def test_no_status_set_is_an_empty_status_and_an_unknown_person_none(fake_slack: FakeSlack,
@@ -59,6 +61,13 @@ def test_a_status_is_trusted_ten_minutes_then_read_again(fake_slack: FakeSlack, 
     ticks.now += 2
     assert notifier.status_of("approver@acme.test") == SlackStatus("vacation", ":palm_tree:", 0)
     assert fake_slack.count("users.profile.get") == 2
+
+
+def test_a_rate_limited_status_read_is_not_waited_out(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
+    fake_slack.rate_limit(5, retry_after=30)
+    with pytest.raises(NotifyError) as failed:
+        notifier.status_of("approver@acme.test")
+    assert failed.value.transient and fake_slack.count("users.lookupByEmail") == 1  # one try, no 30 s wait
 
 
 def test_a_failing_slack_raises_once_then_says_unknown_for_a_while(fake_slack: FakeSlack, notifier: SlackNotifier,
