@@ -106,12 +106,16 @@ class StateView:
 
 @dataclass(frozen=True)
 class RuleContext:
-    """Read-only view a rule gets: the tracker's reads, the clock, its own config block and records."""
+    """Read-only view a rule gets: the tracker's reads, the clock, its own config block and records.
+
+    ``people``: the notifier, for reads about people (a rule checks for the narrow port it needs, such as
+    :class:`bot.slack.notifier.StatusReader`); None without Slack."""
 
     reader: TrackerReader
     clock: Clock
     config: RuleBlock
     state: StateView = field(default_factory=lambda: StateView(None, "", ""))
+    people: object = None
 
 
 ConfigT = TypeVar("ConfigT", bound=RuleBlock)
@@ -173,9 +177,10 @@ class BoundRule:
 
 class Engine:
     def __init__(self, rules: Sequence[BoundRule], reader: TrackerReader, clock: Clock, *,
-                 states: StateStore | None = None, scope: str = "") -> None:
+                 states: StateStore | None = None, scope: str = "", people: object = None) -> None:
         self.rules = [r for r in rules if r.config.enabled]
         self.reader = reader
+        self.people = people
         self.clock = clock
         self.states = states
         self.scope = scope
@@ -185,11 +190,12 @@ class Engine:
     def contexts(self) -> list[tuple[str, Rule, RuleContext]]:
         """(id, rule, context) of each rule. A context is read-only: made once, and again only after the
         engine's rules, reader, clock, states or scope were replaced (a test swaps the states)."""
-        inputs = (*self.rules, self.reader, self.clock, self.states, self.scope)
+        inputs = (*self.rules, self.reader, self.clock, self.states, self.scope, self.people)
         made = self._contexts_of
         if len(inputs) != len(made) or not all(map(operator.is_, inputs, made)):
             self._contexts = [(b.id, b.rule, RuleContext(reader=self.reader, clock=self.clock, config=b.config,
-                                                         state=StateView(self.states, self.scope, b.id)))
+                                                         state=StateView(self.states, self.scope, b.id),
+                                                         people=self.people))
                               for b in self.rules]
             self._contexts_of = inputs
         return self._contexts

@@ -90,7 +90,7 @@ class Processor:
         self.record_traces = record_traces
         self.executor = Executor(tracker, store, clock, scope=scope, dry_run=dry_run, notifier=notifier,
                                  states=states)
-        self.engine = Engine(rules, tracker, clock, states=self.executor.states, scope=scope)
+        self.engine = Engine(rules, tracker, clock, states=self.executor.states, scope=scope, people=notifier)
         self.bound = {b.id: b for b in rules}
         #: The admin channel (the guards' alert in the daemon); else the notifier's, else the log.
         self.alert = alert or (notifier.alert if notifier is not None else _log_alert)

@@ -26,6 +26,12 @@ The runbook, as Support wrote it, and what ticketbot does at each step:
 Any time: customer communication needed (label, or ``/ticketbot comms``) ⇒ an internal comment
 tagging the account manager and the approver. → :func:`comms`
 
+People (issue 15 §3): the account manager is looked up in ``account_manager_sources`` in order (the
+block's map, CSV files read at load, the JSM organization's property read at intake:
+:func:`find_account_manager`). ``approvers`` may be several, any of whom decides; one away (a date range
+of theirs, or their Slack status) is replaced by their stand-in in the question, the reminders and the
+decisions (:class:`Stand`, :meth:`Flow.stands`). ``config_team`` hears that Config is asked to push live.
+
 Customers are never copied: every comment is internal (the effect vocabulary has no public
 comment), and the installer is removed from the request participants.
 
@@ -37,13 +43,19 @@ installer, who decided when and how. Every name, address and delay comes from th
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
+import io
+import json
 import re
-from collections.abc import Collection
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from bot import effects as fx
 from bot.calendar import BusinessCalendar, BusinessDuration, Delay
@@ -63,8 +75,10 @@ from bot.model import (
     Ticket,
     User,
 )
+from bot.slack.notifier import StatusReader
 from bot.state import RuleState, member
 from bot.text import untrusted, visible
+from bot.trackers.base import OrganizationProperties, Rejected
 from rules.runbook.checks import labelled_value, normalize_text, one_of, text_matches
 from rules.runbook.config import Block, Person
 
@@ -103,6 +117,147 @@ class LinkTypes(Block):
     duplicate: str = "Duplicate"
 
 
+def _person(value: Any) -> Any:
+    """A person as an e-mail string, or as ``{email: …, slack_user: …}``."""
+    return {"email": value} if isinstance(value, str) else value
+
+
+class StandIn(Person):
+    """Who decides for an approver while they are away."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_email(cls, value: Any) -> Any:
+        return _person(value)
+
+
+class Away(Block):
+    """A stretch of days an approver is away (inclusive, in the calendar's time zone), and who stands in then
+    (the approver's own ``stand_in`` when this names none)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    start: date = Field(alias="from")
+    to: date
+    stand_in: StandIn | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Away:
+        if self.to < self.start:
+            raise ValueError(f"'to' ({self.to}) is before 'from' ({self.start})")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.to
+
+
+class Approver(Person):
+    """One of the people any of whom may approve: their stand-in while away (by ``away`` dates, or by their
+    Slack status saying so: ``away_statuses``), and the dates they are away."""
+
+    stand_in: StandIn | None = None
+    away: list[Away] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_email(cls, value: Any) -> Any:
+        return _person(value)
+
+
+class ConfigTeam(Block):
+    """Who hears that Config is asked to push live (seed step 5): ``mention`` (an e-mail) is @-mentioned in the
+    internal comment on CS, ``channel`` (``#config`` or an id) gets a Slack message, in working hours."""
+
+    mention: str | None = None
+    channel: str | None = None
+
+
+#: Where an account manager can be found, in the order the block lists them (:class:`ManagerSource`).
+MAP, CSV, ORGANIZATION_PROPERTY = "map", "csv", "organization_property"
+
+
+class ManagerSource(Block):
+    """One place account managers are looked up: ``map`` (the block's ``account_managers``), ``{csv: PATH}``
+    (columns organization,email; read when the rules load) or ``{organization_property: KEY}`` (the JSM
+    organization's property KEY, an e-mail or ``{"email": …}``, read at each intake)."""
+
+    kind: Literal["map", "csv", "organization_property"]
+    value: str = ""
+    #: csv: organization (normalized) -> (e-mail, line), read when the rules load.
+    entries: dict[str, tuple[str, int]] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        if data == MAP:
+            return {"kind": MAP}
+        if isinstance(data, dict) and len(data) == 1 and next(iter(data)) in (CSV, ORGANIZATION_PROPERTY):
+            kind, value = next(iter(data.items()))
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{kind}: give a {'file path' if kind == CSV else 'property key'}")
+            return {"kind": kind, "value": value.strip()}
+        if isinstance(data, dict) and "kind" in data:
+            return data
+        raise ValueError("a source is map, {csv: PATH} or {organization_property: KEY}")
+
+    @model_validator(mode="after")
+    def _load(self) -> ManagerSource:
+        if self.kind == CSV and not self.entries:
+            self.entries = read_managers_csv(Path(self.value))
+        return self
+
+    def label(self) -> str:
+        return {MAP: "the account_managers map", CSV: f"{self.value}",
+                ORGANIZATION_PROPERTY: f"the organization's property {self.value!r}"}[self.kind]
+
+
+def _org_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def read_managers_csv(path: Path) -> dict[str, tuple[str, int]]:
+    """organization -> (e-mail, line) from a CSV file with the columns organization and email (a header row;
+    blank lines and lines starting with # are skipped). A problem is a ValueError naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+            if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
+    if not rows:
+        raise ValueError(f"{path}: empty; the first line must name the columns organization,email")
+    line, header = rows[0]
+    columns = [c.strip().casefold() for c in header]
+    if "organization" not in columns or "email" not in columns:
+        raise ValueError(f"{path} line {line}: the header must name the columns organization and email "
+                         f"(found {', '.join(header) or 'nothing'})")
+    org_at, email_at = columns.index("organization"), columns.index("email")
+    found: dict[str, tuple[str, int]] = {}
+    for line, row in rows[1:]:
+        cells = [c.strip() for c in row]
+        if len(cells) <= max(org_at, email_at):
+            raise ValueError(f"{path} line {line}: expected the columns organization and email, "
+                             f"found {len(cells)} value(s)")
+        organization, email = cells[org_at], cells[email_at]
+        if not organization:
+            raise ValueError(f"{path} line {line}: the organization is empty")
+        if not _EMAIL.fullmatch(email):
+            raise ValueError(f"{path} line {line}: {email!r} is not an e-mail address")
+        key = _org_key(organization)
+        if key in found and found[key][0].casefold() != email.casefold():
+            raise ValueError(f"{path} line {line}: {organization!r} already has {found[key][0]} "
+                             f"(line {found[key][1]})")
+        found.setdefault(key, (email, line))
+    return found
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+DEFAULT_APPROVER = Approver(email="david.ellis@goeverbright.com")
+
+
 class Config(RuleBlock):
     service_desk_project: str = "SS"
     config_project: str = "CS"
@@ -113,8 +268,15 @@ class Config(RuleBlock):
     request_type: str = "Company-specific Data Change"
     needs_configuration_field: str = "Needs Configuration?"
     needs_configuration_value: str = "Integrated Finance"
-    approver: Person = Person(email="david.ellis@goeverbright.com")
+    #: Any of them may decide; each may have a stand-in while away. ``approver:`` (one) is read as a list of one.
+    approvers: list[Approver] = Field(default_factory=lambda: [DEFAULT_APPROVER], min_length=1)
+    #: A Slack status (text or emoji) saying the approver is away, matched case-insensitively on whole words.
+    away_statuses: list[str] = Field(default_factory=lambda: ["out of office", "vacation", ":palm_tree:", "OOO"])
     account_managers: dict[str, str] = Field(default_factory=dict)  # organization name -> e-mail
+    #: Where account managers are looked up, in order (the first that knows the organization wins).
+    account_manager_sources: list[ManagerSource] = Field(default_factory=lambda: [ManagerSource(kind=MAP)],
+                                                         min_length=1)
+    config_team: ConfigTeam = ConfigTeam()
     # step 3: the CS ticket
     create_config_ticket: bool = False  # False: Jira's automation creates it
     # With create_config_ticket, the CS ticket the bot creates must reach step 3: set this true too
@@ -143,10 +305,20 @@ class Config(RuleBlock):
     statuses: Statuses = Statuses()
     link_types: LinkTypes = LinkTypes()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_approver(cls, data: Any) -> Any:
+        """``approver: {email: …}`` (the block before several approvers) is ``approvers: [{email: …}]``."""
+        if isinstance(data, dict) and "approver" in data:
+            if "approvers" in data:
+                raise ValueError("approver and approvers are both set: list every approver under approvers")
+            data = {k: v for k, v in data.items() if k != "approver"} | {"approvers": [data["approver"]]}
+        return data
+
     @field_validator("account_managers")
     @classmethod
     def _casefold_orgs(cls, value: dict[str, str]) -> dict[str, str]:
-        return {" ".join(k.split()).casefold(): v.strip() for k, v in value.items()}
+        return {_org_key(k): v.strip() for k, v in value.items()}
 
     @field_validator("config_ticket_fields")
     @classmethod
@@ -156,8 +328,34 @@ class Config(RuleBlock):
             raise ValueError(f"unknown value {min(unknown)!r}: use installer_name, installer_email")
         return value
 
+    @model_validator(mode="after")
+    def _sources(self) -> Config:
+        if self.account_managers and not any(s.kind == MAP for s in self.account_manager_sources):
+            raise ValueError("account_managers is set, but account_manager_sources does not list map: "
+                             "add map to the sources, or remove the map")
+        emails = [a.email.casefold() for a in self.approvers]
+        if len(set(emails)) != len(emails):
+            raise ValueError("approvers: an approver is listed twice")
+        return self
+
+    @property
+    def approver(self) -> Approver:
+        """The first approver (the one the texts name when they name one)."""
+        return self.approvers[0]
+
     def account_manager(self, organization: str) -> str | None:
-        return self.account_managers.get(" ".join(organization.split()).casefold())
+        """The account manager the sources read when the rules load know (the map, CSV files), in order."""
+        return next((found for found, _ in self.static_managers(organization) if found), None)
+
+    def static_managers(self, organization: str) -> list[tuple[str | None, ManagerSource]]:
+        key = _org_key(organization)
+        out: list[tuple[str | None, ManagerSource]] = []
+        for source in self.account_manager_sources:
+            if source.kind == MAP:
+                out.append((self.account_managers.get(key), source))
+            elif source.kind == CSV:
+                out.append((source.entries[key][0] if key in source.entries else None, source))
+        return out
 
 
 #: Events on which the intake looks at a ticket: a new ticket, an edit (the form may be
@@ -178,7 +376,12 @@ class EverBrightOnboarding(Rule[Config]):
         return {config.service_desk_project, config.config_project}
 
     def approvers(self, config: Config) -> list[tuple[str, str | None]]:
-        return [(config.approver.email, config.approver.slack_user)]
+        """Every approver and every stand-in: Slack lets them decide, and the rule takes a stand-in's decision
+        only while they stand in (else it tells them why not)."""
+        people: dict[str, tuple[str, str | None]] = {}
+        for person in _everyone(config):
+            people.setdefault(person.email.casefold(), (person.email, person.slack_user))
+        return list(people.values())
 
     def evaluate(self, event: Event, ticket: Ticket, ctx: RuleContext) -> Evaluation:
         flow = Flow(event, ticket, ctx, self.config(ctx), self.id)
@@ -195,11 +398,21 @@ class EverBrightOnboarding(Rule[Config]):
             Requirement("option", cfg.needs_configuration_value, desk, parent=cfg.needs_configuration_field,
                         source=f"{block}.needs_configuration_value"),
             Requirement("user", cfg.reporter_email, source=f"{block}.reporter_email"),
-            Requirement("user", cfg.approver.email, source=f"{block}.approver.email"),
-            Requirement("slack_user", cfg.approver.slack_user or cfg.approver.email, system="slack",
-                        source=f"{block}.approver.{'slack_user' if cfg.approver.slack_user else 'email'}",
-                        note="reminded on Slack when approval is late"),
         ]
+        for i, approver in enumerate(cfg.approvers):
+            where = f"{block}.approvers[{i}]"
+            reqs += _person_requirements(approver, where, "reminded on Slack when approval is late; "
+                                                          "its Slack status says when they are away")
+            if approver.stand_in:
+                reqs += _person_requirements(approver.stand_in, f"{where}.stand_in", "decides while the approver "
+                                                                                       "is away")
+            for j, span in enumerate(approver.away):
+                if span.stand_in:
+                    reqs += _person_requirements(span.stand_in, f"{where}.away[{j}].stand_in",
+                                                 f"decides from {span.start} to {span.to}")
+        if cfg.config_team.mention:
+            reqs.append(Requirement("user", cfg.config_team.mention, source=f"{block}.config_team.mention",
+                                    note="mentioned on CS when Config is asked to push live"))
         for label_key in ("installer_name_label", "installer_email_label"):
             reqs.append(Requirement("field", getattr(cfg, label_key), required=False, source=f"{block}.{label_key}",
                                     note="optional: read from the description; a field of that name is the fallback"))
@@ -208,10 +421,8 @@ class EverBrightOnboarding(Rule[Config]):
         if cfg.create_config_ticket:
             reqs.append(Requirement("issue_type", cfg.config_ticket_issue_type, config_project,
                                     source=f"{block}.config_ticket_issue_type"))
-        for organization, manager in cfg.account_managers.items():
-            reqs.append(Requirement("user", manager, source=f"{block}.account_managers[{organization!r}]"))
-            reqs.append(Requirement("organization", organization, required=False, source=f"{block}.account_managers",
-                                    note="optional: created on the first onboarding of this installer"))
+        for i, source in enumerate(cfg.account_manager_sources):
+            reqs += _manager_requirements(cfg, source, f"{block}.account_manager_sources[{i}]", block)
         # Statuses the rule watches, and the two it moves tickets to (CS back to To Do, SS closed).
         for key, project, moved_there in (("cs_on_hold", config_project, False), ("cs_to_do", config_project, True),
                                           ("cs_done", config_project, False), ("ss_waiting_for_support", desk, False),
@@ -244,12 +455,57 @@ class EverBrightOnboarding(Rule[Config]):
         desk, config_project = cfg.service_desk_project, cfg.config_project
         guard = ("acts only on the next step of an onboarding (its stage is recorded per SS ticket): the intake "
                  f"only while Organizations, Request Type and {cfg.needs_configuration_field!r} are not yet as the "
-                 "runbook says; only the approver's comments are read as a decision; an effect already applied is "
+                 "runbook says; only the approvers' (and active stand-ins') comments are read as a decision; an "
+                 "effect already applied is "
                  "skipped by its key")
         return [Touch("ticket", None, desk, guard=guard), Touch("any", None, desk, guard=guard),
                 Touch("comment", None, desk, guard=guard), Touch("ticket", None, config_project, guard=guard),
                 Touch("status", cfg.statuses.cs_on_hold, config_project, guard=guard),
                 Touch("status", cfg.statuses.cs_done, config_project, guard=guard)]
+
+
+def _everyone(cfg: Config) -> list[Person]:
+    """The approvers, then every stand-in they name."""
+    people: list[Person] = list(cfg.approvers)
+    for approver in cfg.approvers:
+        people += [p for p in (approver.stand_in, *(a.stand_in for a in approver.away)) if p is not None]
+    return people
+
+
+def _person_requirements(person: Person, where: str, note: str) -> list[Requirement]:
+    return [Requirement("user", person.email, source=f"{where}.email"),
+            Requirement("slack_user", person.slack_user or person.email, system="slack",
+                        source=f"{where}.{'slack_user' if person.slack_user else 'email'}", note=note)]
+
+
+def _manager_requirements(cfg: Config, source: ManagerSource, where: str, block: str) -> list[Requirement]:
+    """What ``ticketbot check`` resolves of one account-manager source: the people and organizations the map
+    and CSV files name (each row naming its source). An organization property is read at each intake."""
+    if source.kind == MAP:
+        rows = [(org, email, f"{block}.account_managers[{org!r}]") for org, email in cfg.account_managers.items()]
+    elif source.kind == CSV:
+        rows = [(org, email, f"{where} ({source.value} line {line})") for org, (email, line) in source.entries.items()]
+    else:
+        return []
+    reqs = []
+    for organization, email, origin in rows:
+        reqs.append(Requirement("user", email, source=origin, note=f"account manager of {organization!r}"))
+        reqs.append(Requirement("organization", organization, required=False, source=origin,
+                                note="optional: created on the first onboarding of this installer"))
+    return reqs
+
+
+@dataclass(frozen=True)
+class Stand:
+    """Who answers for one approver now: the approver, or their stand-in while they are away (``away``: why)."""
+
+    approver: Approver
+    person: Person
+    away: str = ""
+
+    @property
+    def standing_in(self) -> bool:
+        return self.person.email.casefold() != self.approver.email.casefold()
 
 
 class Flow:
@@ -258,6 +514,92 @@ class Flow:
     def __init__(self, event: Event, ticket: Ticket, ctx: RuleContext, cfg: Config, rule_id: str) -> None:
         self.event, self.ticket, self.ctx, self.cfg, self.rule_id = event, ticket, ctx, cfg, rule_id
         self.now = ctx.clock.now()
+        #: What was learnt about who is away (for the trace): a Slack status that could not be read …
+        self.presence_notes: list[str] = []
+
+    # who decides -------------------------------------------------------------------------
+    @functools.cached_property
+    def stands(self) -> list[Stand]:
+        """Who answers for each approver now: those present, and the stand-in of each one away. An approver
+        away without a stand-in is left out while someone else answers; when nobody would, all are asked."""
+        present, absent = [], []
+        for approver in self.cfg.approvers:
+            why, stand_in = self.away(approver)
+            if not why:
+                present.append(Stand(approver, approver))
+            elif stand_in is not None:
+                present.append(Stand(approver, stand_in, why))
+            else:
+                absent.append(Stand(approver, approver, why))
+        if present:
+            self.presence_notes += [f"{s.approver.email} is {s.away} and has no stand-in: not asked" for s in absent]
+            return present
+        self.presence_notes.append("every approver is away and none has a stand-in: all are asked")
+        return absent
+
+    def away(self, approver: Approver) -> tuple[str, Person | None]:
+        """Why ``approver`` is away now ("" when not) and who stands in: a date range of theirs covering today
+        in the calendar's time zone, else their Slack status."""
+        today = self.now.astimezone(self.cfg.calendar.zone).date()
+        for span in approver.away:
+            if span.covers(today):
+                return f"away {span.start:%Y-%m-%d} to {span.to:%Y-%m-%d}", span.stand_in or approver.stand_in
+        if approver.stand_in is None and len(self.cfg.approvers) == 1:
+            return "", None  # the only approver, nobody to stand in: whatever Slack says, they are asked
+        status = self.slack_status(approver)
+        return (f"away (Slack status {status!r})", approver.stand_in) if status else ("", None)
+
+    def slack_status(self, approver: Approver) -> str:
+        """The approver's Slack status when it says they are away (and has not expired), else ""."""
+        people = self.ctx.people
+        if not isinstance(people, StatusReader):
+            return ""
+        try:
+            status = people.status_of(approver.email, approver.slack_user or "")
+        except Exception as exc:  # noqa: BLE001 - Slack failing means "not known to be away", never a stall
+            self.presence_notes.append(f"the Slack status of {approver.email} is unknown ({exc}): taken as present")
+            return ""
+        if status is None or (status.expiration and status.expiration <= self.now.timestamp()):
+            return ""
+        if not _says_away(status.text, status.emoji, tuple(self.cfg.away_statuses)):
+            return ""
+        return " ".join(filter(None, (status.emoji, status.text)))
+
+    def decider(self, person: User | None) -> Stand | None:
+        """``person`` as someone who may decide now: an approver (always), or the stand-in of an approver who is
+        away now; None for anyone else."""
+        if person is None:
+            return None
+        for approver in self.cfg.approvers:
+            if self.is_person(person, approver):
+                return Stand(approver, approver)
+        if not any(self.is_person(person, p) for p in _everyone(self.cfg)[len(self.cfg.approvers):]):
+            return None  # not a stand-in either: nothing to look up
+        return next((s for s in self.stands if s.standing_in and self.is_person(person, s.person)), None)
+
+    def idle_stand_in(self, person: User | None) -> list[Approver]:
+        """The approvers ``person`` stands in for, when none of them is away now (their decision is not taken)."""
+        if person is None or self.decider(person) is not None:
+            return []
+        return [a for a in self.cfg.approvers
+                if any(p is not None and self.is_person(person, p)
+                       for p in (a.stand_in, *(span.stand_in for span in a.away)))]
+
+    def is_person(self, user: User, person: Person) -> bool:
+        if user.is_email(person.email) or (person.slack_user and user.display_name == person.slack_user):
+            return True
+        if not user.account_id:
+            return False
+        known = self.ctx.reader.find_user(person.email)
+        return known is not None and user.same_person(known)
+
+    def name_of(self, email: str) -> str:
+        """A person's name as the site has it (their e-mail when it has none)."""
+        try:
+            known = self.ctx.reader.find_user(email)
+        except Exception:  # noqa: BLE001 - only a nicer name in a text
+            known = None
+        return (known.display_name if known and known.display_name else email)
 
     def effect(self, cls: type[fx.Effect], key: str, step: str, **kw: object) -> fx.Effect:
         return cls(rule_id=self.rule_id, ticket_key=key, step=step, **kw)
@@ -274,7 +616,7 @@ class Flow:
         if event.kind == TIMER_FIRED:
             return self.on_timer(state)
         if state is None:
-            if self.is_from_approver(ticket.reporter) and event.kind in (TICKET_CREATED, MANUAL):
+            if event.kind in (TICKET_CREATED, MANUAL) and self.decider(ticket.reporter) is not None:
                 return duplicate_approval_ticket(self)
             return intake(self)
         return self.on_onboarding(state)
@@ -286,8 +628,7 @@ class Flow:
         if not stage.passed:
             return Evaluation.skip([stage], f"onboarding is {state.stage}; nothing more to do")
         if event.kind in (APPROVAL_GIVEN, APPROVAL_REJECTED):
-            return decide(self, state, approve=event.kind == APPROVAL_GIVEN, via=str(
-                (event.payload or {}).get("via") or "slack"), reason=str((event.payload or {}).get("reason") or ""))
+            return self.on_slack_decision(state)
         if event.kind == COMMS_REQUESTED:
             return comms(self, state, str((event.payload or {}).get("reason") or ""), source=f"request {event.id}")
         if event.kind == COMMENT_CREATED:
@@ -304,23 +645,63 @@ class Flow:
             return close(self, state, [stage, signal])
         return Evaluation.skip([stage, signal], f"onboarding at stage {state.stage}; this event changes nothing")
 
+    def on_slack_decision(self, state: RuleState) -> Evaluation:
+        """Approve / Reject in Slack or ``/ticketbot approve|reject``: Slack let through the approvers, their
+        stand-ins and the admins. A stand-in's decision counts only while the approver is away; else they are
+        told why in Slack, and nothing else happens."""
+        payload = self.event.payload or {}
+        via, reason = str(payload.get("via") or "slack"), str(payload.get("reason") or "")
+        approve = self.event.kind == APPROVAL_GIVEN
+        actor = self.event.actor
+        stand = self.decider(actor) if payload.get("role") != "admin" else None
+        idle = self.idle_stand_in(actor) if stand is None and payload.get("role") != "admin" else []
+        if not idle:  # an approver, an active stand-in, an admin (or someone Slack authorized, unknown here)
+            return decide(self, state, approve=approve, via=via, reason=reason, stand=stand)
+        verdicts = [Verdict("decided by an approver or an active stand-in", False, _who(actor),
+                            [p.email for p in self.cfg.approvers])]
+        if state.stage not in DECISION_STAGES:
+            return Evaluation.skip(verdicts, f"already {state.stage}; a decision now changes nothing")
+        text = (f"Your {'approval' if approve else 'rejection'} of {state.ticket_key} was not taken: you stand in "
+                f"for {_names(self, idle)} only while they are away, and they are not away now. "
+                f"Please ask them, or a ticketbot admin, to decide.")
+        refusal = self.effect(fx.SlackMessage, state.ticket_key, f"refused:{_digest(self.event.id)}", text=text,
+                              user_email=actor.email if actor else "", slack_user=str(payload.get("slack_user") or ""))
+        return Evaluation(verdicts=[Verdict("decision from a stand-in while the approver is present", True,
+                                            _who(actor), "told why in Slack")],
+                          effects=[refusal], notes=[f"{_who(actor)} is not standing in now: decision not taken",
+                                                    *self.presence_notes])
+
     def on_comment(self, state: RuleState, stage: Verdict) -> Evaluation:
         comment = self.event.comment
         author = comment.author if comment else None
-        by_approver = Verdict("comment by the approver", self.is_from_approver(author),
-                              author.display_name or author.email or author.account_id if author else None,
-                              self.cfg.approver.email)
+        stand = self.decider(author)
+        by_approver = Verdict("comment by an approver or an active stand-in", stand is not None, _who(author),
+                              [p.email for p in self.cfg.approvers])
         waiting = Verdict("awaiting a decision", state.stage in DECISION_STAGES, state.stage,
                           list(DECISION_STAGES))
-        if comment is None or not (by_approver.passed and waiting.passed):
+        if comment is None or not waiting.passed:
             return Evaluation.skip([stage, by_approver, waiting])
-        verdict = self.decision_in(comment.body if comment else "")
-        found = Verdict("approval or rejection phrase", verdict is not None, _excerpt(comment.body if comment else ""),
+        verdict = self.decision_in(comment.body)
+        found = Verdict("approval or rejection phrase", verdict is not None, _excerpt(comment.body),
                         {"approve": self.cfg.approval_phrases, "reject": self.cfg.rejection_phrases})
+        if not by_approver.passed:
+            idle = self.idle_stand_in(author) if verdict is not None else []
+            if not idle:
+                return Evaluation.skip([stage, by_approver, waiting], *self.presence_notes)
+            # A stand-in decided while the approver is here: say so on the ticket, once per comment.
+            return Evaluation(verdicts=[stage, waiting, found, Verdict(
+                "decision from a stand-in while the approver is present", True, _who(author), "told why")],
+                effects=[self.effect(fx.InternalComment, self.ticket.key, f"not-standing-in:{comment.id}", body=(
+                    f"ticketbot: the comment of {untrusted(_who(author))} was not taken as a decision: they stand in "
+                    f"for {untrusted(_names(self, idle))} only while away, and nobody they stand in for is away now. "
+                    "The approvers have been asked; any of them may decide here."))],
+                notes=[f"{_who(author)} is not standing in now: comment not taken as a decision",
+                       *self.presence_notes])
         if verdict is None:
             return Evaluation.skip([stage, by_approver, waiting, found], "the approver's comment is not a decision")
         return decide(self, state, approve=verdict, via=f"comment {comment.id} on {self.ticket.key}",
-                      reason=_excerpt(comment.body) if not verdict else "", verdicts=[stage, by_approver, found])
+                      reason=_excerpt(comment.body) if not verdict else "", verdicts=[stage, by_approver, found],
+                      stand=stand)
 
     def on_timer(self, state: RuleState | None) -> Evaluation:
         name = str((self.event.payload or {}).get("timer") or "")
@@ -397,12 +778,7 @@ class Flow:
 
     # shared helpers ----------------------------------------------------------------------
     def is_from_approver(self, person: User | None) -> bool:
-        if person is None:
-            return False
-        if person.is_email(self.cfg.approver.email):
-            return True
-        known = self.ctx.reader.find_user(self.cfg.approver.email)
-        return known is not None and person.same_person(known)
+        return person is not None and any(self.is_person(person, a) for a in self.cfg.approvers)
 
     def status_entered(self, status: str) -> bool:
         return any(c.field.casefold() == "status" and (c.to_value or "").casefold() == status.casefold()
@@ -422,7 +798,11 @@ class Flow:
         return None
 
     def ticket_ref(self, key: str) -> str:
-        url = self.ticket.url if self.ticket.key == key else ""
+        """``KEY (link)``: the link of the ticket at hand, or of another ticket of the same site (Jira's
+        ``…/browse/KEY``); the bare key when neither is known."""
+        url, own = self.ticket.url, f"/browse/{self.ticket.key}"
+        if self.ticket.key != key:
+            url = url[: -len(own)] + f"/browse/{key}" if url.endswith(own) else ""
         return f"{key} ({url})" if url else key
 
 
@@ -445,6 +825,29 @@ def _intake_event(kind: str) -> Verdict:
 _WORD = re.compile(r"[\w']+")
 #: Where a sentence ends: after . ! ? (and the quotes or brackets closing it), or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+
+
+def _who(person: User | None) -> str:
+    return (person.display_name or person.email or person.account_id) if person else ""
+
+
+def _names(flow: Flow, people: Collection[Person]) -> str:
+    names = [flow.name_of(p.email) for p in people]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _says_away(text: str, emoji: str, markers: tuple[str, ...]) -> bool:
+    """Whether a Slack status says its owner is away: one of ``markers`` as whole words of the text, or as its
+    emoji (``:palm_tree:``)."""
+    words = _words(text)
+    for marker in markers:
+        marker = marker.strip()
+        if marker.startswith(":") and marker.endswith(":") and len(marker) > 2:
+            if emoji.casefold() == marker.casefold() or marker.casefold() in text.casefold():
+                return True
+        elif marker and _words(marker) in words:
+            return True
+    return False
 
 
 def _statements(text: str) -> list[str]:
@@ -567,19 +970,26 @@ def intake(flow: Flow) -> Evaluation:
         effect(fx.SetRequestType, "request-type", name=cfg.request_type),
         effect(fx.SetField, "needs-configuration", field=cfg.needs_configuration_field,
                value=cfg.needs_configuration_value),
-        effect(fx.AddWatcher, "watcher-approver", email=cfg.approver.email),
+        *(effect(fx.AddWatcher, "watcher-approver" if i == 0 else f"watcher-approver:{a.email.casefold()}",
+                 email=a.email) for i, a in enumerate(cfg.approvers)),
         effect(fx.RemoveParticipant, "installer-not-participant", email=contact),
     ]
     notes = [f"installer {installer!r}, contact {contact}"]
-    manager = cfg.account_manager(installer)
+    manager, found_in, problems = find_account_manager(flow, installer)
+    notes += problems
     if manager:
         effects.insert(4, effect(fx.AddWatcher, "watcher-account-manager", email=manager))
+        notes.append(f"account manager {manager} (from {found_in})")
     else:
         notes.append(f"no account manager known for {installer!r}")
+        looked = "; ".join(s.label() for s in cfg.account_manager_sources)
+        trouble = (" " + untrusted(" ".join(f"{p[0].upper()}{p[1:]}." for p in problems), limit=1500)) \
+            if problems else ""
         effects.append(effect(fx.InternalComment, "account-manager-missing", body=(
-            f"ticketbot: no account manager is configured for organization {untrusted(installer)!s}, "
-            "so none was added as a watcher. Please add them by hand and add the organization to "
-            "rules.everbright_onboarding.account_managers.")))
+            f"ticketbot: no account manager is configured for organization {untrusted(installer)!s} "
+            f"(looked in: {looked}), so none was added as a watcher.{trouble} Please add "
+            "them by hand, and add the organization to one of those sources (rules.everbright_onboarding."
+            "account_manager_sources).")))
     if cfg.create_config_ticket:
         effects.append(effect(fx.CreateTicket, "config-ticket", project=cfg.config_project,
                               issue_type=cfg.config_ticket_issue_type,
@@ -590,9 +1000,44 @@ def intake(flow: Flow) -> Evaluation:
                               field_values=_config_ticket_values(cfg, installer, contact)))
         notes.append("the CS ticket is created by ticketbot (create_config_ticket)")
     # The commit point: only once every write above went through is the onboarding recorded.
-    effects.append(effect(fx.SetState, "state", stage=INTAKE, data={"installer": installer, "contact": contact,
-                                                                  "account_manager": manager}))
+    effects.append(effect(fx.SetState, "state", stage=INTAKE, data={
+        "installer": installer, "contact": contact, "account_manager": manager,
+        **({"account_manager_source": found_in} if manager else {})}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=notes)
+
+
+def find_account_manager(flow: Flow, organization: str) -> tuple[str | None, str, list[str]]:
+    """(e-mail, the source that had it, problems met on the way) from the block's sources, in order.
+
+    A source that cannot answer (an organization property Jira refuses to show, or one that is not an e-mail)
+    is a problem said in the trace and, when no source has a manager, in the comment on SS; the next source
+    is asked. An outage is not a problem of the source: it fails the event, which waits for Jira."""
+    problems: list[str] = []
+    for source in flow.cfg.account_manager_sources:
+        if source.kind != ORGANIZATION_PROPERTY:
+            found = next((m for m, s in flow.cfg.static_managers(organization) if s is source), None)
+            if found:
+                return found, source.label(), problems
+            continue
+        reader = flow.ctx.reader
+        if not isinstance(reader, OrganizationProperties):
+            problems.append(f"the {reader.name} tracker has no organization properties, so "
+                            f"{source.label()} could not be read")
+            continue
+        try:
+            value = reader.organization_property(organization, source.value)
+        except Rejected as exc:
+            problems.append(f"{source.label()} could not be read ({exc}); check that the bot's Jira account "
+                            "may see the organization's properties")
+            continue
+        email = value.get("email") if isinstance(value, dict) else value
+        if value is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email.strip())):
+            problems.append(f"{source.label()} of {organization!r} is not an e-mail address or "
+                            f'{{"email": …}} ({_excerpt(json.dumps(value), 80)})')
+            continue
+        if email:
+            return email.strip(), f"{source.label()} of {organization!r}", problems
+    return None, "", problems
 
 
 def _config_ticket_values(cfg: Config, installer: str, contact: str) -> dict[str, str]:
@@ -655,36 +1100,52 @@ def _advanced(state: RuleState, stage: str, **data: object) -> RuleState:
 def ask_approval(flow: Flow, state: RuleState, verdicts: list[Verdict], why: str) -> Evaluation:
     cfg, ss = flow.cfg, state.ticket_key
     installer, cs = untrusted(state.get("installer")), state.get("cs_key") or "the CS ticket"
+    stands = flow.stands
+    standing_in = [f"{flow.name_of(s.person.email)} stands in for {flow.name_of(s.approver.email)} ({s.away})"
+                   for s in stands if s.standing_in]
     body = (f"Config has finished configuring {installer} ({cs}, now on hold). Are we approved to push the "
             f"EverBright products live for this installer? Please reply in this ticket with \"approved\", or "
-            f"\"not approved\" and the reason. ticketbot will follow up in Slack after "
-            f"{_delay(cfg.approval_reminder_after)}.")
+            f"\"not approved\" and the reason"
+            + (" (any one of you may decide)" if len(stands) > 1 else "") + "."
+            + (f" {untrusted('; '.join(standing_in))}." if standing_in else "")
+            + f" ticketbot will follow up in Slack after {_delay(cfg.approval_reminder_after)}.")
     due = cfg.calendar.due(flow.now, cfg.approval_reminder_after)
+    asked = [s.person.email for s in stands]
     effects = [
-        flow.effect(fx.InternalComment, ss, "ask-approval", body=body, mentions=(cfg.approver.email,)),
+        flow.effect(fx.InternalComment, ss, "ask-approval", body=body, mentions=tuple(asked)),
         flow.effect(fx.StartTimer, ss, f"timer:{REMINDER}:1", name=REMINDER, due_at=due, data={"n": 1}),
         flow.effect(fx.SetState, ss, f"state:{AWAITING}", stage=AWAITING,
-                    data={"asked_at": flow.now.isoformat(), "reminders": 0}),
+                    data={"asked_at": flow.now.isoformat(), "reminders": 0, "asked": asked}),
     ]
-    return Evaluation(verdicts=verdicts, effects=effects, notes=[f"{why}: approval asked, reminder at {_when(due)}"])
+    return Evaluation(verdicts=verdicts, effects=effects, notes=[
+        f"{why}: approval asked of {', '.join(asked)}, reminder at {_when(due)}", *flow.presence_notes])
 
 
 def remind(flow: Flow, state: RuleState) -> Evaluation:
+    """A Slack DM to whoever answers for each approver now (the approver, or their stand-in, saying for whom)."""
     cfg, ss = flow.cfg, state.ticket_key
     n = int((flow.event.payload or {}).get("data", {}).get("n", 1))
     waiting = Verdict("still awaiting approval", state.stage == AWAITING, state.stage, AWAITING)
     if not waiting.passed:
         return Evaluation.skip([waiting], "the decision came; the reminder is moot")
     asked = state.get("asked_at", "")
-    # Slack text: the notifier escapes Slack's markup; Jira's escaping would show as backslashes.
-    text = (f"Hi! The EverBright onboarding of {visible(state.get('installer'))} is waiting for your approval "
-            f"to push the products live: {flow.ticket_ref(ss)} (asked {asked[:16].replace('T', ' ')} UTC). "
-            "Approve or reject here, or reply in the ticket.")
-    effects: list[fx.Effect] = [flow.effect(fx.SlackMessage, ss, f"reminder:{n}", text=text,
-                                            user_email=cfg.approver.email, slack_user=cfg.approver.slack_user or "",
-                                            actions=("approve", "reject"), hours=cfg.calendar,
-                                            only_at_stages=(AWAITING,))]
-    notes = [f"reminder {n} of {cfg.approval_reminder_max} to {cfg.approver.email}"]
+    effects: list[fx.Effect] = []
+    stands = flow.stands
+    for stand in stands:
+        person = stand.person
+        # Slack text: the notifier escapes Slack's markup; Jira's escaping would show as backslashes.
+        text = (("Hi! You are standing in for " + visible(flow.name_of(stand.approver.email)) + f" ({stand.away}). "
+                 if stand.standing_in else "Hi! ")
+                + f"The EverBright onboarding of {visible(state.get('installer'))} is waiting for your approval "
+                f"to push the products live: {flow.ticket_ref(ss)} (asked {asked[:16].replace('T', ' ')} UTC). "
+                "Approve or reject here, or reply in the ticket.")
+        first = person.email.casefold() == cfg.approver.email.casefold()
+        effects.append(flow.effect(fx.SlackMessage, ss, f"reminder:{n}" if first else
+                                   f"reminder:{n}:{person.email.casefold()}", text=text, user_email=person.email,
+                                   slack_user=person.slack_user or "", actions=("approve", "reject"),
+                                   hours=cfg.calendar, only_at_stages=(AWAITING,)))
+    reminded = ", ".join(s.person.email + (f" (for {s.approver.email})" if s.standing_in else "") for s in stands)
+    notes = [f"reminder {n} of {cfg.approval_reminder_max} to {reminded}", *flow.presence_notes]
     if n < cfg.approval_reminder_max:
         due = cfg.calendar.due(flow.now, cfg.approval_reminder_every)
         effects.append(flow.effect(fx.StartTimer, ss, f"timer:{REMINDER}:{n + 1}", name=REMINDER, due_at=due,
@@ -693,7 +1154,7 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
     else:
         effects.append(flow.effect(fx.SlackMessage, ss, "escalation", alert=True, text=(
             f"ticketbot: no approval for the EverBright onboarding {flow.ticket_ref(ss)} "
-            f"({visible(state.get('installer'))}) after {n} Slack reminder(s) to {cfg.approver.email}. "
+            f"({visible(state.get('installer'))}) after {n} Slack reminder(s) to {reminded}. "
             "Please follow up in person.")))
         notes.append("last reminder: the admin channel is alerted")
     effects.append(flow.effect(fx.SetState, ss, f"state:reminders:{n}", data={"reminders": n}))
@@ -701,7 +1162,9 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
 
 
 def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str = "",
-           verdicts: list[Verdict] | None = None) -> Evaluation:
+           verdicts: list[Verdict] | None = None, stand: Stand | None = None) -> Evaluation:
+    """Take a decision; ``stand``: the approver (or active stand-in) who gave it, when known (an admin's
+    decision in Slack has none)."""
     cfg, ss = flow.cfg, state.ticket_key
     verdicts = list(verdicts or [])
     open_ = Verdict("awaiting a decision", state.stage in DECISION_STAGES, state.stage, list(DECISION_STAGES))
@@ -712,37 +1175,50 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
     who = (actor.display_name or actor.email) if actor and flow.event.kind != COMMENT_CREATED else ""
     if flow.event.kind == COMMENT_CREATED and flow.event.comment and flow.event.comment.author:
         who = flow.event.comment.author.display_name or flow.event.comment.author.email
+    who = who or (stand.person.email if stand else cfg.approver.email)
     # Stored as given; escaped once, where a comment shows it (as are the installer, via and reason).
-    decision = {"approved": approve, "by": who or cfg.approver.email, "at": flow.now.isoformat(), "via": via}
-    who = untrusted(who or cfg.approver.email)
+    decision: dict[str, object] = {"approved": approve, "by": who, "at": flow.now.isoformat(), "via": via}
+    if stand is not None and stand.standing_in:
+        decision["for"] = stand.approver.email
+        who = f"{who} (standing in for {flow.name_of(stand.approver.email)}, {stand.away})"
+    who = untrusted(who)
     installer = untrusted(state.get("installer"))
     cs = state.get("cs_key")
     when = _when(flow.now)
     effects: list[fx.Effect] = [flow.effect(fx.CancelTimer, ss, f"cancel:{REMINDER}:{_digest(via)}", name=REMINDER)]
     if approve:
         if cs:
+            team = cfg.config_team
             effects += [
                 flow.effect(fx.Transition, cs, "approved:cs-to-do", status=cfg.statuses.cs_to_do),
                 flow.effect(fx.InternalComment, cs, "approved:ask-config", body=(
                     f"Approved by {who} on {when}: {PUSH_LIVE} for "
-                    f"{installer} ({ss}) and move this ticket to {cfg.statuses.cs_done} when they are live.")),
+                    f"{installer} ({ss}) and move this ticket to {cfg.statuses.cs_done} when they are live."),
+                    mentions=(team.mention,) if team.mention else ()),
             ]
+            if team.channel:  # a team channel: working hours apply, and it is moot once the onboarding moved on
+                effects.append(flow.effect(fx.SlackMessage, ss, "approved:config-channel", channel=team.channel,
+                                           hours=cfg.calendar, only_at_stages=(APPROVED,), text=(
+                    f"EverBright onboarding of {visible(state.get('installer'))} ({ss}) approved by "
+                    f"{visible(str(decision['by']))}: please push the products live and move {flow.ticket_ref(cs)} "
+                    f"to {cfg.statuses.cs_done} when they are live.")))
         effects.append(flow.effect(fx.InternalComment, ss, "approved:note", body=(
             f"ticketbot: approval to push live received from {who} on {when} via {untrusted(via)}. "
             + (f"{cs} moved back to {cfg.statuses.cs_to_do} and Config asked to push the products live."
                if cs else "No CS ticket is linked yet: Config must be asked by hand."))))
         effects.append(flow.effect(fx.SetState, ss, f"state:{APPROVED}", stage=APPROVED, data={"decision": decision}))
-        return Evaluation(verdicts=verdicts, effects=effects, notes=[f"approved by {who} via {via}"])
+        return Evaluation(verdicts=verdicts, effects=effects, notes=[f"approved by {who} via {via}",
+                                                                     *flow.presence_notes])
     rejections = int(state.get("rejections", 0)) + 1
     manager = state.get("account_manager") or cfg.account_manager(state.get("installer") or "")
-    people = tuple(p for p in (manager, cfg.approver.email) if p)
+    people = _unique((manager, *(s.person.email for s in flow.stands)))
     effects.append(flow.effect(fx.InternalComment, ss, f"rejected:{rejections}", mentions=people, body=(
         f"ticketbot: {who} did not approve pushing the EverBright products live for {installer} "
         f"({when}, via {untrusted(via)})" + (f": \"{untrusted(reason)}\"" if reason else "") +
         ". Nothing was transitioned; please agree the next steps here.")))
     effects.append(flow.effect(fx.SetState, ss, f"state:{REJECTED}:{rejections}", stage=REJECTED,
                                data={"decision": {**decision, "reason": reason}, "rejections": rejections}))
-    return Evaluation(verdicts=verdicts, effects=effects, notes=[f"rejected by {who} via {via}"])
+    return Evaluation(verdicts=verdicts, effects=effects, notes=[f"rejected by {who} via {via}", *flow.presence_notes])
 
 
 #: What the approval's comment on CS asks Config (:func:`decide`); :func:`_asks_to_push_live` finds it.
@@ -755,12 +1231,14 @@ def _asks_to_push_live(cs: Ticket, ss: str) -> bool:
 
 
 def duplicate_approval_ticket(flow: Flow) -> Evaluation:
-    """A new SS ticket from the approver about an onboarding: link, close as duplicate, maybe approve."""
+    """A new SS ticket from an approver (or an active stand-in) about an onboarding: link, close as duplicate,
+    maybe approve."""
     ticket, cfg = flow.ticket, flow.cfg
     text = normalize_text(f"{ticket.summary} {ticket.description}")
     matches = _named_in(text, flow.ctx.state.find(stages=list(OPEN_STAGES)))
-    verdicts = [Verdict("new ticket from the approver", True, ticket.reporter.email if ticket.reporter else None,
-                        cfg.approver.email),
+    stand = flow.decider(ticket.reporter)
+    verdicts = [Verdict("new ticket from an approver or an active stand-in", True,
+                        ticket.reporter.email if ticket.reporter else None, [p.email for p in cfg.approvers]),
                 Verdict("names one open onboarding", len(matches) == 1, [m.ticket_key for m in matches],
                         "exactly one (by SS key or installer name)")]
     if len(matches) != 1:
@@ -771,7 +1249,8 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
         flow.effect(fx.LinkTickets, ticket.key, "duplicate:link", link_type=cfg.link_types.duplicate,
                     inward_key=ticket.key, outward_key=ss),
         flow.effect(fx.InternalComment, ticket.key, "duplicate:note", body=(
-            f"ticketbot: this is the approver's reply about the EverBright onboarding {ss} "
+            f"ticketbot: this is {'a stand-in' if stand and stand.standing_in else 'the approver'}'s reply about "
+            f"the EverBright onboarding {ss} "
             f"({untrusted(state.get('installer'))}); linked to it and closed as a duplicate. Follow up on {ss}.")),
         flow.effect(fx.Transition, ticket.key, "duplicate:close", status=cfg.statuses.ss_closed,
                     resolution=cfg.duplicate_resolution),
@@ -780,7 +1259,7 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
     verdict = flow.decision_in(f"{ticket.summary}\n{ticket.description}")
     if verdict is not None and state.stage in DECISION_STAGES:
         decided = decide(flow, state, approve=verdict, via=f"separate ticket {ticket.key}",
-                         reason="" if verdict else _excerpt(ticket.description))
+                         reason="" if verdict else _excerpt(ticket.description), stand=stand)
         effects += decided.effects
         notes += decided.notes
     else:
@@ -799,7 +1278,7 @@ def close(flow: Flow, state: RuleState, verdicts: list[Verdict]) -> Evaluation:
     cfg, ss = flow.cfg, state.ticket_key
     installer = untrusted(state.get("installer"))
     effects = [
-        flow.effect(fx.InternalComment, ss, "live:note", mentions=(cfg.approver.email,), body=(
+        flow.effect(fx.InternalComment, ss, "live:note", mentions=_unique(s.person.email for s in flow.stands), body=(
             f"{state.get('cs_key') or 'The CS ticket'} is complete: the EverBright products are live for "
             f"{installer}. Closing this onboarding.")),
         flow.effect(fx.Transition, ss, "live:close", status=cfg.statuses.ss_closed, resolution=cfg.close_resolution),
@@ -811,7 +1290,7 @@ def close(flow: Flow, state: RuleState, verdicts: list[Verdict]) -> Evaluation:
 def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluation:
     cfg, ss = flow.cfg, state.ticket_key
     manager = state.get("account_manager") or cfg.account_manager(state.get("installer") or "")
-    people = tuple(p for p in (manager, cfg.approver.email) if p)
+    people = _unique((manager, *(s.person.email for s in flow.stands)))
     body = (f"Customer communication is needed for the EverBright onboarding of {untrusted(state.get('installer'))}"
             + (f": {untrusted(reason, limit=500)}" if reason else "") +
             ". Customers are not copied on onboarding tickets, so please contact them directly.")
@@ -824,6 +1303,15 @@ def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluati
         flow.effect(fx.InternalComment, ss, f"comms:{key}", body=body, mentions=people),
         flow.effect(fx.SetState, ss, f"state:comms:{key}", data=data),
     ], notes=[f"comms requested ({source})"])
+
+
+def _unique(emails: Iterable[str | None]) -> tuple[str, ...]:
+    """The e-mails given, once each (any case), in order."""
+    seen: dict[str, str] = {}
+    for email in emails:
+        if email:
+            seen.setdefault(email.casefold(), email)
+    return tuple(seen.values())
 
 
 def _delay(delay: timedelta | BusinessDuration) -> str:

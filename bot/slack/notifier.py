@@ -6,6 +6,7 @@ without importing ``slack_sdk``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.effects import SlackMessage
@@ -41,4 +42,24 @@ class Notifier(Protocol):
 
     def alert(self, text: str) -> None:
         """Tell the operators (the admin channel); a logged no-op when none is configured. Never raises."""
+        ...
+
+
+@dataclass(frozen=True)
+class SlackStatus:
+    """What a person shows as their Slack status (``users.profile.get``): text, emoji, and when it expires
+    (epoch seconds; 0: it does not)."""
+
+    text: str = ""
+    emoji: str = ""
+    expiration: int = 0
+
+
+@runtime_checkable
+class StatusReader(Protocol):
+    """A notifier that can read people's Slack status (the rules get it, read-only, in their context)."""
+
+    def status_of(self, email: str, slack_user: str = "") -> SlackStatus | None:
+        """The status of the person (by Slack id, else by e-mail); None when Slack knows nobody by them.
+        Raises :class:`NotifyError` when Slack cannot say."""
         ...

@@ -28,7 +28,7 @@ from bot.effects import SlackMessage
 from bot.settings import Settings, SlackSettings
 from bot.slack.blocks import decision_message, sent_marker, text_message
 from bot.slack.client import ApiStats, Sleep, retry_after, web_client
-from bot.slack.notifier import TRANSIENT_CODES, NotifyError
+from bot.slack.notifier import TRANSIENT_CODES, NotifyError, SlackStatus
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class ChannelPacer:
 
 
 class SlackNotifier:
-    """Notifier on the Slack Web API: chat.postMessage, users.lookupByEmail, users.info.
+    """Notifier on the Slack Web API: chat.postMessage, users.lookupByEmail, users.info, users.profile.get.
 
     ``calls`` counts HTTP requests per Web API method (429 retries included, when ``stats`` is the
     one given to the client's retry handler, as :meth:`from_settings` does); ``throttled`` counts
@@ -90,6 +90,10 @@ class SlackNotifier:
 
     #: How long a person's time zone is trusted before Slack is asked again (people travel).
     ZONE_TTL = 6 * 3600.0
+    #: How long a person's status is trusted (``users.profile.get``), and after a failure how long Slack
+    #: is not asked again for it (the status is then unknown: :meth:`status_of` returns None).
+    STATUS_TTL = 600.0
+    STATUS_FAILURE_TTL = 120.0
 
     def __init__(self, client: WebClient, *, admin_channel: str | None = None,
                  stats: ApiStats | None = None, pacer: ChannelPacer | None = None,
@@ -101,6 +105,8 @@ class SlackNotifier:
         self._ids_by_email: dict[str, str] = {}
         self._emails_by_id: dict[str, str | None] = {}
         self._zones: dict[str, tuple[float, str | None]] = {}  # user id -> (when read, IANA zone)
+        self._statuses: dict[str, tuple[float, SlackStatus | None]] = {}  # id or e-mail -> (until when, status)
+        self._quick: WebClient | None = None
         self._monotonic = monotonic
 
     @classmethod
@@ -203,6 +209,56 @@ class SlackNotifier:
                 return None
             raise
         return self._keep_zone(user_id, response["user"])
+
+    def status_of(self, email: str, slack_user: str = "") -> SlackStatus | None:
+        """The person's Slack status (``users.profile.get``: ``status_text``, ``status_emoji``,
+        ``status_expiration``), remembered :attr:`STATUS_TTL` seconds. None when Slack knows nobody by that
+        id or e-mail, and for :attr:`STATUS_FAILURE_TTL` seconds after Slack failed to answer (a
+        :class:`NotifyError` the first time: the caller decides what an unknown status means)."""
+        key = slack_user or email.strip().lower()
+        known = self._statuses.get(key)
+        if known is not None and self._monotonic() < known[0]:
+            return known[1]
+        try:
+            status = self._read_status(slack_user, email)
+        except NotifyError as exc:
+            self._statuses[key] = (self._monotonic() + self.STATUS_FAILURE_TTL, None)
+            raise exc from None
+        self._statuses[key] = (self._monotonic() + self.STATUS_TTL, status)
+        return status
+
+    def _read_status(self, slack_user: str, email: str) -> SlackStatus | None:
+        """One read, without waiting out a 429 or retrying (a status is never worth holding up a runbook)."""
+        quick = self._quick_client()
+        user_id = slack_user or self._ids_by_email.get(email.strip().lower())
+        if not user_id:
+            try:
+                found = self._call("users.lookupByEmail", quick.users_lookupByEmail, email=email.strip().lower())
+            except NotifyError as exc:
+                if exc.code == "users_not_found":
+                    return None
+                raise
+            user_id = str(found["user"]["id"])
+            self._ids_by_email[email.strip().lower()] = user_id
+        try:
+            response = self._call("users.profile.get", quick.users_profile_get, user=user_id)
+        except NotifyError as exc:
+            if exc.code == "user_not_found":
+                return None
+            raise
+        profile = response.get("profile") or {}
+        try:
+            expiration = int(profile.get("status_expiration") or 0)
+        except (TypeError, ValueError):
+            expiration = 0
+        return SlackStatus(text=str(profile.get("status_text") or ""), emoji=str(profile.get("status_emoji") or ""),
+                           expiration=expiration)
+
+    def _quick_client(self) -> WebClient:
+        """The bot's WebClient without retry handlers (same token and API URL)."""
+        if self._quick is None:
+            self._quick = WebClient(token=self.client.token, base_url=self.client.base_url, retry_handlers=[])
+        return self._quick
 
     def _keep_zone(self, user_id: str, user: Any) -> str | None:
         zone = user.get("tz") or None if isinstance(user, dict) else None

@@ -89,6 +89,21 @@ class TrackerReader(Protocol):
 
 
 @runtime_checkable
+class OrganizationProperties(Protocol):
+    """A tracker that keeps properties on its customer organizations (Jira Service Management, the memory site).
+
+    A rule that reads them checks for this port (``isinstance(ctx.reader, OrganizationProperties)``):
+    trackers without organization properties (Zendesk) simply do not offer it.
+    """
+
+    def organization_property(self, organization: str, key: str) -> Any:
+        """The JSON value of property ``key`` of the organization named ``organization`` (any case);
+        ``None`` when there is no such organization or it has no such property. A refusal (no permission)
+        is :class:`Rejected`, an outage :class:`Unavailable`, as for every call."""
+        ...
+
+
+@runtime_checkable
 class Tracker(TrackerReader, Protocol):
     def update_fields(self, key: str, changes: Sequence[Effect]) -> None:
         """Apply every field change of one plan in a single edit.

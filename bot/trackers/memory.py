@@ -184,6 +184,15 @@ class MemoryTracker:
     def issue_types(self, project: str | None = None) -> list[str]:
         return list(self.site.issue_types)
 
+    def organization_property(self, organization: str, key: str) -> Any:
+        """A property of a Service Management organization, as ``site.yaml`` gives it (``properties:``);
+        None for an organization without it, or one created since the site was loaded."""
+        if self.zendesk:
+            raise Rejected("Zendesk organizations have no properties (a Jira Service Management feature)")
+        wanted = " ".join(organization.split()).casefold()
+        found = next((o for o in self.site.organizations if " ".join(o.name.split()).casefold() == wanted), None)
+        return None if found is None else found.properties.get(key)
+
     # writes --------------------------------------------------------------------------
     def update_fields(self, key: str, changes: Sequence[Effect]) -> None:
         stored = self._stored(key)

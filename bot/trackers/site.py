@@ -88,6 +88,8 @@ class SiteOrganization(_Model):
     id: str
     name: str
     service_desks: list[str] = Field(default_factory=list)
+    #: Service Management organization properties, key -> JSON value (e.g. ``account-manager``).
+    properties: dict[str, Any] = Field(default_factory=dict)
 
 
 class SiteGroup(_Model):

@@ -418,6 +418,11 @@ class FakeJira:
         self.option_ids: dict[tuple[str, str], str] = {
             (f.id, o): str(10100 + i * 10 + j) for i, f in enumerate(site.fields) for j, o in enumerate(f.options)}
         self.organizations: dict[str, str] = {o.id: o.name for o in site.organizations}
+        #: (organization id, property key) -> JSON value: Service Management organization properties.
+        self.organization_properties: dict[tuple[str, str], Any] = {
+            (o.id, k): v for o in site.organizations for k, v in o.properties.items()}
+        #: Set True to answer property reads 403, as Jira does for an account without permission.
+        self.organization_properties_forbidden = False
         self.desk_organizations: dict[str, set[str]] = {d.id: set() for d in site.service_desks}
         for org in site.organizations:
             for desk in org.service_desks:
@@ -562,6 +567,7 @@ class FakeJira:
             ("POST", f"{sd}/servicedesk/(?P<desk>[^/]+)/organization", self._post_desk_org),
             ("GET", f"{sd}/organization", self._get_orgs),
             ("POST", f"{sd}/organization", self._post_org),
+            ("GET", f"{sd}/organization/(?P<org>[^/]+)/property/(?P<prop>[^/]+)", self._get_org_property),
             ("GET", f"{sd}/request/{key}/participant", self._get_participants),
             ("POST", f"{sd}/request/{key}/participant", self._post_participants),
             ("DELETE", f"{sd}/request/{key}/participant", self._delete_participants),
@@ -807,6 +813,20 @@ class FakeJira:
         org_id = str(max((int(o) for o in self.organizations), default=0) + 1)
         self.organizations[org_id] = name
         return 201, self._org_json(org_id)
+
+    def set_organization_property(self, name: str, key: str, value: Any) -> None:
+        """As an admin would (``PUT …/organization/{id}/property/{key}``): ``value`` on the organization ``name``."""
+        self.organization_properties[(self._org_id_by_name(name), key)] = value
+
+    def _get_org_property(self, *, org: str, prop: str, **_: Any) -> tuple[int, Any]:
+        if self.organization_properties_forbidden:
+            raise JiraHTTPError(403, "You do not have permission to view the properties of this organization.",
+                                jsm=True)
+        if org not in self.organizations:
+            raise JiraHTTPError(404, f"Organization with id {org} does not exist.", jsm=True)
+        if (org, prop) not in self.organization_properties:
+            raise JiraHTTPError(404, f"The property '{prop}' was not found on organization {org}.", jsm=True)
+        return 200, {"key": prop, "value": self.organization_properties[(org, prop)]}
 
     def _get_desk_orgs(self, *, desk: str, query: Mapping[str, Any], **_: Any) -> tuple[int, Any]:
         self._desk(desk)

@@ -200,6 +200,11 @@ class FakeSlack:
             offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
             self.users[user_id] |= {"tz": tz, "tz_label": tz, "tz_offset": int(offset.total_seconds())}
 
+    def set_status(self, user_id: str, text: str = "", emoji: str = "", expiration: int = 0) -> None:
+        """What the member shows as their status (users.profile.get; ``expiration``: epoch seconds, 0: never)."""
+        self.users[user_id]["profile"] |= {"status_text": text, "status_emoji": emoji,
+                                           "status_expiration": expiration}
+
     def add_channel(self, channel_id: str) -> None:
         self.channels.add(channel_id)
 
@@ -298,6 +303,13 @@ class FakeSlack:
     def _m_users_info(self, params: dict[str, Any]) -> Reply:
         user = self.users.get(str(params.get("user", "")))
         return _ok({"user": _public(user)}) if user else _ok_false("user_not_found")
+
+    def _m_users_profile_get(self, params: dict[str, Any]) -> Reply:
+        user = self.users.get(str(params.get("user", "")))
+        if user is None:
+            return _ok_false("user_not_found")
+        profile = {"status_text": "", "status_emoji": "", "status_expiration": 0, **user["profile"]}
+        return _ok({"profile": profile})
 
     def _m_conversations_open(self, params: dict[str, Any]) -> Reply:
         user_id = str(params.get("users", ""))

@@ -243,6 +243,32 @@ class JiraTracker:
         path = f"servicedesk/{_part(self._service_desk_id(project))}/organization" if project else "organization"
         return [o["name"] for o in self._sd_pages(path)]
 
+    def organization_property(self, organization: str, key: str) -> Any:
+        """``GET /rest/servicedeskapi/organization/{id}/property/{key}``: the property's ``value``.
+
+        The organization is found by name (any case, as the Organizations field is set) in the cached
+        listing, read again once when the name is not in it (it may have been created since). None when
+        there is no such organization, or Jira answers 404 (it has no such property). The value is read
+        afresh on every call: people change it."""
+        org_id = self._organization_id_if_any(organization)
+        if org_id is None:
+            return None
+        try:
+            found = self._request("GET", self._sd(f"organization/{_part(org_id)}/property/{_part(key)}"))
+        except NotFound:
+            return None
+        return found.get("value") if isinstance(found, dict) else None
+
+    def _organization_id_if_any(self, name: str) -> str | None:
+        wanted = " ".join(name.split()).casefold()  # any case, runs of spaces as one
+        for fresh in (False, True):
+            if self._organizations is None or fresh:  # keyed as _organization_id keys them
+                self._organizations = {o["name"].casefold(): str(o["id"]) for o in self._sd_pages("organization")}
+            found = next((i for n, i in self._organizations.items() if " ".join(n.split()) == wanted), None)
+            if found is not None:
+                return found
+        return None
+
     def issue_types(self, project: str) -> list[str]:
         """The issue types one can create in ``project`` (createmeta)."""
         types = self._platform_pages(f"issue/createmeta/{_part(project)}/issuetypes", "issueTypes")
