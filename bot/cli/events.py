@@ -109,10 +109,13 @@ def site_export(
     if not isinstance(resolver, Resolver):
         raise ConfigurationError(getattr(resolver, "reason", f"no {system} connection"))
     section = settings.zendesk if system == "zendesk" else settings.jira
-    url = str(getattr(section, "url", "") or "").rstrip("/")
+    # The site's own address (tickets' links), or the in-memory site's (TICKETBOT_TRACKER=memory:…).
+    url = str(getattr(section, "url", "") or getattr(getattr(resolver.tracker, "site", None), "base_url", "")
+              or "").rstrip("/")
     exported = export_site(rules, resolver.tracker, system, bot_email=getattr(section, "email", "") or "",
                            base_url=url if system == "jira" else "")
-    sys.stdout.write(exported.yaml_header(system, url or settings.tracker or "") +
+    source = settings.tracker if settings.tracker.startswith("memory:") else url
+    sys.stdout.write(exported.yaml_header(system, source) +
                      yaml.safe_dump(exported.document(), allow_unicode=True, sort_keys=False))
     for note in exported.notes:
         err.print(f"not exported: {note}", markup=False)

@@ -42,7 +42,7 @@ def test_a_jira_site_exported_through_the_adapter_replays_the_demo_alike() -> No
     with spec_checked_jira(live) as fake:  # the live site: the demo's, and the config team's project CS
         tracker = tracker_on(fake, "ticketbot@goeverbright.com", "token", slept=[])
         exported = export_site(load_rules(EVERBRIGHT_ONLY), tracker, "jira",
-                               bot_email="ticketbot@goeverbright.com", base_url=fake.base_url)
+                               bot_email="ticketbot@goeverbright.com", base_url=original.base_url)  # the live URL
     assert exported.notes == []
     site = exported.site
     assert {u.email for u in site.users} >= {"david.ellis@goeverbright.com", "onboarding@goeverbright.com"}

@@ -114,8 +114,10 @@ def test_an_unknown_organization_is_said_once_per_onboarding_whatever_the_source
     assert f"(looked in: {looked})" in note and "Sunpeak Solar" in note
     assert watchers(book) == {"david.ellis@goeverbright.com", "sam.stone@goeverbright.com"}  # the rest applied
     assert record(book).stage == "intake"
+    [alert] = book.slack.in_channel("CADMIN")  # the admins hear it too: a source to fix
+    assert "SS-101" in alert["text"] and "no account manager" in alert["text"] and looked in alert["text"]
     book._process(report.event)  # the same webhook delivered again
-    assert len(missing_notes(book)) == 1
+    assert len(missing_notes(book)) == 1 and len(book.slack.in_channel("CADMIN")) == 1  # once per onboarding
 
 
 def test_a_refused_property_read_is_said_and_the_next_source_asked(tmp_path: Path, world: Any) -> None:
