@@ -25,8 +25,11 @@ kind is Jira's issue type, or on Zendesk the ticket form, see :func:`rules.runbo
 
 An order that arrives already allocated gets no task. On Zendesk the task is created as a ticket of
 type ``task`` in the group, ``done_status`` is a Zendesk status (``solved``; there is no resolution),
-the link between order and task is recorded as a tag and an internal note on both. Every name,
-person and delay comes from ``rules.procountor_einvoicing``.
+the link between order and task is recorded as a tag and an internal note on both.
+
+Every text is a named template (``TEXTS`` below) in English, in the seed's Swedish (the shipped block
+says ``language: sv``) and in Finnish (``fi``); every name, person and delay comes from
+``rules.procountor_einvoicing``.
 """
 
 from __future__ import annotations
@@ -45,26 +48,16 @@ from rules.runbook.acts import Acts
 from rules.runbook.checks import Always, Checklist, Facts, FieldFilled, email_of, kind_is, normalize_text, ticket_kind
 from rules.runbook.config import Alarms, Person, RunbookConfig
 from rules.runbook.declarations import Declarations
-from rules.runbook.machine import Alarm, Children, Deadline, Runbook, Stage, delay_text, one_line, per_config
+from rules.runbook.machine import Alarm, Children, Deadline, Runbook, Stage, one_line, per_config
 from rules.runbook.rule import RunbookRule
+from rules.runbook.words import Catalogue, template
 
-#: What each step asks for (the seed's instructions, shortened), by step number - 1.
-GUIDANCE = (
-    ("make an agreement with the bank to send e-invoices and consumer e-invoices, and save the e-invoice "
-    "addresses in Procountor (Administration > Company details > E-invoice and scanning addresses)"),
-    ("send the biller notice (Fakturerarmeddelande) from Procountor: your bank tells the other banks you send "
-    "consumer e-invoices"),
-    "consumers can now order e-invoices from you in their online bank; wait for the first e-invoice order",
-    "allocate each e-invoice order that reaches Procountor to a customer in the customer register",
-    "update the order's invoicing channel and its details in the CRM/ERP customer register",
-    "create the invoice data in the CRM/ERP with the right invoicing channel and transfer it to Procountor",
-    "send the consumer e-invoice from Procountor through the bank",
-    "the consumer pays in the online bank; check that the payment is matched and the invoice is Paid",
-)
+TASK = "task"  # the allocation task's role among the order's children
 
 
 class Config(RunbookConfig):
     project: str = "PC"
+    language: str = "sv"  # the seed's (Procountor's Swedish runbook); "fi" Finnish, "en" English
     activation_issue_type: str = "Activation"
     order_issue_type: str = "E-invoice order"
     task_issue_type: str = "Task"
@@ -109,7 +102,7 @@ class ProcountorEInvoicing(RunbookRule[Config]):
                 order = ctx.reader.get_ticket(children.parent_key(ticket))
             except TrackerError as exc:
                 return Evaluation.skip([*checks, Verdict("order readable", False, str(exc), "readable")])
-            known = {"task": ticket}
+            known = {TASK: ticket}
         is_order = kind_is(order, cfg.order_issue_type)
         if not is_order.passed:
             return Evaluation.skip([*checks, is_order])
@@ -124,7 +117,7 @@ class ProcountorEInvoicing(RunbookRule[Config]):
         return Declarations(
             self.id, c, [activation(c, self.id), allocation(c, self.id)],
             guard=("acts only when an activation or order enters a later stage (its stage is recorded), on a task "
-                   "it has not adopted yet, or on its own timer"),
+                   "it has not adopted yet, when the task is first seen closed (recorded), or on its own timer"),
             kinds={k: getattr(c, k) for k in ("activation_issue_type", "order_issue_type")},
             creates={"task_issue_type": (c.project, c.task_issue_type)},
             fields={k: getattr(c, k) for k in ("order_field", "owner_field")},
@@ -156,24 +149,30 @@ def _owner(cfg: Config, ticket: Ticket) -> Person | None:
     return Person(email=email) if email else cfg.bookkeeper
 
 
+def _guidance(cfg: Config, step: int) -> str:
+    """What step ``step`` (1-8) asks for, in the block's words."""
+    return cfg.words(f"guidance_{step}")
+
+
 def step_done(cfg: Config, facts: Facts, acts: Acts, done: int) -> list[Effect]:
     """Steps 1..``done`` are ticked (0: the activation was just opened)."""
-    t = facts.ticket
+    t, say = facts.ticket, cfg.words
+    if done == 0:
+        return [acts.comment("note", say("activation_started_note", guidance=_guidance(cfg, 1),
+                                         field=cfg.steps_field))]
     if done < 8:
-        head = f"step {done} ({cfg.steps[done - 1]}) is done" if done else "consumer e-invoicing activation started"
-        return [acts.comment("note", f"ticketbot: {head}. Next, step {done + 1}: {GUIDANCE[done]}. Tick it in "
-                             f"{cfg.steps_field!r} when done.")]
-    owner = _owner(cfg, t)
-    return [acts.comment("note", "ticketbot: all eight steps are done: consumer e-invoicing is active."),
-            acts.slack("owner", f"{one_line(t.summary)} ({t.key}): all eight activation steps are done; consumer "
-                       "e-invoicing is active.", to=owner),
+        return [acts.comment("note", say("step_done_note", step=done, label=cfg.steps[done - 1], next=done + 1,
+                                         guidance=_guidance(cfg, done + 1), field=cfg.steps_field))]
+    return [acts.comment("note", say("all_done_note")),
+            acts.slack("owner", say("all_done_slack", summary=one_line(t.summary), key=t.key), to=_owner(cfg, t)),
             acts.transition("close", cfg.done_status, cfg.done_resolution)]
 
 
 def stalled(cfg: Config, facts: Facts, acts: Acts, done: int) -> list[Effect]:
-    t, owner = facts.ticket, _owner(cfg, facts.ticket)
-    return [acts.slack("owner", f"{one_line(t.summary)} ({t.key}) has been waiting {delay_text(cfg.stall.due)} or "
-                       f"more for step {done + 1} ({cfg.steps[done]}): {GUIDANCE[done]}.", to=owner)]
+    t = facts.ticket
+    text = cfg.words("stalled_slack", summary=one_line(t.summary), key=t.key, after=cfg.stall.due, step=done + 1,
+                     label=cfg.steps[done], guidance=_guidance(cfg, done + 1))
+    return [acts.slack("owner", text, to=_owner(cfg, t))]
 
 
 # e-invoice orders: allocate each to a customer ----------------------------------------------------------
@@ -190,46 +189,176 @@ def allocation(cfg: Config, rule_id: str) -> Runbook:
 
 
 def received(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
-    order = facts.ticket
-    return [acts.create("task", project=cfg.project, issue_type=cfg.task_issue_type,
-                        summary=f"Allocate e-invoice order {order.key} to a customer",
-                        description=(f"The e-invoice order {order.key} ({untrusted(order.summary)}) reached "
-                                     "Procountor. Allocate its recipient information to a customer in the customer "
-                                     f"register (step 4), then fill {cfg.customer_field!r} on {order.key}."),
+    order, say = facts.ticket, cfg.words
+    return [acts.create(TASK, project=cfg.project, issue_type=cfg.task_issue_type,
+                        summary=say("task_summary", order=order.key),
+                        description=say("task_description", order=order.key, summary=untrusted(order.summary),
+                                        field=cfg.customer_field),
                         fields={cfg.order_field: order.key}),
-            acts.comment("note", f"ticketbot: not allocated to a customer yet; a task was created and reminders run "
-                         f"until {cfg.customer_field!r} is filled.")]
+            acts.comment("note", say("received_note", field=cfg.customer_field))]
 
 
 def unallocated(cfg: Config, facts: Facts, acts: Acts, alarm: Alarm) -> list[Effect]:
-    order = facts.ticket
+    order, say = facts.ticket, cfg.words
+    values = {"order": order.key, "summary": one_line(order.summary), "field": cfg.customer_field}
     if alarm.kind == "escalate":
-        lead = cfg.finance_lead
-        after = delay_text(cfg.allocation.escalate_after) if cfg.allocation.escalate_after else ""
-        return [acts.slack("lead", f"E-invoice order {order.key} ({one_line(order.summary)}) is still not allocated to "
-                           f"a customer after {after}: the consumer gets no e-invoice until it is.", to=lead,
-                           alert=lead is None),
-                acts.comment("note", f"ticketbot: still not allocated after {after}; escalated to "
-                             f"{lead.email if lead else 'the admin channel'}.")]
+        lead, after = cfg.finance_lead, cfg.allocation.escalate_after
+        return [acts.slack("lead", say("escalation_slack", after=after, **values), to=lead, alert=lead is None),
+                acts.comment("note", say("escalation_note", after=after,
+                                         told=lead.email if lead else say("admin_channel")))]
     number = 1 if alarm.kind == "due" else alarm.n + 1
     keeper = cfg.bookkeeper
-    return [acts.slack("bookkeeper", f"Reminder {number}: e-invoice order {order.key} ({one_line(order.summary)}) is "
-                       f"not allocated to a customer yet. Allocate it in Procountor and fill {cfg.customer_field!r}.",
-                       to=keeper),
-            acts.comment("note", f"ticketbot: reminder {number}: still not allocated to a customer.",
-                         mentions=[keeper.email] if keeper else [])]
+    return [acts.slack("bookkeeper", say("reminder_slack", number=number, **values), to=keeper),
+            acts.comment("note", say("reminder_note", number=number), mentions=[keeper.email] if keeper else [])]
 
 
 def allocated(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:
-    order, task = facts.ticket, facts.children.get("task")
-    customer = untrusted(str(order.field(cfg.customer_field) or ""))
-    note = (f"ticketbot: allocated to customer {customer}. Next (step 5): update the order's invoicing channel "
-            "in the CRM/ERP customer register.")
+    order, task, say = facts.ticket, facts.children.get(TASK), cfg.words
+    note = say("allocated_note", customer=untrusted(str(order.field(cfg.customer_field) or "")))
     if facts.state is None or facts.state.stage != "received":
         return [acts.comment("note", note)]  # arrived allocated: there is no task
     if task is None:
-        return [acts.comment("note", f"{note} The allocation task could not be identified; please close it.")]
+        return [acts.comment("note", f"{note} {say('close_task_by_hand')}")]
     out = [acts.comment("note", note)]
     if normalize_text(task.status) != normalize_text(cfg.done_status):
         out.append(acts.on(task.key).transition("close-task", cfg.done_status, cfg.done_resolution))
     return out
+
+
+# the words -------------------------------------------------------------------------------------------
+#: English, the seed's Swedish (its own terms: Fakturerarmeddelande, konsumentnätfaktura, e-fakturabeställning,
+#: mottagarinfo, kundregister, fakturakanal) and Finnish (e-laskutus, kuluttajan e-lasku, laskuttajailmoitus,
+#: e-laskutilaus, vastaanottajatiedot, asiakasrekisteri, laskutuskanava). Values from tickets are escaped by
+#: the code above: ``untrusted`` in comments and descriptions, ``one_line`` for Slack (the notifier escapes).
+TEXTS = Catalogue(
+    # what each step asks for (the seed's instructions, shortened), step 1-8
+    template("guidance_1", "",
+             "make an agreement with the bank to send e-invoices and consumer e-invoices, and save the e-invoice "
+             "addresses in Procountor (Administration > Company details > E-invoice and scanning addresses)",
+             sv="avtala med banken om att skicka nätfakturor och konsumentnätfakturor (e-faktura) och spara "
+                "nätfakturaadresserna i Procountor (Administration > Uppgifter om företaget > Adresser för "
+                "nätfaktura och skanningstjänst)",
+             fi="tee pankin kanssa sopimus verkkolaskujen ja kuluttajan e-laskujen lähettämisestä ja tallenna "
+                "verkkolaskuosoitteet Procountoriin (Hallinta > Yrityksen tiedot > Verkkolasku- ja "
+                "skannauspalveluosoitteet)"),
+    template("guidance_2", "",
+             "send the biller notice (Fakturerarmeddelande) from Procountor: your bank tells the other banks that "
+             "you send consumer e-invoices",
+             sv="skicka ett Fakturerarmeddelande från Procountor: din bank meddelar de andra bankerna att ni "
+                "skickar konsumentnätfakturor",
+             fi="lähetä laskuttajailmoitus Procountorista: pankkisi välittää muille pankeille tiedon, että "
+                "lähetätte kuluttajan e-laskuja"),
+    template("guidance_3", "",
+             "consumers can now order e-invoices from you in their online bank; wait for the first e-invoice order",
+             sv="konsumenterna kan nu beställa e-faktura från er i sin nätbank; vänta på den första "
+                "e-fakturabeställningen",
+             fi="kuluttajat voivat nyt tilata teiltä e-laskun verkkopankissaan; odota ensimmäistä e-laskutilausta"),
+    template("guidance_4", "",
+             "allocate each e-invoice order that reaches Procountor to a customer in the customer register",
+             sv="allokera mottagarinfon i varje e-fakturabeställning som når Procountor till kunden i kundregistret",
+             fi="kohdista jokaisen Procountoriin saapuvan e-laskutilauksen vastaanottajatiedot asiakasrekisterin "
+                "asiakkaalle"),
+    template("guidance_5", "",
+             "update the order's invoicing channel and its details in the CRM/ERP customer register",
+             sv="uppdatera e-fakturabeställningens fakturakanal och dess uppgifter i CRM/ERP-programmets kundregister",
+             fi="päivitä e-laskutilauksen laskutuskanava ja sen tiedot CRM/ERP-järjestelmän asiakasrekisteriin"),
+    template("guidance_6", "",
+             "create the invoice data in the CRM/ERP with the right invoicing channel and transfer it to Procountor",
+             sv="skapa fakturainformationen i CRM/ERP-programmet med rätt fakturakanal och överför den till Procountor",
+             fi="luo laskutiedot CRM/ERP-järjestelmässä oikealla laskutuskanavalla ja siirrä ne Procountoriin"),
+    template("guidance_7", "",
+             "send the consumer e-invoice from Procountor through the bank",
+             sv="skicka konsumentnätfakturan från Procountor via banken",
+             fi="lähetä kuluttajan e-lasku Procountorista pankin kautta"),
+    template("guidance_8", "",
+             "the consumer pays in the online bank; check that the payment is matched to the invoice and its status "
+             "is Paid",
+             sv="konsumenten betalar i nätbanken; kontrollera att betalningen riktas mot fakturan och att dess status "
+                "är Betald",
+             fi="kuluttaja maksaa verkkopankissa; tarkista, että maksu kohdistuu laskulle ja laskun tila on Maksettu"),
+    # the activation
+    template("activation_started_note", "guidance field",
+             'ticketbot: consumer e-invoicing activation started. Next, step 1: {guidance}. Tick it in "{field}" '
+             "when done.",
+             sv="ticketbot: aktiveringen av konsumentnätfakturering har startat. Härnäst, steg 1: {guidance}. Bocka "
+                "av det i ”{field}” när det är klart.",
+             fi="ticketbot: kuluttajan e-laskutuksen käyttöönotto on aloitettu. Seuraavaksi vaihe 1: {guidance}. "
+                "Merkitse se kenttään ”{field}”, kun se on tehty."),
+    template("step_done_note", "step label next guidance field",
+             'ticketbot: step {step} ({label}) is done. Next, step {next}: {guidance}. Tick it in "{field}" when done.',
+             sv="ticketbot: steg {step} ({label}) är klart. Härnäst, steg {next}: {guidance}. Bocka av det i "
+                "”{field}” när det är klart.",
+             fi="ticketbot: vaihe {step} ({label}) on tehty. Seuraavaksi vaihe {next}: {guidance}. Merkitse se "
+                "kenttään ”{field}”, kun se on tehty."),
+    template("all_done_note", "",
+             "ticketbot: all eight steps are done: consumer e-invoicing is active.",
+             sv="ticketbot: alla åtta steg är klara: konsumentnätfaktureringen är i bruk.",
+             fi="ticketbot: kaikki kahdeksan vaihetta on tehty: kuluttajan e-laskutus on käytössä."),
+    template("all_done_slack", "summary key",
+             "{summary} ({key}): all eight activation steps are done; consumer e-invoicing is active.",
+             sv="{summary} ({key}): alla åtta aktiveringssteg är klara; konsumentnätfaktureringen är i bruk.",
+             fi="{summary} ({key}): kaikki kahdeksan käyttöönoton vaihetta on tehty; kuluttajan e-laskutus on "
+                "käytössä."),
+    template("stalled_slack", "summary key after step label guidance",
+             "{summary} ({key}) has been waiting {after} or more for step {step} ({label}): {guidance}.",
+             sv="{summary} ({key}) har väntat {after} eller mer på steg {step} ({label}): {guidance}.",
+             fi="{summary} ({key}) on odottanut vaihetta {step} ({label}) vähintään {after}: {guidance}."),
+    # the allocation task
+    template("task_summary", "order",
+             "Allocate e-invoice order {order} to a customer",
+             sv="Allokera e-fakturabeställning {order} till en kund",
+             fi="Kohdista e-laskutilaus {order} asiakkaalle"),
+    template("task_description", "order summary field",
+             'The e-invoice order {order} ({summary}) reached Procountor. Allocate its recipient information to a '
+             'customer in the customer register (step 4), then fill "{field}" on {order}.',
+             sv="E-fakturabeställningen {order} ({summary}) har kommit till Procountor. Allokera mottagarinfon till "
+                "kunden i kundregistret (steg 4) och fyll sedan i ”{field}” på {order}.",
+             fi="E-laskutilaus {order} ({summary}) saapui Procountoriin. Kohdista sen vastaanottajatiedot "
+                "asiakasrekisterin asiakkaalle (vaihe 4) ja täytä sitten kenttä ”{field}” tiketissä {order}."),
+    template("received_note", "field",
+             'ticketbot: not allocated to a customer yet; a task was created and reminders run until "{field}" is '
+             "filled.",
+             sv="ticketbot: ännu inte allokerad till en kund; en uppgift har skapats och påminnelser går ut tills "
+                "”{field}” är ifyllt.",
+             fi="ticketbot: ei vielä kohdistettu asiakkaalle; tehtävä luotiin, ja muistutuksia lähetetään, kunnes "
+                "kenttä ”{field}” on täytetty."),
+    # reminders and the escalation
+    template("reminder_slack", "number order summary field",
+             'Reminder {number}: e-invoice order {order} ({summary}) is not allocated to a customer yet. Allocate '
+             'its recipient information in Procountor to a customer in the customer register and fill "{field}" on '
+             "{order}.",
+             sv="Påminnelse {number}: e-fakturabeställningen {order} ({summary}) är ännu inte allokerad till en kund. "
+                "Allokera mottagarinfon i Procountor till kunden i kundregistret och fyll i ”{field}” på {order}.",
+             fi="Muistutus {number}: e-laskutilausta {order} ({summary}) ei ole vielä kohdistettu asiakkaalle. "
+                "Kohdista vastaanottajatiedot Procountorissa asiakasrekisterin asiakkaalle ja täytä kenttä "
+                "”{field}” tiketissä {order}."),
+    template("reminder_note", "number",
+             "ticketbot: reminder {number}: still not allocated to a customer.",
+             sv="ticketbot: påminnelse {number}: fortfarande inte allokerad till en kund.",
+             fi="ticketbot: muistutus {number}: ei vieläkään kohdistettu asiakkaalle."),
+    template("admin_channel", "", "the admin channel", sv="adminkanalen", fi="ylläpitokanava"),
+    template("escalation_slack", "order summary field after",
+             "E-invoice order {order} ({summary}) is still not allocated to a customer after {after}: the consumer "
+             'gets no e-invoice until it is and "{field}" is filled.',
+             sv="E-fakturabeställningen {order} ({summary}) är fortfarande inte allokerad till en kund efter "
+                "{after}: konsumenten får ingen e-faktura förrän den är det och ”{field}” är ifyllt.",
+             fi="E-laskutilaus {order} ({summary}) on odottanut kohdistusta asiakkaalle jo {after}: kuluttaja ei "
+                "saa e-laskua ennen kuin se on kohdistettu ja kenttä ”{field}” täytetty."),
+    template("escalation_note", "after told",
+             "ticketbot: still not allocated after {after}; escalated to {told}.",
+             sv="ticketbot: fortfarande inte allokerad efter {after}; eskalerat till {told}.",
+             fi="ticketbot: ei vieläkään kohdistettu, odottanut jo {after}; eskaloitu, tiedon sai {told}."),
+    # allocated
+    template("allocated_note", "customer",
+             "ticketbot: allocated to customer {customer}. Next (step 5): update the order's invoicing channel in "
+             "the CRM/ERP customer register.",
+             sv="ticketbot: allokerad till kund {customer}. Härnäst (steg 5): uppdatera e-fakturabeställningens "
+                "fakturakanal i CRM/ERP-programmets kundregister.",
+             fi="ticketbot: kohdistettu asiakkaalle {customer}. Seuraavaksi (vaihe 5): päivitä e-laskutilauksen "
+                "laskutuskanava CRM/ERP-järjestelmän asiakasrekisteriin."),
+    template("close_task_by_hand", "",
+             "The allocation task could not be identified; please close it.",
+             sv="Allokeringsuppgiften kunde inte identifieras; stäng den för hand.",
+             fi="Kohdistustehtävää ei voitu tunnistaa; sulje se käsin."),
+)
+Config.texts = TEXTS

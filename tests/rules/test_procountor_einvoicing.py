@@ -35,7 +35,7 @@ def test_zendesk_demo_replays_in_memory(tmp_path):
     assert (task.project, task.issue_type, task.status, task.field("E-invoice order")) == (
         "Bookkeeping", "task", "solved", "202")
     assert "ticketbot_link_relates_202_203" in result.ticket("202").labels
-    assert [t.split(":")[0] for t in result.slack_to(KEEPER)] == ["Reminder 1", "Reminder 2"]
+    assert [t.split(":")[0] for t in result.slack_to(KEEPER)] == ["Påminnelse 1", "Påminnelse 2"]  # language: sv
     assert result.stages(RULE, "204") == ["received", "allocated"] and "205" not in result.player.tracker.tickets
 
 
@@ -49,7 +49,7 @@ def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
     selected = result.field(201, "Activation steps")
     assert len(selected) == 8 and set(selected) <= set(activation["tags"])  # every selected option keeps its tag
     notes = [c["body"] for c in result.bot_comments(201)]
-    assert len(notes) == 9 and notes[-1] == "ticketbot: all eight steps are done: consumer e-invoicing is active."
+    assert len(notes) == 9 and notes[-1] == "ticketbot: alla åtta steg är klara: konsumentnätfaktureringen är i bruk."
     # the order 202: the task 203 created in the group as a Zendesk task carrying the order's id, linked by
     # tag and note on both, solved once the order was allocated
     task = result.ticket(203)
@@ -59,9 +59,9 @@ def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
     for key in (202, 203):
         assert "ticketbot_link_relates_202_203" in result.ticket(key)["tags"]
         assert any(c["body"].startswith("ticketbot linked #202 -[Relates]-> #203") for c in result.bot_comments(key))
-    reminders = [c["body"] for c in result.bot_comments(202) if ": reminder " in c["body"]]
-    assert reminders == ["@aino.virtanen@kotileipomo.example ticketbot: reminder 1: still not allocated to a customer.",
-                         "@aino.virtanen@kotileipomo.example ticketbot: reminder 2: still not allocated to a customer."]
+    reminders = [c["body"] for c in result.bot_comments(202) if ": påminnelse " in c["body"]]
+    assert reminders == [f"@aino.virtanen@kotileipomo.example ticketbot: påminnelse {n}: fortfarande inte allokerad "
+                         "till en kund." for n in (1, 2)]
     assert result.field(202, "Customer number") == "10042" and result.timers("202") == {"allocation": "cancelled"}
     # 204 arrived allocated: no task, no reminder; nothing ticketbot wrote is public, nobody was copied
     assert sorted(result.fake.tickets) == [201, 202, 203, 204] and result.timers("204") == {}
@@ -86,7 +86,7 @@ def test_zendesk_order_never_allocated_is_escalated_and_its_task_stays_open(tmp_
     assert len(result.slack_to(KEEPER)) == 4 and len(result.slack_to(LEAD)) == 1
     assert result.ticket(301)["status"] == "new"  # never allocated: the task stays open
     escalation = result.bot_comments(300)[-1]
-    assert not escalation["public"] and "escalated to mikko.laine@kotileipomo.example" in escalation["body"]
+    assert not escalation["public"] and "eskalerat till mikko.laine@kotileipomo.example" in escalation["body"]
 
 
 # on Jira -------------------------------------------------------------------------------------------------
@@ -98,22 +98,22 @@ def test_demo_tracks_the_eight_steps_and_chases_the_unallocated_order(tmp_path):
     activation = result.ticket("PC-1")
     assert (activation.status, activation.resolution) == ("Done", "Done")
     comments = result.comments("PC-1")
-    assert len(comments) == 9 and "Next, step 1: make an agreement with the bank" in comments[0]
-    assert "step 4 (4. Mottagarinfo allokerad) is done. Next, step 5: update" in comments[4]
-    assert comments[-1] == "ticketbot: all eight steps are done: consumer e-invoicing is active."
+    assert len(comments) == 9 and "Härnäst, steg 1: avtala med banken om att skicka nätfakturor" in comments[0]
+    assert "steg 4 (4. Mottagarinfo allokerad) är klart. Härnäst, steg 5: uppdatera" in comments[4]
+    assert comments[-1] == "ticketbot: alla åtta steg är klara: konsumentnätfaktureringen är i bruk."
     # Step 5 waited 10 business days: the owner was reminded once; then told it is all done.
     to_owner = result.slack_to(OWNER)
     assert len(to_owner) == 2
-    assert "waiting 10 business days or more for step 5 (5. CRM/ERP uppdaterat)" in to_owner[0]
-    assert "all eight activation steps are done" in to_owner[1]
+    assert "har väntat 10 arbetsdagar eller mer på steg 5 (5. CRM/ERP uppdaterat)" in to_owner[0]
+    assert "alla åtta aktiveringssteg är klara" in to_owner[1]
     # The order PC-2: a task PC-3, two daily reminders, then allocated: the task is closed.
     task = result.ticket("PC-3")
-    assert (task.summary, task.field("E-invoice order")) == ("Allocate e-invoice order PC-2 to a customer", "PC-2")
+    assert (task.summary, task.field("E-invoice order")) == ("Allokera e-fakturabeställning PC-2 till en kund", "PC-2")
     assert (task.status, task.resolution) == ("Done", "Done")
     assert [link.outward_key for link in result.ticket("PC-2").links] == ["PC-3"]
     reminders = result.slack_to(KEEPER)
-    assert [t.split(":")[0] for t in reminders] == ["Reminder 1", "Reminder 2"]
-    assert "allocated to customer 10042. Next (step 5)" in result.comments("PC-2")[-1]
+    assert [t.split(":")[0] for t in reminders] == ["Påminnelse 1", "Påminnelse 2"]
+    assert "allokerad till kund 10042. Härnäst (steg 5)" in result.comments("PC-2")[-1]
     assert {t.name: t.status for t in result.timers("PC-2")} == {"allocation": "cancelled"}
     # The order PC-4 arrived allocated: no task, no reminder.
     assert result.stages(RULE, "PC-4") == ["received", "allocated"]
@@ -144,10 +144,10 @@ def test_an_order_never_allocated_is_reminded_daily_then_escalated(tmp_path):
     fired = [s.event.occurred_at for s in result.steps if s.event.kind == "timer.fired"]
     assert fired == [start + timedelta(days=d) for d in (1, 2, 3, 4, 7)]
     assert len(result.slack_to(KEEPER)) == 4
-    assert len(result.slack_to(LEAD)) == 1 and "after 5 business days" in result.slack_to(LEAD)[0]
+    assert len(result.slack_to(LEAD)) == 1 and "efter 5 arbetsdagar" in result.slack_to(LEAD)[0]
     assert result.ticket("PC-2").status == "To Do"
     # Reminders mention the bookkeeper in the internal comment.
-    assert any(c.startswith("[~accountid:8c00a1000000000000000002] ticketbot: reminder 1")
+    assert any(c.startswith("[~accountid:8c00a1000000000000000002] ticketbot: påminnelse 1")
                for c in result.comments("PC-1"))
 
 
@@ -162,7 +162,7 @@ def test_task_never_seen_the_order_says_to_close_it_by_hand(tmp_path):
     records, _ = _order(allocated_after=timedelta(hours=3), task_event=False)
     result = run_jira(tmp_path, records)
     assert result.ticket("PC-2").status == "To Do"
-    assert "The allocation task could not be identified; please close it." in result.comments("PC-1")[-1]
+    assert "Allokeringsuppgiften kunde inte identifieras; stäng den för hand." in result.comments("PC-1")[-1]
 
 
 def test_steps_ticked_out_of_order_count_only_up_to_the_first_gap(tmp_path):
