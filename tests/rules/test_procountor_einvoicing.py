@@ -61,7 +61,8 @@ def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
         assert any(c["body"].startswith("ticketbot linked #202 -[Relates]-> #203") for c in result.bot_comments(key))
     reminders = [c["body"] for c in result.bot_comments(202) if ": påminnelse " in c["body"]]
     assert reminders == [f"@aino.virtanen@kotileipomo.example ticketbot: påminnelse {n}: fortfarande inte allokerad "
-                         "till en kund." for n in (1, 2)]
+                         "till en kund; allokeringsuppgiften 203 är inte tilldelad någon, så påminnelsen gick till "
+                         "bokföraren." for n in (1, 2)]
     assert result.field(202, "Customer number") == "10042" and result.timers("202") == {"allocation": "cancelled"}
     # 204 arrived allocated: no task, no reminder; nothing ticketbot wrote is public, nobody was copied
     assert sorted(result.fake.tickets) == [201, 202, 203, 204] and result.timers("204") == {}

@@ -108,7 +108,8 @@ def test_finnish(tmp_path: Path) -> None:
     escalated = never_allocated(tmp_path / "never", config)
     assert escalated.slack_to(LEAD) == [
         "E-laskutilaus 300 (E-invoice order: Ville Nieminen) on odottanut kohdistusta asiakkaalle jo 5 arkipäivää: "
-        "kuluttaja ei saa e-laskua ennen kuin se on kohdistettu ja kenttä ”Customer number” täytetty."]
+        "kuluttaja ei saa e-laskua ennen kuin se on kohdistettu ja kenttä ”Customer number” täytetty. Huom: "
+        "kohdistustehtävällä 301 ei ole vastuuhenkilöä."]
 
 
 def test_english(tmp_path: Path) -> None:
