@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot.replay import read_records
 from bot.trackers.site import Site
 from rules.procountor_einvoicing import Config
 from tests.rules.scenario import EXAMPLES, JIRA_SITES, Run, jira_config, run
+from tests.rules.test_procountor_reminders import deliveries, replay, run_on_fake_zendesk, to
 from tests.rules.webhooks import Issue, JiraWebhooks
 from tests.rules.zendesk_scenario import run_on_zendesk
 from tests.rules.zendesk_webhooks import ZendeskTicket, ZendeskWebhooks
@@ -21,27 +28,72 @@ def run_jira(tmp_path, records=None, **kw) -> Run:
 RULE = "procountor_einvoicing"
 OWNER, KEEPER = "liisa.koski@kotileipomo.example", "aino.virtanen@kotileipomo.example"
 LEAD, PROCOUNTOR = "mikko.laine@kotileipomo.example", "procountor@kotileipomo.example"
-BOT = "ticketbot@kotileipomo.example"
+BOT, JUSSI = "ticketbot@kotileipomo.example", "jussi.makinen@kotileipomo.example"
 STEPS = Config().steps
+DEMO = EXAMPLES / "procountor"
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(HELSINKI).strftime("%a %d %b %H:%M")
 
 
 # on Zendesk (the shipped demo) ------------------------------------------------------------------------------
+def test_the_demos_events_are_what_make_events_writes():
+    spec = importlib.util.spec_from_file_location("procountor_make_events", DEMO / "make_events.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # writes nothing on import: only when run as a script
+    written = [json.loads(line) for line in (DEMO / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert module.records() == written == module.records()  # deterministic, and up to date
+
+
 def test_zendesk_demo_replays_in_memory(tmp_path):
-    result = run("procountor", tmp_path)  # examples/procountor: a Zendesk account, Zendesk webhooks
+    """The shipped recording, its assignments seeded as Zendesk stores them (see test_procountor_reminders)."""
+    result = replay(tmp_path, read_records(DEMO / "events.jsonl"))
     assert result.errors() == []
     assert result.stages(RULE, "201") == ["started", *(f"step{n}" for n in range(1, 9))]
     assert result.ticket("201").status == "solved"
     task = result.ticket("203")  # created by ticketbot as a Zendesk task in the group, adopted from its webhook
     assert (task.project, task.issue_type, task.status, task.field("E-invoice order")) == (
         "Bookkeeping", "task", "solved", "202")
+    assert task.summary == "Allokera e-fakturabeställning 202 till en kund" and task.assignee.email == JUSSI
     assert "ticketbot_link_relates_202_203" in result.ticket("202").labels
-    assert [t.split(":")[0] for t in result.slack_to(KEEPER)] == ["Påminnelse 1", "Påminnelse 2"]  # language: sv
-    assert result.stages(RULE, "204") == ["received", "allocated"] and "205" not in result.player.tracker.tickets
+    # who heard what, when (Helsinki time): the assignee, the bookkeeper only while #206 was unassigned
+    sent = deliveries(result.steps)
+    assert [(_local(at), text.split(":")[0]) for at, text in to(sent, JUSSI)] == [
+        ("Tue 09 Feb 11:00", "Påminnelse 1"), ("Wed 10 Feb 11:00", "Påminnelse 2"),  # order 202
+        ("Tue 16 Feb 15:00", "Påminnelse 2"),  # order 205, once he had its task
+        ("Wed 17 Feb 08:00", "Uppgiften 206 har stängts, men e-fakturabeställningen 205 (E-fakturabeställning")]
+    assert [(_local(at), text.split(" (")[0]) for at, text in to(sent, KEEPER)] == [
+        ("Mon 15 Feb 15:00", "Påminnelse 1: e-fakturabeställningen 205")]
+    assert "; allokeringsuppgiften 206 är inte tilldelad någon." in to(sent, KEEPER)[0][1]
+    assert to(sent, LEAD) == []
+    assert [m.describe() for at, m in sent if not Config().calendar.is_business_time(at)] == []
+    # 204 arrived allocated: no task; 205 allocated the morning after its task was solved without it
+    assert result.stages(RULE, "204") == ["received", "allocated"]
+    assert result.ticket("206").status == "solved" and "207" not in result.player.tracker.tickets
+    assert any(c.startswith(f"@{JUSSI} ticketbot: allokeringsuppgiften 206 har stängts") for c in
+               result.comments("205"))
+    assert result.comments("205")[-1].startswith("ticketbot: allokerad till kund 10045.")
+
+
+@pytest.mark.xfail(strict=True, reason="bot/replay.py's Zendesk seed does not apply ticket.agent_assignment_changed "
+                                       "to the in-memory site yet: `ticketbot replay` reminds the bookkeeper")
+def test_the_command_line_replay_shows_the_assignments():
+    """What `ticketbot replay examples/procountor/events.jsonl` shows (its own seed): the assignee reminded."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run("procountor", Path(tmp))
+        assert result.errors() == []
+        assert [t.split(":")[0] for t in result.slack_to(JUSSI)][:2] == ["Påminnelse 1", "Påminnelse 2"]
 
 
 def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
     """The shipped recording through the real Zendesk adapter: the fake's final tickets are the runbook's."""
-    result = run_on_zendesk("procountor", tmp_path)
+    result = run_on_fake_zendesk(tmp_path, read_records(DEMO / "events.jsonl"))
     assert result.errors() == []
     # the activation: all eight options selected (their tags on the ticket), one note per step, solved
     activation = result.ticket(201)
@@ -51,21 +103,27 @@ def test_zendesk_demo_on_the_fake_zendesk(tmp_path):
     notes = [c["body"] for c in result.bot_comments(201)]
     assert len(notes) == 9 and notes[-1] == "ticketbot: alla åtta steg är klara: konsumentnätfaktureringen är i bruk."
     # the order 202: the task 203 created in the group as a Zendesk task carrying the order's id, linked by
-    # tag and note on both, solved once the order was allocated
+    # tag and note on both, assigned to Jussi, solved once the order was allocated
     task = result.ticket(203)
     group = next(g["id"] for g in result.fake.groups.values() if g["name"] == "Bookkeeping")
     assert (task["type"], task["group_id"], task["status"]) == ("task", group, "solved")
+    assert result.fake.users[task["assignee_id"]]["email"] == JUSSI
     assert result.field(203, "E-invoice order") == "202"
     for key in (202, 203):
         assert "ticketbot_link_relates_202_203" in result.ticket(key)["tags"]
         assert any(c["body"].startswith("ticketbot linked #202 -[Relates]-> #203") for c in result.bot_comments(key))
     reminders = [c["body"] for c in result.bot_comments(202) if ": påminnelse " in c["body"]]
-    assert reminders == [f"@aino.virtanen@kotileipomo.example ticketbot: påminnelse {n}: fortfarande inte allokerad "
-                         "till en kund; allokeringsuppgiften 203 är inte tilldelad någon, så påminnelsen gick till "
-                         "bokföraren." for n in (1, 2)]
+    assert reminders == [f"@{JUSSI} ticketbot: påminnelse {n}: fortfarande inte allokerad till en kund; den som "
+                         "uppgiften 203 är tilldelad har påmints." for n in (1, 2)]
     assert result.field(202, "Customer number") == "10042" and result.timers("202") == {"allocation": "cancelled"}
+    # 205: the bookkeeper first (unassigned), then Jussi; he solved 206 without the customer number: both say so
+    reminders = [c["body"] for c in result.bot_comments(205) if ": påminnelse " in c["body"]]
+    assert [r.split(" ")[0] for r in reminders] == [f"@{KEEPER}", f"@{JUSSI}"]
+    assert any("allokeringsuppgiften 206 har stängts" in c["body"] for c in result.bot_comments(205))
+    assert any("stängd medan e-fakturabeställningen 205" in c["body"] for c in result.bot_comments(206))
+    assert result.ticket(206)["status"] == "solved" and result.field(205, "Customer number") == "10045"
     # 204 arrived allocated: no task, no reminder; nothing ticketbot wrote is public, nobody was copied
-    assert sorted(result.fake.tickets) == [201, 202, 203, 204] and result.timers("204") == {}
+    assert sorted(result.fake.tickets) == [201, 202, 203, 204, 205, 206] and result.timers("204") == {}
     assert result.public_bot_comments() == []
     assert all(result.people(t, "email_cc_ids") == [] for t in result.fake.tickets)
     assert result.slack_to(LEAD) == []
