@@ -478,8 +478,11 @@ def _from_envelope(change: ZendeskChange, payload: Mapping[str, Any], event: Eve
         else:
             item = event.changes[0]
             attr = {"subject": "subject", "status": "status", "type": "type", "group": "group",
-                    "priority": ""}.get(item.field, "")
-            if attr and item.to_value is not None:
+                    "priority": "", "assignee": "assignee"}.get(item.field, "")
+            if attr == "assignee":  # agent_assignment_changed: the agent's id -> e-mail ("": unassigned)
+                person = site.user_by_id(item.to_value) if item.to_value is not None else None
+                change.attrs[attr] = person.email if person else ""
+            elif attr and item.to_value is not None:
                 change.attrs[attr] = item.to_value
 
 
@@ -528,7 +531,7 @@ def seed_memory(tracker: MemoryTracker, change: ZendeskChange) -> None:
         return
     if change.created:
         return  # ticketbot's own creation, already on the site
-    for attr in ("subject", "status", "type", "group", "form"):
+    for attr in ("subject", "status", "type", "group", "form", "assignee"):
         if attr in attrs:
             tracker.apply_external_change(change.key, attr, attrs[attr])
     for title, value in change.fields.items():

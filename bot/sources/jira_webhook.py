@@ -253,8 +253,19 @@ def _changes(payload: Mapping[str, Any]) -> tuple[model.Change, ...]:
     items = changelog.get("items") if isinstance(changelog, Mapping) else None
     if not isinstance(items, list):
         raise MalformedEvent("webhook 'changelog' has no 'items' list")
-    return tuple(model.Change(field=str(i.get("field", "")), from_value=i.get("fromString"), to_value=i.get("toString"))
-                 for i in items if isinstance(i, Mapping))
+    return tuple(_change(i) for i in items if isinstance(i, Mapping))
+
+
+#: Person fields whose changelog item names the person by account id in ``from``/``to`` (``*String``: a display name).
+_PERSON_FIELDS = frozenset({"assignee", "reporter"})
+
+
+def _change(item: Mapping[str, Any]) -> model.Change:
+    name = str(item.get("field", ""))
+    if name.casefold() in _PERSON_FIELDS:  # the account id: a display name is no one's identity
+        return model.Change(field=name, from_value=item.get("from") or item.get("fromString"),
+                            to_value=item.get("to") or item.get("toString"))
+    return model.Change(field=name, from_value=item.get("fromString"), to_value=item.get("toString"))
 
 
 def _occurred_at(payload: Mapping[str, Any], ticket: model.Ticket | None, comment: model.Comment | None) -> datetime:

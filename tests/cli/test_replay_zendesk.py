@@ -117,7 +117,7 @@ def test_inbox_envelopes_and_malformed_bodies(site: Site, player: Replay) -> Non
                                                      "ticket": {"id": "PC-1"}}})
 
 
-@pytest.mark.parametrize(("demo", "applied"), [("nfe", 40), ("procountor", 55)])
+@pytest.mark.parametrize(("demo", "applied"), [("nfe", 40), ("procountor", 74)])
 def test_the_zendesk_demos_replay_from_the_command_line(tmp_path: Path, demo: str, applied: int) -> None:
     result = CliRunner().invoke(app, ["replay", str(EXAMPLES / demo / "events.jsonl"), "--config", str(CONFIG),
                                       "--json"], env={"TICKETBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"})

@@ -8,8 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from bot.replay import read_records
 from bot.trackers.site import Site
 from rules.procountor_einvoicing import Config
@@ -78,8 +76,6 @@ def test_zendesk_demo_replays_in_memory(tmp_path):
     assert result.comments("205")[-1].startswith("ticketbot: allokerad till kund 10045.")
 
 
-@pytest.mark.xfail(strict=True, reason="bot/replay.py's Zendesk seed does not apply ticket.agent_assignment_changed "
-                                       "to the in-memory site yet: `ticketbot replay` reminds the bookkeeper")
 def test_the_command_line_replay_shows_the_assignments():
     """What `ticketbot replay examples/procountor/events.jsonl` shows (its own seed): the assignee reminded."""
     import tempfile

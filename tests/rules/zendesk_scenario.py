@@ -54,6 +54,8 @@ class FakeZendeskSeed:
             updates["subject"] = attrs["subject"]
         if "group" in attrs:
             updates["group_id"] = self._group(attrs["group"])
+        if "assignee" in attrs:
+            updates["assignee_id"] = fake.user_id(attrs["assignee"]) if attrs["assignee"] else None
         tags = list(change.tags) if change.tags is not None else list(ticket["tags"])
         tags = [t for t in tags if t not in change.tags_removed] + [t for t in change.tags_added if t not in tags]
         if tags != ticket["tags"]:

@@ -105,6 +105,15 @@ def test_issue_updated_carries_actor_changes_and_snapshot() -> None:
     assert [p.account_id for p in ticket.participants or ()] == ["qm:sunpeak"]
 
 
+def test_an_assignment_names_the_assignee_by_account_id_not_by_display_name() -> None:
+    body = copy.deepcopy(UPDATED)
+    body["changelog"]["items"] = [{"field": "assignee", "fieldtype": "jira", "fieldId": "assignee", "from": None,
+                                   "fromString": None, "to": "acc-maria", "toString": "Maria Lopez"}]
+    assert parse_jira_webhook(body).changes == (model.Change("assignee", None, "acc-maria"),)
+    body["changelog"]["items"][0].update(to=None, toString=None)  # unassigned
+    assert parse_jira_webhook(body).changes == (model.Change("assignee", None, None),)
+
+
 def test_without_a_catalog_custom_fields_are_keyed_by_id() -> None:
     ticket = parse_jira_webhook(UPDATED).ticket
     assert ticket is not None and ticket.fields["customfield_10050"] == "Integrated Finance"
