@@ -6,10 +6,10 @@ import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
-from bot.calendar import BusinessCalendar, BusinessDuration
+from bot.calendar import BusinessCalendar
 from bot.check import Requirement, Touch
 from bot.effects import CancelTimer, Effect, LinkTickets, SetState, StartTimer
 from bot.engine import Evaluation, Verdict
@@ -304,17 +304,6 @@ def one_line(value: Any, limit: int = 120) -> str:
     """
     text = " ".join(str(value or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def delay_text(value: timedelta | BusinessDuration) -> str:
-    """``5 business days``, ``60 days``, ``48 h``, ``90 min`` — a configured delay as people say it."""
-    if isinstance(value, BusinessDuration):
-        return str(value)
-    if value % timedelta(days=1) == timedelta(0):
-        return f"{value.days} day{'s' if value.days != 1 else ''}"
-    if value % timedelta(hours=1) == timedelta(0):
-        return f"{value // timedelta(hours=1)} h"
-    return f"{value / timedelta(minutes=1):g} min"
 
 
 def days_left(alarm: Alarm, now: datetime) -> int:

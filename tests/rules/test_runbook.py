@@ -28,7 +28,7 @@ from rules.runbook.checks import (
     items_of,
 )
 from rules.runbook.config import Alarms, Person
-from rules.runbook.machine import Children, Deadline, Runbook, Stage, delay_text, foreign_timer
+from rules.runbook.machine import Children, Deadline, Runbook, Stage, foreign_timer
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
 RULE = "toy"
@@ -149,12 +149,6 @@ def test_reminders_without_a_limit_stop_at_the_escalation():
 def test_alarms_refuse_nonsense(bad):
     with pytest.raises(ValidationError):
         Alarms.model_validate(bad)
-
-
-@pytest.mark.parametrize(("value", "text"), [(timedelta(days=60), "60 days"), (timedelta(hours=36), "36 h"),
-                                             (timedelta(minutes=90), "90 min")])
-def test_delay_text(value, text):
-    assert delay_text(value) == text
 
 
 # the stage machine ------------------------------------------------------------------------------------
