@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot import effects as fx
@@ -295,10 +295,16 @@ class Executor:
     def _send(self, message: fx.SlackMessage) -> Outcome:
         if self.notifier is None:
             return Outcome(message, SKIPPED, "Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN)")
+        original = message
         if message.alert:
-            self.notifier.alert(message.text)  # never raises; logged when no admin channel is set
-            self._record(message, APPLIED, "alert")
-            return Outcome(message, APPLIED, "alert to the admin channel")
+            admin = getattr(self.notifier, "admin_channel", None)
+            if not admin:  # no admin channel (or a notifier that records): the notifier logs it, never raises
+                self.notifier.alert(message.text)
+                self._record(message, APPLIED, "alert")
+                return Outcome(message, APPLIED, "alert to the admin channel")
+            # A rule's alert is a message like the others, to the admin channel: found again after a crash
+            # between Slack's answer and the record, so it is posted once (the key, hence the marker, is the same).
+            message = replace(message, channel=admin, alert=False)
         intent = f"{message.key}#{SENDING}"
         find_sent = getattr(self.notifier, "find_sent", None)
         try:
@@ -306,16 +312,16 @@ class Executor:
                 ts = find_sent(message)  # a send began before and left no record: did it reach Slack?
                 if ts is not None:
                     self._record(message, ALREADY, f"ts {ts}")
-                    return Outcome(message, ALREADY, f"sent before its record was written (ts {ts})")
+                    return Outcome(original, ALREADY, f"sent before its record was written (ts {ts})")
             else:  # written before the send, so a crash after it leaves a trace to look for
                 self.store.record_applied(scope=self.scope, effect_key=intent, ticket_key=message.ticket_key,
                                           rule_id=message.rule_id, kind=message.kind, outcome=SENDING,
                                           detail="", at=self.clock.now(), durable=True)
             ts = self.notifier.send(fx.clip_slack_text(message))
         except NotifyError as exc:
-            return self._failure(message, exc)
+            return self._failure(original, exc)
         self._record(message, APPLIED, f"ts {ts}")
-        return Outcome(message, APPLIED, f"ts {ts}")
+        return Outcome(original, APPLIED, f"ts {ts}" + (" (the admin channel)" if original.alert else ""))
 
     # quiet hours -------------------------------------------------------------------------------
     def _hold(self, message: fx.SlackMessage) -> Outcome | None:

@@ -81,7 +81,6 @@ from bot.text import untrusted, visible
 from bot.trackers.base import OrganizationProperties, Rejected
 from rules.runbook.checks import labelled_value, normalize_text, one_of, text_matches
 from rules.runbook.config import Block, Person
-from rules.runbook.machine import one_line
 
 # stages of an onboarding (the rule state of its SS ticket)
 INTAKE = "intake"
@@ -993,7 +992,7 @@ def intake(flow: Flow) -> Evaluation:
             "account_manager_sources).")))
         # And the admins hear it once per onboarding (the step is the ticket's): a source to fix, not a ticket.
         effects.append(effect(fx.SlackMessage, "account-manager-missing:alert", alert=True, text=(
-            f"ticketbot: the EverBright onboarding {flow.ticket_ref(ticket.key)} ({one_line(installer)}) has no "
+            f"ticketbot: the EverBright onboarding {flow.ticket_ref(ticket.key)} ({visible(installer)}) has no "
             f"account manager (looked in: {looked}); none was added as a watcher. Add the organization to one "
             "of rules.everbright_onboarding.account_manager_sources.")))
     if cfg.create_config_ticket:

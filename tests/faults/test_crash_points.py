@@ -224,11 +224,30 @@ def test_a_crash_right_after_the_reminder_dm_was_posted_does_not_send_it_twice(t
     """chat.postMessage went through, the process died before recording it: the retry of the fired
     timer's event finds the note written before the send, looks in the conversation, and sends nothing."""
     clean = clean_run(tmp_path / "clean")
-    plan = CrashPlan(matching=SLACK_POSTED)
+    points = _probe(tmp_path / "probe")  # the post of the reminder DM: the one its record follows
+    at = next(i for i, point in enumerate(points) if SLACK_POSTED in point and "reminder" in points[i + 1])
+    plan = CrashPlan(at)
     world = _run(plan, tmp_path / "run")
+    assert plan.died_at is not None and SLACK_POSTED in plan.died_at
     _assert_as_clean(world, plan, clean)
     assert len(world.slack.dm(APPROVER_SLACK)) == 1
-    assert world.slack.count("chat.postMessage") == 1
+    posted = sum(len(messages) for messages in world.slack.messages.values())
+    assert world.slack.count("chat.postMessage") == posted  # every post is one message: none was sent twice
+
+
+def test_a_crash_right_after_an_alert_was_posted_does_not_send_it_twice(tmp_path):
+    """A rule's alert to the admin channel (no account manager for Helio Homes) is a message like the others: the
+    retry finds it in the channel by its marker and posts nothing more."""
+    clean = clean_run(tmp_path / "clean")
+    points = _probe(tmp_path / "probe")
+    at = next(i for i, point in enumerate(points)
+              if SLACK_POSTED in point and "account-manager-missing" in points[i + 1])
+    plan = CrashPlan(at)
+    world = _run(plan, tmp_path / "run")
+    _assert_as_clean(world, plan, clean)
+    alerts = [m for m in world.slack.in_channel("CADMIN") if "no account manager" in m["text"]]
+    assert len(alerts) == 1
+    assert world.slack.count("chat.postMessage") == sum(len(m) for m in world.slack.messages.values())
 
 
 @pytest.mark.parametrize("point", [

@@ -20,7 +20,17 @@ from bot.config import RuleBlock
 from bot.engine import BoundRule
 from bot.inbox.queue import DONE
 from tests.faults.test_poison import Exploding
-from tests.faults.world import ADMIN_CHANNEL, APPROVER_SLACK, Clean, FaultyJira, FaultySlack, World, clean_run, diff
+from tests.faults.world import (
+    ADMIN_CHANNEL,
+    APPROVER_SLACK,
+    Clean,
+    FaultyJira,
+    FaultySlack,
+    World,
+    clean_run,
+    diff,
+    operational_alerts,
+)
 
 PROBE_MAX = 60.0  # TICKETBOT_WORKER__OUTAGE_PROBE_MAX
 ALERT_AFTER = 180.0  # TICKETBOT_WORKER__OUTAGE_ALERT_AFTER
@@ -46,7 +56,7 @@ def knocks(fake: FaultyJira | FaultySlack) -> list[datetime]:
 
 
 def alerts(world: World) -> list[str]:
-    return [m["text"] for m in world.slack.in_channel(ADMIN_CHANNEL)]
+    return operational_alerts(world)
 
 
 def without_admin_channel(state: dict) -> dict:

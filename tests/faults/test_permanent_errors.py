@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.state import StateStore
 from bot.store import LIVE
-from tests.faults.world import ADMIN_CHANNEL, APPROVER_SLACK, World
+from tests.faults.world import APPROVER_SLACK, World, operational_alerts
 
 RULE = "everbright_onboarding"
 REMINDER = f"{RULE}:SS-101:approval-reminder"
@@ -56,8 +56,7 @@ def test_installer_name_missing_on_cs_is_reported_once_and_the_onboarding_goes_o
         [rejected] = [e for e in _effects(world, "CS-201") if e["outcome"] == "rejected"]
         assert rejected["field"] == "Installer name" and "400" in rejected["detail"]
         # one alert, naming the rule, the ticket, the field, the project and what to do
-        [alert] = world.slack.in_channel(ADMIN_CHANNEL)
-        text = alert["text"]
+        [text] = operational_alerts(world)
         for words in (RULE, "CS-201", "Installer name", "add the field Installer name to the CS project's screens",
                       "rules.everbright_onboarding.config_ticket_fields.installer_name"):
             assert words in text, (words, text)
@@ -66,7 +65,7 @@ def test_installer_name_missing_on_cs_is_reported_once_and_the_onboarding_goes_o
         cs_202_on_hold = next(i for i, s in enumerate(world.steps) if s.key == "CS-202" and "On Hold" in s.label)
         _play(world, cs_202_on_hold + 1, start=cs_on_hold + 1)
         assert any(e["outcome"] == "rejected" for e in _effects(world, "CS-202"))
-        assert len(world.slack.in_channel(ADMIN_CHANNEL)) == 1
+        assert len(operational_alerts(world)) == 1
 
         # a day after the request, the approver is reminded in Slack
         world.wait_until(timer.due_at + timedelta(minutes=1))
@@ -79,9 +78,9 @@ def test_a_restart_does_not_report_the_same_missing_name_again(tmp_path: Path) -
         world.jira.remove_from_screens("CS", "Installer name")
         first_cs = next(i for i, s in enumerate(world.steps) if s.key == "CS-201")
         _play(world, first_cs + 1)
-        assert len(world.slack.in_channel(ADMIN_CHANNEL)) == 1
+        assert len(operational_alerts(world)) == 1
         world.restart()
         second_cs = next(i for i, s in enumerate(world.steps) if s.key == "CS-202")
         _play(world, second_cs + 1, start=first_cs + 1)
         assert any(e["outcome"] == "rejected" for e in _effects(world, "CS-202"))
-        assert len(world.slack.in_channel(ADMIN_CHANNEL)) == 1
+        assert len(operational_alerts(world)) == 1

@@ -22,7 +22,7 @@ from bot.config import RuleBlock
 from bot.engine import BoundRule, Evaluation, Rule, RuleContext
 from bot.inbox.queue import DEAD, DONE
 from bot.model import Event, Ticket
-from tests.faults.world import ADMIN_CHANNEL, World, clean_run, diff
+from tests.faults.world import World, clean_run, diff, pop_operational_alerts
 
 ATTEMPTS = 5  # TICKETBOT_WORKER__MAX_ATTEMPTS
 BACKOFF = [2.0, 4.0, 8.0, 16.0]  # TICKETBOT_WORKER__BACKOFF_BASE = 2, doubling
@@ -54,7 +54,7 @@ def test_a_ticket_jira_cannot_serve_is_dead_lettered_and_the_rest_completes(tmp_
         assert all(59.9 < gap < 60.1 for gap in gaps[5:]) and 55 < len(gaps) < 65
         # Everything else flowed and completed exactly as in a clean run; SS-104 got nothing.
         assert {r.status for r in world.inbox() if r.ticket_key != "SS-104"} == {DONE}
-        alerts = [m["text"] for m in world.slack.messages.pop(ADMIN_CHANNEL, [])]
+        alerts = pop_operational_alerts(world)
         assert [a.split(" for ")[0] for a in alerts] == ["jira has been unavailable"] * 2
         assert "dead-lettered" in alerts[1] and "ticketbot dead-letters --all" in alerts[1]
         state = world.state()
@@ -94,7 +94,7 @@ def test_a_rule_that_always_raises_on_a_ticket_dead_letters_its_events_without_s
             ("SS-103", "ticket.updated", ATTEMPTS)]
         assert all("exploding" in r.last_error and "ZeroDivisionError" in r.last_error for r in dead)
         assert {r.status for r in world.inbox() if r.ticket_key != "SS-103"} == {DONE}
-        alerts = [m["text"] for m in world.slack.messages.pop(ADMIN_CHANNEL, [])]
+        alerts = pop_operational_alerts(world)
         assert [a.splitlines()[-1] for a in alerts] == [
             f"Once the cause is fixed, retry it with `ticketbot dead-letters --retry {r.id}`." for r in dead]
         assert diff(clean.state, world.state()) == []

@@ -19,7 +19,6 @@ import pytest
 
 from bot.inbox.queue import DONE
 from tests.faults.world import (
-    ADMIN_CHANNEL,
     APPROVER_SLACK,
     Clean,
     FaultyJira,
@@ -27,6 +26,8 @@ from tests.faults.world import (
     World,
     clean_run,
     diff,
+    operational_alerts,
+    pop_operational_alerts,
     throttled,
 )
 
@@ -143,10 +144,10 @@ def test_a_storm_longer_than_every_retry_holds_the_event_until_it_is_over(tmp_pa
             world.deliver_until_acknowledged(step)
             world.process()
         world.wait_until(world.end())
-        alerts = [m["text"] for m in world.slack.in_channel(ADMIN_CHANNEL)]
+        alerts = operational_alerts(world)
         assert [a.split(" for ")[0].split(" after ")[0] for a in alerts] == [
             "jira has been unavailable", "jira is back"]
-        world.slack.messages.pop(ADMIN_CHANNEL)
+        pop_operational_alerts(world)
         assert_as_clean(world, clean)
         # No tight loop: never sooner than Retry-After after a refusal.
         assert min(gaps_after_refusals(world.jira)) >= 7

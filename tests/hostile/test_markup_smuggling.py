@@ -84,7 +84,8 @@ def test_a_hostile_form_reaches_comments_and_slack_only_as_inert_text(world: Wor
 
     # Slack: three reminders to the approver and one alert to the admin channel, all naming the installer.
     messages = world.slack_messages()
-    assert len(world.slack.dm(APPROVER_SLACK)) == 3 and len(world.slack.in_channel("CADMIN")) == 1
+    no_approval = [m for m in world.slack.in_channel("CADMIN") if "no approval" in m["text"]]
+    assert len(world.slack.dm(APPROVER_SLACK)) == 3 and len(no_approval) == 1
     for message in messages:
         texts = [message["text"]] + [b["text"]["text"] for b in message.get("blocks", []) if "text" in b]
         for text in texts:
