@@ -11,10 +11,10 @@ index for is put to it, so the pages stay fast with 10,000 instances in flight a
 
 * the board counts instances per (rule, stage) from ``ix_rule_state_board`` alone (scope, rule, stage,
   updated_at: the index holds every column the count reads), then fetches at most ``per_stage`` cards of
-  each in-flight stage in one statement (a window over the index columns of the stages shown, unchanged
-  longest first; only the cards picked are read whole), and their pending timers by ticket; within a
-  stage the overdue come first, then the soon due;
-* the closed instances of a period are a range of the same index (a final stage, updated since);
+  each in-flight stage in one statement (per stage, the first rows of its index range, unchanged longest
+  first; only the cards picked are read whole), and their pending timers by ticket; within a stage the
+  overdue come first, then the soon due;
+* the closed instances of a period are ranges of the same index (a final stage, updated since), newest first;
 * a timeline reads the traces of its tickets through ``ix_traces_ticket_scope``, newest first, a page at a
   time; the timers page reads ``ix_timers_pending_due``; dead letters ``ix_inbox_status_due``; the audit
   log its primary key, newest first.
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, Text, and_, cast, exists, func, or_, select
+from sqlalchemy import Index, Text, and_, cast, exists, func, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.clock import Clock
@@ -60,6 +60,8 @@ MAX_PAGE = 200
 TIMELINE_TRACES = 120
 #: Instances whose stage history decides the order of the stages of a rule that declares none.
 HISTORY_SAMPLE = 200
+#: (rule, stage) ranges read in one statement (SQLite allows 500 SELECTs in a compound one).
+MAX_BRANCHES = 200
 #: A pending timer this far past its due time was not fired: it is overdue whatever it is.
 STUCK_AFTER = timedelta(minutes=5)
 
@@ -472,22 +474,26 @@ class ConsoleQueries:
     def _cards(self, pairs: set[tuple[str, str]], narrowing: ColumnElement[bool] | None, offset: int,
                limit: int) -> list[Any]:
         """At most ``limit`` instances of each (rule, stage) of ``pairs`` after the first ``offset``, those
-        unchanged longest first. One statement: a window over the narrow index columns of the pairs' rows
-        picks the ids, and only the rows picked are read whole (their JSON record and history)."""
+        unchanged longest first. One statement: per pair, a range of ix_rule_state_board read in its order
+        up to the limit picks the ids (a UNION ALL of them), and only the rows picked are read whole."""
         if not pairs:
             return []
-        inner = select(S.id, S.rule_id, S.stage, S.updated_at).where(S.scope == self.scope, _pairs(pairs))
-        if narrowing is not None:
-            inner = inner.where(narrowing)
-        rows = inner.subquery()
-        rank = func.row_number().over(partition_by=(rows.c.rule_id, rows.c.stage),
-                                      order_by=(rows.c.updated_at, rows.c.id)).label("rank")
-        ranked = select(rows.c.id, rank).subquery()
-        query = (select(S.id, S.rule_id, S.ticket_key, S.stage, S.data, S.history, S.created_at, S.updated_at)
-                 .join(ranked, ranked.c.id == S.id).where(ranked.c.rank > offset, ranked.c.rank <= offset + limit)
-                 .order_by(S.rule_id, S.stage, ranked.c.rank))
-        with self.store.engine.connect() as conn:
-            return list(conn.execute(query))
+        rows: list[Any] = []
+        ordered = sorted(pairs)
+        for start in range(0, len(ordered), MAX_BRANCHES):
+            branches = []
+            for rule_id, stage in ordered[start:start + MAX_BRANCHES]:
+                picked = (select(S.id).where(S.scope == self.scope, S.rule_id == rule_id, S.stage == stage)
+                          .order_by(S.updated_at, S.id).offset(offset).limit(limit))
+                if narrowing is not None:
+                    picked = picked.where(narrowing)
+                branches.append(select(picked.subquery().c.id))
+            ids = union_all(*branches).subquery()
+            query = (select(S.id, S.rule_id, S.ticket_key, S.stage, S.data, S.history, S.created_at, S.updated_at)
+                     .where(S.id.in_(select(ids.c.id))).order_by(S.rule_id, S.stage, S.updated_at, S.id))
+            with self.store.engine.connect() as conn:
+                rows += conn.execute(query).all()
+        return rows
 
     def _closed(self, wanted: BoardFilter, shapes: Mapping[str, RunbookShape], counts: Mapping[tuple[str, str], int],
                 narrowing: ColumnElement[bool] | None, now: datetime) -> list[Card]:
@@ -496,11 +502,19 @@ class ConsoleQueries:
                   and (not wanted.runbook or r == wanted.runbook)}
         if not finals:
             return []
+        since = now - timedelta(days=wanted.closed_days)
+        branches = []
+        for rule_id, stage in sorted(finals)[:MAX_BRANCHES]:  # per final stage, the newest of its index range
+            picked = (select(S.id, S.updated_at).where(S.scope == self.scope, S.rule_id == rule_id, S.stage == stage,
+                                                       S.updated_at >= since)
+                      .order_by(S.updated_at.desc(), S.id.desc()).limit(MAX_PAGE))
+            if narrowing is not None:
+                picked = picked.where(narrowing)
+            branches.append(select(picked.subquery()))
+        newest = union_all(*branches).subquery()
+        ids = select(newest.c.id).order_by(newest.c.updated_at.desc(), newest.c.id.desc()).limit(MAX_PAGE)
         query = (select(S.id, S.rule_id, S.ticket_key, S.stage, S.data, S.history, S.created_at, S.updated_at)
-                 .where(S.scope == self.scope, _pairs(finals), S.updated_at >= now - timedelta(days=wanted.closed_days))
-                 .order_by(S.updated_at.desc(), S.id.desc()).limit(MAX_PAGE))
-        if narrowing is not None:
-            query = query.where(narrowing)
+                 .where(S.id.in_(ids)).order_by(S.updated_at.desc(), S.id.desc()))
         with self.store.engine.connect() as conn:
             rows = list(conn.execute(query))
         return self._make_cards(rows, shapes, now, with_timers=False)
