@@ -192,6 +192,68 @@ class SlackSettings(_Section):
         return value if value.endswith("/") else value + "/"
 
 
+class ConsoleSettings(_Section):
+    """The operations console (``/console`` and ``/api/v1`` under ``ticketbot run``; ``ticketbot console``).
+
+    Off until ``admins`` names someone. A request is somebody's only when an authenticating reverse proxy
+    (oauth2-proxy and the like) says so in ``trusted_header`` and the request comes straight from one of
+    ``trusted_proxies`` (addresses or networks: the header of anyone else is never believed); that
+    person must be one of ``admins`` (e-mail addresses, compared case-insensitively). ``secret`` keys
+    the CSRF tokens of the forms (HMAC); without it each process draws its own at start, so set it
+    when several replicas serve the console behind one address. An instance whose next deadline is
+    less than ``due_soon_seconds`` away is shown as due soon.
+    """
+
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_header: str | None = None
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    secret: SecretStr | None = None
+    due_soon_seconds: float = Field(default=86400.0, gt=0)
+
+    @field_validator("admins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """Accept ``"a@x, b@y"`` (env) as well as a list or a JSON list string."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("admins")
+    @classmethod
+    def _admin_emails(cls, value: list[str]) -> list[str]:
+        admins = []
+        for email in value:
+            normalized = email.strip().casefold()
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", normalized):
+                raise ValueError(f"{email!r} is not an e-mail address")
+            admins.append(normalized)
+        return admins
+
+    @field_validator("trusted_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9-]+", value.strip()):
+            raise ValueError(f"{value!r} is not an HTTP header name (letters, digits and dashes)")
+        return value.strip()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (10.0.0.5, 10.0.0.0/8, ::1)") from None
+        return [item.strip() for item in value]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TICKETBOT_",
@@ -217,6 +279,7 @@ class Settings(BaseSettings):
     guards: GuardSettings = Field(default_factory=GuardSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     #: Testing mode only: ``memory:<site.yaml>[:<state.sqlite3>]`` runs the daemon against a
     #: file-backed in-memory site (state beside the site file by default) instead of Jira.
     #: Empty: Jira from ``jira.*``.

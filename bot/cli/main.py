@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import check, daemon, events, ops, replay, rules, scaffold
+from bot.cli import check, console, daemon, events, ops, replay, rules, scaffold
 from bot.cli.common import OneLineErrors, out
 
 app = typer.Typer(help="ticketbot: onboarding runbooks on Jira and Zendesk, with Slack.", no_args_is_help=True,
@@ -43,6 +43,7 @@ ops.register(app)
 check.register(app)
 events.register(app)
 scaffold.register(app)
+console.register(app)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client import multiprocess
 
 from bot.daemon.build import build_daemon, check_names_at_start
+from bot.daemon.console import mount_console
 from bot.daemon.slack import mount_slack
 from bot.inbox.metrics import api_counts
 from bot.inbox.queue import Inbox
@@ -176,6 +177,7 @@ def run(settings: Settings) -> None:
     daemon = build_daemon(settings)
     check_names_at_start(settings, daemon.rules, daemon.guards.alert)  # --strict: refuses on a missing name
     mount_slack(daemon)  # /slack/events and Socket Mode when TICKETBOT_SLACK__BOT_TOKEN is set
+    mount_console(daemon)  # /console and /api/v1 when TICKETBOT_CONSOLE__ADMINS is set
     status_dir = Path(tempfile.mkdtemp(prefix="ticketbot-workers-"))
     if settings.worker.processes:
         spool = intake_path(settings.database_url)
@@ -188,8 +190,10 @@ def run(settings: Settings) -> None:
         daemon.delegate_processing([  # the first also runs the leader's jobs: this process only acknowledges
             WorkerProcess(settings, status_dir / f"worker-{i}.json", runs_scheduler=i == 0, metrics_dir=metrics_dir)
             for i in range(settings.worker.processes)], metrics_dir)
+    # proxy_headers off: the console believes its identity header only from the peer address of the connection,
+    # which uvicorn would otherwise replace with an X-Forwarded-For value (bot/console/access.py).
     config = uvicorn.Config(daemon.app, host=settings.http.host, port=settings.http.port, log_config=None,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=30)
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=30, proxy_headers=False)
     # Everything loaded so far lives as long as the process: keep it out of the collector's sight, or
     # each full collection walks the whole of SQLAlchemy, FastAPI and co. (~150 ms, stalling every ack).
     gc.collect()

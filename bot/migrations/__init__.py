@@ -31,6 +31,7 @@ MODEL_MODULES = (
     "bot.inbox.guards",
     "bot.inbox.poller",
     "bot.ops.audit",
+    "bot.console.queries",  # declares an index of its own on rule_state (migration 0010)
 )
 
 

@@ -296,20 +296,23 @@ class BotServices:
             lines.append(line)
         return "\n".join(lines)
 
-    def pause(self, rule_id: str, slack_user: str) -> str:
+    def pause(self, rule_id: str, slack_user: str, *, via: str = SLACK) -> str:
+        """Pause a rule entirely; ``slack_user`` is whoever asked (a Slack id, or the console's e-mail with
+        ``via="console"``), named in the pause's reason and the audit log."""
         self._bound(rule_id)
         if any(not p.ticket_key for p in self.guards.active_pauses(rule_id)):
             raise ServiceError(f"Rule {rule_id} is already paused.")
-        self.guards.pause(rule_id, f"paused from Slack by {slack_user}", by="admin")
-        self.audit.record(actor=slack_user, via=SLACK, command=f"pause {rule_id}", outcome=DONE)
+        where = "Slack" if via == SLACK else f"the {via}"
+        self.guards.pause(rule_id, f"paused from {where} by {slack_user}", by="admin")
+        self.audit.record(actor=slack_user, via=via, command=f"pause {rule_id}", outcome=DONE)
         return f"Rule {rule_id} paused: it plans nothing until it is resumed (`/ticketbot resume {rule_id}`)."
 
-    def resume(self, rule_id: str, slack_user: str) -> str:
+    def resume(self, rule_id: str, slack_user: str, *, via: str = SLACK) -> str:
         self._bound(rule_id)
         if not self.guards.active_pauses(rule_id):
             raise ServiceError(f"Rule {rule_id} is not paused.")
         lifted = self.guards.resume(rule_id)
-        self.audit.record(actor=slack_user, via=SLACK, command=f"resume {rule_id}", outcome=DONE,
+        self.audit.record(actor=slack_user, via=via, command=f"resume {rule_id}", outcome=DONE,
                           detail=f"{lifted} pause(s) lifted")
         return f"Rule {rule_id} resumed ({lifted} pause(s) lifted); its caps count afresh from now."
 
