@@ -486,7 +486,21 @@ def requirements(a: Automation) -> list[Requirement]:
         out += _trigger_requirements(a, p, f"{source}.trigger")
         for i, action in enumerate(a.actions):
             out += _action_requirements(a, action, p, f"{source}.actions[{i}]")
-    return _unique(out)
+    return _once(out)
+
+
+def _once(requirements: list[Requirement]) -> list[Requirement]:
+    """Each name once, under the first key that names it (required if any use of it is)."""
+    first: dict[tuple[Any, ...], Requirement] = {}
+    for r in requirements:
+        identity = (r.kind, r.name.casefold(), r.project, r.system, r.parent, r.free_text_ok)
+        seen = first.get(identity)
+        if seen is None:
+            first[identity] = r
+        elif r.required and not seen.required:
+            first[identity] = Requirement(seen.kind, seen.name, seen.project, seen.system, seen.parent, True,
+                                          seen.source, "", seen.free_text_ok)
+    return list(first.values())
 
 
 def _trigger_requirements(a: Automation, project: str, source: str) -> list[Requirement]:

@@ -156,3 +156,14 @@ def test_the_commands_stop_on_it_with_that_one_line(tmp_path: Path, command: lis
     (line,) = result.output.strip().splitlines()
     assert line.endswith(f"{path}: automations[0].actions[0].set.Priority: a field value is text, a number, "
                          "true/false, a list of those, or null (to clear it); got a list")
+
+
+def test_ticketbot_rules_lists_the_automations() -> None:
+    result = CliRunner().invoke(app, ["rules"], env={"TICKETBOT_CONFIG": str(DEMO / "ticketbot.yaml"),
+                                                     "COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "automation:urgent-ticket" in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")] == [
+        "automation:urgent-ticket",
+        "An urgent ticket is tagged, noted, followed by on-call and told to on-call at once", "rules YAML", "yes",
+        "Support"]
