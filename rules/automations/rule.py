@@ -172,25 +172,30 @@ class AutomationRule(Rule[Automation]):
         tick = next((t for t in pending if t.name == SCHEDULE), None)
         plan = Plan(a, facts, occurrence(facts.event))
         plan.tidy(pending)
-        if all_passed(checks):
-            if tick is not None:
-                return Evaluation.skip([*gate, Verdict(name, False, f"next tick {tick.due_at.isoformat()}",
-                                                       "a tick of the schedule"), *checks], *plan.notes)
+        if all_passed(checks) and tick is None:
             due = schedule.next_tick(facts.now, a.calendar)
             plan.effects.append(StartTimer(rule_id=a.rule_id, ticket_key=facts.ticket.key,
                                            step=f"schedule:{due:%Y%m%dT%H%M}", name=SCHEDULE, due_at=due))
-            return Evaluation([*gate, Verdict(name, True, "not ticking on this ticket", "ticking while the conditions "
-                                                                                         "hold"), *checks],
-                              plan.effects, [*plan.notes, f"schedule armed: first tick {due.isoformat()}"])
-        if tick is None:
-            return Evaluation.skip([*gate, *checks], *plan.notes, "the schedule ticks on a ticket only while the "
-                                                                   "conditions hold")
-        failed = next(v for v in checks if not v.passed)
-        plan.effects.append(CancelTimer(rule_id=a.rule_id, ticket_key=facts.ticket.key,
-                                        step=f"cancel:{SCHEDULE}:{tick.due_at:%Y%m%dT%H%M%S}", name=SCHEDULE))
-        return Evaluation([*gate, Verdict(f"schedule stopped: {failed.name}", True, failed.observed, failed.expected,
-                                          "the condition no longer holds")],
-                          plan.effects, [*plan.notes, "schedule stopped on this ticket: a condition no longer holds"])
+            armed = Verdict(name, True, "not ticking on this ticket", "ticking while the conditions hold")
+            return Evaluation([*gate, armed, *checks, *plan.verdicts], plan.effects,
+                              [*plan.notes, f"schedule armed: first tick {due.isoformat()}"])
+        if all_passed(checks):
+            quiet = [*gate, Verdict(name, False, f"next tick {tick.due_at.isoformat()}" if tick else "",
+                                    "a tick of the schedule"), *checks]
+        elif tick is not None:
+            failed = next(v for v in checks if not v.passed)
+            plan.effects.append(CancelTimer(rule_id=a.rule_id, ticket_key=facts.ticket.key,
+                                            step=f"cancel:{SCHEDULE}:{tick.due_at:%Y%m%dT%H%M%S}", name=SCHEDULE))
+            plan.verdicts.append(Verdict(f"schedule stopped: {failed.name}", True, failed.observed, failed.expected,
+                                         "the condition no longer holds"))
+            plan.notes.append("schedule stopped on this ticket: a condition no longer holds")
+            quiet = [*gate, *checks]
+        else:
+            quiet = [*gate, *checks]
+            plan.notes.append("the schedule ticks on a ticket only while the conditions hold")
+        if plan.effects:
+            return Evaluation([*gate, *plan.verdicts], plan.effects, plan.notes)
+        return Evaluation.skip(quiet, *plan.notes)
 
     def _tick(self, a: Automation, facts: AutoFacts, gate: list[Verdict], payload: dict[str, Any]) -> Evaluation:
         schedule = a.trigger.schedule

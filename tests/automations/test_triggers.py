@@ -183,3 +183,20 @@ def test_a_dry_run_stands_for_the_trigger_now(tmp_path: Path) -> None:
         ("would-apply", "start timer automation:waiting:SUP-9:delay:a1 due 2026-11-10T10:00:00+00:00")]
     assert waiting.result.evaluation.verdicts[1].note.startswith("dry-run")
     assert not other.outcomes and other.result.evaluation.verdicts[1].observed == "Waiting for customer"
+
+
+def test_a_ticket_moving_on_stops_its_schedule_and_drops_a_tick_held_for_working_hours(tmp_path: Path) -> None:
+    desk = Desk()
+    sup = desk.issue("SUP-1", "2026-11-02T09:00")  # Monday
+    early = automation("a", {"schedule": {"cron": "0 7 * * mon-fri"}},  # 07:00 Oslo: before working hours
+                       [{"slack": {"to": "assignee", "text": "{key} waits"}, "while": [{"status": "Open"}]}],
+                       conditions=[{"status": "Open"}],
+                       calendar={"time_zone": "Europe/Oslo", "start": "08:00", "end": "16:00"})
+    events = [desk.create(sup), sup.move(at("2026-11-03T06:30"), NINA, "Done")]  # Tuesday 07:30 Oslo
+    run = play(tmp_path, events, early, until="2026-11-05T00:00")
+    assert effects(run, RULE, outcome="held") == ["slack to nina.berg@acme.example: SUP-1 waits"]  # Tue 07:00 Oslo
+    moved = next(s for s in run.steps if s.event.kind == "ticket.updated")
+    assert sorted(o.effect.describe() for o in moved.report.outcomes) == [
+        "cancel timer automation:a:SUP-1:deliver:t202611030600:a0", "cancel timer automation:a:SUP-1:schedule"]
+    assert run.slack == [] and [(t.name.split(":")[0], t.status) for t in run.timers("SUP-1")] == [
+        ("deliver", "cancelled"), ("schedule", "cancelled")]
