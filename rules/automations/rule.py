@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypedDict
 
+from bot.calendar import BusinessDuration
 from bot.check import Requirement, Touch
 from bot.effects import (
     AddWatcher,
@@ -62,7 +63,7 @@ from rules.automations.schema import SETTABLE, Action, Automation, PersonRef
 from rules.automations.text import Template
 from rules.automations.triggers import describe, matches, occurrence, touches
 from rules.runbook.checks import Check, email_of, normalize_text, text_matches, ticket_kind
-from rules.runbook.machine import _unique, delay_text, foreign_timer
+from rules.runbook.machine import foreign_timer
 
 #: The timer of a delayed action (``delay:a0``) and of a schedule.
 DELAY = "delay:a"
@@ -153,7 +154,7 @@ class AutomationRule(Rule[Automation]):
                                                    action.kind if action else "no such action", wanted)],
                                    "the automation changed since the delay began; the delayed action is dropped")
         ended = Verdict(f"delay of action {index + 1} ({action.kind}) ended", True, payload.get("due_at"),
-                        f"{delay_text(action.delay)} after {data.get('trigger') or 'the trigger'}")
+                        f"{_delay_text(action.delay)} after {data.get('trigger') or 'the trigger'}")
         checks = [check(facts) for check in compiled(a).whiles[index]]
         if not all_passed(checks):
             return Evaluation.skip([*gate, ended, *checks], f"action {index + 1} ({action.kind}) dropped: its "
@@ -230,7 +231,8 @@ class AutomationRule(Rule[Automation]):
 
     def triggers(self, config: Automation) -> list[Touch]:
         guard = "" if config.handles_own_events else GUARD
-        return _unique(t for p in config.projects for t in touches(config.trigger, p, config.tracker, guard))
+        return list(dict.fromkeys(t for p in config.projects
+                                  for t in touches(config.trigger, p, config.tracker, guard)))
 
 
 def automation_rule(automation: Automation) -> AutomationRule:
@@ -308,7 +310,7 @@ class Plan:
                     "comment": visible(event.comment.body, limit=500) if event.comment else ""}
             self.effects.append(StartTimer(**self._kw(index, ":delay"), name=f"{DELAY}{index}", due_at=due, data=data))
             self.armed.add(f"{DELAY}{index}")
-            self.notes.append(f"action {index + 1} ({action.kind}) after {delay_text(action.delay)}: "
+            self.notes.append(f"action {index + 1} ({action.kind}) after {_delay_text(action.delay)}: "
                               f"{due.isoformat()}")
             return
         made = self._effects(index, action)
@@ -467,6 +469,17 @@ def _setting(name: str, value: Any, kw: _Keyed) -> Effect:
     return SetField(**kw, field=name, value=list(value) if isinstance(value, tuple) else value)
 
 
+def _delay_text(value: timedelta | BusinessDuration) -> str:
+    """``2 business days``, ``2 days``, ``48 h``, ``90 min``: a delay as the YAML said it, for notes and traces."""
+    if isinstance(value, BusinessDuration):
+        return str(value)
+    if value % timedelta(days=1) == timedelta(0):
+        return f"{value.days} day{'s' if value.days != 1 else ''}"
+    if value % timedelta(hours=1) == timedelta(0):
+        return f"{value // timedelta(hours=1)} h"
+    return f"{value / timedelta(minutes=1):g} min"
+
+
 def _person_text(user: User | None) -> str:
     if user is None:
         return NOBODY
@@ -600,4 +613,4 @@ def writes(a: Automation) -> list[Touch]:
                 out.append(Touch("link", None, p, a.tracker))
                 if zendesk:
                     out += [Touch("label", None, p, a.tracker), Touch("comment", None, p, a.tracker)]
-    return _unique(out)
+    return list(dict.fromkeys(out))
