@@ -78,6 +78,8 @@ class Requirement:
     transitions and options are per project). ``parent``: for an ``option``, the field it belongs to.
     ``required=False``: a miss is reported but does not fail the check (e.g. an organization the rule
     creates when first needed). ``source``: the config key that names it, for the report.
+    ``free_text_ok`` (an ``option``): the field may be a text field, which takes any value; the option is
+    looked for only when the field offers options (an automation's ``set: {Priority: High}``).
     """
 
     kind: str
@@ -88,6 +90,7 @@ class Requirement:
     required: bool = True
     source: str = ""
     note: str = ""
+    free_text_ok: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -280,6 +283,8 @@ class TrackerResolver:
         match = _find(requirement.name, names)
         if match is not None:
             return Answer(RESOLVED, "" if match == requirement.name else f"as {match!r}")
+        if not names and requirement.kind == "option" and requirement.free_text_ok:
+            return Answer(RESOLVED, f"field {requirement.parent!r} offers no options: it takes any value")
         closest = closest_names(requirement.name, names)
         if closest:
             detail = "not found"
@@ -416,7 +421,7 @@ def run_check(rules: Sequence[BoundRule], connect: Connect) -> CheckReport:
             report.unavailable[system] = resolver.reason
     seen: dict[Requirement, Answer] = {}
     for rule_id, req in wanted:
-        identity = Requirement(req.kind, req.name, req.project, req.system, req.parent)
+        identity = Requirement(req.kind, req.name, req.project, req.system, req.parent, free_text_ok=req.free_text_ok)
         if identity not in seen:
             found = resolvers.get(req.system)
             seen[identity] = found.resolve(req) if found else Answer(FAILED, f"no {req.system} connection")

@@ -8,6 +8,7 @@ runbook as written, and a site overrides only what differs.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -54,8 +55,33 @@ class RuleBlock(BaseModel):
 
 
 class RawConfig(BaseModel):
+    """The rules YAML: ``rules:`` (a block per rule id), ``automations:`` (a list, validated by
+    :mod:`rules.automations`) and ``include:`` (files beside it whose ``automations:`` join the list)."""
+
     model_config = ConfigDict(extra="forbid")
     rules: dict[str, dict[str, Any] | None] = {}
+    include: list[str] = []
+    automations: list[Any] = []
+
+
+class IncludedConfig(BaseModel):
+    """A file named under ``include:``: automations only (a rule's block lives in the main file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    automations: list[Any] = []
+
+
+@dataclass(frozen=True)
+class RawAutomation:
+    """One item of an ``automations:`` list, not validated yet, and where it is written (for errors)."""
+
+    path: Path
+    index: int
+    data: Any
+
+    @property
+    def where(self) -> str:
+        return f"automations[{self.index}]"
 
 
 def read_yaml(path: Path, what: str) -> Any:
@@ -84,6 +110,14 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     return ".".join(map(str, first["loc"])) or "the whole file", first["msg"]
 
 
+def key_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """A validation error's location as the YAML's keys: ``actions[0].set.Priority`` (list items by index)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def read_model(path: Path, what: str, model: type[M], *, prefix: str = "", hint: str = "") -> M:
     """The YAML file at ``path`` (named ``what`` in errors) as ``model``; else one line naming the first
     problem: ``{prefix}{path}: {where}: {message}{hint}``."""
@@ -97,6 +131,31 @@ def read_model(path: Path, what: str, model: type[M], *, prefix: str = "", hint:
 
 def load_raw(path: Path) -> RawConfig:
     return read_model(path, "TICKETBOT_CONFIG", RawConfig)
+
+
+def raw_automations(path: Path, raw: RawConfig) -> list[RawAutomation]:
+    """The automations of the rules YAML at ``path`` and of the files it includes, in that order.
+
+    An included file is named relative to the including one, holds only ``automations:`` and includes
+    nothing itself; a file that cannot be read or holds anything else is one line naming it."""
+    found = [RawAutomation(path, i, item) for i, item in enumerate(raw.automations)]
+    for n, name in enumerate(raw.include):
+        where = f"{path}: include[{n}]"
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError(f"{where}: a file name is needed")
+        included = (path.parent / name.strip()).resolve()
+        data = read_yaml(included, where) or {}
+        if isinstance(data, dict) and set(data) - {"automations"}:
+            other = sorted(map(str, set(data) - {"automations"}))[0]
+            raise ConfigurationError(f"{included}: {other}: an included file holds only automations: (rules: blocks "
+                                     f"and include: belong in the main rules YAML, {path})")
+        try:
+            part = IncludedConfig.model_validate(data)
+        except ValidationError as exc:
+            at, message = first_error(exc)
+            raise ConfigurationError(f"{included}: {at}: {message}") from None
+        found += [RawAutomation(included, i, item) for i, item in enumerate(part.automations)]
+    return found
 
 
 def validate_block(rule_id: str, model: type[RuleBlock], block: dict[str, Any] | None, path: Path) -> RuleBlock:

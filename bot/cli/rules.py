@@ -33,6 +33,10 @@ def rules_list(ctx: typer.Context, config: ConfigOption = None) -> None:
         watches = ", ".join(sorted(found.rule.watched_projects(cfg))) if cfg else ""
         table.add_row(escape(rule_id), escape(found.rule.title), escape(f"{found.package} {found.version}"), enabled,
                       escape(watches))
+    for b in bound.values():  # the rules YAML's automations (automation:NAME), after the known rules
+        if b.id not in known:
+            table.add_row(escape(b.id), escape(b.rule.title), "rules YAML", "yes" if b.config.enabled else "disabled",
+                          escape(", ".join(sorted(b.rule.watched_projects(b.config)))))
     out.print(table)
 
 
@@ -58,7 +62,9 @@ def _guards(settings: Settings, rule_id: str):  # noqa: ANN202 - bot.inbox.guard
     from bot.trackers.keys import shown
     from rules import known_rules
 
-    known = known_rules()
+    known = list(known_rules())
+    if rule_id not in known and rule_id.startswith("automation:"):  # the rules YAML's automations
+        known += [b.id for b in _rules(settings) if b.id not in known]
     if rule_id not in known:
         raise ConfigurationError(f"unknown rule id {shown(rule_id)} (known: {', '.join(known)})")
     upgrade(settings.database_url)
