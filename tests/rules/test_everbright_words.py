@@ -132,7 +132,8 @@ def test_a_bad_block_is_a_configuration_error_naming_the_key(tmp_path: Path, blo
 
 
 # escaping ---------------------------------------------------------------------------------------------------------
-INSTALLER = "Sunpeak <!channel> *Solar* [~accountid:evil] {color:red}x{color} <http://evil.example|click>"
+INSTALLER = ("Sunpeak <!channel> *Solar* [~accountid:evil] {color:red}x{color} <http://evil.example|click> "
+             "\u202eralos\u202c \u200bend")
 
 
 @pytest.mark.parametrize("templates", [{}, {
@@ -165,6 +166,7 @@ def test_an_installer_name_with_markup_is_escaped_in_comments_and_in_slack(tmp_p
     for message in messages:
         assert slack_escape(visible(INSTALLER)) in message["text"], message["text"]
         assert slack_markup_in(message["text"]) == [] and "\\[" not in message["text"]
+        assert invisible_in(message["text"]) == [], message["text"]  # no bidi override, in the alert too
     assert book.jira.ticket("SS-101").comments and all(c.internal for c in book.jira.ticket("SS-101").comments)
 
 
