@@ -35,6 +35,11 @@ decisions (:class:`Stand`, :meth:`Flow.stands`). ``config_team`` hears that Conf
 Customers are never copied: every comment is internal (the effect vocabulary has no public
 comment), and the installer is removed from the request participants.
 
+Every text the rule writes (its comments, Slack messages and alerts, the CS ticket it may create) is a named
+template (``TEXTS`` at the bottom) in English, EverBright's team being in the US; a block rewords any of them under
+``templates:`` and may set ``language`` (:class:`rules.runbook.config.Worded`). Moments, days and delays are
+written by Words in the calendar's time zone; values from tickets are escaped as they always were.
+
 The runbook's progress per SS ticket is the rule state: stage ``intake`` → ``configuring`` →
 ``awaiting-approval`` → ``approved`` (or ``rejected``) → ``closed``, with the CS key, the
 installer, who decided when and how. Every name, address and delay comes from the
@@ -49,6 +54,7 @@ import hashlib
 import io
 import json
 import re
+import string
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -58,7 +64,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from bot import effects as fx
-from bot.calendar import BusinessCalendar, BusinessDuration, Delay
+from bot.calendar import BusinessCalendar, Delay
 from bot.check import Requirement, Touch
 from bot.config import Duration, RuleBlock
 from bot.engine import Evaluation, Rule, RuleContext, Verdict
@@ -80,7 +86,8 @@ from bot.state import RuleState, member
 from bot.text import untrusted, visible
 from bot.trackers.base import OrganizationProperties, Rejected
 from rules.runbook.checks import labelled_value, normalize_text, one_of, text_matches
-from rules.runbook.config import Block, Person
+from rules.runbook.config import Block, Person, Worded
+from rules.runbook.words import Catalogue, Words, template
 
 # stages of an onboarding (the rule state of its SS ticket)
 INTAKE = "intake"
@@ -100,6 +107,8 @@ REMINDER = "approval-reminder"  # timer on SS
 FIND_ONBOARDING = "find-onboarding"  # timer on CS: look again for its SS ticket
 CS_DONE_AGAIN = "cs-done-look-again"  # timer on CS: Done before the approval was recorded; look again
 DECIDING = (CONFIGURING, AWAITING, REJECTED)  # stages a decision can still come in
+#: How Slack says a decision came (the event's ``via``); each is a text of its own (``via_button`` …).
+SLACK_VIAS = ("button", "command", "slack")
 
 
 class Statuses(Block):
@@ -258,7 +267,10 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 DEFAULT_APPROVER = Approver(email="david.ellis@goeverbright.com")
 
 
-class Config(RuleBlock):
+class Config(RuleBlock, Worded):
+    """The ``rules.everbright_onboarding`` block. Its words (``language``, ``templates``: :class:`Worded`) are the
+    module's ``TEXTS``, in English (EverBright's team is in the US), dates in the calendar's time zone."""
+
     service_desk_project: str = "SS"
     config_project: str = "CS"
     subject: str = "EverBright Partner Onboarding"
@@ -514,6 +526,8 @@ class Flow:
     def __init__(self, event: Event, ticket: Ticket, ctx: RuleContext, cfg: Config, rule_id: str) -> None:
         self.event, self.ticket, self.ctx, self.cfg, self.rule_id = event, ticket, ctx, cfg, rule_id
         self.now = ctx.clock.now()
+        #: The block's texts (:data:`TEXTS`, reworded by its ``templates``), dates in the calendar's time zone.
+        self.say: Words = cfg.words
         #: What was learnt about who is away (for the trace): a Slack status that could not be read …
         self.presence_notes: list[str] = []
 
@@ -543,11 +557,12 @@ class Flow:
         today = self.now.astimezone(self.cfg.calendar.zone).date()
         for span in approver.away:
             if span.covers(today):
-                return f"away {span.start:%Y-%m-%d} to {span.to:%Y-%m-%d}", span.stand_in or approver.stand_in
+                why = self.say("away_dates", start=self.shown(span.start), to=self.shown(span.to))
+                return why, span.stand_in or approver.stand_in
         if approver.stand_in is None and len(self.cfg.approvers) == 1:
             return "", None  # the only approver, nobody to stand in: whatever Slack says, they are asked
         status = self.slack_status(approver)
-        return (f"away (Slack status {status!r})", approver.stand_in) if status else ("", None)
+        return (self.say("away_status", status=repr(status)), approver.stand_in) if status else ("", None)
 
     def slack_status(self, approver: Approver) -> str:
         """The approver's Slack status when it says they are away (and has not expired), else ""."""
@@ -601,6 +616,12 @@ class Flow:
             known = None
         return (known.display_name if known and known.display_name else email)
 
+    def shown(self, value: datetime | date | str) -> str:
+        """A moment or a day as Words writes it (the block's language, the calendar's time zone), with plain spaces:
+        CLDR writes a narrow no-break space before "AM", a character that does not print, and what ticketbot writes
+        has none (tests/hostile). A text (a moment the state recorded oddly) is shown as it is."""
+        return " ".join(self.say.value(value).split())
+
     def effect(self, cls: type[fx.Effect], key: str, step: str, **kw: object) -> fx.Effect:
         return cls(rule_id=self.rule_id, ticket_key=key, step=step, **kw)
 
@@ -634,7 +655,8 @@ class Flow:
         if event.kind == COMMENT_CREATED:
             return self.on_comment(state, stage)
         if event.kind == TICKET_UPDATED and cfg.comms_label in self.ticket.labels and not state.get("comms_label"):
-            return comms(self, state, f"label {cfg.comms_label!r} added to {self.ticket.key}", source="label")
+            return comms(self, state, self.say("comms_label_reason", label=repr(cfg.comms_label), key=self.ticket.key),
+                         source="label")
         entered = self.status_entered(cfg.statuses.ss_waiting_for_support)
         signal = Verdict(f"SS moved to {cfg.statuses.ss_waiting_for_support!r}", entered,
                          [c.to_value for c in self.event.changes if c.field.casefold() == "status"],
@@ -656,14 +678,14 @@ class Flow:
         stand = self.decider(actor) if payload.get("role") != "admin" else None
         idle = self.idle_stand_in(actor) if stand is None and payload.get("role") != "admin" else []
         if not idle:  # an approver, an active stand-in, an admin (or someone Slack authorized, unknown here)
-            return decide(self, state, approve=approve, via=via, reason=reason, stand=stand)
+            return decide(self, state, approve=approve, via=via, reason=reason, stand=stand,
+                          via_text=self.say(f"via_{via}") if via in SLACK_VIAS else untrusted(via))
         verdicts = [Verdict("decided by an approver or an active stand-in", False, _who(actor),
                             [p.email for p in self.cfg.approvers])]
         if state.stage not in DECISION_STAGES:
             return Evaluation.skip(verdicts, f"already {state.stage}; a decision now changes nothing")
-        text = (f"Your {'approval' if approve else 'rejection'} of {state.ticket_key} was not taken: you stand in "
-                f"for {_names(self, idle)} only while they are away, and they are not away now. "
-                f"Please ask them, or a ticketbot admin, to decide.")
+        text = self.say("stand_in_approval_refused_slack" if approve else "stand_in_rejection_refused_slack",
+                        key=state.ticket_key, approvers=_names(self, idle))
         refusal = self.effect(fx.SlackMessage, state.ticket_key, f"refused:{_digest(self.event.id)}", text=text,
                               user_email=actor.email if actor else "", slack_user=str(payload.get("slack_user") or ""))
         return Evaluation(verdicts=[Verdict("decision from a stand-in while the approver is present", True,
@@ -691,15 +713,15 @@ class Flow:
             # A stand-in decided while the approver is here: say so on the ticket, once per comment.
             return Evaluation(verdicts=[stage, waiting, found, Verdict(
                 "decision from a stand-in while the approver is present", True, _who(author), "told why")],
-                effects=[self.effect(fx.InternalComment, self.ticket.key, f"not-standing-in:{comment.id}", body=(
-                    f"ticketbot: the comment of {untrusted(_who(author))} was not taken as a decision: they stand in "
-                    f"for {untrusted(_names(self, idle))} only while away, and nobody they stand in for is away now. "
-                    "The approvers have been asked; any of them may decide here."))],
+                effects=[self.effect(fx.InternalComment, self.ticket.key, f"not-standing-in:{comment.id}",
+                                     body=self.say("stand_in_comment_refused_note", who=untrusted(_who(author)),
+                                                   approvers=untrusted(_names(self, idle))))],
                 notes=[f"{_who(author)} is not standing in now: comment not taken as a decision",
                        *self.presence_notes])
         if verdict is None:
             return Evaluation.skip([stage, by_approver, waiting, found], "the approver's comment is not a decision")
         return decide(self, state, approve=verdict, via=f"comment {comment.id} on {self.ticket.key}",
+                      via_text=self.say("via_comment", comment=untrusted(comment.id), key=untrusted(self.ticket.key)),
                       reason=_excerpt(comment.body) if not verdict else "", verdicts=[stage, by_approver, found],
                       stand=stand)
 
@@ -753,7 +775,7 @@ class Flow:
         data = (payload.get("data") or {}) if looking else {}
         attempt = int(data.get("attempt", 0)) + 1
         round_ = str(data.get("round") or _digest(self.event.id))  # a later Done (another event) looks anew
-        requested = looking or _asks_to_push_live(ticket, state.ticket_key)
+        requested = looking or _asks_to_push_live(self, ticket, state.ticket_key)
         asked = Verdict("an approval is being recorded", requested,
                         "looking again" if looking else ("request to push live on CS" if requested else "none"),
                         f"the approval's request on {ticket.key} to push {state.ticket_key} live")
@@ -766,8 +788,8 @@ class Flow:
         if attempt > cfg.find_config_ticket_attempts:
             return Evaluation.skip(verdicts, (
                 f"{ticket.key} is {ticket.status} but {state.ticket_key} is still {state.stage} after "
-                f"{cfg.find_config_ticket_attempts} more look(s), {_duration(cfg.find_config_ticket_every)} apart: "
-                f"given up; an approval now moves {ticket.key} back to {cfg.statuses.cs_to_do}"))
+                f"{cfg.find_config_ticket_attempts} more look(s), {self.say.value(cfg.find_config_ticket_every)} "
+                f"apart: given up; an approval now moves {ticket.key} back to {cfg.statuses.cs_to_do}"))
         due = self.now + cfg.find_config_ticket_every
         return Evaluation(verdicts=verdicts, effects=[self.effect(
             fx.StartTimer, ticket.key, f"cs-done-again:{round_}:{attempt}", name=CS_DONE_AGAIN, due_at=due,
@@ -832,8 +854,7 @@ def _who(person: User | None) -> str:
 
 
 def _names(flow: Flow, people: Collection[Person]) -> str:
-    names = [flow.name_of(p.email) for p in people]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return _and(flow.say, [flow.name_of(p.email) for p in people])
 
 
 def _says_away(text: str, emoji: str, markers: tuple[str, ...]) -> bool:
@@ -957,9 +978,8 @@ def intake(flow: Flow) -> Evaluation:
                             f"missing: {', '.join(missing)}" if missing else ""))
     if missing:
         # No partial change: the organization, watchers and the rest all hang on these values.
-        body = (f"ticketbot could not process this {cfg.subject!r} request: the form is missing "
-                f"{' and '.join(repr(m) for m in missing)}. Please add it to the description; "
-                "the ticket will be processed when it is edited.")
+        body = flow.say("missing_values_note", subject=repr(cfg.subject),
+                        missing=_and(flow.say, [repr(m) for m in missing]))
         return Evaluation(verdicts=verdicts, effects=[effect(fx.InternalComment, "missing-values", body=body)],
                           notes=[(f"form incomplete, missing {', '.join(missing)}: internal comment only, "
                                   "no field changed")])
@@ -982,26 +1002,24 @@ def intake(flow: Flow) -> Evaluation:
         notes.append(f"account manager {manager} (from {found_in})")
     else:
         notes.append(f"no account manager known for {installer!r}")
-        looked = "; ".join(s.label() for s in cfg.account_manager_sources)
-        trouble = (" " + untrusted(" ".join(f"{p[0].upper()}{p[1:]}." for p in problems), limit=1500)) \
-            if problems else ""
-        effects.append(effect(fx.InternalComment, "account-manager-missing", body=(
-            f"ticketbot: no account manager is configured for organization {untrusted(installer)!s} "
-            f"(looked in: {looked}), so none was added as a watcher.{trouble} Please add "
-            "them by hand, and add the organization to one of those sources (rules.everbright_onboarding."
-            "account_manager_sources).")))
+        looked = "; ".join(_source_text(flow.say, s) for s in cfg.account_manager_sources)
+        if problems:
+            body = flow.say("account_manager_missing_problems_note", installer=untrusted(installer), looked=looked,
+                            problems=untrusted(" ".join(f"{p[0].upper()}{p[1:]}." for p in problems), limit=1500))
+        else:
+            body = flow.say("account_manager_missing_note", installer=untrusted(installer), looked=looked)
+        effects.append(effect(fx.InternalComment, "account-manager-missing", body=body))
         # And the admins hear it once per onboarding (the step is the ticket's): a source to fix, not a ticket.
-        effects.append(effect(fx.SlackMessage, "account-manager-missing:alert", alert=True, text=(
-            f"ticketbot: the EverBright onboarding {flow.ticket_ref(ticket.key)} ({visible(installer)}) has no "
-            f"account manager (looked in: {looked}); none was added as a watcher. Add the organization to one "
-            "of rules.everbright_onboarding.account_manager_sources.")))
+        effects.append(effect(fx.SlackMessage, "account-manager-missing:alert", alert=True, text=flow.say(
+            "account_manager_missing_alert", ticket=flow.ticket_ref(ticket.key), installer=visible(installer),
+            looked=looked)))
     if cfg.create_config_ticket:
         effects.append(effect(fx.CreateTicket, "config-ticket", project=cfg.config_project,
                               issue_type=cfg.config_ticket_issue_type,
-                              summary=f"{cfg.subject}: configure {installer} ({ticket.key})"[:250],
-                              description=(f"Configure the EverBright integrated products for {untrusted(installer)} "
-                                           f"({ticket.key}). Put this ticket on hold when configured, before "
-                                           "pushing anything live."),
+                              summary=flow.say("config_ticket_summary", subject=cfg.subject, installer=installer,
+                                               key=ticket.key)[:250],
+                              description=flow.say("config_ticket_description", installer=untrusted(installer),
+                                                   key=ticket.key),
                               field_values=_config_ticket_values(cfg, installer, contact)))
         notes.append("the CS ticket is created by ticketbot (create_config_ticket)")
     # The commit point: only once every write above went through is the onboarding recorded.
@@ -1018,6 +1036,7 @@ def find_account_manager(flow: Flow, organization: str) -> tuple[str | None, str
     is a problem said in the trace and, when no source has a manager, in the comment on SS; the next source
     is asked. An outage is not a problem of the source: it fails the event, which waits for Jira."""
     problems: list[str] = []
+    say = flow.say
     for source in flow.cfg.account_manager_sources:
         if source.kind != ORGANIZATION_PROPERTY:
             found = next((m for m, s in flow.cfg.static_managers(organization) if s is source), None)
@@ -1026,19 +1045,17 @@ def find_account_manager(flow: Flow, organization: str) -> tuple[str | None, str
             continue
         reader = flow.ctx.reader
         if not isinstance(reader, OrganizationProperties):
-            problems.append(f"the {reader.name} tracker has no organization properties, so "
-                            f"{source.label()} could not be read")
+            problems.append(say("source_unsupported", tracker=reader.name, source=_source_text(say, source)))
             continue
         try:
             value = reader.organization_property(organization, source.value)
         except Rejected as exc:
-            problems.append(f"{source.label()} could not be read ({exc}); check that the bot's Jira account "
-                            "may see the organization's properties")
+            problems.append(say("source_refused", source=_source_text(say, source), error=str(exc)))
             continue
         email = value.get("email") if isinstance(value, dict) else value
         if value is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email.strip())):
-            problems.append(f"{source.label()} of {organization!r} is not an e-mail address or "
-                            f'{{"email": …}} ({_excerpt(json.dumps(value), 80)})')
+            problems.append(say("source_not_email", source=_source_text(say, source), organization=repr(organization),
+                                value=_excerpt(json.dumps(value), 80)))
             continue
         if email:
             return email.strip(), f"{source.label()} of {organization!r}", problems
@@ -1075,7 +1092,7 @@ def find_config_ticket(flow: Flow, project: Verdict) -> Evaluation:
                                                          f"{cfg.find_config_ticket_attempts})")])
             return Evaluation.skip(verdicts, (
                 f"no onboarding matches {ticket.key} after {cfg.find_config_ticket_attempts} more look(s), "
-                f"{_duration(cfg.find_config_ticket_every)} apart: given up (not an onboarding's CS ticket, "
+                f"{flow.say.value(cfg.find_config_ticket_every)} apart: given up (not an onboarding's CS ticket, "
                 "or its SS ticket never reached the intake); a later edit of it looks again"))
         note = "ambiguous: several onboardings match" if matches else "no onboarding matches this CS ticket"
         return Evaluation.skip(verdicts, note)
@@ -1103,17 +1120,15 @@ def _advanced(state: RuleState, stage: str, **data: object) -> RuleState:
 
 # steps 4→5: ask for approval, remind, decide -------------------------------------------------
 def ask_approval(flow: Flow, state: RuleState, verdicts: list[Verdict], why: str) -> Evaluation:
-    cfg, ss = flow.cfg, state.ticket_key
-    installer, cs = untrusted(state.get("installer")), state.get("cs_key") or "the CS ticket"
+    cfg, ss, say = flow.cfg, state.ticket_key, flow.say
+    installer, cs = untrusted(state.get("installer")), state.get("cs_key") or say("the_cs_ticket")
     stands = flow.stands
-    standing_in = [f"{flow.name_of(s.person.email)} stands in for {flow.name_of(s.approver.email)} ({s.away})"
-                   for s in stands if s.standing_in]
-    body = (f"Config has finished configuring {installer} ({cs}, now on hold). Are we approved to push the "
-            f"EverBright products live for this installer? Please reply in this ticket with \"approved\", or "
-            f"\"not approved\" and the reason"
-            + (" (any one of you may decide)" if len(stands) > 1 else "") + "."
-            + (f" {untrusted('; '.join(standing_in))}." if standing_in else "")
-            + f" ticketbot will follow up in Slack after {_delay(cfg.approval_reminder_after)}.")
+    standing_in = [say("stand_in_for", stand_in=flow.name_of(s.person.email), approver=flow.name_of(s.approver.email),
+                       away=s.away) for s in stands if s.standing_in]
+    body = say("ask_approval_note", installer=installer, cs=cs, after=cfg.approval_reminder_after,
+               any_one=say("ask_approval_any_one") if len(stands) > 1 else "",
+               stand_ins=say("ask_approval_stand_ins", stand_ins=untrusted("; ".join(standing_in)))
+               if standing_in else "")
     due = cfg.calendar.due(flow.now, cfg.approval_reminder_after)
     asked = [s.person.email for s in stands]
     effects = [
@@ -1128,28 +1143,27 @@ def ask_approval(flow: Flow, state: RuleState, verdicts: list[Verdict], why: str
 
 def remind(flow: Flow, state: RuleState) -> Evaluation:
     """A Slack DM to whoever answers for each approver now (the approver, or their stand-in, saying for whom)."""
-    cfg, ss = flow.cfg, state.ticket_key
+    cfg, ss, say = flow.cfg, state.ticket_key, flow.say
     n = int((flow.event.payload or {}).get("data", {}).get("n", 1))
     waiting = Verdict("still awaiting approval", state.stage == AWAITING, state.stage, AWAITING)
     if not waiting.passed:
         return Evaluation.skip([waiting], "the decision came; the reminder is moot")
-    asked = state.get("asked_at", "")
+    asked = flow.shown(_moment(state.get("asked_at", "")))
     effects: list[fx.Effect] = []
     stands = flow.stands
     for stand in stands:
         person = stand.person
         # Slack text: the notifier escapes Slack's markup; Jira's escaping would show as backslashes.
-        text = (("Hi! You are standing in for " + visible(flow.name_of(stand.approver.email)) + f" ({stand.away}). "
-                 if stand.standing_in else "Hi! ")
-                + f"The EverBright onboarding of {visible(state.get('installer'))} is waiting for your approval "
-                f"to push the products live: {flow.ticket_ref(ss)} (asked {asked[:16].replace('T', ' ')} UTC). "
-                "Approve or reject here, or reply in the ticket.")
+        values = {"installer": visible(state.get("installer")), "ticket": flow.ticket_ref(ss), "asked": asked}
+        text = (say("reminder_stand_in_slack", approver=visible(flow.name_of(stand.approver.email)), away=stand.away,
+                    **values) if stand.standing_in else say("reminder_slack", **values))
         first = person.email.casefold() == cfg.approver.email.casefold()
         effects.append(flow.effect(fx.SlackMessage, ss, f"reminder:{n}" if first else
                                    f"reminder:{n}:{person.email.casefold()}", text=text, user_email=person.email,
                                    slack_user=person.slack_user or "", actions=("approve", "reject"),
                                    hours=cfg.calendar, only_at_stages=(AWAITING,)))
-    reminded = ", ".join(s.person.email + (f" (for {s.approver.email})" if s.standing_in else "") for s in stands)
+    reminded = ", ".join(say("reminded_for", person=s.person.email, approver=s.approver.email) if s.standing_in
+                         else s.person.email for s in stands)
     notes = [f"reminder {n} of {cfg.approval_reminder_max} to {reminded}", *flow.presence_notes]
     if n < cfg.approval_reminder_max:
         due = cfg.calendar.due(flow.now, cfg.approval_reminder_every)
@@ -1157,20 +1171,20 @@ def remind(flow: Flow, state: RuleState) -> Evaluation:
                                    data={"n": n + 1}))
         notes.append(f"next reminder at {_when(due)}")
     else:
-        effects.append(flow.effect(fx.SlackMessage, ss, "escalation", alert=True, text=(
-            f"ticketbot: no approval for the EverBright onboarding {flow.ticket_ref(ss)} "
-            f"({visible(state.get('installer'))}) after {n} Slack reminder(s) to {reminded}. "
-            "Please follow up in person.")))
+        effects.append(flow.effect(fx.SlackMessage, ss, "escalation", alert=True, text=say(
+            "escalation_alert", ticket=flow.ticket_ref(ss), installer=visible(state.get("installer")), reminders=n,
+            reminded=reminded)))
         notes.append("last reminder: the admin channel is alerted")
     effects.append(flow.effect(fx.SetState, ss, f"state:reminders:{n}", data={"reminders": n}))
     return Evaluation(verdicts=[waiting], effects=effects, notes=notes)
 
 
-def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str = "",
+def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, via_text: str = "", reason: str = "",
            verdicts: list[Verdict] | None = None, stand: Stand | None = None) -> Evaluation:
     """Take a decision; ``stand``: the approver (or active stand-in) who gave it, when known (an admin's
-    decision in Slack has none)."""
-    cfg, ss = flow.cfg, state.ticket_key
+    decision in Slack has none). ``via``: how it came, as recorded (``comment 1 on SS-1``, ``button``);
+    ``via_text``: the same in the block's words, escaped for a comment (``via`` escaped when not given)."""
+    cfg, ss, say = flow.cfg, state.ticket_key, flow.say
     verdicts = list(verdicts or [])
     open_ = Verdict("awaiting a decision", state.stage in DECISION_STAGES, state.stage, list(DECISION_STAGES))
     verdicts.append(open_)
@@ -1185,60 +1199,83 @@ def decide(flow: Flow, state: RuleState, *, approve: bool, via: str, reason: str
     decision: dict[str, object] = {"approved": approve, "by": who, "at": flow.now.isoformat(), "via": via}
     if stand is not None and stand.standing_in:
         decision["for"] = stand.approver.email
-        who = f"{who} (standing in for {flow.name_of(stand.approver.email)}, {stand.away})"
+        who = say("decided_by_stand_in", who=who, approver=flow.name_of(stand.approver.email), away=stand.away)
     who = untrusted(who)
     installer = untrusted(state.get("installer"))
-    cs = state.get("cs_key")
-    when = _when(flow.now)
+    via_text = via_text or untrusted(via)
+    cs, when = state.get("cs_key"), flow.shown(flow.now)
     effects: list[fx.Effect] = [flow.effect(fx.CancelTimer, ss, f"cancel:{REMINDER}:{_digest(via)}", name=REMINDER)]
     if approve:
         if cs:
             team = cfg.config_team
             effects += [
                 flow.effect(fx.Transition, cs, "approved:cs-to-do", status=cfg.statuses.cs_to_do),
-                flow.effect(fx.InternalComment, cs, "approved:ask-config", body=(
-                    f"Approved by {who} on {when}: {PUSH_LIVE} for "
-                    f"{installer} ({ss}) and move this ticket to {cfg.statuses.cs_done} when they are live."),
-                    mentions=(team.mention,) if team.mention else ()),
+                flow.effect(fx.InternalComment, cs, "approved:ask-config", body=say(
+                    "ask_config_note", who=who, when=when, installer=installer, ss=ss,
+                    done=cfg.statuses.cs_done), mentions=(team.mention,) if team.mention else ()),
             ]
             if team.channel:  # a team channel: working hours apply, and it is moot once the onboarding moved on
                 effects.append(flow.effect(fx.SlackMessage, ss, "approved:config-channel", channel=team.channel,
-                                           hours=cfg.calendar, only_at_stages=(APPROVED,), text=(
-                    f"EverBright onboarding of {visible(state.get('installer'))} ({ss}) approved by "
-                    f"{visible(str(decision['by']))}: please push the products live and move {flow.ticket_ref(cs)} "
-                    f"to {cfg.statuses.cs_done} when they are live.")))
-        effects.append(flow.effect(fx.InternalComment, ss, "approved:note", body=(
-            f"ticketbot: approval to push live received from {who} on {when} via {untrusted(via)}. "
-            + (f"{cs} moved back to {cfg.statuses.cs_to_do} and Config asked to push the products live."
-               if cs else "No CS ticket is linked yet: Config must be asked by hand."))))
+                                           hours=cfg.calendar, only_at_stages=(APPROVED,), text=say(
+                    "ask_config_slack", installer=visible(state.get("installer")), ss=ss,
+                    who=visible(str(decision["by"])), ticket=flow.ticket_ref(cs), done=cfg.statuses.cs_done)))
+            body = say("approved_note", who=who, when=when, via=via_text, cs=cs, to_do=cfg.statuses.cs_to_do)
+        else:
+            body = say("approved_note_no_cs", who=who, when=when, via=via_text)
+        effects.append(flow.effect(fx.InternalComment, ss, "approved:note", body=body))
         effects.append(flow.effect(fx.SetState, ss, f"state:{APPROVED}", stage=APPROVED, data={"decision": decision}))
         return Evaluation(verdicts=verdicts, effects=effects, notes=[f"approved by {who} via {via}",
                                                                      *flow.presence_notes])
     rejections = int(state.get("rejections", 0)) + 1
     manager = state.get("account_manager") or cfg.account_manager(state.get("installer") or "")
     people = _unique((manager, *(s.person.email for s in flow.stands)))
-    effects.append(flow.effect(fx.InternalComment, ss, f"rejected:{rejections}", mentions=people, body=(
-        f"ticketbot: {who} did not approve pushing the EverBright products live for {installer} "
-        f"({when}, via {untrusted(via)})" + (f": \"{untrusted(reason)}\"" if reason else "") +
-        ". Nothing was transitioned; please agree the next steps here.")))
+    values = {"who": who, "installer": installer, "when": when, "via": via_text}
+    body = (say("rejected_reason_note", reason=untrusted(reason), **values) if reason
+            else say("rejected_note", **values))
+    effects.append(flow.effect(fx.InternalComment, ss, f"rejected:{rejections}", mentions=people, body=body))
     effects.append(flow.effect(fx.SetState, ss, f"state:{REJECTED}:{rejections}", stage=REJECTED,
                                data={"decision": {**decision, "reason": reason}, "rejections": rejections}))
     return Evaluation(verdicts=verdicts, effects=effects, notes=[f"rejected by {who} via {via}", *flow.presence_notes])
 
 
-#: What the approval's comment on CS asks Config (:func:`decide`); :func:`_asks_to_push_live` finds it.
-PUSH_LIVE = "please push the EverBright products live"
+def _asks_to_push_live(flow: Flow, cs: Ticket, ss: str) -> bool:
+    """Whether CS carries the approval's request to push the onboarding ``ss`` live: a comment with the text of
+    ``ask_config_note`` (as the block words it, or as the module ships it) naming ``ss``, whatever its other values
+    (who, when, the installer) and whatever comes before it (the mention of the config team)."""
+    wordings = dict.fromkeys([flow.cfg.templates.get("ask_config_note", ""), *TEXTS["ask_config_note"].texts.values()])
+    return any(_written(_pieces(text, "ss", ss), c.body) for text in wordings if text for c in cs.comments)
 
 
-def _asks_to_push_live(cs: Ticket, ss: str) -> bool:
-    """Whether CS carries the approval's request to push the onboarding ``ss`` live."""
-    return any(PUSH_LIVE in c.body and f"({ss})" in c.body for c in cs.comments)
+@functools.lru_cache(maxsize=256)
+def _pieces(text: str, name: str, value: str) -> tuple[str, ...]:
+    """A template's text as the pieces written around the values it does not know: ``{name}`` is ``value``,
+    any other value could be anything."""
+    pieces, piece = [], ""
+    for literal, field_name, _, _ in string.Formatter().parse(text):
+        piece += literal
+        if field_name == name:
+            piece += value
+        elif field_name is not None:
+            pieces.append(piece)
+            piece = ""
+    return tuple(p for p in (*pieces, piece) if p)
+
+
+def _written(pieces: tuple[str, ...], body: str) -> bool:
+    """Whether ``body`` has ``pieces`` in this order (anything between them): each found after the one before."""
+    at = 0
+    for piece in pieces:
+        found = body.find(piece, at)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
 
 
 def duplicate_approval_ticket(flow: Flow) -> Evaluation:
     """A new SS ticket from an approver (or an active stand-in) about an onboarding: link, close as duplicate,
     maybe approve."""
-    ticket, cfg = flow.ticket, flow.cfg
+    ticket, cfg, say = flow.ticket, flow.cfg, flow.say
     text = normalize_text(f"{ticket.summary} {ticket.description}")
     matches = _named_in(text, flow.ctx.state.find(stages=list(OPEN_STAGES)))
     stand = flow.decider(ticket.reporter)
@@ -1253,10 +1290,9 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
     effects: list[fx.Effect] = [
         flow.effect(fx.LinkTickets, ticket.key, "duplicate:link", link_type=cfg.link_types.duplicate,
                     inward_key=ticket.key, outward_key=ss),
-        flow.effect(fx.InternalComment, ticket.key, "duplicate:note", body=(
-            f"ticketbot: this is {'a stand-in' if stand and stand.standing_in else 'the approver'}'s reply about "
-            f"the EverBright onboarding {ss} "
-            f"({untrusted(state.get('installer'))}); linked to it and closed as a duplicate. Follow up on {ss}.")),
+        flow.effect(fx.InternalComment, ticket.key, "duplicate:note", body=say(
+            "duplicate_stand_in_note" if stand and stand.standing_in else "duplicate_note", ss=ss,
+            installer=untrusted(state.get("installer")))),
         flow.effect(fx.Transition, ticket.key, "duplicate:close", status=cfg.statuses.ss_closed,
                     resolution=cfg.duplicate_resolution),
     ]
@@ -1264,6 +1300,7 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
     verdict = flow.decision_in(f"{ticket.summary}\n{ticket.description}")
     if verdict is not None and state.stage in DECISION_STAGES:
         decided = decide(flow, state, approve=verdict, via=f"separate ticket {ticket.key}",
+                         via_text=say("via_ticket", key=untrusted(ticket.key)),
                          reason="" if verdict else _excerpt(ticket.description), stand=stand)
         effects += decided.effects
         notes += decided.notes
@@ -1280,12 +1317,12 @@ def duplicate_approval_ticket(flow: Flow) -> Evaluation:
 
 # step 6 and customer communication ------------------------------------------------------------
 def close(flow: Flow, state: RuleState, verdicts: list[Verdict]) -> Evaluation:
-    cfg, ss = flow.cfg, state.ticket_key
+    cfg, ss, cs = flow.cfg, state.ticket_key, state.get("cs_key")
     installer = untrusted(state.get("installer"))
+    body = flow.say("live_note", cs=cs, installer=installer) if cs else flow.say("live_note_no_cs", installer=installer)
     effects = [
-        flow.effect(fx.InternalComment, ss, "live:note", mentions=_unique(s.person.email for s in flow.stands), body=(
-            f"{state.get('cs_key') or 'The CS ticket'} is complete: the EverBright products are live for "
-            f"{installer}. Closing this onboarding.")),
+        flow.effect(fx.InternalComment, ss, "live:note", mentions=_unique(s.person.email for s in flow.stands),
+                    body=body),
         flow.effect(fx.Transition, ss, "live:close", status=cfg.statuses.ss_closed, resolution=cfg.close_resolution),
         flow.effect(fx.SetState, ss, f"state:{CLOSED}", stage=CLOSED, data={"live_at": flow.now.isoformat()}),
     ]
@@ -1293,14 +1330,14 @@ def close(flow: Flow, state: RuleState, verdicts: list[Verdict]) -> Evaluation:
 
 
 def comms(flow: Flow, state: RuleState, reason: str, *, source: str) -> Evaluation:
-    cfg, ss = flow.cfg, state.ticket_key
+    cfg, ss, say = flow.cfg, state.ticket_key, flow.say
     manager = state.get("account_manager") or cfg.account_manager(state.get("installer") or "")
     people = _unique((manager, *(s.person.email for s in flow.stands)))
-    body = (f"Customer communication is needed for the EverBright onboarding of {untrusted(state.get('installer'))}"
-            + (f": {untrusted(reason, limit=500)}" if reason else "") +
-            ". Customers are not copied on onboarding tickets, so please contact them directly.")
+    installer = untrusted(state.get("installer"))
+    body = (say("comms_reason_note", installer=installer, reason=untrusted(reason, limit=500)) if reason
+            else say("comms_note", installer=installer))
     if not manager:
-        body += " (No account manager is configured for this organization.)"
+        body += " " + say("comms_no_manager")
     data: dict[str, object] = {"comms_label": True} if source == "label" else {}
     data["last_comms"] = {"at": flow.now.isoformat(), "reason": reason}
     key = _digest(source, reason)
@@ -1319,16 +1356,142 @@ def _unique(emails: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
-def _delay(delay: timedelta | BusinessDuration) -> str:
-    """A configured delay as the texts say it: ``24 h``, ``1 business day``."""
-    return _duration(delay) if isinstance(delay, timedelta) else str(delay)
+def _and(say: Words, items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: in the block's words (``list_and``)."""
+    return items[0] if len(items) == 1 else say("list_and", rest=", ".join(items[:-1]), last=items[-1])
 
 
-@functools.lru_cache(maxsize=64)  # a few configured delays, in every note that names them
-def _duration(delta: timedelta) -> str:
-    seconds = delta.total_seconds()
-    if seconds < 3600:
-        return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
-    hours = seconds / 3600
-    return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} days"
+def _source_text(say: Words, source: ManagerSource) -> str:
+    """Where account managers were looked for, as the texts say it."""
+    if source.kind == MAP:
+        return say("source_map")
+    if source.kind == CSV:
+        return say("source_csv", path=source.value)
+    return say("source_property", key=repr(source.value))
 
+
+def _moment(value: object) -> datetime | str:
+    """A moment recorded in the state (ISO 8601) as a datetime, for Words; the text as it is when it is none."""
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+
+
+# the words -------------------------------------------------------------------------------------------
+#: Every text the rule writes: comments (all internal), Slack messages, the CS ticket it may create. English:
+#: EverBright's team is in the US. A block rewords any of them under ``templates:``. Values from tickets arrive
+#: escaped for a comment (:func:`bot.text.untrusted`) or on one line for Slack (:func:`bot.text.visible`; the
+#: notifier escapes Slack's markup); moments, dates and delays are rendered by Words, in the calendar's time zone.
+#: A few texts are parts of others (``ask_approval_any_one`` …, ``via_*``, ``source_*``, ``list_and``).
+TEXTS = Catalogue(
+    # step 2: the intake
+    template("missing_values_note", "subject missing",
+             "ticketbot could not process this {subject} request: the form is missing {missing}. Please add it to the "
+             "description; the ticket will be processed when it is edited."),
+    template("account_manager_missing_note", "installer looked",
+             "ticketbot: no account manager is configured for organization {installer} (looked in: {looked}), so none "
+             "was added as a watcher. Please add them by hand, and add the organization to one of those sources "
+             "(rules.everbright_onboarding.account_manager_sources)."),
+    template("account_manager_missing_problems_note", "installer looked problems",
+             "ticketbot: no account manager is configured for organization {installer} (looked in: {looked}), so none "
+             "was added as a watcher. {problems} Please add them by hand, and add the organization to one of those "
+             "sources (rules.everbright_onboarding.account_manager_sources)."),
+    template("account_manager_missing_alert", "ticket installer looked",
+             "ticketbot: the EverBright onboarding {ticket} ({installer}) has no account manager (looked in: "
+             "{looked}); none was added as a watcher. Add the organization to one of "
+             "rules.everbright_onboarding.account_manager_sources."),
+    template("source_map", "", "the account_managers map"),
+    template("source_csv", "path", "{path}"),
+    template("source_property", "key", "the organization's property {key}"),
+    template("source_unsupported", "tracker source",
+             "the {tracker} tracker has no organization properties, so {source} could not be read"),
+    template("source_refused", "source error",
+             "{source} could not be read ({error}); check that the bot's Jira account may see the organization's "
+             "properties"),
+    template("source_not_email", "source organization value",
+             '{source} of {organization} is not an e-mail address or {{"email": …}} ({value})'),
+    # step 3: the CS ticket, when ticketbot creates it (create_config_ticket)
+    template("config_ticket_summary", "subject installer key", "{subject}: configure {installer} ({key})"),
+    template("config_ticket_description", "installer key",
+             "Configure the EverBright integrated products for {installer} ({key}). Put this ticket on hold when "
+             "configured, before pushing anything live."),
+    # steps 4-5: the question, the reminders
+    template("ask_approval_note", "installer cs after any_one stand_ins",
+             "Config has finished configuring {installer} ({cs}, now on hold). Are we approved to push the EverBright "
+             'products live for this installer? Please reply in this ticket with "approved", or "not approved" and '
+             "the reason{any_one}.{stand_ins} ticketbot will follow up in Slack after {after}."),
+    template("ask_approval_any_one", "", " (any one of you may decide)"),
+    template("ask_approval_stand_ins", "stand_ins", " {stand_ins}."),
+    template("stand_in_for", "stand_in approver away", "{stand_in} stands in for {approver} ({away})"),
+    template("the_cs_ticket", "", "the CS ticket"),
+    template("away_dates", "start to", "away {start} to {to}"),
+    template("away_status", "status", "away (Slack status {status})"),
+    template("reminder_slack", "installer ticket asked",
+             "Hi! The EverBright onboarding of {installer} is waiting for your approval to push the products live: "
+             "{ticket} (asked {asked}). Approve or reject here, or reply in the ticket."),
+    template("reminder_stand_in_slack", "approver away installer ticket asked",
+             "Hi! You are standing in for {approver} ({away}). The EverBright onboarding of {installer} is waiting "
+             "for your approval to push the products live: {ticket} (asked {asked}). Approve or reject here, or reply "
+             "in the ticket."),
+    template("reminded_for", "person approver", "{person} (for {approver})"),
+    template("escalation_alert", "ticket installer reminders reminded",
+             "ticketbot: no approval for the EverBright onboarding {ticket} ({installer}) after {reminders} Slack "
+             "reminder(s) to {reminded}. Please follow up in person."),
+    # the decision
+    template("decided_by_stand_in", "who approver away", "{who} (standing in for {approver}, {away})"),
+    template("via_comment", "comment key", "comment {comment} on {key}"),
+    template("via_ticket", "key", "separate ticket {key}"),
+    template("via_button", "", "button"),
+    template("via_command", "", "command"),
+    template("via_slack", "", "slack"),
+    template("ask_config_note", "who when installer ss done",
+             "Approved by {who} on {when}: please push the EverBright products live for {installer} ({ss}) and move "
+             "this ticket to {done} when they are live."),
+    template("ask_config_slack", "installer ss who ticket done",
+             "EverBright onboarding of {installer} ({ss}) approved by {who}: please push the products live and move "
+             "{ticket} to {done} when they are live."),
+    template("approved_note", "who when via cs to_do",
+             "ticketbot: approval to push live received from {who} on {when} via {via}. {cs} moved back to {to_do} "
+             "and Config asked to push the products live."),
+    template("approved_note_no_cs", "who when via",
+             "ticketbot: approval to push live received from {who} on {when} via {via}. No CS ticket is linked yet: "
+             "Config must be asked by hand."),
+    template("rejected_note", "who installer when via",
+             "ticketbot: {who} did not approve pushing the EverBright products live for {installer} ({when}, via "
+             "{via}). Nothing was transitioned; please agree the next steps here."),
+    template("rejected_reason_note", "who installer when via reason",
+             "ticketbot: {who} did not approve pushing the EverBright products live for {installer} ({when}, via "
+             '{via}): "{reason}". Nothing was transitioned; please agree the next steps here.'),
+    template("stand_in_approval_refused_slack", "key approvers",
+             "Your approval of {key} was not taken: you stand in for {approvers} only while they are away, and they "
+             "are not away now. Please ask them, or a ticketbot admin, to decide."),
+    template("stand_in_rejection_refused_slack", "key approvers",
+             "Your rejection of {key} was not taken: you stand in for {approvers} only while they are away, and they "
+             "are not away now. Please ask them, or a ticketbot admin, to decide."),
+    template("stand_in_comment_refused_note", "who approvers",
+             "ticketbot: the comment of {who} was not taken as a decision: they stand in for {approvers} only while "
+             "away, and nobody they stand in for is away now. The approvers have been asked; any of them may decide "
+             "here."),
+    template("list_and", "rest last", "{rest} and {last}"),
+    template("duplicate_note", "ss installer",
+             "ticketbot: this is the approver's reply about the EverBright onboarding {ss} ({installer}); linked to "
+             "it and closed as a duplicate. Follow up on {ss}."),
+    template("duplicate_stand_in_note", "ss installer",
+             "ticketbot: this is a stand-in's reply about the EverBright onboarding {ss} ({installer}); linked to it "
+             "and closed as a duplicate. Follow up on {ss}."),
+    # step 6 and customer communication
+    template("live_note", "cs installer",
+             "{cs} is complete: the EverBright products are live for {installer}. Closing this onboarding."),
+    template("live_note_no_cs", "installer",
+             "The CS ticket is complete: the EverBright products are live for {installer}. Closing this onboarding."),
+    template("comms_note", "installer",
+             "Customer communication is needed for the EverBright onboarding of {installer}. Customers are not copied "
+             "on onboarding tickets, so please contact them directly."),
+    template("comms_reason_note", "installer reason",
+             "Customer communication is needed for the EverBright onboarding of {installer}: {reason}. Customers are "
+             "not copied on onboarding tickets, so please contact them directly."),
+    template("comms_no_manager", "", "(No account manager is configured for this organization.)"),
+    template("comms_label_reason", "label key", "label {label} added to {key}"),
+)
+Config.texts = TEXTS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import timedelta
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -60,17 +60,12 @@ def _is_zero(value: timedelta | BusinessDuration) -> bool:
     return value.is_zero if isinstance(value, BusinessDuration) else value <= timedelta(0)
 
 
-class RunbookConfig(RuleBlock):
-    """What every runbook rule's block has: the tracker its project lives on, the project, its words.
+class Worded(BaseModel):
+    """A block's words: ``language``, the team's language (``en``, ``pt-BR``, ``sv``, ``fi`` …); ``templates``, the
+    block's own wording of any of the module's texts (:mod:`rules.runbook.words`), checked when the rules are
+    loaded; :attr:`words`, the module's texts (its Config's ``texts``) rendered in both, dates in the block's
+    calendar's time zone. Mixed into :class:`RunbookConfig` and into a hand-written rule's block (EverBright's)."""
 
-    ``tracker``: ``jira`` (a project key) or ``zendesk`` (a group name); it decides where ``ticketbot
-    check`` resolves the block's names and how the kinds of ticket are found (:func:`ticket_kind`).
-    ``language``: the team's language (``en``, ``pt-BR``, ``sv``, ``fi`` …); ``templates``: the block's own
-    wording of any of the module's texts (:mod:`rules.runbook.words`), checked when the rules are loaded.
-    """
-
-    tracker: Literal["jira", "zendesk"] = "jira"
-    project: str
     language: str = ENGLISH
     templates: dict[str, str] = Field(default_factory=dict)
     #: The rule module's texts, named; a module sets its own on its Config.
@@ -82,7 +77,7 @@ class RunbookConfig(RuleBlock):
         return language_tag(value)
 
     @model_validator(mode="after")
-    def _templates(self) -> RunbookConfig:
+    def _templates(self) -> Self:
         type(self).texts.check(self.templates)
         return self
 
@@ -91,3 +86,15 @@ class RunbookConfig(RuleBlock):
         """The module's texts in this block's language and wording, dates in its calendar's time zone."""
         calendar = getattr(self, "calendar", None)
         return Words(type(self).texts, self.language, self.templates, calendar.zone if calendar else None)
+
+
+class RunbookConfig(RuleBlock, Worded):
+    """What every runbook rule's block has: the tracker its project lives on, the project, its words.
+
+    ``tracker``: ``jira`` (a project key) or ``zendesk`` (a group name); it decides where ``ticketbot
+    check`` resolves the block's names and how the kinds of ticket are found (:func:`ticket_kind`).
+    ``language`` and ``templates``: the block's words (:class:`Worded`).
+    """
+
+    tracker: Literal["jira", "zendesk"] = "jira"
+    project: str

@@ -181,16 +181,16 @@ def test_an_approver_away_by_dates_is_replaced_by_the_stand_in_everywhere(tmp_pa
     on_hold(book)
     body = ask(book)
     assert mentioned(book, body) == {RITA, SAM}  # not David: he is away
-    assert "Rita Ray stands in for David Ellis (away 2025-12-22 to 2026-01-04)" in body
+    assert "Rita Ray stands in for David Ellis (away December 22, 2025 to January 4, 2026)" in body
     book.advance(timedelta(hours=24))
     [to_rita] = book.slack.dm(RITA_SLACK)
-    assert "You are standing in for David Ellis (away 2025-12-22 to 2026-01-04)" in to_rita["text"]
+    assert "You are standing in for David Ellis (away December 22, 2025 to January 4, 2026)" in to_rita["text"]
     assert book.slack.dm(DAVID_SLACK) == [] and len(book.slack.dm(SAM_SLACK)) == 1
     book.comment("SS-101", RITA, "Approved.")  # the stand-in decides, for David
     assert book.stage("SS-101") == "approved"
     assert decision(book)["by"] == "Rita Ray" and decision(book)["for"] == DAVID
     [note] = [c for c in book.comments("SS-101") if "approval to push live received" in c]
-    assert "Rita Ray (standing in for David Ellis, away 2025-12-22 to 2026-01-04)" in note
+    assert "Rita Ray (standing in for David Ellis, away December 22, 2025 to January 4, 2026)" in note
 
 
 def test_the_range_is_inclusive_in_the_calendars_time_zone(tmp_path: Path, world: Any) -> None:

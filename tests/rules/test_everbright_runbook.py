@@ -263,7 +263,7 @@ def test_a_cs_ticket_no_onboarding_claims_gives_up_after_the_attempts_and_writes
     # find_config_ticket_attempts (6) looks, find_config_ticket_every (10 min) apart, then no more
     assert [r.event.occurred_at - created for r in looks] == [timedelta(minutes=10 * n) for n in range(1, 7)]
     assert all("looking again" in n for r in looks[:-1] for n in notes(r))
-    assert any("after 6 more look(s), 10 min apart: given up" in n for n in notes(looks[-1])), notes(looks[-1])
+    assert any("after 6 more look(s), 10 minutes apart: given up" in n for n in notes(looks[-1])), notes(looks[-1])
     assert fresh.pending_timers() == []
     # No noise: nothing written to Jira, no comment, no link, no alert.
     assert len(fresh.jira.writes) == writes and fresh.links() == set()
