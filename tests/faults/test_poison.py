@@ -51,7 +51,8 @@ def test_a_ticket_jira_cannot_serve_is_dead_lettered_and_the_rest_completes(tmp_
         # Held with a backoff, not in a tight loop: one read of SS-104 per try, 2 s doubling to 60 s, for an hour.
         gaps = _attempt_gaps(world, "/rest/api/2/issue/SS-104")
         assert gaps[:5] == pytest.approx([*BACKOFF, 32.0], abs=0.01)
-        assert all(59.9 < gap < 60.1 for gap in gaps[5:]) and 55 < len(gaps) < 65
+        # (a retry may run up to a second of virtual time after its due moment when the world steps past it)
+        assert all(59.9 < gap < 61.5 for gap in gaps[5:]) and 55 < len(gaps) < 65
         # Everything else flowed and completed exactly as in a clean run; SS-104 got nothing.
         assert {r.status for r in world.inbox() if r.ticket_key != "SS-104"} == {DONE}
         alerts = pop_operational_alerts(world)
