@@ -149,7 +149,10 @@ class Words:
         """A value the locale's way: a moment in the block's time zone, a date, a number."""
         if isinstance(value, datetime):
             local, locale = value.astimezone(self.zone) if self.zone is not None else value, self.locale
-            return f"{format_date(local, 'medium', locale=locale)} {format_time(local, 'short', locale=locale)}"
+            # CLDR puts a narrow no-break space before "AM"/"PM": a character that does not print, and nothing
+            # ticketbot writes has one (tests/hostile); a plain space reads the same.
+            time = format_time(local, "short", locale=locale).replace("\u202f", " ")
+            return f"{format_date(local, 'medium', locale=locale)} {time}"
         if isinstance(value, BusinessDuration):
             return self.business(value)
         if isinstance(value, timedelta):

@@ -54,7 +54,7 @@ def _created(key: str, at: datetime, summary: str) -> dict:
 
 @pytest.mark.parametrize(("language", "note", "chase"), [
     ("en", "ticketbot: a welcome call is due within 2 business days.",
-     "CUS-1 (Sunpeak Solar) has had no welcome call yet (due Nov 10, 2026 3:00\u202fPM)."),
+     "CUS-1 (Sunpeak Solar) has had no welcome call yet (due Nov 10, 2026 3:00 PM)."),
     ("sv", "ticketbot: ett välkomstsamtal ska ringas inom 2 arbetsdagar.",
      "CUS-1 (Sunpeak Solar) har inte fått något välkomstsamtal än (senast 10 nov. 2026 15:00)."),
 ])
