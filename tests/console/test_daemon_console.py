@@ -50,7 +50,8 @@ def test_half_a_configuration_is_a_warning(make_daemon, caplog):
         assert mount_console(daemon) is None
     [record] = caplog.records
     assert record.levelno == logging.WARNING
-    assert record.getMessage().startswith("console: off: TICKETBOT_CONSOLE__TRUSTED_HEADER is not set")
+    assert record.getMessage().startswith("console: off: nobody can sign in: set TICKETBOT_CONSOLE__PUBLIC_URL")
+    assert "TICKETBOT_CONSOLE__TRUSTED_HEADER" in record.getMessage()
     no_proxies = make_daemon(harness.onboarding_site([]), console={"admins": ADMIN, "trusted_header": HEADER})
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="bot.daemon.console"):
