@@ -96,7 +96,7 @@ class WeeklyDigest:
     """Composes the digest from the console's read model and posts it once a week (see the module)."""
 
     def __init__(self, queries: Any, store: Store, clock: Clock, schedule: Schedule, *,
-                 post: Callable[[str, str], None], find_sent: Callable[[str], bool] | None = None,
+                 post: Callable[[str, str], object], find_sent: Callable[[str], bool] | None = None,
                  board_url: str = "") -> None:
         self.queries = queries
         self.store = store
