@@ -159,10 +159,10 @@ class WeeklyDigest:
     def compose(self, now: datetime) -> str:
         """The digest as plain text (the notifier escapes it for Slack; the link is auto-linked)."""
         q = self.queries
-        week_start, _ = _week_start(now, self.schedule.calendar)
+        week_start, monday = _week_start(now, self.schedule.calendar)
         counts = q._counts()
         shapes = q.shapes(counts)
-        lines = [f"*ticketbot weekly digest* (week of {week_start:%d %b %Y})"]
+        lines = [f"*ticketbot weekly digest* (week of {monday:%d %b %Y})"]
         in_flight = [(s, sum(n for (r, st), n in counts.items() if r == s.rule_id and not s.is_final(st)))
                      for s in shapes]
         total = sum(n for _, n in in_flight)
