@@ -184,7 +184,8 @@ def test_the_leader_runs_it_as_a_scheduler_job(make_daemon):
 
 
 @pytest.mark.parametrize(("console", "slack", "why"), [
-    ({"admins": ADMIN, "public_url": "https://tb.example", "digest": False}, {"admin_channel": "C1"}, "DIGEST is false"),
+    ({"admins": ADMIN, "public_url": "https://tb.example", "digest": False}, {"admin_channel": "C1"},
+     "DIGEST is false"),
     ({}, {"admin_channel": "C1"}, "TICKETBOT_CONSOLE__ADMINS is not set"),
     ({"admins": ADMIN, "public_url": "https://tb.example"}, {}, "Slack has no admin channel"),
 ])
