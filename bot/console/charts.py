@@ -300,7 +300,8 @@ def decision_chart(shape: RunbookShape, sample: Sequence[_Instance]) -> Chart | 
 
 # drawing ---------------------------------------------------------------------------------------------------
 WIDTH = 720
-LABEL = 150  # room for the labels on the left
+LABEL = 190  # room for the labels on the left
+LABEL_CHARS = 28  # longer labels are cut (the whole one is in the bar's tooltip and the table)
 VALUE = 110  # room for the values on the right
 ROW = 22
 
@@ -319,7 +320,7 @@ def svg(chart: Chart) -> str:
         width = max(1.0, plot * bar.value / top) if bar.value else 0
         value = duration_text(bar.value) if chart.unit == "seconds" else f"{bar.value:g}"
         extra = f" (target {duration_text(bar.target)})" if bar.target is not None else ""
-        label = escape(bar.label)
+        label = escape(bar.label if len(bar.label) <= LABEL_CHARS else bar.label[:LABEL_CHARS - 1] + "…")
         tip = escape(f"{bar.label}: {value}{extra}" + (f", {bar.note}" if bar.note else ""))
         row = [f'<g class="row {escape(bar.kind)}">',
                f'<text class="label" x="{LABEL - 8}" y="{y + 14}" text-anchor="end">{label}</text>',
@@ -342,19 +343,19 @@ def svg(chart: Chart) -> str:
 
 def _grouped(chart: Chart) -> str:
     top = max([b.value for _, bars in chart.groups for b in bars] + [1])
-    height = 200
-    plot_h = height - 50
+    height = 220
+    plot_h = height - 70  # from y=30 (under the legend and the tallest bar's value) to the axis
     slot = (WIDTH - 40) / max(1, len(chart.groups))
     each = max(4.0, (slot - 8) / 2)
     out = [_open(chart, height)]
     for index, (label, bars) in enumerate(chart.groups):
         x0 = 40 + index * slot
-        out.append(f'<g class="week"><text class="label" x="{x0 + slot / 2:.1f}" y="{height - 8}" '
+        out.append(f'<g class="week"><text class="label" x="{x0 + slot / 2:.1f}" y="{height - 20}" '
                    f'text-anchor="middle">{escape(label)}</text>')
         for n, bar in enumerate(bars):
             h = plot_h * bar.value / top
             x = x0 + 4 + n * each
-            y = 10 + plot_h - h
+            y = 30 + plot_h - h
             out.append(f'<rect class="bar {escape(bar.kind)}" x="{x:.1f}" y="{y:.1f}" width="{each - 2:.1f}" '
                        f'height="{h:.1f}" fill="{_FILL.get(bar.kind, "#2952cc")}"><title>{escape(label)}: '
                        f'{bar.value:g} {escape(bar.label)}</title></rect>')
@@ -362,7 +363,7 @@ def _grouped(chart: Chart) -> str:
                 out.append(f'<text class="value" x="{x + (each - 2) / 2:.1f}" y="{y - 3:.1f}" '
                            f'text-anchor="middle">{bar.value:g}</text>')
         out.append("</g>")
-    out.append(f'<line class="axis" x1="36" x2="{WIDTH}" y1="{10 + plot_h}" y2="{10 + plot_h}" stroke="#5b6475"/>')
+    out.append(f'<line class="axis" x1="36" x2="{WIDTH}" y1="{30 + plot_h}" y2="{30 + plot_h}" stroke="#5b6475"/>')
     out.append(f'<g class="legend"><rect x="{WIDTH - 220}" y="2" width="10" height="10" fill="{_FILL["reminder"]}"/>'
                f'<text x="{WIDTH - 206}" y="11">reminders</text><rect x="{WIDTH - 120}" y="2" width="10" height="10" '
                f'fill="{_FILL["escalation"]}"/><text x="{WIDTH - 106}" y="11">escalations</text></g>')
