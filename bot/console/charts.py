@@ -12,9 +12,9 @@ inline style).
   calendar gives that instance. Met, missed and open-past-target are counted.
 * **Time in each stage** per runbook: the median and 90th percentile of the finished stays in each stage,
   and how many instances are in it now.
-* **Reminders and escalations per week** (the last 12 weeks): the alarms that rang and told someone, read
-  from the traces of ``timer.fired`` events whose rule sent a message (an escalation when the message's
-  step says ``escalate``).
+* **Reminders and escalations per week** (the last 12 weeks): the alarms that rang and told someone, counted
+  in the database from the traces of ``timer.fired`` events whose rule sent a message (an escalation when
+  the message's step says ``escalate``).
 * **From approval request to decision** (a rule that takes decisions, EverBright's): how long instances
   waited at a decision stage before it was decided, as a distribution.
 
@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
-from sqlalchemy import Index, and_, select, text, true
+from sqlalchemy import Index, Text, and_, case, cast, distinct, func, select, text, true
 
 from bot.console.stages import RunbookShape
 from bot.model import TIMER_FIRED
@@ -47,12 +47,13 @@ Index("ix_traces_rings", TraceRow.scope, TraceRow.at,
       postgresql_where=text("event_kind = 'timer.fired' AND matched"))
 
 #: Instances of each rule the charts read (the newest).
-SAMPLE = 1000
+SAMPLE = 500
+#: Targets remembered (a deadline's due moment for a start moment never changes: the calendar's arithmetic is
+#: not free, and the same instances are drawn again at every request).
+TARGET_CACHE = 50_000
 #: Bars drawn per deadline chart (the instances that started last); the counts cover the whole sample.
 BARS = 20
 WEEKS = 12
-#: Traces of ringing timers read for the weekly chart, at most.
-MAX_RINGS = 50_000
 #: Buckets of the decision chart (upper bounds).
 WAIT_BUCKETS = ((timedelta(hours=4), "under 4 h"), (timedelta(hours=8), "4–8 h"), (timedelta(days=1), "8–24 h"),
                 (timedelta(days=2), "1–2 days"), (timedelta(days=5), "2–5 days"), (None, "5 days or more"))
@@ -139,45 +140,59 @@ class ChartQueries:
 
     def __init__(self, queries: Any) -> None:
         self.queries = queries
+        self._targets: dict[tuple[str, str, datetime], float] = {}
+        #: The counts of past weeks (reminders, escalations) and when they were counted: kept for an hour.
+        self._weeks: dict[datetime, tuple[tuple[int, int], datetime]] = {}
 
     def charts(self) -> Charts:
         q = self.queries
         now = q.now()
         shapes = [s for s in q.shapes() if s.stages]
-        samples = {s.rule_id: self._sample(s.rule_id) for s in shapes}
-        targets = [c for s in shapes for c in target_charts(s, samples[s.rule_id], now, q.links.url)]
+        samples = {s.rule_id: self._sample(s.rule_id, with_data=bool(s._deadlines)) for s in shapes}
+        if len(self._targets) > TARGET_CACHE:
+            self._targets.clear()
+        targets = [c for s in shapes for c in target_charts(s, samples[s.rule_id], now, q.links.url, self._targets)]
         stages = [c for s in shapes if (c := stage_chart(s, samples[s.rule_id], now)) is not None]
         decisions = [c for s in shapes if (c := decision_chart(s, samples[s.rule_id])) is not None]
         return Charts(now, targets, stages, self._alarms(shapes, now), decisions)
 
-    def _sample(self, rule_id: str) -> list[_Instance]:
-        query = (select(S.rule_id, S.ticket_key, S.stage, S.history, S.data)
-                 .where(S.scope == self.queries.scope, S.rule_id == rule_id).order_by(S.id.desc()).limit(SAMPLE))
+    def _sample(self, rule_id: str, with_data: bool = True) -> list[_Instance]:
+        """The newest instances of ``rule_id``; their records only when asked (a deadline's ``met:`` moment)."""
+        columns = [S.rule_id, S.ticket_key, S.stage, S.history] + ([S.data] if with_data else [])
+        query = (select(*columns).where(S.scope == self.queries.scope, S.rule_id == rule_id).order_by(S.id.desc())
+                 .limit(SAMPLE))
         with self.queries.store.engine.connect() as conn:
-            return [_Instance(r.rule_id, r.ticket_key, r.stage, _steps(r.history), r.data or {})
+            return [_Instance(r.rule_id, r.ticket_key, r.stage, _steps(r.history), (r.data or {}) if with_data else {})
                     for r in conn.execute(query)]
 
     def _alarms(self, shapes: Sequence[RunbookShape], now: datetime) -> Chart:
-        """Rings per week: distinct timer events whose rule sent a message, by whether one was an escalation."""
+        """Rings per week: distinct timer events whose rule sent a message, by whether it was an escalation (its
+        step says ``escalate``). Counted by the database over one range of ix_traces_rings, week by week; a past
+        week's counts are kept for an hour (its traces are written already), so most requests count this week."""
         monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
         weeks = [monday - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
         t = TraceRow
-        query = (select(t.event_id, t.at, t.effects).where(t.scope == self.queries.scope, RINGS_WHERE,
-                                                           t.at >= weeks[0]).order_by(t.at).limit(MAX_RINGS))
-        rings: dict[str, tuple[datetime, bool]] = {}
-        with self.queries.store.engine.connect() as conn:
-            for event_id, at, effects in conn.execute(query):
-                steps = [str(e.get("step") or "") for e in effects or () if isinstance(e, Mapping) and "text" in e]
-                if not steps:
-                    continue
-                escalation = any("escalat" in step for step in steps)
-                seen = rings.get(event_id)
-                rings[event_id] = (_aware(at), escalation or (seen[1] if seen else False))
+        effects = cast(t.effects, Text)
+        week = case(*[(t.at >= weeks[i], i) for i in range(WEEKS - 1, -1, -1)], else_=-1).label("week")
+        escalation = effects.like("%escalat%").label("escalation")
         counts = {w: [0, 0] for w in weeks}
-        for at, escalation in rings.values():
-            week = (at - timedelta(days=at.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-            if week in counts:
-                counts[week][1 if escalation else 0] += 1
+        fresh = now - timedelta(hours=1)
+        known = {w: c for w, (c, at) in self._weeks.items() if w in counts and at > fresh and w < monday}
+        since = next((w for w in weeks if w not in known), monday)  # past weeks are counted once an hour
+        query = (select(week, escalation, func.count(distinct(t.event_id)))
+                 .where(t.scope == self.queries.scope, RINGS_WHERE, t.at >= since, effects.like('%"text"%'))
+                 .group_by(week, escalation))
+        with self.queries.store.engine.connect() as conn:
+            for index, escalated, n in conn.execute(query):
+                if 0 <= index < WEEKS:
+                    counts[weeks[index]][1 if escalated else 0] += n
+        for w in weeks:
+            if w < since:
+                counts[w] = list(known[w])
+            elif w < monday:
+                self._weeks[w] = ((counts[w][0], counts[w][1]), now)
+        for w in [w for w in self._weeks if w < weeks[0]]:
+            del self._weeks[w]
         groups = [(f"{w:%d %b}", [Bar("reminders", r, kind="reminder"), Bar("escalations", e, kind="escalation")])
                   for w, (r, e) in counts.items()]
         reminders, escalations = sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values())
@@ -189,8 +204,11 @@ class ChartQueries:
 
 
 # the charts ---------------------------------------------------------------------------------------------
-def target_charts(shape: RunbookShape, sample: Sequence[_Instance], now: datetime, url: Any) -> list[Chart]:
-    """One chart per deadline of ``shape``: each instance's time from its start stage to a stop stage."""
+def target_charts(shape: RunbookShape, sample: Sequence[_Instance], now: datetime, url: Any,
+                  memo: dict[tuple[str, str, datetime], float] | None = None) -> list[Chart]:
+    """One chart per deadline of ``shape``: each instance's time from its start stage to a stop stage (``memo``
+    remembers the targets, by rule, deadline and start)."""
+    memo = {} if memo is None else memo
     charts = []
     for name, (deadline, calendar) in shape._deadlines.items():
         starts = str(getattr(deadline, "starts", ""))
@@ -207,10 +225,13 @@ def target_charts(shape: RunbookShape, sample: Sequence[_Instance], now: datetim
             end = next((at for stage, at in inst.steps if stage in stops and at >= start), None) \
                 or _met(inst.data.get(f"met:{name}")) \
                 or (inst.steps[-1][1] if shape.is_final(inst.stage) and inst.steps else None)
-            try:
-                target = (calendar.due(start, due) - start).total_seconds()
-            except Exception:  # noqa: BLE001 - a calendar that cannot say: the instance is left out
-                continue
+            remembered = (shape.rule_id, name, start)
+            if remembered not in memo:
+                try:
+                    memo[remembered] = (calendar.due(start, due) - start).total_seconds()
+                except Exception:  # noqa: BLE001 - a calendar that cannot say: the instance is left out
+                    continue
+            target = memo[remembered]
             took = ((end or now) - start).total_seconds()
             late = took > target
             if end is not None:
