@@ -79,3 +79,22 @@ def test_the_weekly_counts_read_the_partial_index(open_console):
     with console.store.engine.connect() as conn:
         plan = " ".join(str(row) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
     assert "ix_traces_rings" in plan
+
+
+def test_a_past_week_is_counted_once_an_hour(open_console):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.store import TraceRow
+
+    console = open_console("nfe")
+    charts = console.console.charts
+    before = charts.charts().alarms.summary
+    with console.store.engine.begin() as conn:  # a past week's rings vanish (pruned, say)
+        conn.execute(update(TraceRow).where(TraceRow.event_kind == "timer.fired").values(matched=False))
+    assert before == "11 reminder(s), 0 escalation(s) in 12 weeks"
+    # within the hour the past weeks' counts are kept; this week's (its 2 reminders) is counted again
+    assert charts.charts().alarms.summary == "9 reminder(s), 0 escalation(s) in 12 weeks"
+    console.clock.advance(timedelta(hours=1, seconds=1))
+    assert charts.charts().alarms.summary == "0 reminder(s), 0 escalation(s) in 12 weeks"

@@ -246,3 +246,11 @@ def test_both_sources_at_once_the_header_and_the_session(open_console):
     assert console.get("/api/v1/session", who=None, headers={"cookie": cookie}).json()["email"] == OTHER_ADMIN
     hint = console.get("/console/", who=None).text
     assert "X-Forwarded-Email" in hint and "/ticketbot console" in hint
+
+
+def test_sign_out_without_a_session_is_refused(console, open_console):
+    assert console.post("/console/sign-out", who=None).status_code == 401
+    proxied = open_console(public_url=PUBLIC)  # signed in through the proxy: no session to end here
+    token = proxied.form_token("/console/rules")
+    response = proxied.post("/console/sign-out", data={"csrf_token": token})
+    assert response.status_code == 409 and "through the proxy" in response.text
