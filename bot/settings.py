@@ -202,6 +202,17 @@ class ConsoleSettings(_Section):
     the CSRF tokens of the forms (HMAC); without it each process draws its own at start, so set it
     when several replicas serve the console behind one address. An instance whose next deadline is
     less than ``due_soon_seconds`` away is shown as due soon.
+
+    Without a proxy, ``/ticketbot console`` in Slack hands an admin a sign-in link under ``public_url`` (the
+    address people reach ticketbot at, ``https://ticketbot.acme.example``): single use, valid for
+    ``sign_in_minutes``; following it starts a session of ``session_hours`` held in a cookie that is
+    ``Secure`` unless ``cookie_secure`` is false (plain http on localhost only) and ``SameSite`` as
+    ``cookie_samesite`` says. ``public_url`` is also where the weekly digest links to.
+
+    The weekly digest (in flight, overdue, closed this week, slowest stage) goes to the admin channel
+    (``TICKETBOT_SLACK__ADMIN_CHANNEL``) on ``digest_day`` at ``digest_hour`` on ``admin_calendar`` (its
+    time zone; a day that is no working day there moves it to the next one; UTC Monday to Friday by default);
+    ``digest`` false turns it off.
     """
 
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -209,6 +220,33 @@ class ConsoleSettings(_Section):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     secret: SecretStr | None = None
     due_soon_seconds: float = Field(default=86400.0, gt=0)
+    public_url: str | None = None
+    sign_in_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 31)
+    cookie_secure: bool = True
+    cookie_samesite: Literal["lax", "strict"] = "lax"
+    digest: bool = True
+    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    #: A business calendar (``time_zone``, ``working_days``, ``country``, ``closures`` …, as a rule's ``calendar``
+    #: block), read by :func:`bot.console.digest.admin_calendar` (bot.calendar imports the settings, so it is
+    #: checked there: at ``ticketbot run``'s start, naming this key).
+    admin_calendar: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        text = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+            raise ValueError(f"{value!r} is not an http(s) address (https://ticketbot.acme.example)")
+        return text
+
+    @field_validator("digest_day", mode="before")
+    @classmethod
+    def _day(cls, value: object) -> object:
+        return value.strip().lower()[:3] if isinstance(value, str) else value
 
     @field_validator("admins", "trusted_proxies", mode="before")
     @classmethod

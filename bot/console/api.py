@@ -1,7 +1,7 @@
 """The console's JSON API, under ``/api/v1``: the data of the pages, and the same actions.
 
 ``GET``: ``/session`` (who you are, and the CSRF token the POSTs need), ``/board``, ``/instances/{key}``,
-``/timers``, ``/dead-letters``, ``/rules``, ``/audit``. ``POST`` (header ``X-CSRF-Token``):
+``/timers``, ``/dead-letters``, ``/rules``, ``/charts``, ``/audit``. ``POST`` (header ``X-CSRF-Token``):
 ``/dead-letters/{id}/retry``, ``/rules/{rule}/pause``, ``/rules/{rule}/resume``; they answer
 ``{"done": …, "message": …}`` with 200, or 404 (no such dead letter or rule), 409 (already paused,
 not paused), 403 (no valid CSRF token). Times are ISO 8601 in UTC. The README documents each answer.
@@ -72,6 +72,10 @@ def build_api(console: Any) -> FastAPI:
         return {"caps": {"max_writes_per_ticket_10min": caps.max_writes_per_ticket_10min,
                          "max_tickets_per_rule_hour": caps.max_tickets_per_rule_hour},
                 "rules": [r.as_dict() for r in queries.rules()]}
+
+    @app.get("/charts")
+    def charts() -> dict[str, Any]:
+        return console.charts.charts().as_dict()
 
     @app.get("/audit")
     def audit(q: str = "", outcome: str = "", before: Annotated[int | None, Query(ge=1)] = None,

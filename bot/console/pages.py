@@ -1,8 +1,9 @@
 """The console's pages: HTML made on the server from Jinja2 templates (autoescaped), no JavaScript.
 
 Board (``/``), one ticket's timeline (``/ticket/KEY``), timers, dead letters (with Retry), rules (with
-Pause and Resume) and the audit log. Paths here are relative to where the app is mounted (``/console``);
-links are made from the mount point the request came through (its ``root_path``).
+Pause and Resume), charts (SVG drawn here, see :mod:`bot.console.charts`) and the audit log; and, past the
+gate, the sign-in link's page (:func:`build_sign_in`). Paths here are relative to where the app is mounted
+(``/console``); links are made from the mount point the request came through (its ``root_path``).
 
 A button is a form that POSTs, with the CSRF token in a hidden field; after it the browser is sent back
 to the list (303) with a notice code, which the page turns into one of the sentences it knows
@@ -21,10 +22,12 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from bot.console.access import CSRF_FIELD, IDENTITY, Identity, csrf_problem
-from bot.console.actions import NOTICES, Outcome
+from bot.console.access import CSRF_FIELD, IDENTITY, Identity, Refusal, cross_site, csrf_problem
+from bot.console.actions import CONSOLE, NOTICES, Outcome
+from bot.console.charts import SAMPLE, WEEKS, Chart, duration_text, svg
 from bot.console.queries import BoardFilter
 from bot.ops.audit import DONE, DUPLICATE, REFUSED
 from bot.ops.report import value_text
@@ -41,7 +44,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(when=when, span=span, value=value_text, ago=ago)
-    env.globals.update(query=query)
+    env.globals.update(query=query, draw=draw, duration=duration_text)
     return env
 
 
@@ -108,6 +111,29 @@ def build_pages(console: Any) -> FastAPI:
         return render(request, "audit.html", entries=entries, older=older, q=q, outcome=outcome,
                       outcomes=(DONE, DUPLICATE, REFUSED))
 
+    @app.get("/charts", response_class=HTMLResponse)
+    async def charts(request: Request) -> HTMLResponse:
+        found = await run_in_threadpool(console.charts.charts)
+        return render(request, "charts.html", charts=found, sample=SAMPLE, weeks=WEEKS)
+
+    @app.post("/sign-out")
+    async def sign_out(request: Request) -> Response:
+        identity: Identity = request.scope[IDENTITY]
+        problem = await csrf_problem(request, console.csrf, identity)
+        if problem:
+            await run_in_threadpool(console.actions.refused, "sign out", identity, problem)
+            return render(request, "refused.html", status=403, reason=problem, back="/")
+        sign_in = console.sign_in
+        token = sign_in.token_in(request.scope) if sign_in is not None else None
+        if sign_in is None or token is None:
+            return render(request, "refused.html", status=409, reason="you are signed in through the proxy, not a "
+                          "session of the console: sign out there", back="/")
+        await run_in_threadpool(sign_in.sign_out, token)
+        await run_in_threadpool(console.actions.audit.record, actor=identity.email, via=CONSOLE, command="sign out",
+                                outcome=DONE, detail="session ended")
+        page = env.get_template("signed_out.html").render(base=base_of(request))
+        return HTMLResponse(page, headers={"set-cookie": sign_in.cleared_cookie()})
+
     @app.get("/static/console.css")
     def css() -> Response:
         return Response(stylesheet, media_type="text/css", headers={"cache-control": "private, max-age=3600"})
@@ -137,6 +163,75 @@ def build_pages(console: Any) -> FastAPI:
                          lambda who: console.actions.resume(rule_id, who))
 
     return app
+
+
+def build_sign_in(console: Any) -> FastAPI:
+    """``/sign-in/<token>``: the page a sign-in link opens (GET: who it signs in, and a button; nothing is
+    spent), and the button's POST, which spends the link and starts the session (the cookie), then sends the
+    browser to the board. An expired, used or unknown link is 401 with how to get a new one; a link of someone
+    who is no longer an admin is 403. Both are audited, as is each sign-in."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    env = environment()
+    sign_in = console.sign_in
+    hint = " ".join(source.hint for source in console.sources)
+    stylesheet = STYLESHEET.read_text(encoding="utf-8")
+    minutes = int(sign_in.link_lifetime.total_seconds() // 60)
+    hours = f"{sign_in.session_lifetime.total_seconds() / 3600:g}"
+
+    def page(request: Request, status: int, **context: Any) -> HTMLResponse:
+        values = {"base": base_of(request), "email": "", "token": "", "reason": "", "hint": hint, "hours": hours,
+                  "expires": "", "title": "Sign in to the ticketbot console", **context}
+        return HTMLResponse(env.get_template("sign_in.html").render(values), status_code=status)
+
+    def refuse(request: Request, refusal: Refusal, status: int = 401, who: str = "") -> HTMLResponse:
+        console.actions.audit.record(actor=who or "unknown", via=CONSOLE, command="sign in", outcome=REFUSED,
+                                     detail=refusal.reason)
+        response = page(request, status, reason=refusal.reason,
+                        title="Sign in to the ticketbot console" if status == 401 else "Not an admin")
+        if status == 401:
+            response.headers["www-authenticate"] = 'SignInLink realm="ticketbot console"'
+        return response
+
+    @app.get("/sign-in/console.css")
+    def css() -> Response:
+        return Response(stylesheet, media_type="text/css", headers={"cache-control": "private, max-age=3600"})
+
+    @app.get("/sign-in/{token}", response_class=HTMLResponse)
+    def show(request: Request, token: str) -> HTMLResponse:
+        found = sign_in.pending(token)
+        if isinstance(found, Refusal):
+            return refuse(request, found)
+        email, expires = found
+        if email not in console.admins:
+            return refuse(request, Refusal(f"{email} is not a ticketbot admin"), 403, email)
+        return page(request, 200, email=email, token=token, expires=f"at {expires:%H:%M} UTC ({minutes} minutes after "
+                                                                     "it was made)")
+
+    @app.post("/sign-in/{token}")
+    def redeem(request: Request, token: str) -> Response:
+        if cross_site(request.scope.get("headers", ())):
+            return refuse(request, Refusal("the sign-in was posted by another site"), 403)
+        found = sign_in.pending(token)
+        if isinstance(found, Refusal):
+            return refuse(request, found)
+        email = found[0]
+        if email not in console.admins:
+            return refuse(request, Refusal(f"{email} is not a ticketbot admin"), 403, email)
+        session = sign_in.redeem(token)
+        if isinstance(session, Refusal):
+            return refuse(request, session, who=email)
+        console.actions.audit.record(actor=email, via=CONSOLE, command="sign in", outcome=DONE,
+                                     detail=f"through a sign-in link; session until "
+                                            f"{session.expires_at:%Y-%m-%d %H:%M} UTC")
+        return RedirectResponse(f"{base_of(request)}/", status_code=303,
+                                headers={"set-cookie": sign_in.cookie(session)})
+
+    return app
+
+
+def draw(chart: Chart) -> Markup:
+    """A chart's SVG for a template (:func:`bot.console.charts.svg` escapes every text it writes)."""
+    return Markup(svg(chart))  # noqa: S704 - made of escaped text only
 
 
 def base_of(request: Request) -> str:

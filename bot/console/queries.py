@@ -62,6 +62,8 @@ TIMELINE_TRACES = 120
 HISTORY_SAMPLE = 200
 #: (rule, stage) ranges read in one statement (SQLite allows 500 SELECTs in a compound one).
 MAX_BRANCHES = 200
+#: Pending timers the digest reads to find the overdue instances, at most.
+MAX_TIMERS_READ = 100_000
 #: A pending timer this far past its due time was not fired: it is overdue whatever it is.
 STUCK_AFTER = timedelta(minutes=5)
 
@@ -345,6 +347,12 @@ class RuleView:
 
 
 @dataclass(frozen=True)
+class Overdue:
+    count: int
+    named: list[tuple[str, str]]  # (rule, ticket), the most overdue first
+
+
+@dataclass(frozen=True)
 class TicketLinks:
     """Where a ticket is seen in its tracker, when the tracker's address is configured."""
 
@@ -572,6 +580,40 @@ class ConsoleQueries:
             soon = not overdue and timer.due_at - now <= self.due_soon
         return TimerView(timer.timer_id, timer.rule_id, timer.ticket_key, timer.name, timer.due_at, what, who,
                          deadline, overdue, soon, data)
+
+    # the digest's counts ----------------------------------------------------------------------------
+    def overdue_instances(self, *, limit: int = 5) -> Overdue:
+        """Instances with an overdue timer or deadline (rule, ticket), the most overdue named first: read from
+        the scope's pending timers (ix_timers_pending_due; at most :data:`MAX_TIMERS_READ` of them)."""
+        now = self.now()
+        shapes = {s.rule_id: s for s in self.shapes()}
+        query = (select(T).where(T.scope == self.scope, T.status == PENDING).order_by(T.due_at)
+                 .limit(MAX_TIMERS_READ))
+        late: dict[tuple[str, str], datetime] = {}
+        with self.store.engine.connect() as conn:
+            for row in conn.execute(query):
+                view = self._timer_view(_TimerRow.of(row), shapes.get(row.rule_id), now)
+                if view.overdue:
+                    due = view.deadline.due if view.deadline else view.due_at
+                    pair = (view.rule_id, view.ticket_key)
+                    late[pair] = min(due, late.get(pair, due))
+        named = sorted(late, key=lambda pair: late[pair])[:limit]
+        return Overdue(len(late), named)
+
+    def closed_since(self, since: datetime) -> dict[str, int]:
+        """Instances that reached a final stage since ``since``, per runbook title (ranges of ix_rule_state_board)."""
+        counts = self._counts()
+        shapes = {s.rule_id: s for s in self.shapes(counts)}
+        finals = {(r, st) for (r, st) in counts if r in shapes and shapes[r].is_final(st)}
+        found = {shape.title: 0 for shape in shapes.values()}
+        if not finals:
+            return found
+        query = (select(S.rule_id, func.count()).where(S.scope == self.scope, _pairs(finals), S.updated_at >= since)
+                 .group_by(S.rule_id))
+        with self.store.engine.connect() as conn:
+            for rule_id, n in conn.execute(query):
+                found[shapes[rule_id].title] = n
+        return found
 
     # one instance ----------------------------------------------------------------------------------
     def instance(self, key: str, *, before: int | None = None, all_rules: bool = False) -> InstanceView | str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.check import FAILED, MISSING, connect_from_settings, miss_line, run_check
 from bot.clock import Clock, SystemClock
+from bot.daemon.console import schedule_digest
 from bot.daemon.core import Daemon, own_account
 from bot.engine import BoundRule
 from bot.model import User
@@ -33,8 +34,10 @@ def build_daemon(settings: Settings, *, alert: Callable[[str], None] | None = No
         tracker, bot_user, catalog = _memory_site(settings.tracker, clock)
     else:
         tracker, bot_user, catalog = _jira(settings)
-    return Daemon(settings, rules=rules, tracker=tracker, clock=clock, bot_user=bot_user, catalog=catalog,
-                  zendesk_tracker=_zendesk(settings, clock), alert=alert, migrate=migrate)
+    daemon = Daemon(settings, rules=rules, tracker=tracker, clock=clock, bot_user=bot_user, catalog=catalog,
+                    zendesk_tracker=_zendesk(settings, clock), alert=alert, migrate=migrate)
+    schedule_digest(daemon)  # the weekly digest to the admin channel, run by the leader (bot/console/digest.py)
+    return daemon
 
 
 def _memory_site(setting: str, clock: Clock) -> tuple[Tracker, Callable[[], User | None], Callable[[], Any]]:

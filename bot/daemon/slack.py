@@ -157,14 +157,18 @@ def mount_slack(daemon: Daemon, *, listener_executor: Executor | None = None,
     if not slack_enabled(settings):
         log.info("Slack is not configured (TICKETBOT_SLACK__BOT_TOKEN): no /slack/events, no Slack messages")
         return None
+    from bot.console.app import off_reason, sign_in_of
     from bot.ops.services import BotServices, People
     from bot.slack.app import build_slack_app, socket_mode_handler
     from bot.slack.router import slack_router
 
     notifier = daemon.notifier  # it also finds people's Slack ids, when it is Slack's
+    # /ticketbot console hands out sign-in links when the console is served and says where (PUBLIC_URL)
+    sign_in = sign_in_of(settings, daemon.store, daemon.clock) if not off_reason(settings.console) else None
     services = BotServices(store=daemon.store, inbox=daemon.inbox, rules=daemon.rules, clock=daemon.clock,
                            guards=daemon.guards, trackers=daemon.handler.trackers,
-                           people=notifier if isinstance(notifier, People) else None)
+                           people=notifier if isinstance(notifier, People) else None, sign_in=sign_in,
+                           console_admins=settings.console.admins)
     client = getattr(daemon.notifier, "client", None)  # one WebClient: one set of API counters
     deliveries = InboxDeliveries(daemon.inbox, daemon.clock)  # acted on once, across restarts
     app = build_slack_app(settings, services, client=client, listener_executor=listener_executor,

@@ -32,6 +32,9 @@ MODEL_MODULES = (
     "bot.inbox.poller",
     "bot.ops.audit",
     "bot.console.queries",  # declares an index of its own on rule_state (migration 0010)
+    "bot.console.sessions",  # sign-in links and sessions (migration 0011)
+    "bot.console.digest",  # the weekly digests sent (migration 0011)
+    "bot.console.charts",  # ix_traces_rings, a partial index on traces (migration 0011)
 )
 
 

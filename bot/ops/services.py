@@ -52,6 +52,20 @@ WHY_EVENTS = 3  # events whose traces ``why`` shows
 WHY_TRACES = 60
 
 
+class SignInLink(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+class LinkIssuer(Protocol):
+    """Makes console sign-in links (:class:`bot.console.sessions.SignIn`)."""
+
+    def issue(self, email: str, via: str) -> SignInLink: ...
+
+
 @runtime_checkable
 class People(Protocol):
     """Slack ids and e-mail addresses of people (the SlackNotifier does this, with a cache)."""
@@ -66,7 +80,8 @@ class BotServices:
 
     def __init__(self, *, store: Store, inbox: Inbox, rules: Sequence[BoundRule], clock: Clock, guards: Guards,
                  trackers: Mapping[str, Tracker] | None = None, people: People | None = None,
-                 admins: Collection[str] = (), scope: str = LIVE) -> None:
+                 admins: Collection[str] = (), scope: str = LIVE, sign_in: LinkIssuer | None = None,
+                 console_admins: Collection[str] = ()) -> None:
         self.store = store
         self.inbox = inbox
         self.bound = list(rules)
@@ -76,6 +91,9 @@ class BotServices:
         self.people = people
         self.admins = frozenset(admins)
         self.scope = scope
+        #: The console's sign-in links (``/ticketbot console``), and the e-mails allowed in.
+        self.sign_in = sign_in
+        self.console_admins = frozenset(e.casefold() for e in console_admins)
         self.states = StateStore(store)
         self.audit = AuditLog(store, clock)
         self._slack_ids: dict[str, str | None] = {}
@@ -325,6 +343,30 @@ class BotServices:
 
     def _bound_or_none(self, rule_id: str) -> BoundRule | None:
         return next((b for b in self.bound if b.id == rule_id), None)
+
+    # the console ---------------------------------------------------------------------------------------
+    def console_link(self, slack_user: str) -> str:
+        """A personal sign-in link to the console for ``slack_user``, bound to their e-mail in Slack; audited."""
+        command = "console"
+        if self.sign_in is None:
+            self.record_refusal(slack_user, command, "the console takes no sign-in links here")
+            raise ServiceError("The operations console takes no sign-in links here (TICKETBOT_CONSOLE__PUBLIC_URL "
+                               "and TICKETBOT_CONSOLE__ADMINS must be set).")
+        email = self._email_of(slack_user)
+        if not email:
+            self.record_refusal(slack_user, command, "Slack did not say the person's e-mail address")
+            raise ServiceError("Slack does not tell me your e-mail address, and a sign-in link is bound to it. "
+                               "Nothing was made.")
+        if email.casefold() not in self.console_admins:
+            self.record_refusal(slack_user, command, f"{email} is not a console admin")
+            raise ServiceError(f"{email} is not one of the console's admins (TICKETBOT_CONSOLE__ADMINS), so no "
+                               "link was made. Ask whoever runs ticketbot to add you.")
+        link = self.sign_in.issue(email, via=f"Slack {slack_user}")
+        until = f"{_aware(link.expires_at):%H:%M} UTC"
+        self.audit.record(actor=slack_user, via=SLACK, command=command, outcome=DONE,
+                          detail=f"sign-in link for {email.casefold()}, valid until {until}")
+        return (f"Your sign-in link to the ticketbot console, for {email.casefold()} alone: {link.url}\n"
+                f"It works once, until {until}. Don't share it: whoever opens it first is signed in as you.")
 
     # who may do what ------------------------------------------------------------------------------------
     def approver_for(self, key: str) -> set[str]:

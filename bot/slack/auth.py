@@ -1,7 +1,7 @@
 """Who may do what from Slack.
 
 - approve / reject: the ticket's approver(s) (``Services.approver_for``) or an admin;
-- pause / resume: admins only;
+- pause / resume, console (a sign-in link to the operations console): admins only;
 - everything else (status, why, dry-run, timers, rules, comms, help): anyone in the workspace.
 
 Admins are ``TICKETBOT_SLACK__ADMINS`` plus whoever ``Services.is_admin`` names.
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from bot.slack.services import Services
 
 APPROVER_COMMANDS = frozenset({"approve", "reject"})
-ADMIN_COMMANDS = frozenset({"pause", "resume"})
+ADMIN_COMMANDS = frozenset({"pause", "resume", "console"})
+#: What an admin command does, for the refusal ("only ticketbot admins can …").
+_ADMIN_DOING = {"pause": "pause rules", "resume": "resume rules", "console": "sign in to the operations console"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Gate:
     def check(self, verb: str, slack_user: str, *, key: str | None = None) -> Refusal | None:
         """None when ``slack_user`` may ``verb`` (on ``key``), else the refusal."""
         if verb in ADMIN_COMMANDS and not self.is_admin(slack_user):
-            return Refusal("not an admin", f"Sorry, only ticketbot admins can {verb} rules. "
+            return Refusal("not an admin", f"Sorry, only ticketbot admins can {_ADMIN_DOING[verb]}. "
                                            "I've noted the attempt; ask an admin if it needs doing.")
         if verb in APPROVER_COMMANDS and not self._may_decide(slack_user, key or ""):
             return Refusal(f"not an approver of {key}",

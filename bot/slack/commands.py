@@ -118,7 +118,11 @@ def _resume(s: Services, c: Command, user: str) -> str:
     return s.resume(c.rule_id or "", user)
 
 
+def _console(s: Services, c: Command, user: str) -> str:
+    return s.console_link(user)
+
+
 _EXECUTE: dict[str, Callable[[Services, Command, str], str]] = {
     "status": _status, "why": _why, "dry-run": _dry_run, "approve": _approve, "reject": _reject,
-    "comms": _comms, "timers": _timers, "rules": _rules, "pause": _pause, "resume": _resume,
+    "comms": _comms, "timers": _timers, "rules": _rules, "pause": _pause, "resume": _resume, "console": _console,
 }

@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("", "rules and whether they are paused"),
     "pause": ("RULE", "pause a rule (admins)"),
     "resume": ("RULE", "resume a rule (admins)"),
+    "console": ("", "a sign-in link to the operations console, for you alone (admins)"),
 }
 
 
@@ -158,4 +159,5 @@ _PARSERS = {
     "timers": _optional_key,
     "pause": _rule,
     "resume": _rule,
+    "console": _no_args,
 }

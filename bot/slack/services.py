@@ -74,6 +74,13 @@ class Services(Protocol):
         """Resume a paused rule; record who did it."""
         ...
 
+    def console_link(self, slack_user: str) -> str:
+        """A personal sign-in link to the operations console for ``slack_user`` (an admin: the gate checked),
+        bound to their e-mail address as Slack knows it, single use and valid for minutes; the reply says so.
+        Raises ServiceError (audited as refused) when the console takes no links here, Slack does not say
+        the person's e-mail, or that e-mail is not one of the console's admins."""
+        ...
+
     def approver_for(self, key: str) -> set[str]:
         """Slack user ids allowed to approve or reject this ticket (empty: only admins may)."""
         ...

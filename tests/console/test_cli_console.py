@@ -65,3 +65,32 @@ def test_scope_and_host_options(monkeypatch, tmp_path, served, demo_files):
     board = http.get("/api/v1/board", headers={HEADER: ADMIN}).json()
     assert board["in_flight"] == 0  # no replay of that name in the database
     assert http.get("/api/v1/session", headers={HEADER: ADMIN}).json()["scope"] == "replay-x"
+
+
+def test_on_a_laptop_a_sign_in_link_from_the_command_line_opens_the_console(monkeypatch, tmp_path, served, demo_files):
+    source, _, _ = demo_files["midway"]
+    db = copy_database(source, tmp_path / "demo.sqlite3")
+    _env(monkeypatch, f"sqlite:///{db}", admins=ADMIN)  # no proxy, no public address: links to this console
+    made = CliRunner().invoke(ticketbot, ["console", "--port", "8099", "--sign-in", ADMIN.upper()])
+    assert made.exit_code == 0, made.output
+    url = next(word for word in made.output.split() if word.startswith("http://"))
+    assert url.startswith("http://127.0.0.1:8099/console/sign-in/") and f"for {ADMIN} alone" in made.output
+    assert served == []  # it printed the link and stopped
+    result = CliRunner().invoke(ticketbot, ["console", "--port", "8099"])
+    assert result.exit_code == 0, result.output
+    http = TestClient(served[0]["app"], client=("127.0.0.1", 1234))
+    signed_in = http.post(url.removeprefix("http://127.0.0.1:8099"), follow_redirects=False)
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["set-cookie"]
+    assert cookie.startswith("ticketbot-console=") and "Secure" not in cookie.split("; ")  # plain http here
+    value = cookie.split("; ")[0]
+    assert http.get("/api/v1/board", headers={"cookie": value}).json()["in_flight"] == 2
+    out = CliRunner().invoke(ticketbot, ["console", "--sign-out", ADMIN])
+    assert out.exit_code == 0 and "1 console session(s)" in out.output
+    assert http.get("/api/v1/board", headers={"cookie": value}).status_code == 401
+
+
+def test_no_link_for_someone_who_is_not_an_admin(monkeypatch, tmp_path, served):
+    _env(monkeypatch, f"sqlite:///{tmp_path / 'db.sqlite3'}", admins=ADMIN)
+    result = CliRunner().invoke(ticketbot, ["console", "--sign-in", "mallory@example.com"])
+    assert result.exit_code == 2 and "mallory@example.com is not in TICKETBOT_CONSOLE__ADMINS" in result.output

@@ -50,7 +50,8 @@ def test_half_a_configuration_is_a_warning(make_daemon, caplog):
         assert mount_console(daemon) is None
     [record] = caplog.records
     assert record.levelno == logging.WARNING
-    assert record.getMessage().startswith("console: off: TICKETBOT_CONSOLE__TRUSTED_HEADER is not set")
+    assert record.getMessage().startswith("console: off: nobody can sign in: set TICKETBOT_CONSOLE__PUBLIC_URL")
+    assert "TICKETBOT_CONSOLE__TRUSTED_HEADER" in record.getMessage()
     no_proxies = make_daemon(harness.onboarding_site([]), console={"admins": ADMIN, "trusted_header": HEADER})
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="bot.daemon.console"):
@@ -84,3 +85,23 @@ def test_ticketbot_run_serves_the_console_and_believes_the_peer_not_x_forwarded_
         daemon.stop()
     assert f"console: at http://127.0.0.1:{daemon.port}/console/ (JSON API /api/v1)" in \
         (tmp_path / "daemon.log").read_text()
+
+
+def test_under_ticketbot_run_a_sign_in_link_starts_a_session(make_daemon, caplog):
+    daemon = make_daemon(harness.onboarding_site(["SS-1"]),
+                         console={"admins": ADMIN, "public_url": "https://tb.example"})
+    with caplog.at_level(logging.INFO, logger="bot.daemon.console"):
+        console = mount_console(daemon)
+    assert console is not None and console.sign_in is not None
+    assert "sign-in links from /ticketbot console (https://tb.example)" in caplog.text
+    http = TestClient(daemon.app, client=("127.0.0.1", 40000))
+    assert http.get("/console/").status_code == 401
+    link = console.sign_in.issue(ADMIN, via="test")
+    path = link.url.removeprefix("https://tb.example")
+    assert http.get(path).status_code == 200
+    signed_in = http.post(path, follow_redirects=False)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/console/"
+    cookie = signed_in.headers["set-cookie"].split("; ")[0]
+    assert http.get("/console/", headers={"cookie": cookie}).status_code == 200
+    assert http.get("/api/v1/session", headers={"cookie": cookie}).json()["email"] == ADMIN
+    assert http.post(path, follow_redirects=False).status_code == 401  # used

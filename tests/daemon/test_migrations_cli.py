@@ -33,7 +33,7 @@ def _diff(url: str) -> list:
 def test_migrations_create_every_table_of_the_metadata(db_url):
     upgrade(db_url)
     upgrade(db_url)  # idempotent
-    assert current(db_url) == head() == "0010_console_board"
+    assert current(db_url) == head() == "0011_console_sign_in"
     assert _diff(db_url) == []
     engine = make_engine(db_url)
     tables = set(inspect(engine).get_table_names())

@@ -100,6 +100,9 @@ class RecordingServices:
     def resume(self, rule_id: str, slack_user: str) -> str:
         return self._answer("resume", rule_id, slack_user)
 
+    def console_link(self, slack_user: str) -> str:
+        return self._answer("console_link", slack_user)
+
     def approver_for(self, key: str) -> set[str]:
         return set(self.approvers.get(key, set()))
 
