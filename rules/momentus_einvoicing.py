@@ -264,7 +264,7 @@ def runbook(cfg: Config, rule_id: str) -> Runbook:
                  ring=lambda facts, acts, alarm: api_user_overdue(cfg, facts, acts, alarm),
                  on_met=lambda facts, acts: api_user_done(cfg, facts, acts)),
     )
-    return Runbook(rule_id, stages, deadlines, cfg.calendar)
+    return Runbook(rule_id, stages, deadlines, cfg.calendar, customer=lambda ticket: _customer(cfg, ticket))
 
 
 @dataclass(frozen=True, eq=False)

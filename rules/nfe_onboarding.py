@@ -121,7 +121,7 @@ def runbook(cfg: Config, rule_id: str) -> Runbook:
         Deadline("target", starts="purchased", stops=("closing",), alarms=cfg.target,
                  ring=lambda facts, acts, alarm: target(cfg, facts, acts, alarm)),
     )
-    return Runbook(rule_id, tuple(stages), deadlines, cfg.calendar)
+    return Runbook(rule_id, tuple(stages), deadlines, cfg.calendar, customer=lambda ticket: _customer(cfg, ticket))
 
 
 def _customer(cfg: Config, ticket: Ticket) -> str:

@@ -162,7 +162,7 @@ def activation(cfg: Config, rule_id: str) -> Runbook:
                for n in range(1, 9)]
     stalls = tuple(Deadline(f"stall{n}", starts=names[n], stops=(names[n + 1],), alarms=cfg.stall, ring=stall(n))
                    for n in range(8))
-    return Runbook(rule_id, tuple(stages), stalls, cfg.calendar)
+    return Runbook(rule_id, tuple(stages), stalls, cfg.calendar, customer=lambda ticket: ticket.summary)
 
 
 def _owner(cfg: Config, ticket: Ticket) -> Person | None:
@@ -216,7 +216,7 @@ def allocation(cfg: Config, rule_id: str) -> Runbook:
                      # the task closed while the order is still not allocated: stop, and say what is missing
                      until=Child(TASK, StatusIn(_task_closed_statuses(cfg))),
                      on_met=lambda facts, acts: task_closed(cfg, facts, acts))
-    return Runbook(rule_id, stages, (chase,), cfg.calendar)
+    return Runbook(rule_id, stages, (chase,), cfg.calendar, customer=lambda ticket: ticket.summary)
 
 
 def received(cfg: Config, facts: Facts, acts: Acts) -> list[Effect]:

@@ -232,7 +232,7 @@ def runbook(cfg: Config, rule_id: str) -> Runbook:
                                                        cfg.words("settlement_data", items=", ".join(cfg.step3_gate)),
                                                        cfg.settlement_data)),
     )
-    return Runbook(rule_id, stages, deadlines, cfg.calendar)
+    return Runbook(rule_id, stages, deadlines, cfg.calendar, customer=lambda ticket: _customer(cfg, ticket))
 
 
 def _role(cfg: Config, ticket: Ticket) -> str | None:

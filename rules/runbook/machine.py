@@ -111,6 +111,9 @@ class Runbook:
     stages: tuple[Stage, ...]
     deadlines: tuple[Deadline, ...] = ()
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    #: Who the instance is for, as people name it (the customer): recorded when the runbook starts, for
+    #: ``ticketbot status`` and the console's board.
+    customer: Callable[[Ticket], str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.stages]
@@ -156,8 +159,10 @@ class Runbook:
         if progress is not None:
             verdicts.append(progress)
         for stage in self.stages[current + 1: target + 1]:
+            first = current < 0 and stage is self.stages[0]
+            named = " ".join(str(self.customer(ticket) or "").split())[:200] if first and self.customer else ""
             effects.append(SetState(rule_id=self.rule_id, ticket_key=ticket.key, step=f"stage:{stage.name}",
-                                    stage=stage.name))
+                                    stage=stage.name, data={"customer": named} if named else {}))
             reached = stage is self.stages[target]
             if stage.enter is not None and (reached or stage.catch_up):
                 effects += stage.enter(facts, Acts(self.rule_id, ticket.key, f"enter:{stage.name}",

@@ -80,6 +80,8 @@ def test_a_declared_runbook_shows_its_stages_deadlines_and_what_is_overdue(open_
     assert list(stages) == ["purchased", "first_contact", "evaluation", "layout", "homologation", "production"]
     production = stages["production"]
     assert "102" in production and "overdue" in production.lower()
+    assert "Ferragens Horizonte" in production  # the customer the runbook recorded when it started
+    assert console.get("/console/", params={"q": "horizonte"}).text.count('href="/console/ticket/102"') >= 1
     assert "deadline target 2027-01-17 14:00 UTC (9d 22h ago)" in production  # the 60 days' target, missed
     assert "Produção" in page.text and "Emissão em homologação" in page.text  # the stages as the team names them
     assert "101" not in production and 'href="/console/ticket/101"' not in page.text  # closed
