@@ -352,6 +352,8 @@ class BufferedStateStore(StateStore):
         return len(self._dirty_states) + len(self._dirty_timers)
 
     def _load(self) -> None:
+        if not self.store.persistent:  # a MemoryStore: no database, nothing stored before
+            return
         states, timers = _STATES, _TIMERS
         with self.store.engine.connect() as conn:
             for row in conn.execute(select(states).where(states.c.scope == self.scope).order_by(states.c.id)):

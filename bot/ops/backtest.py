@@ -3,7 +3,7 @@
 ``ticketbot backtest FILE… --config-b OTHER.yaml`` answers the question an admin has before changing a runbook:
 "had this been the configuration over the last month, what would have happened differently?" Each side is a
 :class:`~bot.replay.Replay` of the same records on its own in-memory site (the same ``site.yaml``), its own
-virtual clock and its own temporary database (SQLite in memory): nothing is written anywhere else, no tracker or
+virtual clock and its own in-memory records (no database at all): nothing is written anywhere, no tracker or
 Slack is reached.
 
 What each side did is the effects it applied (or found already true, or had refused by the site), by their stable
@@ -28,7 +28,7 @@ from bot.effects import Effect, InternalComment, PublicReply, SlackMessage
 from bot.engine import BoundRule
 from bot.executor import ALREADY, APPLIED, REJECTED
 from bot.replay import Replay
-from bot.store import Store
+from bot.store import MemoryStore, Store
 from bot.trackers.site import Site
 
 #: What a side "did": the outcomes that leave the site (or Slack) as the plan wanted it.
@@ -143,11 +143,18 @@ class Comparison:
 
 
 def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], *,
-         until: datetime | None) -> tuple[Side, datetime | None]:
-    """Replay ``records`` under ``rules`` on a fresh in-memory site and database; what it did. Without ``until``
-    virtual time runs :data:`DEFAULT_TAIL` past the last event, so the reminders a change moves are seen."""
+         until: datetime | None, plain: bool = False) -> tuple[Side, datetime | None]:
+    """Replay ``records`` under ``rules`` on a fresh in-memory site; what it did. Without ``until`` virtual time
+    runs :data:`DEFAULT_TAIL` past the last event, so the reminders a change moves are seen.
+
+    A side needs each effect's outcome and moment and the final stages, nothing else: the replay builds no
+    traces and keeps its records in a :class:`~bot.store.MemoryStore` (no SQL). ``plain``: the replay as
+    ``ticketbot replay`` runs it instead (traces, an in-memory SQLite database): the same side, slower."""
     side = Side()
-    player = Replay(rules, site, Store("sqlite://"), scope=SCOPE)
+    if plain:
+        player = Replay(rules, site, Store("sqlite://"), scope=SCOPE)
+    else:
+        player = Replay(rules, site, MemoryStore(), scope=SCOPE, record_traces=False)
     last: datetime | None = None
     for step in player.run(records):
         side.events += 1
@@ -165,10 +172,11 @@ def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], 
 
 
 def backtest(records: Callable[[], Iterable[dict[str, Any]]], site: Site, rules_a: list[BoundRule],
-             rules_b: list[BoundRule], *, until: datetime | None = None) -> Comparison:
-    """Replay ``records()`` (called once per side) under ``rules_a`` and ``rules_b``; what differs."""
-    a, end = play(rules_a, site, records(), until=until)
-    b, _ = play(rules_b, site, records(), until=end)
+             rules_b: list[BoundRule], *, until: datetime | None = None, plain: bool = False) -> Comparison:
+    """Replay ``records()`` (called once per side) under ``rules_a`` and ``rules_b``; what differs (``plain``:
+    see :func:`play`)."""
+    a, end = play(rules_a, site, records(), until=until, plain=plain)
+    b, _ = play(rules_b, site, records(), until=end, plain=plain)
     return compare(a, b, until=end)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.ops.backtest import backtest, describe
+from bot.ops.backtest import Comparison, backtest, describe
 from bot.replay import read_records
 from bot.trackers.site import Site
 from rules import load_rules
@@ -18,6 +20,7 @@ from tests.support.paths import CONFIG, EXAMPLES
 
 EVERBRIGHT = EXAMPLES / "everbright" / "events.jsonl"
 MOMENTUS = EXAMPLES / "momentus" / "events.jsonl"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config_b(tmp_path: Path, change) -> Path:  # noqa: ANN001
@@ -112,3 +115,45 @@ def test_an_unreadable_record_is_named_by_file_and_line(tmp_path: Path, monkeypa
     (tmp_path / "site.yaml").write_text((EVERBRIGHT.parent / "site.yaml").read_text())
     result = CliRunner().invoke(app, ["backtest", str(events), "--config-b", str(CONFIG)])
     assert result.exit_code == 2 and f"{events}:2" in result.output and "Traceback" not in result.output
+
+
+# The fast path: a backtest's replays build no traces and keep their records in memory (bot.store.MemoryStore).
+def _synthetic(n: int) -> list[dict]:
+    """``n`` webhooks of the synthetic EverBright stream benchmarks/scale.py plays."""
+    module = sys.modules.get("scale_bench")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("scale_bench", ROOT / "benchmarks" / "scale.py")
+        assert spec is not None and spec.loader is not None
+        module = sys.modules["scale_bench"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module.synthetic_events(n)
+
+
+def _assert_same(fast: Comparison, plain: Comparison) -> None:
+    assert fast == plain  # the sides (effects with outcome, moment and words; stages; counts) and the differences
+    assert fast.as_dict() == plain.as_dict() and describe(fast) == describe(plain)
+
+
+@pytest.mark.parametrize("example", ["everbright", "momentus", "sharespine", "procountor", "nfe"])
+def test_the_fast_replays_give_the_comparison_the_plain_replays_give(tmp_path: Path, example: str) -> None:
+    events = EXAMPLES / example / "events.jsonl"
+    site = Site.load(events.parent / "site.yaml")
+    rules_a, rules_b = load_rules(CONFIG), load_rules(_config_b(tmp_path, _quick_reminders))
+    fast = backtest(lambda: read_records(events), site, rules_a, rules_b)
+    plain = backtest(lambda: read_records(events), site, rules_a, rules_b, plain=True)
+    _assert_same(fast, plain)
+    assert fast.a.done and fast.a.stages
+    if example == "everbright":
+        assert not fast.identical
+
+
+def test_the_fast_replays_give_the_same_comparison_on_a_larger_stream(tmp_path: Path) -> None:
+    records = _synthetic(1500)  # ~250 onboardings: reminders fire, approvals by comment and by separate ticket
+    site = Site.load(EVERBRIGHT.parent / "site.yaml")
+    rules_a, rules_b = load_rules(CONFIG), load_rules(_config_b(tmp_path, _quick_reminders))
+    fast = backtest(lambda: iter(records), site, rules_a, rules_b)
+    plain = backtest(lambda: iter(records), site, rules_a, rules_b, plain=True)
+    _assert_same(fast, plain)
+    summary = fast.summary()
+    assert summary["moved"] and summary["added"] and len(fast.tickets()) > 50
+    assert fast.b.events > fast.a.events > 1500  # timers fired on both sides, more often in B
