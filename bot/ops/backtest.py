@@ -123,8 +123,16 @@ class Comparison:
 
     def tickets(self) -> list[str]:
         """The tickets something differs on, in the order of their first difference."""
-        keys = [d.ticket_key for d in self.differences] + [s.ticket_key for s in self.stages]
-        return list(dict.fromkeys(keys))
+        return list(self.by_ticket())
+
+    def by_ticket(self) -> dict[str, tuple[list[Difference], list[StageDifference]]]:
+        """Per ticket something differs on (in the order of :meth:`tickets`), its differences and its stages."""
+        groups: dict[str, tuple[list[Difference], list[StageDifference]]] = {}
+        for difference in self.differences:
+            groups.setdefault(difference.ticket_key, ([], []))[0].append(difference)
+        for stage in self.stages:
+            groups.setdefault(stage.ticket_key, ([], []))[1].append(stage)
+        return groups
 
     def summary(self) -> dict[str, Any]:
         kinds = Counter(d.kind for d in self.differences)
@@ -137,9 +145,9 @@ class Comparison:
     def as_dict(self) -> dict[str, Any]:
         return {"identical": self.identical, "until": self.until.isoformat() if self.until else None,
                 "summary": self.summary(),
-                "tickets": {key: {"effects": [d.as_dict() for d in self.differences if d.ticket_key == key],
-                                  "stages": [s.as_dict() for s in self.stages if s.ticket_key == key]}
-                            for key in self.tickets()}}
+                "tickets": {key: {"effects": [d.as_dict() for d in differences],
+                                  "stages": [s.as_dict() for s in stages]}
+                            for key, (differences, stages) in self.by_ticket().items()}}
 
 
 def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], *,
@@ -211,11 +219,9 @@ def describe(comparison: Comparison, names: Mapping[str, str] | None = None) -> 
         return [f"No difference: {names['a']} and {names['b']} do the same on {s['events']} events "
                 f"({s['effects']['a']} effects)."]
     lines = []
-    for key in comparison.tickets():
+    for key, (differences, stages) in comparison.by_ticket().items():
         lines.append(key)
-        for d in comparison.differences:
-            if d.ticket_key != key:
-                continue
+        for d in differences:
             if d.kind == "moved" and d.a and d.b:
                 lines.append(f"  moved    {d.a.summary}\n           {_at(d.a.at)} → {_at(d.b.at)}")
             elif d.kind == "changed" and d.a and d.b:
@@ -224,9 +230,8 @@ def describe(comparison: Comparison, names: Mapping[str, str] | None = None) -> 
                 lines.append(f"  only {names['b']:<4}{_at(d.b.at)} {d.b.summary}")
             elif d.a:
                 lines.append(f"  only {names['a']:<4}{_at(d.a.at)} {d.a.summary}")
-        for st in comparison.stages:
-            if st.ticket_key == key:
-                lines.append(f"  stage    {st.rule_id}: {st.a or '(none)'} → {st.b or '(none)'}")
+        for st in stages:
+            lines.append(f"  stage    {st.rule_id}: {st.a or '(none)'} → {st.b or '(none)'}")
     counts = ", ".join(f"{cat} {s['a'].get(cat, 0)} → {s['b'].get(cat, 0)}"
                        for cat in sorted(set(s["a"]) | set(s["b"])))
     lines.append(f"\n{s['tickets_changed']} ticket(s) differ over {s['events']} events: {s['added']} effect(s) added, "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from bot.cli.main import app
@@ -85,6 +87,18 @@ def test_the_command_prints_json_and_writes_no_database(tmp_path: Path, monkeypa
     assert data["identical"] is False and data["summary"]["moved"] >= 1
     assert any(e["kind"] == "moved" for t in data["tickets"].values() for e in t["effects"])
     assert not database.exists()  # the backtest's own store is in memory; the live database is untouched
+
+
+def test_the_json_is_the_text_rich_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
+    monkeypatch.setenv("TICKETBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'live.db'}")
+    result = CliRunner().invoke(app, ["backtest", str(EVERBRIGHT), "--config-b",
+                                      str(_config_b(tmp_path, _quick_reminders)), "--json"])
+    assert result.exit_code == 0, result.output
+    written = result.stdout[result.stdout.index("{"):]
+    console = Console(file=io.StringIO(), highlight=False, soft_wrap=True)  # as bot.cli.common.out, not a terminal
+    console.print_json(data=json.loads(written))
+    assert written == console.file.getvalue()
 
 
 def test_a_missing_other_configuration_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
