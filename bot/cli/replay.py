@@ -15,7 +15,7 @@ from bot.clock import SystemClock
 from bot.config import read_model
 from bot.engine import BoundRule
 from bot.model import MANUAL, Event
-from bot.ops.backtest import backtest as run_backtest
+from bot.ops.backtest import RecordFiles, backtest_files
 from bot.ops.backtest import describe as describe_backtest
 from bot.ops.report import applied_count, from_report, from_trace, rule_lines, timeline_lines
 from bot.pipeline import Processor, ProcessReport
@@ -161,8 +161,8 @@ def backtest(
     rules_a = _rules(settings)
     rules_b = load_rules(_readable(config_b, "--config-b"))
     site_description = _site(site or files[0].parent / "site.yaml")
-    comparison = run_backtest(lambda: (r for path in files for r in read_records(path)), site_description,
-                              rules_a, rules_b, until=until.replace(tzinfo=UTC) if until else None)
+    comparison = backtest_files(RecordFiles(tuple(files)), site_description, rules_a, rules_b, config_b=config_b,
+                                until=until.replace(tzinfo=UTC) if until else None)
     if as_json:
         _print_json({"a": str(settings.config), "b": str(config_b), **comparison.as_dict()})
         return

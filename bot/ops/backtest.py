@@ -4,7 +4,7 @@
 "had this been the configuration over the last month, what would have happened differently?" Each side is a
 :class:`~bot.replay.Replay` of the same records on its own in-memory site (the same ``site.yaml``), its own
 virtual clock and its own in-memory records (no database at all): nothing is written anywhere, no tracker or
-Slack is reached.
+Slack is reached. ``ticketbot backtest`` plays B in a second process while it plays A (:func:`backtest_files`).
 
 What each side did is the effects it applied (or found already true, or had refused by the site), by their stable
 key (rule, ticket, step: :attr:`bot.effects.Effect.key`) with the moment they happened: a Slack message held for
@@ -18,16 +18,21 @@ stage each runbook ended at is. Per ticket, an effect is
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
+import multiprocessing
+import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.effects import Effect, InternalComment, PublicReply, SlackMessage
 from bot.engine import BoundRule
 from bot.executor import ALREADY, APPLIED, REJECTED
-from bot.replay import Replay
+from bot.replay import Replay, read_records
 from bot.store import MemoryStore, Store
 from bot.trackers.site import Site
 
@@ -186,6 +191,119 @@ def backtest(records: Callable[[], Iterable[dict[str, Any]]], site: Site, rules_
     a, end = play(rules_a, site, records(), until=until, plain=plain)
     b, _ = play(rules_b, site, records(), until=end, plain=plain)
     return compare(a, b, until=end)
+
+
+@dataclass(frozen=True)
+class RecordFiles:
+    """The records of ``paths``, in order, each time it is called: a source of records another process can be
+    given (it reads the files itself), as the command's files are."""
+
+    paths: tuple[Path, ...]
+
+    def __call__(self) -> Iterator[dict[str, Any]]:
+        for path in self.paths:
+            yield from read_records(path)
+
+    @property
+    def size(self) -> int:
+        """Their bytes (what tells whether a second process pays for itself)."""
+        return sum(path.stat().st_size for path in self.paths)
+
+
+#: From this many bytes of records on, :func:`backtest_files` plays B in a second process: it costs about a
+#: second and a half to start one (the interpreter, ticketbot and the rules imported again), which a side of
+#: a few thousand events takes to play.
+PARALLEL_BYTES = 8 * 1024 * 1024
+
+
+def backtest_files(records: RecordFiles, site: Site, rules_a: list[BoundRule], rules_b: list[BoundRule], *,
+                   config_b: Path, until: datetime | None = None, processes: int | None = None) -> Comparison:
+    """:func:`backtest` of the records in files, as ``ticketbot backtest`` runs it (``rules_b`` loaded from
+    ``config_b``): with ``processes`` 2, A is played here while B is played in a process of its own (spawned:
+    it loads ``config_b`` and reads the files itself), so both cores work; the comparison is the same
+    (``tests/ops/test_backtest.py``). ``None``: two processes when this process may use two cores and the
+    files hold :data:`PARALLEL_BYTES` at least, else one."""
+    if processes is None:
+        processes = 2 if _cores() >= 2 and records.size >= PARALLEL_BYTES else 1
+    if processes < 2:
+        return backtest(records, site, rules_a, rules_b, until=until)
+    with _Elsewhere(_play_from_config, (config_b, site, records, until)) as side_b:
+        a, end = play(rules_a, site, records(), until=until)
+        b, end_b = side_b.result()
+    if end_b != end:  # B ran to its own end: the same records end at the same moment, so this is only a guard
+        b, _ = play(rules_b, site, records(), until=end)
+    return compare(a, b, until=end)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _play_from_config(config: Path, site: Site, records: RecordFiles,
+                      until: datetime | None) -> tuple[Side, datetime | None]:
+    from rules import load_rules
+
+    return play(load_rules(config), site, records(), until=until)
+
+
+class _Elsewhere:
+    """``function(*args)`` in a spawned process, its log records handled by this process's handlers (when it has
+    any: else the other process logs as an unconfigured one does); as a context manager, the process is ended
+    when the block leaves early (an error on this side)."""
+
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._receive, send = context.Pipe(duplex=False)
+        self._logs: Any = context.Queue()
+        root = logging.getLogger()
+        self._listener = logging.handlers.QueueListener(self._logs, *root.handlers, respect_handler_level=True)
+        self._process = context.Process(target=_run_elsewhere, name="ticketbot-backtest-b", daemon=True,
+                                        args=(function, args, send, self._logs if root.handlers else None,
+                                              root.level))
+        self._process.start()
+        send.close()
+        self._listener.start()
+
+    def result(self) -> Any:
+        try:
+            status, value = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            raise RuntimeError(f"the backtest's process for B ended without a result (exit code "
+                               f"{self._process.exitcode})") from None
+        if status == "error":
+            raise value
+        return value
+
+    def __enter__(self) -> _Elsewhere:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process.is_alive() and exc[0] is not None:
+            self._process.terminate()
+        self._process.join()
+        self._listener.stop()
+        self._logs.close()
+        self._receive.close()
+
+
+def _run_elsewhere(function: Callable[..., Any], args: tuple[Any, ...], send: Any, logs: Any, level: int) -> None:
+    if logs is not None:
+        root = logging.getLogger()
+        root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+        root.setLevel(level)
+    try:
+        message: tuple[str, Any] = ("ok", function(*args))
+    except BaseException as exc:  # noqa: BLE001 - raised again on the other side
+        message = ("error", exc)
+    try:
+        send.send(message)
+    except Exception as exc:  # noqa: BLE001 - an exception that does not pickle: say what it was
+        send.send(("error", RuntimeError(f"{type(exc).__name__} in the backtest's process for B: {message[1]!r}")))
+    send.close()
 
 
 def compare(a: Side, b: Side, *, until: datetime | None = None) -> Comparison:

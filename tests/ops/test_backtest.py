@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.ops.backtest import Comparison, backtest, describe
-from bot.replay import read_records
+from bot.ops import backtest as backtest_module
+from bot.ops.backtest import Comparison, RecordFiles, backtest, backtest_files, describe
+from bot.replay import ReplayError, read_records
 from bot.trackers.site import Site
 from rules import load_rules
 from tests.support.paths import CONFIG, EXAMPLES
@@ -171,3 +173,45 @@ def test_the_fast_replays_give_the_same_comparison_on_a_larger_stream(tmp_path: 
     summary = fast.summary()
     assert summary["moved"] and summary["added"] and len(fast.tickets()) > 50
     assert fast.b.events > fast.a.events > 1500  # timers fired on both sides, more often in B
+
+
+# ticketbot backtest plays B in a second process (spawned) while it plays A.
+def test_b_in_a_second_process_gives_the_comparison_the_plain_replays_give(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(record) + "\n" for record in _synthetic(1500)))
+    site = Site.load(EVERBRIGHT.parent / "site.yaml")
+    config_b = _config_b(tmp_path, _quick_reminders)
+    rules_a, rules_b = load_rules(CONFIG), load_rules(config_b)
+    files = RecordFiles((EVERBRIGHT, events))
+    parallel = backtest_files(files, site, rules_a, rules_b, config_b=config_b, processes=2)
+    _assert_same(parallel, backtest(files, site, rules_a, rules_b, plain=True))
+    assert parallel.summary()["moved"] and parallel.b.events > parallel.a.events > 1500
+
+
+def test_the_command_in_two_processes_prints_what_it_prints_in_one(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETBOT_CONFIG", str(CONFIG))
+    monkeypatch.setenv("TICKETBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'live.db'}")
+    command = ["backtest", str(EVERBRIGHT), "--config-b", str(_config_b(tmp_path, _quick_reminders))]
+    one = CliRunner().invoke(app, command)
+    monkeypatch.setattr(backtest_module, "PARALLEL_BYTES", 0)  # the demo is small: two processes all the same
+    two = CliRunner().invoke(app, command)
+    assert one.exit_code == two.exit_code == 0, two.output
+    assert two.stdout == one.stdout and "ticket(s) differ" in two.stdout
+
+
+def test_a_failure_in_the_second_process_is_raised_here() -> None:
+    with pytest.raises(ValueError, match="invalid literal"), backtest_module._Elsewhere(int, ("x",)) as elsewhere:
+        elsewhere.result()
+    with pytest.raises(RuntimeError, match="ended without a result .exit code 3"), \
+            backtest_module._Elsewhere(os._exit, (3,)) as elsewhere:
+        elsewhere.result()
+
+
+def test_an_unreadable_record_is_named_when_b_plays_elsewhere(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(EVERBRIGHT.read_text().splitlines()[0] + "\n{not json\n")
+    site = Site.load(EVERBRIGHT.parent / "site.yaml")
+    with pytest.raises(ReplayError, match=f"{events}:2: not JSON"):
+        backtest_files(RecordFiles((events,)), site, load_rules(CONFIG), load_rules(CONFIG), config_b=CONFIG,
+                       processes=2)
