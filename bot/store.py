@@ -452,13 +452,23 @@ def _jsonable(value: Any) -> Any:
     as their ``str``. Plain values are walked (no JSON text made and parsed again); anything else goes
     through that round trip, so the result is the same."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or kind is float or value is None:
+    if kind in _PLAIN:
         return value
     if kind is list or kind is tuple:
-        return [_jsonable(item) for item in value]
-    if kind is dict and all(type(k) is str for k in value):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return [item if type(item) in _PLAIN else _jsonable(item) for item in value]
+    if kind is dict:
+        plain: dict[str, Any] = {}
+        for k, v in value.items():  # one pass (rule state and timer data, every time they are put)
+            if type(k) is not str:
+                break
+            plain[k] = v if type(v) in _PLAIN else _jsonable(v)
+        else:
+            return plain
     return json.loads(json.dumps(value, default=str))
+
+
+#: The types :func:`_jsonable` returns as they are.
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 class JSONText(str):

@@ -70,11 +70,12 @@ class Side:
     counts: Counter[str] = field(default_factory=Counter)
 
     def note(self, effect: Effect, outcome: str, at: datetime) -> None:
-        if effect.is_local or outcome not in DONE or effect.key in self.done:
+        if effect.is_local or outcome not in DONE:
             return
-        self.done[effect.key] = Done(effect.key, effect.rule_id, effect.ticket_key, effect.kind, at,
-                                     effect.describe(), outcome)
-        self.counts[_category(effect)] += 1
+        key = effect.key
+        if key not in self.done:
+            self.done[key] = Done(key, effect.rule_id, effect.ticket_key, effect.kind, at, effect.describe(), outcome)
+            self.counts[_category(effect)] += 1
 
 
 def _category(effect: Effect) -> str:
