@@ -18,12 +18,14 @@ stage each runbook ended at is. Per ticket, an effect is
 
 from __future__ import annotations
 
+import gc
 import logging
 import logging.handlers
 import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -164,6 +166,12 @@ def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], 
     A side needs each effect's outcome and moment and the final stages, nothing else: the replay builds no
     traces and keeps its records in a :class:`~bot.store.MemoryStore` (no SQL). ``plain``: the replay as
     ``ticketbot replay`` runs it instead (traces, an in-memory SQLite database): the same side, slower."""
+    with _young_collection_only():
+        return _play(rules, site, records, until=until, plain=plain)  # its replay is freed as _play returns
+
+
+def _play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], *,
+          until: datetime | None, plain: bool) -> tuple[Side, datetime | None]:
     side = Side()
     if plain:
         player = Replay(rules, site, Store("sqlite://"), scope=SCOPE)
@@ -172,6 +180,8 @@ def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], 
     last: datetime | None = None
     for step in player.run(records):
         side.events += 1
+        if not side.events % COLLECT_EVERY:
+            gc.collect(0)
         last = step.event.occurred_at
         for outcome in step.report.outcomes:
             side.note(outcome.effect, outcome.status, step.event.occurred_at)
@@ -183,6 +193,29 @@ def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], 
         player.commit()
     side.stages = {(s.rule_id, s.ticket_key): s.stage for s in player.states.all(SCOPE)}
     return side, end
+
+
+#: While a side plays, the cycle collector looks at the objects made since it last looked every this many events.
+COLLECT_EVERY = 10_000
+
+
+@contextmanager
+def _young_collection_only() -> Iterator[None]:
+    """The cycle collector paused while a side plays, but for a collection of the youngest objects every
+    :data:`COLLECT_EVERY` events (:func:`_play`).
+
+    A side keeps almost all it makes (the site's tickets, rule state, timers, what it did: millions of objects
+    in a month's replay), and the collector's passes over them were a sixth of its time at 100,000 events
+    (benchmarks/README.md). A replay makes no reference cycles (``tests/ops/test_backtest.py``; the replay
+    itself is freed the moment it is dropped), so there is nothing for the full passes to find; the young
+    collections still free any cycle that rules might make, within the events it was made in."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def backtest(records: Callable[[], Iterable[dict[str, Any]]], site: Site, rules_a: list[BoundRule],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import io
 import json
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.ops import backtest as backtest_module
-from bot.ops.backtest import Comparison, RecordFiles, backtest, backtest_files, describe
+from bot.ops.backtest import Comparison, RecordFiles, backtest, backtest_files, describe, play
 from bot.replay import ReplayError, read_records
 from bot.trackers.site import Site
 from rules import load_rules
@@ -215,3 +216,23 @@ def test_an_unreadable_record_is_named_when_b_plays_elsewhere(tmp_path: Path) ->
     with pytest.raises(ReplayError, match=f"{events}:2: not JSON"):
         backtest_files(RecordFiles((events,)), site, load_rules(CONFIG), load_rules(CONFIG), config_b=CONFIG,
                        processes=2)
+
+
+@pytest.mark.parametrize("example", ["everbright", "momentus", "sharespine", "procountor", "nfe", "synthetic"])
+def test_a_side_makes_no_reference_cycles(tmp_path: Path, example: str) -> None:
+    """What lets a side pause the cycle collector (bot.ops.backtest._young_collection_only): nothing it makes,
+    the replay included, waits for the collector to be freed."""
+    if example == "synthetic":
+        records, site = _synthetic(1200), Site.load(EVERBRIGHT.parent / "site.yaml")
+    else:
+        events = EXAMPLES / example / "events.jsonl"
+        records, site = list(read_records(events)), Site.load(events.parent / "site.yaml")
+    rules = load_rules(_config_b(tmp_path, _quick_reminders))
+    gc.collect()
+    gc.disable()
+    try:
+        side, _ = play(rules, site, iter(records), until=None)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert side.done and unreachable == 0
