@@ -166,7 +166,7 @@ def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], 
     A side needs each effect's outcome and moment and the final stages, nothing else: the replay builds no
     traces and keeps its records in a :class:`~bot.store.MemoryStore` (no SQL). ``plain``: the replay as
     ``ticketbot replay`` runs it instead (traces, an in-memory SQLite database): the same side, slower."""
-    with _young_collection_only():
+    with _collector_paused():
         return _play(rules, site, records, until=until, plain=plain)  # its replay is freed as _play returns
 
 
@@ -200,9 +200,9 @@ COLLECT_EVERY = 10_000
 
 
 @contextmanager
-def _young_collection_only() -> Iterator[None]:
-    """The cycle collector paused while a side plays, but for a collection of the youngest objects every
-    :data:`COLLECT_EVERY` events (:func:`_play`).
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector paused: while a side plays, but for a collection of the youngest objects every
+    :data:`COLLECT_EVERY` events (:func:`_play`), and while the other process's side is unpickled here.
 
     A side keeps almost all it makes (the site's tickets, rule state, timers, what it did: millions of objects
     in a month's replay), and the collector's passes over them were a sixth of its time at 100,000 events
@@ -303,7 +303,8 @@ class _Elsewhere:
 
     def result(self) -> Any:
         try:
-            status, value = self._receive.recv()
+            with _collector_paused():  # hundreds of thousands of objects, which the collector would walk twice
+                status, value = self._receive.recv()
         except EOFError:
             self._process.join()
             raise RuntimeError(f"the backtest's process for B ended without a result (exit code "

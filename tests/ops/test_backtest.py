@@ -220,7 +220,7 @@ def test_an_unreadable_record_is_named_when_b_plays_elsewhere(tmp_path: Path) ->
 
 @pytest.mark.parametrize("example", ["everbright", "momentus", "sharespine", "procountor", "nfe", "synthetic"])
 def test_a_side_makes_no_reference_cycles(tmp_path: Path, example: str) -> None:
-    """What lets a side pause the cycle collector (bot.ops.backtest._young_collection_only): nothing it makes,
+    """What lets a side pause the cycle collector (bot.ops.backtest._collector_paused): nothing it makes,
     the replay included, waits for the collector to be freed."""
     if example == "synthetic":
         records, site = _synthetic(1200), Site.load(EVERBRIGHT.parent / "site.yaml")
