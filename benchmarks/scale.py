@@ -15,9 +15,12 @@ through three paths, all with the five rules enabled in ``config/ticketbot.yaml`
   executor, traces, applied-effect records, rule state and timers in a SQLite *file*, committed in
   batches as ``ticketbot replay`` does, the last one inside the measured time), timers firing on the
   virtual clock;
-* ``pipeline, no persistence``: the same ``Replay``, its traces and effect records counted in this
-  script's ``MemoryStore`` instead of stored, its rule state and timers kept in the replay's
-  ``BufferedStateStore`` and never written: what the pipeline costs without SQL;
+* ``pipeline, no persistence``: the same ``Replay``, its traces built and counted in a
+  :class:`bot.store.MemoryStore` instead of stored, its effect records kept there, its rule state and timers
+  kept in the replay's ``BufferedStateStore`` and never written: what the pipeline costs without SQL;
+* ``backtest side``: the same records as one side of ``ticketbot backtest`` plays them
+  (:func:`bot.ops.backtest.play`: no traces, the effect records in a ``MemoryStore``, no SQL at all, the
+  cycle collector paused but for young collections), and what it noted of each effect;
 * ``rule evaluation``: the events evaluated per second of time spent inside ``Engine.evaluate`` (the
   five rules deciding, reading ticket and state but writing nothing), in each of the two runs.
 
@@ -57,8 +60,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -71,7 +73,7 @@ sys.path.insert(0, str(ROOT))
 from bot.clock import SystemClock
 from bot.engine import BoundRule
 from bot.state import PENDING, timer_id
-from bot.store import Store
+from bot.store import MemoryStore, Store
 from bot.trackers.site import Site
 
 EXAMPLES = ROOT / "examples" / "everbright"
@@ -153,43 +155,6 @@ def demo_site() -> Site:
     return Site.load(EXAMPLES / "site.yaml")
 
 
-# in-memory persistence (the "no persistence" path) ------------------------------------------------
-class MemoryStore:
-    """What the pipeline asks of :class:`bot.store.Store`, in dictionaries (nothing is written anywhere)."""
-
-    def __init__(self) -> None:
-        self.applied_map: dict[tuple[str, str], str] = {}
-        self.trace_count = 0
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        yield
-
-    def flush(self, *_: Any, **__: Any) -> None:
-        pass
-
-    def batch(self, scope: str) -> None:  # the replay's batch (Store.batch): nothing to hold here
-        return None
-
-    def using(self, _batch: Any) -> Any:
-        return self.deferred()
-
-    def commit(self, *_: Any, **__: Any) -> None:
-        pass
-
-    def add_trace(self, **_: Any) -> None:
-        self.trace_count += 1
-
-    def is_applied(self, scope: str, effect_key: str) -> bool:
-        return (scope, effect_key) in self.applied_map
-
-    def applied_keys(self, scope: str, effect_keys: list[str]) -> set[str]:
-        return {k for k in effect_keys if (scope, k) in self.applied_map}
-
-    def record_applied(self, *, scope: str, effect_key: str, outcome: str, **_: Any) -> None:
-        self.applied_map.setdefault((scope, effect_key), outcome)
-
-
 # (a) measurement ------------------------------------------------------------------------------------
 @dataclass
 class Split:
@@ -248,6 +213,18 @@ def run_replay(records: list[dict], rules: list[BoundRule], *, db_url: str | Non
     return Split(total, steps, dict(parts)), player
 
 
+def run_side(records: list[dict], rules: list[BoundRule]) -> Split:
+    """``records`` played as one side of a backtest (:func:`bot.ops.backtest.play`), up to the last event (as the
+    other paths: not the 30 days after it)."""
+    from bot.ops.backtest import play
+
+    last = datetime.fromtimestamp(records[-1]["timestamp"] / 1000, UTC)
+    gc.collect()
+    began = time.perf_counter()
+    side, _ = play(rules, demo_site(), records, until=last)
+    return Split(time.perf_counter() - began, side.events)
+
+
 def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     rules = load_bound_rules(Path(args.config))
     enabled = [b.id for b in rules if b.config.enabled]
@@ -269,6 +246,9 @@ def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"  pipeline, no persistence: {memory.events} events in {memory.total:.1f}s = "
           f"{memory.events / memory.total:,.0f} events/s")
     _print_parts(memory)
+    side = run_side(records, rules)
+    print(f"  backtest side (bot.ops.backtest.play: no traces, no SQL): {side.events} events in {side.total:.1f}s = "
+          f"{side.events / side.total:,.0f} events/s")
     rules_in_replay, rules_alone = _rules_only(full), _rules_only(memory)
     rate = rules_in_replay.events / rules_in_replay.total
     print(f"  rule evaluation (time inside Engine.evaluate, 5 rules): {rate:,.0f} events/s during the replay "
@@ -279,7 +259,8 @@ def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
           f"(whole replay: {full.events / full.total:,.0f} events/s)")
     return {"events": len(records), "tickets": tickets, "timers_fired": fired, "closed": closed, "rules": enabled,
             "replay_sqlite": full.as_dict(), "pipeline_no_persistence": memory.as_dict(),
-            "rules_during_replay": rules_in_replay.as_dict(), "rules_no_persistence": rules_alone.as_dict(),
+            "backtest_side": side.as_dict(), "rules_during_replay": rules_in_replay.as_dict(),
+            "rules_no_persistence": rules_alone.as_dict(),
             "target_events_per_s": args.target_rate, "target_met": met}
 
 
