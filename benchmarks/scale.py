@@ -15,15 +15,26 @@ through three paths, all with the five rules enabled in ``config/ticketbot.yaml`
   executor, traces, applied-effect records, rule state and timers in a SQLite *file*, committed in
   batches as ``ticketbot replay`` does, the last one inside the measured time), timers firing on the
   virtual clock;
-* ``pipeline, no persistence``: the same ``Replay``, its traces and effect records counted in this
-  script's ``MemoryStore`` instead of stored, its rule state and timers kept in the replay's
-  ``BufferedStateStore`` and never written: what the pipeline costs without SQL;
+* ``pipeline, no persistence``: the same ``Replay``, its traces built and counted in a
+  :class:`bot.store.MemoryStore` instead of stored, its effect records kept there, its rule state and timers
+  kept in the replay's ``BufferedStateStore`` and never written: what the pipeline costs without SQL;
+* ``backtest side``: the same records as one side of ``ticketbot backtest`` plays them
+  (:func:`bot.ops.backtest.play`: no traces, the effect records in a ``MemoryStore``, no SQL at all, the
+  cycle collector paused but for young collections), and what it noted of each effect;
 * ``rule evaluation``: the events evaluated per second of time spent inside ``Engine.evaluate`` (the
   five rules deciding, reading ticket and state but writing nothing), in each of the two runs.
 
 Target (issue 6: "events/s of rule evaluation on the virtual clock"): >= 5,000 events/s of rule
 evaluation during ``replay``. The two whole-run figures are printed beside it: they also count what the
 pipeline does around the rules (decoding, tracker writes, traces and records, SQL).
+
+(c) ``--backtest-events`` (100,000: a month of a busy site) of the same synthetic events written to a JSON-lines
+file, and ``ticketbot backtest`` of it run as a command (``--site examples/everbright/site.yaml``, A the
+shipped ``config/ticketbot.yaml``, B the same with the EverBright approver chased every 2 h instead of every
+business day, the README's example; ``--json`` output to a file): its wall time, and its CPU time (the
+command's processes). Then each side alone in this process (:func:`bot.ops.backtest.play`, the events read
+from the file as the command reads them): wall and CPU seconds, events/s. Target (issue 19): the command
+finishes in <= 60 s on this 2-core machine.
 
 (b) ``--timers`` pending durable timers in a SQLite file (``StateStore.start_timer`` rows, as the
 rules arm them): the RSS of a process holding and sweeping them (target <= 300 MB), and due-timer
@@ -49,8 +60,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -63,7 +73,7 @@ sys.path.insert(0, str(ROOT))
 from bot.clock import SystemClock
 from bot.engine import BoundRule
 from bot.state import PENDING, timer_id
-from bot.store import Store
+from bot.store import MemoryStore, Store
 from bot.trackers.site import Site
 
 EXAMPLES = ROOT / "examples" / "everbright"
@@ -145,43 +155,6 @@ def demo_site() -> Site:
     return Site.load(EXAMPLES / "site.yaml")
 
 
-# in-memory persistence (the "no persistence" path) ------------------------------------------------
-class MemoryStore:
-    """What the pipeline asks of :class:`bot.store.Store`, in dictionaries (nothing is written anywhere)."""
-
-    def __init__(self) -> None:
-        self.applied_map: dict[tuple[str, str], str] = {}
-        self.trace_count = 0
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        yield
-
-    def flush(self, *_: Any, **__: Any) -> None:
-        pass
-
-    def batch(self, scope: str) -> None:  # the replay's batch (Store.batch): nothing to hold here
-        return None
-
-    def using(self, _batch: Any) -> Any:
-        return self.deferred()
-
-    def commit(self, *_: Any, **__: Any) -> None:
-        pass
-
-    def add_trace(self, **_: Any) -> None:
-        self.trace_count += 1
-
-    def is_applied(self, scope: str, effect_key: str) -> bool:
-        return (scope, effect_key) in self.applied_map
-
-    def applied_keys(self, scope: str, effect_keys: list[str]) -> set[str]:
-        return {k for k in effect_keys if (scope, k) in self.applied_map}
-
-    def record_applied(self, *, scope: str, effect_key: str, outcome: str, **_: Any) -> None:
-        self.applied_map.setdefault((scope, effect_key), outcome)
-
-
 # (a) measurement ------------------------------------------------------------------------------------
 @dataclass
 class Split:
@@ -240,6 +213,18 @@ def run_replay(records: list[dict], rules: list[BoundRule], *, db_url: str | Non
     return Split(total, steps, dict(parts)), player
 
 
+def run_side(records: list[dict], rules: list[BoundRule]) -> Split:
+    """``records`` played as one side of a backtest (:func:`bot.ops.backtest.play`), up to the last event (as the
+    other paths: not the 30 days after it)."""
+    from bot.ops.backtest import play
+
+    last = datetime.fromtimestamp(records[-1]["timestamp"] / 1000, UTC)
+    gc.collect()
+    began = time.perf_counter()
+    side, _ = play(rules, demo_site(), records, until=last)
+    return Split(time.perf_counter() - began, side.events)
+
+
 def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     rules = load_bound_rules(Path(args.config))
     enabled = [b.id for b in rules if b.config.enabled]
@@ -261,6 +246,9 @@ def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"  pipeline, no persistence: {memory.events} events in {memory.total:.1f}s = "
           f"{memory.events / memory.total:,.0f} events/s")
     _print_parts(memory)
+    side = run_side(records, rules)
+    print(f"  backtest side (bot.ops.backtest.play: no traces, no SQL): {side.events} events in {side.total:.1f}s = "
+          f"{side.events / side.total:,.0f} events/s")
     rules_in_replay, rules_alone = _rules_only(full), _rules_only(memory)
     rate = rules_in_replay.events / rules_in_replay.total
     print(f"  rule evaluation (time inside Engine.evaluate, 5 rules): {rate:,.0f} events/s during the replay "
@@ -271,8 +259,85 @@ def part_a(args: argparse.Namespace, work: Path) -> dict[str, Any]:
           f"(whole replay: {full.events / full.total:,.0f} events/s)")
     return {"events": len(records), "tickets": tickets, "timers_fired": fired, "closed": closed, "rules": enabled,
             "replay_sqlite": full.as_dict(), "pipeline_no_persistence": memory.as_dict(),
-            "rules_during_replay": rules_in_replay.as_dict(), "rules_no_persistence": rules_alone.as_dict(),
+            "backtest_side": side.as_dict(), "rules_during_replay": rules_in_replay.as_dict(),
+            "rules_no_persistence": rules_alone.as_dict(),
             "target_events_per_s": args.target_rate, "target_met": met}
+
+
+# (c) a month's backtest ----------------------------------------------------------------------------------
+def write_jsonl(records: list[dict], path: Path) -> int:
+    """``records`` as JSON lines (what ``ticketbot events export`` writes); the file's size in bytes."""
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, separators=(",", ":")))
+            out.write("\n")
+    return path.stat().st_size
+
+
+def sooner_config(config: Path, path: Path) -> Path:
+    """The README's "try a change" example: the EverBright approver chased every 2 h, not every business day."""
+    import re
+
+    text = config.read_text(encoding="utf-8")
+    text = re.sub(r"approval_reminder_after: 1 business day.*", "approval_reminder_after: 2h", text)
+    text = re.sub(r"approval_reminder_every: 1 business day", "approval_reminder_every: 2h", text)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def part_c(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import subprocess
+
+    from bot.ops.backtest import play
+    from bot.replay import read_records
+
+    config_a = Path(args.config)
+    config_b = sooner_config(config_a, work / "sooner.yaml")
+    events = work / "events.jsonl"
+    records = synthetic_events(args.backtest_events)
+    size = write_jsonl(records, events)
+    del records
+    site = EXAMPLES / "site.yaml"
+    print(f"(c) backtest of {args.backtest_events:,} synthetic EverBright webhook events ({size / 1e6:,.0f} MB of JSON "
+          f"lines); A {config_a.name}, B the approver chased every 2 h; load average {os.getloadavg()[0]:.2f}")
+    command = [str(Path(sys.executable).with_name("ticketbot")), "backtest", str(events), "--site", str(site),
+               "--config-b", str(config_b), "--json"]
+    env = {**os.environ, "TICKETBOT_CONFIG": str(config_a), "TICKETBOT_DATABASE_URL": f"sqlite:///{work / 'none.db'}"}
+    cpu0, began = _children_cpu(), time.perf_counter()
+    with (work / "backtest.json").open("wb") as output:
+        done = subprocess.run(command, env=env, stdout=output, stderr=subprocess.PIPE, check=False)
+    wall, cpu = time.perf_counter() - began, _children_cpu() - cpu0
+    if done.returncode != 0:
+        raise SystemExit(f"ticketbot backtest failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    text = (work / "backtest.json").read_text(encoding="utf-8")
+    summary = json.loads(text[text.index("{"):])["summary"]
+    met = wall <= args.target_backtest
+    print(f"  ticketbot backtest: {wall:.1f}s wall, {cpu:.1f}s CPU (its processes), load average "
+          f"{os.getloadavg()[0]:.2f}; {summary['events']:,} events a side, {summary['tickets_changed']:,} tickets "
+          f"differ ({summary['added']:,} added, {summary['removed']:,} removed, {summary['moved']:,} moved); "
+          f"target <= {args.target_backtest:.0f}s: {'MET' if met else 'NOT MET'}")
+    sides: dict[str, Any] = {}
+    rules = {"A": load_bound_rules(config_a), "B": load_bound_rules(config_b)}
+    site_description = Site.load(site)
+    end = None
+    for name in ("A", "B"):
+        gc.collect()
+        cpu0, began = time.process_time(), time.perf_counter()
+        side, end = play(rules[name], site_description, read_records(events), until=end)
+        wall_s, cpu_s = time.perf_counter() - began, time.process_time() - cpu0
+        sides[name] = {"events": side.events, "wall_s": round(wall_s, 2), "cpu_s": round(cpu_s, 2),
+                       "events_per_s": round(side.events / wall_s), "events_per_cpu_s": round(side.events / cpu_s)}
+        print(f"  side {name} alone, in this process: {side.events:,} events in {wall_s:.1f}s wall "
+              f"({side.events / wall_s:,.0f} events/s), {cpu_s:.1f}s CPU ({side.events / cpu_s:,.0f} events/CPU-s); "
+              f"{len(side.done):,} effects")
+    return {"events": args.backtest_events, "file_bytes": size, "command_wall_s": round(wall, 2),
+            "command_cpu_s": round(cpu, 2), "summary": summary, "sides": sides,
+            "target_s": args.target_backtest, "target_met": met}
 
 
 def _rules_only(split: Split) -> Split:
@@ -464,12 +529,15 @@ def pct(values: Sequence[float], p: float) -> float:
 # main ---------------------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["a", "b", "both"], default="both")
+    parser.add_argument("--part", choices=["a", "b", "c", "both", "all"], default="both",
+                        help="both: a and b; all: a, b and c")
     parser.add_argument("--events", type=int, default=20000, help="(a) synthetic events (default 20000)")
     parser.add_argument("--config", default=str(ROOT / "config" / "ticketbot.yaml"))
     parser.add_argument("--target-rate", type=float, default=5000.0)
     parser.add_argument("--profile", action="store_true", help="(a) cProfile the SQLite replay and print the top")
     parser.add_argument("--profile-lines", type=int, default=35)
+    parser.add_argument("--backtest-events", type=int, default=100000, help="(c) events (default 100000)")
+    parser.add_argument("--target-backtest", type=float, default=60.0, help="(c) seconds")
     parser.add_argument("--timers", type=int, default=100000, help="(b) pending timers (default 100000)")
     parser.add_argument("--window", type=float, default=60.0, help="(b) seconds across which they fall due")
     parser.add_argument("--lead", type=float, default=20.0, help="(b) seconds from arming to the first due time")
@@ -487,10 +555,12 @@ def main() -> None:
     result: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                               "loadavg_start": os.getloadavg()[0]}
     # (b) first: its RSS figures are of a process that has done nothing else yet
-    if args.part in ("b", "both"):
+    if args.part in ("b", "both", "all"):
         result["timers"] = part_b(args, work)
-    if args.part in ("a", "both"):
+    if args.part in ("a", "both", "all"):
         result["replay"] = part_a(args, work)
+    if args.part in ("c", "all"):
+        result["backtest"] = part_c(args, work)
     result["loadavg_end"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(result, indent=2, default=str))

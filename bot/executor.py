@@ -179,10 +179,12 @@ class Executor:
                 return not any(self._is_person(p, email) for p in ticket.participants or ())
             case fx.InternalComment(body=body):
                 # Mentions are rendered ahead of the body, so a posted comment ends with it.
-                return any(c.body.strip().endswith(body.strip()) for c in ticket.comments)
+                text = body.strip()
+                return any(c.body.strip().endswith(text) for c in ticket.comments)
             case fx.PublicReply(body=body):
                 # Only a public comment counts: an internal note with the same text told the customer nothing.
-                return any(not c.internal and c.body.strip().endswith(body.strip()) for c in ticket.comments)
+                text = body.strip()
+                return any(not c.internal and c.body.strip().endswith(text) for c in ticket.comments)
             case fx.Transition(status=status):
                 return ticket.status.casefold() == status.casefold()
             case fx.LinkTickets(link_type=lt, inward_key=a, outward_key=b):
@@ -337,14 +339,14 @@ class Executor:
         when = hours.next_business_moment(now)
         local = now.astimezone(hours.zone)
         holiday = hours.holiday_name(local.date())
+        summary = hours.summary
         detail = (f"held: {local:%a %H:%M %Z}{f' ({holiday})' if holiday else ''} is outside the working hours "
-                  f"of {who} ({basis}: {hours.summary}); delivered {when.astimezone(hours.zone):%a %Y-%m-%d %H:%M %Z}")
+                  f"of {who} ({basis}: {summary}); delivered {when.astimezone(hours.zone):%a %Y-%m-%d %H:%M %Z}")
         if self.dry_run:
             return Outcome(message, WOULD_APPLY, f"dry-run: would be {detail}")
         self.states.start_timer(self.scope, rule_id=message.rule_id, ticket_key=message.ticket_key,
                                 name=DELIVER + message.step, due_at=when, at=now,
-                                data={"message": held_data(message), "whose": f"{who} ({basis})",
-                                      "hours": hours.summary})
+                                data={"message": held_data(message), "whose": f"{who} ({basis})", "hours": summary})
         return Outcome(message, HELD, detail)
 
     def _hours(self, message: fx.SlackMessage) -> tuple[BusinessCalendar, str, str]:

@@ -196,11 +196,16 @@ class Replay:
     including the event that failed, as the per-event commits left it. A process killed mid-way
     (SIGKILL, power) keeps the events up to the last commit, whole: each batch's traces, records,
     states and timers are committed together, never part of an event. A replay interrupted either
-    way is run again from the start (a new scope; the site is in memory, nothing outside changed)."""
+    way is run again from the start (a new scope; the site is in memory, nothing outside changed).
+
+    A backtest (:mod:`bot.ops.backtest`) needs neither traces nor a database: ``record_traces=False`` builds
+    none, and on a :class:`~bot.store.MemoryStore` nothing is batched or committed (the rule state and timers
+    stay in the :class:`~bot.state.BufferedStateStore`, the effect records in the store's dictionary). What
+    the rules decide and the executor does is the same: only what is written down differs."""
 
     def __init__(self, rules: list[BoundRule], site: Site, store: Store, *, scope: str,
                  tracker: Tracker | None = None, seed: Callable[[Event], None] | None = None,
-                 clock: VirtualClock | None = None, batch_events: int = 1000) -> None:
+                 clock: VirtualClock | None = None, batch_events: int = 1000, record_traces: bool = True) -> None:
         self.clock = clock or VirtualClock()
         self.scope = scope
         self.store = store
@@ -209,12 +214,14 @@ class Replay:
         self.tracker = tracker if tracker is not None else MemoryTracker(site, now=self.clock.now)
         #: Every change made on the site (the in-memory tracker's log) and every Slack message.
         self.log: list[str] = self.tracker.log if isinstance(self.tracker, MemoryTracker) else []
-        self.seed = seed or self._seed
+        #: None: the in-memory seeding (:meth:`_seed`; not kept as a bound method, which would make the replay a
+        #: reference cycle, freed only by the cycle collector instead of the moment it is dropped).
+        self.seed = seed
         self.notifier = RecordingNotifier(self.log)
         self.catalog = FieldCatalog.from_fields(jira_field_json(site))
         self.states = BufferedStateStore(store, scope)
         self.processor = Processor(rules, self.tracker, store, self.clock, scope=scope, notifier=self.notifier,
-                                   states=self.states)
+                                   states=self.states, record_traces=record_traces)
         self._batch: Any = None  # the store's batch of traces and effect records (Store.batch)
         self._held = 0  # events in it
 
@@ -233,6 +240,8 @@ class Replay:
     def commit(self) -> None:
         """Write what the replay holds (traces, effect records, rule state, timers) in one transaction."""
         store = self.processor.store
+        if not store.persistent:
+            return  # nothing to write: the state is in memory and stays there
         if self._batch is None:
             self._batch = store.batch(self.scope)
         store.commit(self._batch, also=self.states.write)
@@ -246,7 +255,7 @@ class Replay:
             event = self.decode(record)
             yield from self.fire_due(event.occurred_at)
             self.clock.set(event.occurred_at)
-            self.seed(event)
+            (self.seed or self._seed)(event)
             yield self._step(event)
         except ReplayError as exc:
             raise ReplayError(f"{where}{exc}") from None
@@ -275,6 +284,8 @@ class Replay:
     def _step(self, event: Event) -> Step:
         before = len(self.log)
         store = self.processor.store
+        if not store.persistent:
+            return Step(event, self.processor.process(event), self.log[before:])
         if self._batch is None:
             self._batch = store.batch(self.scope)
         with store.using(self._batch):

@@ -352,6 +352,8 @@ class BufferedStateStore(StateStore):
         return len(self._dirty_states) + len(self._dirty_timers)
 
     def _load(self) -> None:
+        if not self.store.persistent:  # a MemoryStore: no database, nothing stored before
+            return
         states, timers = _STATES, _TIMERS
         with self.store.engine.connect() as conn:
             for row in conn.execute(select(states).where(states.c.scope == self.scope).order_by(states.c.id)):
@@ -362,20 +364,27 @@ class BufferedStateStore(StateStore):
                 self._stored_timers.add(row.timer_id)
 
     def _keep_state(self, state: RuleState) -> None:
-        seq = self._state_seq.setdefault((state.rule_id, state.ticket_key), len(self._rows))
-        if seq < len(self._rows):
-            old = self._rows[seq]
-            self._by_stage[(old.rule_id, old.stage)].discard(seq)
-            for name, value in old.data.items():
-                if isinstance(value, str):
-                    self._by_value[(old.rule_id, name, value)].discard(seq)
-            self._rows[seq] = state
-        else:
+        rule_id, data = state.rule_id, state.data
+        seq = self._state_seq.setdefault((rule_id, state.ticket_key), len(self._rows))
+        if seq == len(self._rows):
             self._rows.append(state)
-        self._by_stage.setdefault((state.rule_id, state.stage), set()).add(seq)
-        for name, value in state.data.items():
-            if isinstance(value, str):
-                self._by_value.setdefault((state.rule_id, name, value), set()).add(seq)
+            self._by_stage.setdefault((rule_id, state.stage), set()).add(seq)
+            for name, value in data.items():
+                if isinstance(value, str):
+                    self._by_value.setdefault((rule_id, name, value), set()).add(seq)
+            return
+        old = self._rows[seq]
+        self._rows[seq] = state
+        if old.stage != state.stage:
+            self._by_stage[(rule_id, old.stage)].discard(seq)
+            self._by_stage.setdefault((rule_id, state.stage), set()).add(seq)
+        before = old.data
+        for name, value in before.items():  # only what changed: a put changes a few of a state's values
+            if isinstance(value, str) and data.get(name) != value:
+                self._by_value[(rule_id, name, value)].discard(seq)
+        for name, value in data.items():
+            if isinstance(value, str) and before.get(name) != value:
+                self._by_value.setdefault((rule_id, name, value), set()).add(seq)
 
     def _keep_timer(self, timer: Timer, created: datetime | None = None) -> None:
         tid = timer.timer_id
@@ -424,19 +433,19 @@ class BufferedStateStore(StateStore):
             at: datetime) -> RuleState:
         if scope != self.scope:
             return super().put(scope, rule_id, ticket_key, stage=stage, data=data, at=at)
-        changes = _jsonable(dict(data))
+        changes = _jsonable(data if type(data) is dict else dict(data))  # a dict either way, a new one
         old = self._current(rule_id, ticket_key)
-        history: list[Mapping[str, Any]]
+        history: tuple[Mapping[str, Any], ...]
         created: datetime | None
         if old is None:
-            current, history, created = stage or "new", [{"stage": stage or "new", "at": _iso(at)}], at
+            current, history, created = stage or "new", ({"stage": stage or "new", "at": _iso(at)},), at
             merged = {k: v for k, v in changes.items() if v is not None}
         else:
-            current, history, created = old.stage, list(old.history), old.created_at
+            current, history, created = old.stage, old.history, old.created_at
             if stage and stage != old.stage:
-                current, history = stage, [*history, {"stage": stage, "at": _iso(at)}]
+                current, history = stage, (*history, {"stage": stage, "at": _iso(at)})
             merged = {k: v for k, v in {**old.data, **changes}.items() if v is not None}
-        state = RuleState(rule_id=rule_id, ticket_key=ticket_key, stage=current, data=merged, history=tuple(history),
+        state = RuleState(rule_id=rule_id, ticket_key=ticket_key, stage=current, data=merged, history=history,
                           created_at=_aware(created), updated_at=_aware(at))
         self._keep_state(state)
         self._dirty_states.add((rule_id, ticket_key))

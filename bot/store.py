@@ -21,6 +21,9 @@ replay keeps. The daemon's path above is unchanged.
 
 On SQLite, these inserts (and the replay's rule state and timers) skip SQLAlchemy's per-row work:
 :func:`executemany` hands the rows to the sqlite3 driver, converted as SQLAlchemy would convert them.
+
+A backtest keeps nothing (:mod:`bot.ops.backtest`): its replays run on a :class:`MemoryStore`, the effect
+records in a dictionary and no database at all.
 """
 
 from __future__ import annotations
@@ -130,6 +133,9 @@ def make_engine(url: str) -> Engine:
 
 class Store:
     """Everything ticketbot must remember, behind small intention-revealing methods."""
+
+    #: Whether what it is given reaches a database (:class:`MemoryStore`: no).
+    persistent = True
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -298,6 +304,68 @@ class Store:
             return list(s.scalars(query).all())
 
 
+class MemoryStore(Store):
+    """What the pipeline asks of a :class:`Store`, in memory only: no database, no SQL (a backtest's replays).
+
+    The effect records are a dictionary (the first record of a key wins, as the table's unique key makes it);
+    traces are not kept, only counted (a backtest plays with ``record_traces=False`` and adds none); a
+    deferred block or a batch holds nothing back, since nothing is written: :meth:`commit` has nothing to do.
+    What it answers is what a :class:`Store` of the same records answers (``tests/ops/test_backtest.py``)."""
+
+    persistent = False
+
+    def __init__(self) -> None:  # no engine: nothing here reaches a database
+        self.url = "memory:"
+        self._records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.trace_count = 0
+
+    def session(self) -> Session:
+        raise TypeError("a MemoryStore has no database")
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        yield
+
+    def flush(self, also: Callable[[Connection], T] | None = None) -> T | None:
+        if also is not None:
+            raise TypeError("a MemoryStore has no database to write in")
+        return None
+
+    def batch(self, scope: str) -> _Pending:
+        return _Pending(held=True, scope=scope)
+
+    @contextmanager
+    def using(self, batch: _Pending) -> Iterator[None]:
+        yield
+
+    def commit(self, batch: _Pending, also: Callable[[Connection], T] | None = None) -> T | None:
+        return None  # nothing held: the records are made as they come; the caller keeps its own state
+
+    def add_trace(self, **_: Any) -> None:
+        self.trace_count += 1
+
+    def traces(self, ticket_key: str | None = None, *, scope: str | None = None, limit: int = 200) -> list[TraceRow]:
+        return []
+
+    def is_applied(self, scope: str, effect_key: str) -> bool:
+        return (scope, effect_key) in self._records
+
+    def applied_keys(self, scope: str, effect_keys: list[str]) -> set[str]:
+        records = self._records
+        return {k for k in effect_keys if (scope, k) in records}
+
+    def record_applied(self, *, scope: str, effect_key: str, ticket_key: str, rule_id: str, kind: str,
+                       outcome: str, detail: str, at: datetime, durable: bool = False) -> None:
+        if (scope, effect_key) not in self._records:
+            self._records[(scope, effect_key)] = {
+                "scope": scope, "effect_key": effect_key, "ticket_key": ticket_key, "rule_id": rule_id, "kind": kind,
+                "outcome": outcome, "detail": detail, "at": at}
+
+    def applied(self, ticket_key: str | None = None, *, scope: str = LIVE) -> list[AppliedEffectRow]:
+        return [AppliedEffectRow(**row) for row in self._records.values() if row["scope"] == scope
+                and row["outcome"] != SENDING and (not ticket_key or row["ticket_key"] == ticket_key)]
+
+
 #: The tables of the ORM classes, typed for Core statements.
 _TRACES = cast(Table, TraceRow.__table__)
 _APPLIED = cast(Table, AppliedEffectRow.__table__)
@@ -384,13 +452,23 @@ def _jsonable(value: Any) -> Any:
     as their ``str``. Plain values are walked (no JSON text made and parsed again); anything else goes
     through that round trip, so the result is the same."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or kind is float or value is None:
+    if kind in _PLAIN:
         return value
     if kind is list or kind is tuple:
-        return [_jsonable(item) for item in value]
-    if kind is dict and all(type(k) is str for k in value):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return [item if type(item) in _PLAIN else _jsonable(item) for item in value]
+    if kind is dict:
+        plain: dict[str, Any] = {}
+        for k, v in value.items():  # one pass (rule state and timer data, every time they are put)
+            if type(k) is not str:
+                break
+            plain[k] = v if type(v) in _PLAIN else _jsonable(v)
+        else:
+            return plain
     return json.loads(json.dumps(value, default=str))
+
+
+#: The types :func:`_jsonable` returns as they are.
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 class JSONText(str):

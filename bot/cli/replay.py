@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from bot.clock import SystemClock
 from bot.config import read_model
 from bot.engine import BoundRule
 from bot.model import MANUAL, Event
-from bot.ops.backtest import backtest as run_backtest
+from bot.ops.backtest import RecordFiles, backtest_files
 from bot.ops.backtest import describe as describe_backtest
 from bot.ops.report import applied_count, from_report, from_trace, rule_lines, timeline_lines
 from bot.pipeline import Processor, ProcessReport
@@ -160,14 +161,24 @@ def backtest(
     rules_a = _rules(settings)
     rules_b = load_rules(_readable(config_b, "--config-b"))
     site_description = _site(site or files[0].parent / "site.yaml")
-    comparison = run_backtest(lambda: (r for path in files for r in read_records(path)), site_description,
-                              rules_a, rules_b, until=until.replace(tzinfo=UTC) if until else None)
+    comparison = backtest_files(RecordFiles(tuple(files)), site_description, rules_a, rules_b, config_b=config_b,
+                                until=until.replace(tzinfo=UTC) if until else None)
     if as_json:
-        out.print_json(data={"a": str(settings.config), "b": str(config_b), **comparison.as_dict()})
+        _print_json({"a": str(settings.config), "b": str(config_b), **comparison.as_dict()})
         return
     out.print(f"A: {settings.config}\nB: {config_b}\n", markup=False)
     for line in describe_backtest(comparison):
         out.print(line, markup=False)
+
+
+def _print_json(data: object) -> None:
+    """``out.print_json(data=data)``; not on a terminal, the same text written as it is (rich took longer to
+    colour a month's backtest, megabytes of JSON, than the backtest took)."""
+    if out.is_terminal:
+        out.print_json(data=data)
+    else:
+        out.file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        out.file.flush()
 
 
 def _readable(path: Path, what: str) -> Path:

@@ -3,8 +3,8 @@
 ``ticketbot backtest FILE… --config-b OTHER.yaml`` answers the question an admin has before changing a runbook:
 "had this been the configuration over the last month, what would have happened differently?" Each side is a
 :class:`~bot.replay.Replay` of the same records on its own in-memory site (the same ``site.yaml``), its own
-virtual clock and its own temporary database (SQLite in memory): nothing is written anywhere else, no tracker or
-Slack is reached.
+virtual clock and its own in-memory records (no database at all): nothing is written anywhere, no tracker or
+Slack is reached. ``ticketbot backtest`` plays B in a second process while it plays A (:func:`backtest_files`).
 
 What each side did is the effects it applied (or found already true, or had refused by the site), by their stable
 key (rule, ticket, step: :attr:`bot.effects.Effect.key`) with the moment they happened: a Slack message held for
@@ -18,17 +18,24 @@ stage each runbook ended at is. Per ticket, an effect is
 
 from __future__ import annotations
 
+import gc
+import logging
+import logging.handlers
+import multiprocessing
+import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.effects import Effect, InternalComment, PublicReply, SlackMessage
 from bot.engine import BoundRule
 from bot.executor import ALREADY, APPLIED, REJECTED
-from bot.replay import Replay
-from bot.store import Store
+from bot.replay import Replay, read_records
+from bot.store import MemoryStore, Store
 from bot.trackers.site import Site
 
 #: What a side "did": the outcomes that leave the site (or Slack) as the plan wanted it.
@@ -65,11 +72,12 @@ class Side:
     counts: Counter[str] = field(default_factory=Counter)
 
     def note(self, effect: Effect, outcome: str, at: datetime) -> None:
-        if effect.is_local or outcome not in DONE or effect.key in self.done:
+        if effect.is_local or outcome not in DONE:
             return
-        self.done[effect.key] = Done(effect.key, effect.rule_id, effect.ticket_key, effect.kind, at,
-                                     effect.describe(), outcome)
-        self.counts[_category(effect)] += 1
+        key = effect.key
+        if key not in self.done:
+            self.done[key] = Done(key, effect.rule_id, effect.ticket_key, effect.kind, at, effect.describe(), outcome)
+            self.counts[_category(effect)] += 1
 
 
 def _category(effect: Effect) -> str:
@@ -123,8 +131,16 @@ class Comparison:
 
     def tickets(self) -> list[str]:
         """The tickets something differs on, in the order of their first difference."""
-        keys = [d.ticket_key for d in self.differences] + [s.ticket_key for s in self.stages]
-        return list(dict.fromkeys(keys))
+        return list(self.by_ticket())
+
+    def by_ticket(self) -> dict[str, tuple[list[Difference], list[StageDifference]]]:
+        """Per ticket something differs on (in the order of :meth:`tickets`), its differences and its stages."""
+        groups: dict[str, tuple[list[Difference], list[StageDifference]]] = {}
+        for difference in self.differences:
+            groups.setdefault(difference.ticket_key, ([], []))[0].append(difference)
+        for stage in self.stages:
+            groups.setdefault(stage.ticket_key, ([], []))[1].append(stage)
+        return groups
 
     def summary(self) -> dict[str, Any]:
         kinds = Counter(d.kind for d in self.differences)
@@ -137,20 +153,35 @@ class Comparison:
     def as_dict(self) -> dict[str, Any]:
         return {"identical": self.identical, "until": self.until.isoformat() if self.until else None,
                 "summary": self.summary(),
-                "tickets": {key: {"effects": [d.as_dict() for d in self.differences if d.ticket_key == key],
-                                  "stages": [s.as_dict() for s in self.stages if s.ticket_key == key]}
-                            for key in self.tickets()}}
+                "tickets": {key: {"effects": [d.as_dict() for d in differences],
+                                  "stages": [s.as_dict() for s in stages]}
+                            for key, (differences, stages) in self.by_ticket().items()}}
 
 
 def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], *,
-         until: datetime | None) -> tuple[Side, datetime | None]:
-    """Replay ``records`` under ``rules`` on a fresh in-memory site and database; what it did. Without ``until``
-    virtual time runs :data:`DEFAULT_TAIL` past the last event, so the reminders a change moves are seen."""
+         until: datetime | None, plain: bool = False) -> tuple[Side, datetime | None]:
+    """Replay ``records`` under ``rules`` on a fresh in-memory site; what it did. Without ``until`` virtual time
+    runs :data:`DEFAULT_TAIL` past the last event, so the reminders a change moves are seen.
+
+    A side needs each effect's outcome and moment and the final stages, nothing else: the replay builds no
+    traces and keeps its records in a :class:`~bot.store.MemoryStore` (no SQL). ``plain``: the replay as
+    ``ticketbot replay`` runs it instead (traces, an in-memory SQLite database): the same side, slower."""
+    with _collector_paused():
+        return _play(rules, site, records, until=until, plain=plain)  # its replay is freed as _play returns
+
+
+def _play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], *,
+          until: datetime | None, plain: bool) -> tuple[Side, datetime | None]:
     side = Side()
-    player = Replay(rules, site, Store("sqlite://"), scope=SCOPE)
+    if plain:
+        player = Replay(rules, site, Store("sqlite://"), scope=SCOPE)
+    else:
+        player = Replay(rules, site, MemoryStore(), scope=SCOPE, record_traces=False)
     last: datetime | None = None
     for step in player.run(records):
         side.events += 1
+        if not side.events % COLLECT_EVERY:
+            gc.collect(0)
         last = step.event.occurred_at
         for outcome in step.report.outcomes:
             side.note(outcome.effect, outcome.status, step.event.occurred_at)
@@ -164,12 +195,150 @@ def play(rules: list[BoundRule], site: Site, records: Iterable[dict[str, Any]], 
     return side, end
 
 
+#: While a side plays, the cycle collector looks at the objects made since it last looked every this many events.
+COLLECT_EVERY = 10_000
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector paused: while a side plays, but for a collection of the youngest objects every
+    :data:`COLLECT_EVERY` events (:func:`_play`), and while the other process's side is unpickled here.
+
+    A side keeps almost all it makes (the site's tickets, rule state, timers, what it did: millions of objects
+    in a month's replay), and the collector's passes over them were a sixth of its time at 100,000 events
+    (benchmarks/README.md). A replay makes no reference cycles (``tests/ops/test_backtest.py``; the replay
+    itself is freed the moment it is dropped), so there is nothing for the full passes to find; the young
+    collections still free any cycle that rules might make, within the events it was made in."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def backtest(records: Callable[[], Iterable[dict[str, Any]]], site: Site, rules_a: list[BoundRule],
-             rules_b: list[BoundRule], *, until: datetime | None = None) -> Comparison:
-    """Replay ``records()`` (called once per side) under ``rules_a`` and ``rules_b``; what differs."""
-    a, end = play(rules_a, site, records(), until=until)
-    b, _ = play(rules_b, site, records(), until=end)
+             rules_b: list[BoundRule], *, until: datetime | None = None, plain: bool = False) -> Comparison:
+    """Replay ``records()`` (called once per side) under ``rules_a`` and ``rules_b``; what differs (``plain``:
+    see :func:`play`)."""
+    a, end = play(rules_a, site, records(), until=until, plain=plain)
+    b, _ = play(rules_b, site, records(), until=end, plain=plain)
     return compare(a, b, until=end)
+
+
+@dataclass(frozen=True)
+class RecordFiles:
+    """The records of ``paths``, in order, each time it is called: a source of records another process can be
+    given (it reads the files itself), as the command's files are."""
+
+    paths: tuple[Path, ...]
+
+    def __call__(self) -> Iterator[dict[str, Any]]:
+        for path in self.paths:
+            yield from read_records(path)
+
+    @property
+    def size(self) -> int:
+        """Their bytes (what tells whether a second process pays for itself)."""
+        return sum(path.stat().st_size for path in self.paths)
+
+
+#: From this many bytes of records on, :func:`backtest_files` plays B in a second process: it costs about a
+#: second and a half to start one (the interpreter, ticketbot and the rules imported again), which a side of
+#: a few thousand events takes to play.
+PARALLEL_BYTES = 8 * 1024 * 1024
+
+
+def backtest_files(records: RecordFiles, site: Site, rules_a: list[BoundRule], rules_b: list[BoundRule], *,
+                   config_b: Path, until: datetime | None = None, processes: int | None = None) -> Comparison:
+    """:func:`backtest` of the records in files, as ``ticketbot backtest`` runs it (``rules_b`` loaded from
+    ``config_b``): with ``processes`` 2, A is played here while B is played in a process of its own (spawned:
+    it loads ``config_b`` and reads the files itself), so both cores work; the comparison is the same
+    (``tests/ops/test_backtest.py``). ``None``: two processes when this process may use two cores and the
+    files hold :data:`PARALLEL_BYTES` at least, else one."""
+    if processes is None:
+        processes = 2 if _cores() >= 2 and records.size >= PARALLEL_BYTES else 1
+    if processes < 2:
+        return backtest(records, site, rules_a, rules_b, until=until)
+    with _Elsewhere(_play_from_config, (config_b, site, records, until)) as side_b:
+        a, end = play(rules_a, site, records(), until=until)
+        b, end_b = side_b.result()
+    if end_b != end:  # B ran to its own end: the same records end at the same moment, so this is only a guard
+        b, _ = play(rules_b, site, records(), until=end)
+    return compare(a, b, until=end)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _play_from_config(config: Path, site: Site, records: RecordFiles,
+                      until: datetime | None) -> tuple[Side, datetime | None]:
+    from rules import load_rules
+
+    return play(load_rules(config), site, records(), until=until)
+
+
+class _Elsewhere:
+    """``function(*args)`` in a spawned process, its log records handled by this process's handlers (when it has
+    any: else the other process logs as an unconfigured one does); as a context manager, the process is ended
+    when the block leaves early (an error on this side)."""
+
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._receive, send = context.Pipe(duplex=False)
+        self._logs: Any = context.Queue()
+        root = logging.getLogger()
+        self._listener = logging.handlers.QueueListener(self._logs, *root.handlers, respect_handler_level=True)
+        self._process = context.Process(target=_run_elsewhere, name="ticketbot-backtest-b", daemon=True,
+                                        args=(function, args, send, self._logs if root.handlers else None,
+                                              root.level))
+        self._process.start()
+        send.close()
+        self._listener.start()
+
+    def result(self) -> Any:
+        try:
+            with _collector_paused():  # hundreds of thousands of objects, which the collector would walk twice
+                status, value = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            raise RuntimeError(f"the backtest's process for B ended without a result (exit code "
+                               f"{self._process.exitcode})") from None
+        if status == "error":
+            raise value
+        return value
+
+    def __enter__(self) -> _Elsewhere:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process.is_alive() and exc[0] is not None:
+            self._process.terminate()
+        self._process.join()
+        self._listener.stop()
+        self._logs.close()
+        self._receive.close()
+
+
+def _run_elsewhere(function: Callable[..., Any], args: tuple[Any, ...], send: Any, logs: Any, level: int) -> None:
+    if logs is not None:
+        root = logging.getLogger()
+        root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+        root.setLevel(level)
+    try:
+        message: tuple[str, Any] = ("ok", function(*args))
+    except BaseException as exc:  # noqa: BLE001 - raised again on the other side
+        message = ("error", exc)
+    try:
+        send.send(message)
+    except Exception as exc:  # noqa: BLE001 - an exception that does not pickle: say what it was
+        send.send(("error", RuntimeError(f"{type(exc).__name__} in the backtest's process for B: {message[1]!r}")))
+    send.close()
 
 
 def compare(a: Side, b: Side, *, until: datetime | None = None) -> Comparison:
@@ -203,11 +372,9 @@ def describe(comparison: Comparison, names: Mapping[str, str] | None = None) -> 
         return [f"No difference: {names['a']} and {names['b']} do the same on {s['events']} events "
                 f"({s['effects']['a']} effects)."]
     lines = []
-    for key in comparison.tickets():
+    for key, (differences, stages) in comparison.by_ticket().items():
         lines.append(key)
-        for d in comparison.differences:
-            if d.ticket_key != key:
-                continue
+        for d in differences:
             if d.kind == "moved" and d.a and d.b:
                 lines.append(f"  moved    {d.a.summary}\n           {_at(d.a.at)} → {_at(d.b.at)}")
             elif d.kind == "changed" and d.a and d.b:
@@ -216,9 +383,8 @@ def describe(comparison: Comparison, names: Mapping[str, str] | None = None) -> 
                 lines.append(f"  only {names['b']:<4}{_at(d.b.at)} {d.b.summary}")
             elif d.a:
                 lines.append(f"  only {names['a']:<4}{_at(d.a.at)} {d.a.summary}")
-        for st in comparison.stages:
-            if st.ticket_key == key:
-                lines.append(f"  stage    {st.rule_id}: {st.a or '(none)'} → {st.b or '(none)'}")
+        for st in stages:
+            lines.append(f"  stage    {st.rule_id}: {st.a or '(none)'} → {st.b or '(none)'}")
     counts = ", ".join(f"{cat} {s['a'].get(cat, 0)} → {s['b'].get(cat, 0)}"
                        for cat in sorted(set(s["a"]) | set(s["b"])))
     lines.append(f"\n{s['tickets_changed']} ticket(s) differ over {s['events']} events: {s['added']} effect(s) added, "
