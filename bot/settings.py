@@ -32,6 +32,16 @@ MAX_SECONDS = 365 * 86400.0
 OTHER_VARIABLES = frozenset({"TICKETBOT_SHARED_DIR", "TICKETBOT_FUZZ_EXAMPLES", "TICKETBOT_TEST_POSTGRES_URL"})
 
 
+def split_list(value: object) -> object:
+    """A list setting as an environment variable gives it: ``"a, b"`` or a JSON list string (else as it is)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 class _Section(BaseModel):
     """A block of settings. Its floats (all of them durations in seconds) are finite and at most a year:
     ``inf`` or ``nan`` would be accepted by the model and then kill the scheduler that waits on it."""
@@ -169,12 +179,7 @@ class SlackSettings(_Section):
     @classmethod
     def _split_admins(cls, value: object) -> object:
         """Accept ``"U1, U2"`` (env) as well as a list or a JSON list string."""
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return split_list(value)
 
     @field_validator("admins")
     @classmethod
@@ -252,12 +257,7 @@ class ConsoleSettings(_Section):
     @classmethod
     def _split_list(cls, value: object) -> object:
         """Accept ``"a@x, b@y"`` (env) as well as a list or a JSON list string."""
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return split_list(value)
 
     @field_validator("admins")
     @classmethod

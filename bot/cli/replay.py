@@ -81,17 +81,20 @@ def print_report(report: ProcessReport, *, indent: str = "") -> None:
 
 
 # replay --------------------------------------------------------------------------------
+FilesArgument = Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")]
+SiteOption = Annotated[Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")]
+MOMENT_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]
+
+
 def replay(
-    files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
-    site: Annotated[
-        Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")
-    ] = None,
+    files: FilesArgument,
+    site: SiteOption = None,
     config: ConfigOption = None,
     until: Annotated[
         datetime | None,
         typer.Option(
             help="After the last event, let virtual time run to this moment (UTC; timers due by then fire).",
-            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+            formats=MOMENT_FORMATS,
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -134,17 +137,15 @@ def _print_step(step: Step) -> None:
 
 # backtest ------------------------------------------------------------------------------
 def backtest(
-    files: Annotated[list[Path], typer.Argument(help="Recorded events: JSON lines or a JSON array.")],
+    files: FilesArgument,
     config_b: Annotated[Path, typer.Option("--config-b", help="The other rules YAML (B) to compare with.")],
-    site: Annotated[
-        Path | None, typer.Option(help="Site description (default: site.yaml beside the first file).")
-    ] = None,
+    site: SiteOption = None,
     config: ConfigOption = None,
     until: Annotated[
         datetime | None,
         typer.Option(
             help="Let virtual time run to this moment after the last event (UTC; default: 30 days after it).",
-            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+            formats=MOMENT_FORMATS,
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
