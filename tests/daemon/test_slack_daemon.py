@@ -348,6 +348,7 @@ def test_a_decision_redelivered_over_socket_mode_queues_one_approval_and_one_ans
     )
     socket.connect()
     try:
+        socket_server.wait_connections(1)  # connect() can return before the server has taken the connection
         [message] = fake_slack.dm(APPROVER)
         url = fake_slack.new_response_url()
         click = block_action_payload(APPROVE_ACTION, "SS-1", APPROVER, url, message=message)
