@@ -76,6 +76,14 @@ def make_daemon(tmp_path: Path, clock, rules) -> Iterator[Callable[..., Daemon]]
         daemon.store.engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database of each kind: a SQLite file, then a throwaway PostgreSQL database (skipped without one)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A throwaway PostgreSQL database, dropped afterwards; skips when PostgreSQL is unreachable."""

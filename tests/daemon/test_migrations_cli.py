@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -12,13 +11,6 @@ from bot.cli.main import app as ticketbot
 from bot.migrations import current, head, load_models, upgrade
 from bot.store import Store, make_engine
 from tests.support.daemon import CONFIG
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):  # noqa: ANN001, ANN201
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    return request.getfixturevalue("pg_url")
 
 
 def _diff(url: str) -> list:

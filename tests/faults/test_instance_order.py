@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import threading
 
-import pytest
-
 from bot.inbox.queue import DONE
 from bot.state import StateStore
 from bot.store import LIVE
@@ -24,13 +22,6 @@ RULE = "everbright_onboarding"
 STEPS = recorded_steps()
 APPROVAL = STEPS[8]  # the approver's "Approved, go ahead with Helio Homes." on SS-103
 CS_DONE = STEPS[11]  # a recorded "CS … status=Done" (CS-201's): replayed on SS-103's CS ticket
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):  # noqa: ANN001, ANN201
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ticketbot.sqlite3'}"
-    return request.getfixturevalue("pg_url")
 
 
 def _done(key: str, at_ms: int) -> Step:

@@ -21,13 +21,6 @@ START = datetime(2026, 11, 2, 9, tzinfo=UTC)
 INBOX_DAYS = timedelta(days=14)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):  # noqa: ANN001, ANN201
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'archive.sqlite3'}"
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
 def site(db_url):  # noqa: ANN001, ANN201
     upgrade(db_url)

@@ -16,13 +16,6 @@ from bot.store import LIVE, Store, make_engine
 LEASE = 60.0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):  # noqa: ANN001, ANN201
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'inbox.sqlite3'}"
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
 def replicas(db_url):  # noqa: ANN001, ANN201
     """Two inboxes on one database, as two replicas (the second on another host), sharing a virtual clock."""
