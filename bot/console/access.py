@@ -7,14 +7,16 @@ one of the admins. Otherwise the answer is 401 (nobody we can believe: with the 
 :class:`TrustedHeader`: an authenticating reverse proxy (oauth2-proxy and the like) names the person in a
 header, and the header is believed only when the request comes straight from one of the trusted proxies
 (the peer address of the connection: ``ticketbot run`` and ``ticketbot console`` serve with uvicorn's
-``proxy_headers`` off, so no ``X-Forwarded-For`` can stand in for it). A session cookie started by a
-sign-in link is another source of the same shape, to come.
+``proxy_headers`` off, so no ``X-Forwarded-For`` can stand in for it). The other is the session cookie a
+sign-in link starts (:class:`bot.console.sessions.SessionCookie`).
 
 What changes state is a POST carrying a CSRF token (:class:`CsrfTokens`): an HMAC of the person and the
 moment it was issued, under the console's secret, compared in constant time and valid for a working day.
 A page embeds it in its forms; a JSON client gets it from ``GET /api/v1/session`` and sends it in
 ``X-CSRF-Token``. A cross-site POST (``Sec-Fetch-Site: cross-site``) is refused before the token is
-looked at.
+looked at. The sign-in link's button carries one too (:meth:`CsrfTokens.for_sign_in`): nobody is signed in
+yet, so it binds the link to a random value the link's page left in this browser's cookie, and another site
+cannot make a browser sign in with a link it holds (login CSRF).
 
 :class:`SecurityHeaders` puts the same headers on every answer of the console, refusals and errors
 included: a Content-Security-Policy that allows nothing inline and no framing, ``nosniff``, no referrer,
@@ -257,8 +259,33 @@ class CsrfTokens:
         return hmac.compare_digest(self._mac(issued, identity.email), mac) and fresh
 
     def _mac(self, issued: int, email: str) -> str:
-        digest = hmac.new(self.secret, f"ticketbot-console-csrf:{issued}:{email}".encode(), hashlib.sha256).digest()
+        return self._hmac(f"ticketbot-console-csrf:{issued}:{email}")
+
+    # the sign-in link's button ---------------------------------------------------------------------
+    def for_sign_in(self, link: str, nonce: str) -> str:
+        """The token of a sign-in link's form, for the browser whose cookie holds ``nonce``: HMAC(secret, link's
+        SHA-256 + nonce). A site that opens the link itself gets a token for its own nonce, which it cannot put
+        in the victim's cookie (HttpOnly, SameSite=Strict, ``__Host-``)."""
+        return self._hmac(f"ticketbot-console-sign-in:{hashlib.sha256(link.encode()).hexdigest()}:{nonce}")
+
+    def valid_for_sign_in(self, link: str, nonce: str | None, token: str | None) -> bool:
+        if not nonce or not token or len(token) > 200 or len(nonce) > 200:
+            return False
+        return hmac.compare_digest(self.for_sign_in(link, nonce), token)
+
+    def _hmac(self, text: str) -> str:
+        digest = hmac.new(self.secret, text.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+async def form_field(request: Request, name: str) -> str | None:
+    """One field of a urlencoded form body (at most :data:`MAX_FORM_BYTES`), else None."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    body = await read_limited(request, MAX_FORM_BYTES)
+    if body is None:
+        return None
+    return dict(parse_qsl(body.decode("utf-8", "replace"))).get(name)
 
 
 def cross_site(headers: Iterable[tuple[bytes, bytes]]) -> bool:

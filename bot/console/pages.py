@@ -13,6 +13,7 @@ to the list (303) with a notice code, which the page turns into one of the sente
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from bot.console.access import CSRF_FIELD, IDENTITY, Identity, Refusal, cross_site, csrf_problem
+from bot.console.access import CSRF_FIELD, IDENTITY, Identity, Refusal, cross_site, csrf_problem, form_field
 from bot.console.actions import CONSOLE, NOTICES, Outcome
 from bot.console.charts import SAMPLE, WEEKS, Chart, duration_text, svg
 from bot.console.queries import BoardFilter
@@ -169,7 +170,8 @@ def build_sign_in(console: Any) -> FastAPI:
     """``/sign-in/<token>``: the page a sign-in link opens (GET: who it signs in, and a button; nothing is
     spent), and the button's POST, which spends the link and starts the session (the cookie), then sends the
     browser to the board. An expired, used or unknown link is 401 with how to get a new one; a link of someone
-    who is no longer an admin is 403. Both are audited, as is each sign-in."""
+    who is no longer an admin is 403; a POST from another site, or without the page's cookie and the CSRF token
+    bound to it, is 403 and leaves the link unspent. All are audited, as is each sign-in."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     env = environment()
     sign_in = console.sign_in
@@ -180,7 +182,8 @@ def build_sign_in(console: Any) -> FastAPI:
 
     def page(request: Request, status: int, **context: Any) -> HTMLResponse:
         values = {"base": base_of(request), "email": "", "token": "", "reason": "", "hint": hint, "hours": hours,
-                  "expires": "", "title": "Sign in to the ticketbot console", **context}
+                  "expires": "", "csrf": "", "csrf_field": CSRF_FIELD, "title": "Sign in to the ticketbot console",
+                  **context}
         return HTMLResponse(env.get_template("sign_in.html").render(values), status_code=status)
 
     def refuse(request: Request, refusal: Refusal, status: int = 401, who: str = "") -> HTMLResponse:
@@ -204,27 +207,43 @@ def build_sign_in(console: Any) -> FastAPI:
         email, expires = found
         if email not in console.admins:
             return refuse(request, Refusal(f"{email} is not a ticketbot admin"), 403, email)
-        return page(request, 200, email=email, token=token, expires=f"at {expires:%H:%M} UTC ({minutes} minutes after "
-                                                                     "it was made)")
+        # A value this browser holds already is kept: a second link opened in another tab leaves the first's
+        # button working.
+        nonce = sign_in.nonce_in(request.scope) or secrets.token_urlsafe(32)
+        response = page(request, 200, email=email, token=token,
+                        csrf=console.csrf.for_sign_in(token, nonce),
+                        expires=f"at {expires:%H:%M} UTC ({minutes} minutes after it was made)")
+        response.headers.append("set-cookie", sign_in.nonce_cookie(nonce))
+        return response
 
     @app.post("/sign-in/{token}")
-    def redeem(request: Request, token: str) -> Response:
+    async def redeem(request: Request, token: str) -> Response:
         if cross_site(request.scope.get("headers", ())):
-            return refuse(request, Refusal("the sign-in was posted by another site"), 403)
+            return await run_in_threadpool(refuse, request, Refusal("the sign-in was posted by another site"), 403)
+        field = await form_field(request, CSRF_FIELD)
+        return await run_in_threadpool(start, request, token, field)
+
+    def start(request: Request, token: str, field: str | None) -> Response:
         found = sign_in.pending(token)
         if isinstance(found, Refusal):
             return refuse(request, found)
         email = found[0]
         if email not in console.admins:
             return refuse(request, Refusal(f"{email} is not a ticketbot admin"), 403, email)
+        if not console.csrf.valid_for_sign_in(token, sign_in.nonce_in(request.scope), field):
+            return refuse(request, Refusal("the sign-in form came without its CSRF token or this browser's cookie "
+                                           "(cookies blocked, or the form was posted from elsewhere): open the "
+                                           "link again and press the button; the link is still good"), 403, email)
         session = sign_in.redeem(token)
         if isinstance(session, Refusal):
             return refuse(request, session, who=email)
         console.actions.audit.record(actor=email, via=CONSOLE, command="sign in", outcome=DONE,
                                      detail=f"through a sign-in link; session until "
                                             f"{session.expires_at:%Y-%m-%d %H:%M} UTC")
-        return RedirectResponse(f"{base_of(request)}/", status_code=303,
-                                headers={"set-cookie": sign_in.cookie(session)})
+        response = RedirectResponse(f"{base_of(request)}/", status_code=303)
+        response.headers.append("set-cookie", sign_in.cookie(session))
+        response.headers.append("set-cookie", sign_in.cleared_nonce_cookie())
+        return response
 
     return app
 

@@ -6,7 +6,10 @@ The token is 32 random bytes; the database keeps only its SHA-256 (``console_sig
 e-mail, when it expires (``TICKETBOT_CONSOLE__SIGN_IN_MINUTES``) and when it was used. Following the link
 shows a page with one button; pressing it (a POST, so a link preview or a prefetch that only GETs cannot
 spend it) :meth:`SignIn.redeem`\\ s the token in one conditional UPDATE (unused and unexpired: two tabs
-racing get one session) and starts a session.
+racing get one session) and starts a session. The page also leaves a random value in a short-lived cookie of
+its own (:meth:`SignIn.nonce_cookie`: HttpOnly, SameSite=Strict) and the button's form carries a CSRF token
+bound to it and to the link (:meth:`bot.console.access.CsrfTokens.for_sign_in`): a POST without both is
+refused and the link stays unspent, so no other site can sign a browser in with a link of its own.
 
 A session is another random token, kept as its SHA-256 in ``console_sessions`` with the e-mail, its end
 (``TICKETBOT_CONSOLE__SESSION_HOURS``) and, once revoked (sign-out, ``ticketbot console --sign-out``), when.
@@ -42,6 +45,8 @@ log = logging.getLogger(__name__)
 COOKIE = "ticketbot-console"
 #: ``__Host-``: the browser accepts it only Secure, from this very host, for Path=/ (no Domain can widen it).
 SECURE_COOKIE = "__Host-ticketbot-console"
+#: The sign-in page's cookie: the random value its form's CSRF token is bound to (see the module).
+NONCE_COOKIE = "ticketbot-console-sign-in"
 #: Ended links and sessions are forgotten this long after they end.
 KEEP_ENDED = timedelta(days=30)
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -106,6 +111,7 @@ class SignIn:
         self.samesite = samesite
         self.pages = pages
         self.cookie_name = SECURE_COOKIE if secure else COOKIE
+        self.nonce_cookie_name = f"__Host-{NONCE_COOKIE}" if secure else NONCE_COOKIE
 
     # links ---------------------------------------------------------------------------------------
     def issue(self, email: str, via: str) -> Link:
@@ -196,27 +202,45 @@ class SignIn:
     def cleared_cookie(self) -> str:
         return self._cookie("", 0, datetime(1970, 1, 1, tzinfo=UTC))
 
-    def _cookie(self, value: str, max_age: int, expires: datetime) -> str:
-        parts = [f"{self.cookie_name}={value}", "Path=/", f"Max-Age={max_age}",
+    def nonce_cookie(self, nonce: str) -> str:
+        """The sign-in page's cookie (SameSite=Strict), for as long as a link lives."""
+        seconds = int(self.link_lifetime.total_seconds())
+        return self._cookie(nonce, seconds, self.clock.now() + self.link_lifetime, name=self.nonce_cookie_name,
+                            samesite="strict")
+
+    def cleared_nonce_cookie(self) -> str:
+        return self._cookie("", 0, datetime(1970, 1, 1, tzinfo=UTC), name=self.nonce_cookie_name, samesite="strict")
+
+    def _cookie(self, value: str, max_age: int, expires: datetime, *, name: str = "", samesite: str = "") -> str:
+        parts = [f"{name or self.cookie_name}={value}", "Path=/", f"Max-Age={max_age}",
                  f"Expires={expires.astimezone(UTC):%a, %d %b %Y %H:%M:%S GMT}", "HttpOnly",
-                 f"SameSite={self.samesite.capitalize()}"]
+                 f"SameSite={(samesite or self.samesite).capitalize()}"]
         if self.secure:
             parts.append("Secure")
         return "; ".join(parts)
 
     def token_in(self, scope: Scope) -> str | None:
         """The session token the request's cookie holds, if any."""
-        for name, value in scope.get("headers", ()):
-            if name.lower() != b"cookie":
-                continue
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except CookieError:
-                continue
-            if self.cookie_name in jar:
-                return jar[self.cookie_name].value
-        return None
+        return _cookie_value(scope, self.cookie_name)
+
+    def nonce_in(self, scope: Scope) -> str | None:
+        """The sign-in page's value the request's cookie holds, if it is one ticketbot could have made."""
+        nonce = _cookie_value(scope, self.nonce_cookie_name)
+        return nonce if nonce is not None and well_formed(nonce) else None
+
+
+def _cookie_value(scope: Scope, wanted: str) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() != b"cookie":
+            continue
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(value.decode("latin-1"))
+        except CookieError:
+            continue
+        if wanted in jar:
+            return jar[wanted].value
+    return None
 
 
 class SessionCookie:

@@ -110,6 +110,30 @@ class Harness:
         return found[1]
 
 
+def set_cookie(response: Any, name: str = "ticketbot-console") -> tuple[str, str]:
+    """(the cookie's name=value, its attributes) from the response's Set-Cookie header for ``name`` (with or
+    without the ``__Host-`` prefix)."""
+    for header in response.headers.get_list("set-cookie"):
+        value, _, attributes = header.partition("; ")
+        if value.split("=", 1)[0].removeprefix("__Host-") == name:
+            return value, attributes
+    raise AssertionError(f"no {name} cookie in {response.headers.get_list('set-cookie')}")
+
+
+def press_sign_in(client: TestClient, path: str, *, cookie: bool = True, token: bool = True,
+                  headers: dict[str, str] | None = None) -> Any:
+    """Open a sign-in link's page and press its button as a browser would: the page's cookie and the form's CSRF
+    token go with the POST (``cookie``/``token`` False: left out, as a forged POST would)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, "no CSRF token in the sign-in form"
+    sent = dict(headers or {})
+    if cookie:
+        sent["cookie"] = set_cookie(page, "ticketbot-console-sign-in")[0]
+    return client.post(path, headers=sent, data={"csrf_token": found[1]} if token else None, follow_redirects=False)
+
+
 def _who(email: str | None, headers: dict[str, str] | None) -> dict[str, str]:
     return {**({HEADER: email} if email else {}), **(headers or {})}
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from bot.cli.main import app as ticketbot
-from tests.console.conftest import ADMIN, HEADER, columns, copy_database
+from tests.console.conftest import ADMIN, HEADER, columns, copy_database, press_sign_in, set_cookie
 from tests.support.paths import EVERBRIGHT_ONLY
 
 
@@ -79,11 +79,10 @@ def test_on_a_laptop_a_sign_in_link_from_the_command_line_opens_the_console(monk
     result = CliRunner().invoke(ticketbot, ["console", "--port", "8099"])
     assert result.exit_code == 0, result.output
     http = TestClient(served[0]["app"], client=("127.0.0.1", 1234))
-    signed_in = http.post(url.removeprefix("http://127.0.0.1:8099"), follow_redirects=False)
+    signed_in = press_sign_in(http, url.removeprefix("http://127.0.0.1:8099"))
     assert signed_in.status_code == 303
-    cookie = signed_in.headers["set-cookie"]
-    assert cookie.startswith("ticketbot-console=") and "Secure" not in cookie.split("; ")  # plain http here
-    value = cookie.split("; ")[0]
+    value, attributes = set_cookie(signed_in)
+    assert value.startswith("ticketbot-console=") and "Secure" not in attributes.split("; ")  # plain http here
     assert http.get("/api/v1/board", headers={"cookie": value}).json()["in_flight"] == 2
     out = CliRunner().invoke(ticketbot, ["console", "--sign-out", ADMIN])
     assert out.exit_code == 0 and "1 console session(s)" in out.output

@@ -8,7 +8,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from bot.daemon.console import mount_console
-from tests.console.conftest import ADMIN, HEADER, columns
+from tests.console.conftest import ADMIN, HEADER, columns, press_sign_in, set_cookie
 from tests.support import daemon as harness
 
 CREATED_MS = 1793610000000
@@ -98,10 +98,9 @@ def test_under_ticketbot_run_a_sign_in_link_starts_a_session(make_daemon, caplog
     assert http.get("/console/").status_code == 401
     link = console.sign_in.issue(ADMIN, via="test")
     path = link.url.removeprefix("https://tb.example")
-    assert http.get(path).status_code == 200
-    signed_in = http.post(path, follow_redirects=False)
+    signed_in = press_sign_in(http, path)
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/console/"
-    cookie = signed_in.headers["set-cookie"].split("; ")[0]
+    cookie = set_cookie(signed_in)[0]
     assert http.get("/console/", headers={"cookie": cookie}).status_code == 200
     assert http.get("/api/v1/session", headers={"cookie": cookie}).json()["email"] == ADMIN
     assert http.post(path, follow_redirects=False).status_code == 401  # used

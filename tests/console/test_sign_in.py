@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from bot.inbox.queue import DEAD, PENDING
 from bot.ops.audit import DONE, REFUSED, AuditLog
-from tests.console.conftest import ADMIN, OTHER_ADMIN, dead_letter
+from tests.console.conftest import ADMIN, OTHER_ADMIN, dead_letter, press_sign_in, set_cookie
 from tests.console.test_access import SECRETS, _secure
 
 PUBLIC = "https://ticketbot.goeverbright.example"
@@ -30,18 +30,17 @@ def _path(url: str) -> str:
     return url.removeprefix(PUBLIC)
 
 
-def _cookie(response) -> tuple[str, str]:  # noqa: ANN001
-    """(the cookie's name=value, its attributes) from a Set-Cookie header."""
-    header = response.headers["set-cookie"]
-    value, _, attributes = header.partition("; ")
-    return value, attributes
+def _cookie(response, name: str = "ticketbot-console") -> tuple[str, str]:  # noqa: ANN001
+    return set_cookie(response, name)
+
+
+def _press(console, path: str, **kwargs):  # noqa: ANN001, ANN202
+    return press_sign_in(console.client, path, **kwargs)
 
 
 def _signed_in(console, email: str = ADMIN) -> str:  # noqa: ANN001
     """Follow a fresh link as a browser would (the page, then its button); the Cookie header it leaves."""
-    path = _path(console.console.sign_in.issue(email, via="test").url)
-    assert console.get(path, who=None).status_code == 200
-    response = console.post(path, who=None)
+    response = _press(console, _path(console.console.sign_in.issue(email, via="test").url))
     assert response.status_code == 303, response.text
     return _cookie(response)[0]
 
@@ -63,8 +62,12 @@ def test_a_link_shows_whom_it_signs_in_then_its_button_starts_a_session(console)
     _secure(page)
     _no_data(page)
     assert isinstance(console.console.sign_in.pending(path.rsplit("/", 1)[1]), tuple)  # looking did not spend it
-    response = console.post(path, who=None)
+    nonce, nonce_attributes = _cookie(page, "ticketbot-console-sign-in")
+    assert nonce.startswith("__Host-ticketbot-console-sign-in=")
+    assert {"Path=/", "HttpOnly", "Secure", "SameSite=Strict", "Max-Age=600"} <= set(nonce_attributes.split("; "))
+    response = _press(console, path)
     assert response.status_code == 303 and response.headers["location"] == "/console/"
+    assert "Max-Age=0" in _cookie(response, "ticketbot-console-sign-in")[1]  # the page's cookie is done with
     value, attributes = _cookie(response)
     assert value.startswith("__Host-ticketbot-console=")
     parts = attributes.split("; ")
@@ -94,7 +97,7 @@ def test_the_token_is_not_kept_in_the_database(console):
 def test_a_used_link_is_refused_with_the_hint_and_no_data(console):
     link = console.console.sign_in.issue(ADMIN, via="test")
     path = _path(link.url)
-    assert console.post(path, who=None).status_code == 303
+    assert _press(console, path).status_code == 303
     for again in (console.get(path, who=None), console.post(path, who=None)):
         assert again.status_code == 401 and "used already" in again.text
         assert "/ticketbot console" in again.text  # how to get a new one
@@ -143,9 +146,48 @@ def test_a_link_for_someone_who_is_no_longer_an_admin_is_403(console):
 
 def test_a_cross_site_post_does_not_spend_the_link(console):
     link = console.console.sign_in.issue(ADMIN, via="test")
-    response = console.post(_path(link.url), who=None, headers={"sec-fetch-site": "cross-site"})
+    response = _press(console, _path(link.url), headers={"sec-fetch-site": "cross-site"})
     assert response.status_code == 403 and "set-cookie" not in response.headers
-    assert console.post(_path(link.url), who=None).status_code == 303  # still good
+    assert _press(console, _path(link.url)).status_code == 303  # still good
+
+
+@pytest.mark.parametrize(("cookie", "token"), [(False, False), (True, False), (False, True)])
+def test_a_post_without_the_pages_cookie_and_csrf_token_does_not_spend_the_link(console, cookie, token):
+    """Login CSRF: another site holding a link of its own cannot make a browser sign in with it."""
+    link = console.console.sign_in.issue(ADMIN, via="test")
+    response = _press(console, _path(link.url), cookie=cookie, token=token)
+    assert response.status_code == 403 and "CSRF token" in response.text and "still good" in response.text
+    assert not any(c.startswith(("__Host-ticketbot-console=", "ticketbot-console="))
+                   for c in response.headers.get_list("set-cookie"))
+    _no_data(response)
+    assert ("ann.admin@goeverbright.example", "console", "sign in", REFUSED) in _audit(console)
+    assert _press(console, _path(link.url)).status_code == 303  # the link was not spent
+
+
+def test_a_csrf_token_from_another_browser_or_another_link_is_refused(console):
+    """The attacker opens its own link to get a token for its own cookie; the victim's browser holds another."""
+    mine, theirs = (_path(console.console.sign_in.issue(ADMIN, via="test").url) for _ in range(2))
+    attacker_page = console.get(theirs, who=None)
+    stolen = re.search(r'name="csrf_token" value="([^"]+)"', attacker_page.text)[1]
+    victim_cookie = _cookie(console.get(mine, who=None), "ticketbot-console-sign-in")[0]
+    forged = console.post(theirs, who=None, headers={"cookie": victim_cookie}, data={"csrf_token": stolen})
+    assert forged.status_code == 403
+    # a token made for one link does not open another, even in the same browser
+    same_browser = _cookie(attacker_page, "ticketbot-console-sign-in")[0]
+    reused = console.post(mine, who=None, headers={"cookie": same_browser}, data={"csrf_token": stolen})
+    assert reused.status_code == 403
+    assert _press(console, mine).status_code == 303 and _press(console, theirs).status_code == 303
+
+
+def test_a_second_link_opened_in_the_same_browser_keeps_the_first_ones_button(console):
+    first, second = (_path(console.console.sign_in.issue(ADMIN, via="test").url) for _ in range(2))
+    page = console.get(first, who=None)
+    cookie = _cookie(page, "ticketbot-console-sign-in")[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    other = console.get(second, who=None, headers={"cookie": cookie})
+    assert _cookie(other, "ticketbot-console-sign-in")[0] == cookie  # the browser's value is kept
+    response = console.post(first, who=None, headers={"cookie": cookie}, data={"csrf_token": token})
+    assert response.status_code == 303
 
 
 def test_two_tabs_racing_get_one_session(console):
@@ -232,8 +274,9 @@ def test_a_plain_http_cookie_for_localhost_and_strict_same_site(open_console):
     console = open_console(trusted_header="", trusted_proxies="", public_url="http://127.0.0.1:8081",
                            cookie_secure="false", cookie_samesite="strict", session_hours="1")
     link = console.console.sign_in.issue(ADMIN, via="test")
-    response = console.post(link.url.removeprefix("http://127.0.0.1:8081"), who=None)
+    response = _press(console, link.url.removeprefix("http://127.0.0.1:8081"))
     value, attributes = _cookie(response)
+    assert _cookie(response, "ticketbot-console-sign-in")[0].startswith("ticketbot-console-sign-in=")
     assert value.startswith("ticketbot-console=") and "Secure" not in attributes.split("; ")
     assert "SameSite=Strict" in attributes and "Max-Age=3600" in attributes
     assert console.get("/console/", who=None, headers={"cookie": value}).status_code == 200

@@ -9,7 +9,7 @@ from bot.ops.audit import DONE, REFUSED, AuditLog
 from bot.ops.services import BotServices
 from bot.slack.services import ServiceError
 from rules import load_rules
-from tests.console.conftest import ADMIN
+from tests.console.conftest import ADMIN, press_sign_in, set_cookie
 
 PUBLIC = "https://ticketbot.goeverbright.example"
 
@@ -42,9 +42,9 @@ def test_the_link_signs_the_person_in_to_the_console(open_console):
     reply = _services(console).console_link("UANN")
     assert f"for {ADMIN.lower()} alone: {PUBLIC}/console/sign-in/" in reply and "works once, until" in reply
     url = reply.split(": ", 1)[1].split()[0]
-    response = console.post(url.removeprefix(PUBLIC), who=None)
+    response = press_sign_in(console.client, url.removeprefix(PUBLIC))
     assert response.status_code == 303
-    cookie = response.headers["set-cookie"].split("; ")[0]
+    cookie = set_cookie(response)[0]
     assert console.get("/api/v1/session", who=None, headers={"cookie": cookie}).json()["email"] == ADMIN.lower()
     [issued, signed_in] = _audit(console)
     assert issued[:4] == ("UANN", "slack", "console", DONE) and ADMIN.lower() in issued[4]
