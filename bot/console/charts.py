@@ -76,7 +76,7 @@ class Bar:
             out["text"] = duration_text(self.value)
         if self.target is not None:
             out["target"] = round(self.target, 1)
-            out["target_text"] = duration_text(self.target)
+            out["target_text"] = target_text(self.target)
         if self.note:
             out["note"] = self.note
         return out
@@ -213,7 +213,8 @@ def target_charts(shape: RunbookShape, sample: Sequence[_Instance], now: datetim
     for name, (deadline, calendar) in shape._deadlines.items():
         starts = str(getattr(deadline, "starts", ""))
         stops = set(getattr(deadline, "stops", ()) or ())
-        due = getattr(getattr(deadline, "alarms", None), "due", None)
+        alarms = getattr(deadline, "alarms", None)
+        due = getattr(alarms, "promise", None) or getattr(alarms, "due", None)  # a rule's own deadline may lack it
         if not starts or due is None:
             continue
         rows: list[tuple[datetime, Bar]] = []
@@ -247,9 +248,9 @@ def target_charts(shape: RunbookShape, sample: Sequence[_Instance], now: datetim
             continue
         rows.sort(key=lambda r: r[0], reverse=True)
         bars = [bar for _, bar in rows[:BARS]]
-        target_text = duration_text(due.total_seconds()) if isinstance(due, timedelta) else str(due)
+        promised = target_text(due.total_seconds()) if isinstance(due, timedelta) else str(due)
         stop_text = ", ".join(shape.info(s).title for s in sorted(stops)) or "the end"
-        title = f"{shape.title}: deadline {name} (target {target_text})"
+        title = f"{shape.title}: deadline {name} (target {promised})"
         desc = (f"For each of the {len(bars)} instances that entered {shape.info(starts).title} last, the time "
                 f"from then until {stop_text} (or until now, when still open), with the target as a mark. "
                 f"Of the {len(rows)} read, {met} met the target, {missed} missed it, {open_late} are open past "
@@ -340,7 +341,7 @@ def svg(chart: Chart) -> str:
         y = 6 + index * ROW
         width = max(1.0, plot * bar.value / top) if bar.value else 0
         value = duration_text(bar.value) if chart.unit == "seconds" else f"{bar.value:g}"
-        extra = f" (target {duration_text(bar.target)})" if bar.target is not None else ""
+        extra = f" (target {target_text(bar.target)})" if bar.target is not None else ""
         label = escape(bar.label if len(bar.label) <= LABEL_CHARS else bar.label[:LABEL_CHARS - 1] + "…")
         tip = escape(f"{bar.label}: {value}{extra}" + (f", {bar.note}" if bar.note else ""))
         row = [f'<g class="row {escape(bar.kind)}">',
@@ -350,7 +351,7 @@ def svg(chart: Chart) -> str:
         if bar.target is not None:
             tx = LABEL + plot * bar.target / top
             row.append(f'<line class="target" x1="{tx:.1f}" x2="{tx:.1f}" y1="{y}" y2="{y + ROW - 2}" '
-                       f'stroke="#1d2330" stroke-width="2"><title>target {escape(duration_text(bar.target))}</title>'
+                       f'stroke="#1d2330" stroke-width="2"><title>target {escape(target_text(bar.target))}</title>'
                        f'</line>')
         row.append(f'<text class="value" x="{LABEL + width + 6:.1f}" y="{y + 14}">{escape(value)}</text>')
         row.append("</g>")
@@ -427,6 +428,14 @@ def duration_text(seconds: float | None) -> str:
     if days:
         return f"{days}d {hours}h" if hours else f"{days}d"
     return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
+def target_text(seconds: float) -> str:
+    """A target as a promise is written: ``48h`` (whole hours under three days, as Storecove's), else
+    :func:`duration_text` (``60d``, ``2d 4h``)."""
+    if 0 < seconds < 3 * 86400 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    return duration_text(seconds)
 
 
 def _percentile(values: Sequence[float], fraction: float) -> float:

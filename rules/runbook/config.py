@@ -35,8 +35,10 @@ class Alarms(Block):
     that long before ``due``. ``remind_every``: rings again after ``due``,
     at most ``max_reminders`` times (repeats after the first ring; unset: until the escalation, at
     most :data:`REMINDER_CAP`), and only before ``escalate_after``. ``escalate_after``: one last ring,
-    counted from the start, when it falls after ``due``. Delays take business time (``5 business days``,
-    ``16bh``) through the rule's calendar, or wall-clock time (``48h``, ``60d``).
+    counted from the start, when it falls after ``due``. ``target``: the promise the console's charts measure each
+    instance against, when it is not ``due`` (Momentus checks Storecove every business day, but Storecove's
+    promise is 48 hours). Delays take business time (``5 business days``, ``16bh``) through the rule's calendar,
+    or wall-clock time (``48h``, ``60d``).
     """
 
     due: Delay
@@ -44,10 +46,16 @@ class Alarms(Block):
     remind_every: Delay | None = None
     max_reminders: int | None = Field(default=None, ge=0)
     escalate_after: Delay | None = None
+    target: Delay | None = None
+
+    @property
+    def promise(self) -> Delay:
+        """What the instance is measured against: ``target``, else ``due``."""
+        return self.target if self.target is not None else self.due
 
     @model_validator(mode="after")
     def _sensible(self) -> Alarms:
-        for name in ("due", "remind_every", "escalate_after"):
+        for name in ("due", "remind_every", "escalate_after", "target"):
             value = getattr(self, name)
             if value is not None and _is_zero(value):
                 raise ValueError(f"{name} must be longer than zero")

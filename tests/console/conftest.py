@@ -36,6 +36,8 @@ MIDWAY = datetime(2026, 11, 4, 20, 0, tzinfo=UTC)
 FINISHED = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
 #: The NF-e demo's end: 101 closed, 102 in production past its 60-day target (17 January 2027).
 NFE_END = datetime(2027, 1, 27, 12, 0, tzinfo=UTC)
+#: The Momentus demo's end: EINV-1 validated by Storecove after 98 hours (Thursday 15:00 to Monday 17:00 UTC).
+MOMENTUS_END = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
 
 ADMIN = "ann.admin@goeverbright.example"
 OTHER_ADMIN = "bob.admin@goeverbright.example"
@@ -64,7 +66,8 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path
     folder = tmp_path_factory.mktemp("demos")
     demos = {"midway": ("everbright", EVERBRIGHT_ONLY, MIDWAY, MIDWAY),
              "finished": ("everbright", EVERBRIGHT_ONLY, None, FINISHED),
-             "nfe": ("nfe", CONFIG, None, NFE_END)}
+             "nfe": ("nfe", CONFIG, None, NFE_END),
+             "momentus": ("momentus", CONFIG, None, MOMENTUS_END)}
     made = {}
     for name, (demo, config, until, now) in demos.items():
         path = folder / f"{name}.sqlite3"

@@ -42,6 +42,27 @@ def test_nfe_102_is_drawn_late_against_its_60_days(open_console):
     assert [b["label"] for b in stages["bars"]][:3] == ["purchase", "Primeiro contato", "Avaliação"]
 
 
+def test_momentus_validation_is_measured_against_storecoves_48_hours_not_the_daily_check(open_console):
+    """The seed: "Storecove then validates (can take 48 hours)". Support Ops is asked every business day (the
+    deadline's ``due``), but the chart's target is the 48 hours (its ``target``)."""
+    console = open_console("momentus")
+    charts = console.get("/api/v1/charts").json()
+    [target] = [c for c in charts["targets"] if c["id"] == "target-momentus_einvoicing-storecove"]
+    assert "(target 48h)" in target["title"]
+    [bar] = target["bars"]
+    assert bar["label"] == "EINV-1" and bar["target"] == 48 * 3600 and bar["target_text"] == "48h"
+    assert bar["value"] == 98 * 3600 and bar["kind"] == "late" and bar["note"] == "missed the target"
+    assert target["summary"].startswith("0 met, 1 missed")
+    assert "deadline storecove (target 48h)" in text_of(console.get("/console/charts").text)
+
+
+def test_a_deadline_without_a_target_is_measured_against_its_due(open_console):
+    """Momentus' API-user task promises what its alarms say (2 business days on the Chicago calendar)."""
+    charts = open_console("momentus").get("/api/v1/charts").json()
+    [task] = [c for c in charts["targets"] if c["id"] == "target-momentus_einvoicing-api_user"]
+    assert "(target 2 business days)" in task["title"]
+
+
 def test_everbright_approval_to_decision(open_console):
     charts = open_console("finished").get("/api/v1/charts").json()
     [decisions] = charts["decisions"]
