@@ -102,8 +102,12 @@ def test_rule_messages_are_sent_through_the_daemons_notifier(daemon, fake_slack)
     [buttons] = [b for b in message["blocks"] if b["type"] == "actions"]
     assert [(e["action_id"], e["value"]) for e in buttons["elements"]] == [
         ("ticketbot_approve", "SS-1"), ("ticketbot_reject", "SS-1")]
+    where = f"ts {message['ts']} in {fake_slack.dm_channel(APPROVER)}"  # the DM chat.postMessage answered
     [sent] = [a for a in daemon.store.applied("SS-1") if a.kind == "slack_message"]
-    assert (sent.outcome, sent.detail) == ("applied", f"ts {message['ts']}")
+    assert (sent.outcome, sent.detail) == ("applied", where)
+    [effect] = [e for t in daemon.store.traces("SS-1") for e in t.effects if e["kind"] == "slack_message"]
+    assert (effect["outcome"], effect["detail"], effect["url"]) == (
+        "applied", where, f"https://fake.slack.test/archives/DAPPROVER/p{message['ts'].replace('.', '')}")
 
 
 def test_the_guards_alerts_go_to_the_admin_channel(daemon, fake_slack):
