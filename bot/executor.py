@@ -38,7 +38,7 @@ from bot import effects as fx
 from bot.calendar import BusinessCalendar
 from bot.clock import Clock
 from bot.model import Ticket, User
-from bot.slack.notifier import NotifyError
+from bot.slack.notifier import NotifyError, Posted, posted
 from bot.state import StateStore
 from bot.store import SENDING, Store
 from bot.trackers.base import Tracker, TrackerError, is_permanent
@@ -76,9 +76,13 @@ class Outcome:
     name: str = ""
     #: A rejection made now (False: one recorded earlier, or a value over a vendor's bound), for the report.
     fresh: bool = False
+    #: Where people can see what was made (a Slack message's permalink), when known.
+    url: str = ""
 
     def as_dict(self) -> dict:
-        return {**self.effect.as_dict(), "outcome": self.status, "detail": self.detail}
+        """What the trace keeps of the outcome (the pipeline stores it in the trace's ``effects``)."""
+        return {**self.effect.as_dict(), "outcome": self.status, "detail": self.detail,
+                **({"url": self.url} if self.url else {})}
 
 
 class Executor:
@@ -311,19 +315,22 @@ class Executor:
         find_sent = getattr(self.notifier, "find_sent", None)
         try:
             if self.store.is_applied(self.scope, intent) and find_sent is not None:
-                ts = find_sent(message)  # a send began before and left no record: did it reach Slack?
-                if ts is not None:
-                    self._record(message, ALREADY, f"ts {ts}")
-                    return Outcome(original, ALREADY, f"sent before its record was written (ts {ts})")
+                found = find_sent(message)  # a send began before and left no record: did it reach Slack?
+                if found is not None:
+                    sent = posted(found)
+                    self._record(message, ALREADY, _sent_detail(sent))
+                    return Outcome(original, ALREADY, f"sent before its record was written ({_sent_detail(sent)})",
+                                   url=sent.permalink)
             else:  # written before the send, so a crash after it leaves a trace to look for
                 self.store.record_applied(scope=self.scope, effect_key=intent, ticket_key=message.ticket_key,
                                           rule_id=message.rule_id, kind=message.kind, outcome=SENDING,
                                           detail="", at=self.clock.now(), durable=True)
-            ts = self.notifier.send(fx.clip_slack_text(message))
+            sent = posted(self.notifier.send(fx.clip_slack_text(message)))
         except NotifyError as exc:
             return self._failure(original, exc)
-        self._record(message, APPLIED, f"ts {ts}")
-        return Outcome(original, APPLIED, f"ts {ts}" + (" (the admin channel)" if original.alert else ""))
+        self._record(message, APPLIED, _sent_detail(sent))
+        return Outcome(original, APPLIED, _sent_detail(sent) + (" (the admin channel)" if original.alert else ""),
+                       url=sent.permalink)
 
     # quiet hours -------------------------------------------------------------------------------
     def _hold(self, message: fx.SlackMessage) -> Outcome | None:
@@ -424,6 +431,12 @@ class Executor:
 
 #: Writes recorded the moment they are made (with the field edits), see Executor._record.
 DURABLE_AT_ONCE = (fx.Transition, fx.SlackMessage, fx.CreateTicket, fx.PublicReply)
+
+
+def _sent_detail(sent: Posted) -> str:
+    """``ts <ts> in <conversation>``: which message it was (a ``ts`` is unique only within its conversation);
+    ``ts <ts>`` from a notifier that does not say where it posted."""
+    return f"ts {sent.ts} in {sent.channel}" if sent.channel else f"ts {sent.ts}"
 
 
 def _failed(effect: fx.Effect, exc: Exception, prefix: str = "") -> Outcome:

@@ -238,8 +238,8 @@ class TimelineEvent:
         return {"event": self.event_id, "kind": self.kind, "at": _iso(self.at), "ticket": self.ticket_key,
                 "rules": [{"rule": a.rule_id, "head": a.head, "verdicts": [dict(v) for v in a.verdicts],
                            "notes": list(a.notes), "error": a.error or None,
-                           "effects": [{"outcome": e.outcome, "what": e.what, "detail": e.detail or None}
-                                       for e in a.effects]} for a in self.accounts]}
+                           "effects": [{"outcome": e.outcome, "what": e.what, "detail": e.detail or None,
+                                        "url": e.link or None} for e in a.effects]} for a in self.accounts]}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,18 @@ class EffectLine:
     outcome: str  # applied, would-apply, skipped, rejected, failed …
     what: str
     detail: str = ""
+    #: Where people can see what was made (a Slack message's permalink), as the executor recorded it.
+    url: str = ""
+
+    @property
+    def link(self) -> str:
+        """:attr:`url` when it may be offered as a link (an ``https://`` address with nothing a browser would
+        strip or read otherwise), else empty. A trace is data: a value like ``javascript:…`` written into one
+        must never become something a click runs."""
+        url = self.url
+        if url.startswith("https://") and len(url) > len("https://") and all(c > " " and c != "\x7f" for c in url):
+            return url
+        return ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ def _account(rule: RuleReport, dry_run: bool) -> RuleAccount:
         else "no action"
     return RuleAccount(rule.rule_id, head, tuple(v.as_dict() for v in evaluation.verdicts),
                        tuple(str(n) for n in evaluation.notes),
-                       tuple(EffectLine(o.status, o.effect.describe(), o.detail or "") for o in rule.outcomes),
+                       tuple(EffectLine(o.status, o.effect.describe(), o.detail or "", o.url) for o in rule.outcomes),
                        rule.result.error or "")
 
 
@@ -62,8 +74,8 @@ def from_trace(trace: TraceRow) -> RuleAccount:
     """The account a stored trace keeps."""
     head = "error" if trace.error else ("matched" if trace.matched else "not matched")
     return RuleAccount(trace.rule_id, head, tuple(trace.verdicts or ()), tuple(str(n) for n in trace.notes or ()),
-                       tuple(EffectLine(str(e.get("outcome")), str(e.get("summary")), str(e.get("detail") or ""))
-                             for e in trace.effects or ()),
+                       tuple(EffectLine(str(e.get("outcome")), str(e.get("summary")), str(e.get("detail") or ""),
+                                        str(e.get("url") or "")) for e in trace.effects or ()),
                        trace.error or "")
 
 

@@ -32,12 +32,29 @@ TRANSIENT_CODES = frozenset({"ratelimited", "rate_limited", "fatal_error", "inte
                              "request_timeout"})
 
 
+@dataclass(frozen=True)
+class Posted:
+    """Where a message went: its ``ts``, the conversation Slack put it in (a DM's ``D…`` id when it was
+    sent to a person) and its permalink, so the trace can say which message it was and the console can
+    link to it. ``channel`` and ``permalink`` are empty when not known: the message went all the same."""
+
+    ts: str
+    channel: str = ""
+    permalink: str = ""
+
+
+def posted(answer: str | Posted) -> Posted:
+    """A notifier's answer as a :class:`Posted` (one that records, in replays and tests, answers a plain ``ts``)."""
+    return answer if isinstance(answer, Posted) else Posted(str(answer))
+
+
 @runtime_checkable
 class Notifier(Protocol):
     """What the executor needs to reach people."""
 
-    def send(self, message: SlackMessage) -> str:
-        """Deliver the message (DM or channel); return the posted message's ``ts``."""
+    def send(self, message: SlackMessage) -> str | Posted:
+        """Deliver the message (DM or channel); return the posted message's ``ts``, or a :class:`Posted` that
+        also says where it went."""
         ...
 
     def alert(self, text: str) -> None:

@@ -14,6 +14,7 @@ burst (fifty reminders to one channel) to that pace, so Slack is not made to ref
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from bot.effects import SlackMessage
 from bot.settings import Settings, SlackSettings
 from bot.slack.blocks import decision_message, sent_marker, text_message
 from bot.slack.client import ApiStats, Sleep, retry_after, web_client
-from bot.slack.notifier import TRANSIENT_CODES, NotifyError, SlackStatus
+from bot.slack.notifier import TRANSIENT_CODES, NotifyError, Posted, SlackStatus
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,13 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = 40_000
 #: How many recent messages of a conversation :meth:`SlackNotifier.find_sent` reads.
 HISTORY_LOOK_BACK = 100
+#: A conversation id (``C…``, ``G…``, ``D…``) and a message ``ts``, as Slack writes them: what a permalink is made of.
+_CONVERSATION_ID = re.compile(r"[A-Z0-9]+")
+_TS = re.compile(r"[0-9]+\.[0-9]+")
 
 
-    # Optional: ``find_sent(message) -> str | None``, the ``ts`` of the message if it was already
-    # posted (see SlackNotifier.find_sent); a notifier without it gets the message sent again.
+    # Optional: ``find_sent(message) -> str | Posted | None``, the message if it was already posted
+    # (see SlackNotifier.find_sent); a notifier without it gets the message sent again.
 
 
 # --- pacing ----------------------------------------------------------------------------------
@@ -81,7 +85,8 @@ class ChannelPacer:
 
 
 class SlackNotifier:
-    """Notifier on the Slack Web API: chat.postMessage, users.lookupByEmail, users.info, users.profile.get.
+    """Notifier on the Slack Web API: chat.postMessage, users.lookupByEmail, users.info, users.profile.get,
+    and auth.test once for the workspace's address (the messages' permalinks).
 
     ``calls`` counts HTTP requests per Web API method (429 retries included, when ``stats`` is the
     one given to the client's retry handler, as :meth:`from_settings` does); ``throttled`` counts
@@ -94,6 +99,9 @@ class SlackNotifier:
     #: is not asked again for it (the status is then unknown: :meth:`status_of` returns None).
     STATUS_TTL = 600.0
     STATUS_FAILURE_TTL = 120.0
+    #: After auth.test failed, how long messages go without a permalink before Slack is asked again (a
+    #: link is a convenience: not worth a call per message while Slack or the token is in trouble).
+    WORKSPACE_FAILURE_TTL = 300.0
 
     def __init__(self, client: WebClient, *, admin_channel: str | None = None,
                  stats: ApiStats | None = None, pacer: ChannelPacer | None = None,
@@ -108,6 +116,8 @@ class SlackNotifier:
         self._statuses: dict[str, tuple[float, SlackStatus | None]] = {}  # id or e-mail -> (until when, status)
         self._quick: WebClient | None = None
         self._monotonic = monotonic
+        self._workspace: str | None = None  # auth.test's url, once known
+        self._workspace_retry_at = 0.0  # after a failed auth.test: not asked again before this (monotonic)
 
     @classmethod
     def from_settings(cls, settings: SlackSettings, *, sleep: Sleep = time.sleep, max_retries: int = 3,
@@ -135,8 +145,10 @@ class SlackNotifier:
 
     # Notifier ------------------------------------------------------------------------------
 
-    def send(self, message: SlackMessage) -> str:
-        """Post the message to its channel or person; buttons when it asks for actions. Returns ts."""
+    def send(self, message: SlackMessage) -> Posted:
+        """Post the message to its channel or person; buttons when it asks for actions. Returns its ``ts``, the
+        conversation Slack put it in (chat.postMessage's ``channel``: a DM's ``D…`` id for a person) and its
+        permalink (empty when the workspace's address is not known, see :meth:`permalink`)."""
         channel = self._destination(message)
         text = escape(message.text)
         blocks = decision_message(text, message.ticket_key, message.actions, message.marker) if message.actions \
@@ -144,19 +156,21 @@ class SlackNotifier:
         self._pace(channel)
         response = self._call("chat.postMessage", self.client.chat_postMessage, channel=channel,
                               text=text[:TEXT_LIMIT], blocks=blocks)
-        return str(response["ts"])
+        ts, conversation = str(response["ts"]), str(response.get("channel") or "")
+        return Posted(ts, conversation, self.permalink(conversation, ts))
 
-    def find_sent(self, message: SlackMessage, *, look_back: int = HISTORY_LOOK_BACK) -> str | None:
-        """The ``ts`` of this message if it was posted already (its marker in the last ``look_back``
-        messages of its conversation), else None. The executor asks after a send whose record is
-        missing: a crash came between Slack's answer and the record."""
+    def find_sent(self, message: SlackMessage, *, look_back: int = HISTORY_LOOK_BACK) -> Posted | None:
+        """This message if it was posted already (its marker in the last ``look_back`` messages of its
+        conversation: its ``ts``, that conversation and its permalink), else None. The executor asks after a
+        send whose record is missing: a crash came between Slack's answer and the record."""
         channel = self._destination(message)
         if channel[:1] in ("U", "W"):  # a person: the app's DM with them
             opened = self._call("conversations.open", self.client.conversations_open, users=channel)
             channel = str(opened["channel"]["id"])
         history = self._call("conversations.history", self.client.conversations_history, channel=channel,
                              limit=look_back)
-        return next((str(m["ts"]) for m in history.get("messages") or () if sent_marker(m) == message.marker), None)
+        ts = next((str(m["ts"]) for m in history.get("messages") or () if sent_marker(m) == message.marker), None)
+        return None if ts is None else Posted(ts, channel, self.permalink(channel, ts))
 
     def alert(self, text: str) -> None:
         """Post to the admin channel, or log when there is none or Slack fails.
@@ -171,6 +185,43 @@ class SlackNotifier:
                        text=escape(text)[:TEXT_LIMIT])
         except NotifyError as exc:
             log.error("alert to %s not delivered (%s): %s", self.admin_channel, exc, text)
+
+    # permalinks ----------------------------------------------------------------------------
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """The link to a message people can open: ``<workspace url>archives/<channel id>/p<ts without the dot>``,
+        the form chat.getPermalink answers, made here so that a message costs no second call. Empty when the
+        workspace's address is not known (auth.test failed: see :meth:`workspace_url`) or ``channel`` is no
+        conversation id (a ``#name``). Never raises: the message is in Slack already, and a missing link
+        must not make the executor think the send failed, nor send it again."""
+        if not _CONVERSATION_ID.fullmatch(channel) or not _TS.fullmatch(ts):
+            return ""
+        workspace = self.workspace_url()
+        return f"{workspace}archives/{channel}/p{ts.replace('.', '')}" if workspace else ""
+
+    def workspace_url(self) -> str:
+        """The workspace's web address (auth.test's ``url``, ``https://acme.slack.com/``), asked the first time a
+        permalink is made and kept for the life of the notifier; empty while it is not known.
+
+        One try, without waiting out a 429 (the quick client): a failed auth.test (a revoked token, Slack
+        down) is logged and not asked again for :attr:`WORKSPACE_FAILURE_TTL` seconds. Two workers sending
+        their first messages at once may both ask; that is harmless, and no sender waits on another."""
+        if self._workspace is not None:
+            return self._workspace
+        now = self._monotonic()
+        if now < self._workspace_retry_at:
+            return ""
+        try:
+            url = str(self._call("auth.test", self._quick_client().auth_test).get("url") or "")
+            if not url.startswith("https://"):
+                raise NotifyError(f"Slack auth.test answered no https workspace url ({url[:80]!r})")
+        except Exception as exc:  # the message went; only its link is missing
+            self._workspace_retry_at = now + self.WORKSPACE_FAILURE_TTL
+            log.warning("Slack messages are recorded without a permalink for %g s: %s", self.WORKSPACE_FAILURE_TTL,
+                        exc if isinstance(exc, NotifyError) else type(exc).__name__)
+            return ""
+        self._workspace = url if url.endswith("/") else url + "/"
+        return self._workspace
 
     # people --------------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from bot.clock import VirtualClock
 from bot.console.app import Console, build_console
+from bot.effects import SlackMessage
+from bot.executor import APPLIED, Outcome
 from bot.inbox.guards import Guards
 from bot.inbox.queue import Inbox
 from bot.model import TICKET_UPDATED, Event
@@ -177,6 +179,24 @@ def dead_letter(inbox: Inbox, key: str = "SS-103", error: str = "TrackerError: H
     assert claim is not None
     inbox.fail(claim, error, retry_in=None)
     return claim.id
+
+
+#: A Slack message's permalink, as the Slack notifier gives it (see :func:`sent_messages`).
+PERMALINK = "https://goeverbright.slack.com/archives/DDAVIDE01/p1793892000000100"
+
+
+def sent_messages(console: Harness, urls: list[str]) -> None:
+    """SS-101's approval reminder firing again, traced as the pipeline traces it with a Slack notifier: one
+    message per url, each as :meth:`Outcome.as_dict` writes it (a hostile value stands for a trace that
+    something else wrote). The demo's own messages were replayed, never posted: they have no url."""
+    effects = [Outcome(SlackMessage(rule_id="everbright_onboarding", ticket_key="SS-101",
+                                    step=f"approval-reminder-{n}", text="SS-101 still waits for your approval",
+                                    user_email="david.ellis@goeverbright.com"),
+                       APPLIED, f"ts 1793892000.00010{n} in DDAVIDE01", url=url).as_dict()
+               for n, url in enumerate(urls)]
+    console.store.add_trace(scope=LIVE, event_id="timer-reminder-2", event_kind="timer.fired", ticket_key="SS-101",
+                            rule_id="everbright_onboarding", at=console.clock.now(), matched=True, verdicts=[],
+                            effects=effects, notes=[], error=None)
 
 
 # reading pages -------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.console.access import Identity
 from bot.inbox.queue import PENDING
 from bot.ops.audit import DONE, REFUSED, AuditLog
-from tests.console.conftest import ADMIN, JIRA_URL, PROXY, dead_letter
+from tests.console.conftest import ADMIN, JIRA_URL, PERMALINK, PROXY, dead_letter, sent_messages
 
 RULE = "everbright_onboarding"
 
@@ -67,8 +67,8 @@ def test_instance(open_console):
     assert events[0]["kind"] == "ticket.updated" and events[0]["ticket"] == "CS-201"  # newest first: CS done
     [closing] = events[0]["rules"]
     assert closing["head"] == "matched"
-    assert {"outcome": "applied", "what": "transition to 'Closed' (resolution 'Done')", "detail": None} in \
-        [{**e, "detail": None} for e in closing["effects"]]
+    assert {"outcome": "applied", "what": "transition to 'Closed' (resolution 'Done')", "detail": None,
+            "url": None} in [{**e, "detail": None} for e in closing["effects"]]
     verdict = next(v for e in events for r in e["rules"] for v in r["verdicts"] if v["name"] == "CS status")
     assert set(verdict) == {"name", "passed", "observed", "expected", "note"}
     intake = events[-1]
@@ -81,6 +81,16 @@ def test_instance(open_console):
     assert config_ticket["ticket"] == "SS-101" and config_ticket["asked_for"] == "CS-201"
     assert console.get("/api/v1/instances/SS-999").status_code == 404
     assert console.get("/api/v1/instances/not%20a%20key").status_code == 404
+
+
+def test_an_instances_effects_carry_the_slack_messages_permalink(open_console):
+    console = open_console("midway")
+    sent_messages(console, [PERMALINK])
+    [newest, *older] = console.get("/api/v1/instances/SS-101").json()["timeline"]
+    [effect] = newest["rules"][0]["effects"]
+    assert (effect["outcome"], effect["detail"], effect["url"]) == ("applied", "ts 1793892000.000100 in DDAVIDE01",
+                                                                    PERMALINK)
+    assert {e["url"] for event in older for r in event["rules"] for e in r["effects"]} == {None}  # replayed: none
 
 
 def test_timers_dead_letters_rules_and_audit(open_console):

@@ -13,7 +13,7 @@ from bot.inbox.queue import PENDING
 from bot.ops.audit import DONE, REFUSED, AuditLog
 from bot.state import RuleStateRow
 from bot.store import LIVE
-from tests.console.conftest import ADMIN, JIRA_URL, columns, dead_letter, text_of
+from tests.console.conftest import ADMIN, JIRA_URL, PERMALINK, columns, dead_letter, sent_messages, text_of
 
 RULE = "everbright_onboarding"
 
@@ -121,6 +121,29 @@ def test_values_from_tickets_are_escaped(open_console):
 
 
 # one ticket ----------------------------------------------------------------------------------------------
+def test_a_ticket_page_links_to_the_slack_message_the_bot_sent(open_console):
+    console = open_console("midway")
+    sent_messages(console, [PERMALINK])
+    html = console.get("/console/ticket/SS-101").text
+    assert re.findall(r'<a class="ext" href="([^"]*)" rel="noopener noreferrer" target="_blank">Slack message ↗</a>',
+                      html) == [PERMALINK]  # the demo's messages were replayed, never posted: no link
+    assert "(ts 1793892000.000100 in DDAVIDE01) Slack message ↗" in text_of(html)
+
+
+def test_a_url_in_a_trace_that_is_not_https_is_never_a_link(open_console):
+    console = open_console("midway")
+    hostile = ["javascript:alert(1)", " https://evil.example/", 'https://evil.example/" onclick="alert(1)',
+               "http://plain.example/"]
+    sent_messages(console, hostile)
+    html = console.get("/console/ticket/SS-101").text
+    assert "Slack message ↗" not in html and "javascript:" not in re.sub(r'<span class="detail">[^<]*</span>', "", html)
+    assert 'onclick="' not in html and "&#34; onclick=&#34;alert(1)" in html  # shown as text, escaped
+    assert all(url.strip() in text_of(html) for url in hostile if '"' not in url)
+    effects = [e for event in console.get("/api/v1/instances/SS-101").json()["timeline"] for r in event["rules"]
+               for e in r["effects"]]
+    assert {e["url"] for e in effects} == {None}
+
+
 def test_a_ticket_page_shows_its_timeline_verdicts_effects_stages_and_timers(open_console):
     console = open_console("midway")
     page = console.get("/console/ticket/SS-101")

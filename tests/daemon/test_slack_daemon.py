@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.daemon.console import mount_console
 from bot.daemon.slack import InboxDeliveries, mount_slack
 from bot.model import APPROVAL_GIVEN
 from bot.ops.audit import AuditLog
@@ -25,6 +26,8 @@ from bot.slack.sender import build_notifier
 from bot.sources.internal import decode
 from bot.state import StateStore
 from bot.store import LIVE
+from tests.console.conftest import ADMIN as CONSOLE_ADMIN
+from tests.console.conftest import HEADER
 from tests.fakes.fake_slack import FakeSlack, SlackSpec
 from tests.fakes.fake_socket_mode import FakeSocketMode, serving
 from tests.slack.helpers import (
@@ -102,8 +105,35 @@ def test_rule_messages_are_sent_through_the_daemons_notifier(daemon, fake_slack)
     [buttons] = [b for b in message["blocks"] if b["type"] == "actions"]
     assert [(e["action_id"], e["value"]) for e in buttons["elements"]] == [
         ("ticketbot_approve", "SS-1"), ("ticketbot_reject", "SS-1")]
+    where = f"ts {message['ts']} in {fake_slack.dm_channel(APPROVER)}"  # the DM chat.postMessage answered
     [sent] = [a for a in daemon.store.applied("SS-1") if a.kind == "slack_message"]
-    assert (sent.outcome, sent.detail) == ("applied", f"ts {message['ts']}")
+    assert (sent.outcome, sent.detail) == ("applied", where)
+    [effect] = [e for t in daemon.store.traces("SS-1") for e in t.effects if e["kind"] == "slack_message"]
+    assert (effect["outcome"], effect["detail"], effect["url"]) == (
+        "applied", where, f"https://fake.slack.test/archives/DAPPROVER/p{message['ts'].replace('.', '')}")
+
+
+def test_the_consoles_ticket_page_links_to_the_message_sent(make_daemon, fake_slack):
+    """From the worker to the page: the permalink the notifier made (auth.test's workspace url) is a link on the
+    ticket's timeline and in the instance's JSON."""
+    fake_slack.workspace_url = "https://acme-support.slack.test/"
+    daemon = make_daemon(onboarding_site(["SS-1"]), slack=_slack(fake_slack),
+                         console={"admins": CONSOLE_ADMIN, "trusted_header": HEADER, "trusted_proxies": "127.0.0.1"})
+    assert mount_console(daemon) is not None
+    raw = encode(onboarding_created("SS-1", CREATED_MS))
+    assert daemon.intake.receive("jira", raw, {k.lower(): v for k, v in jira_headers(raw).items()}).status == 202
+    daemon.workers.drain()
+
+    [message] = fake_slack.dm(APPROVER)
+    permalink = f"https://acme-support.slack.test/archives/DAPPROVER/p{message['ts'].replace('.', '')}"
+    http = TestClient(daemon.app, client=("127.0.0.1", 40000))
+    page = http.get("/console/ticket/SS-1", headers={HEADER: CONSOLE_ADMIN})
+    link = f'<a class="ext" href="{permalink}" rel="noopener noreferrer" target="_blank">Slack message ↗</a>'
+    assert page.status_code == 200 and link in page.text
+    effects = [e for event in http.get("/api/v1/instances/SS-1", headers={HEADER: CONSOLE_ADMIN}).json()["timeline"]
+               for r in event["rules"] for e in r["effects"]]
+    assert [(e["detail"], e["url"]) for e in effects if e["url"]] == [(f"ts {message['ts']} in DAPPROVER", permalink)]
+    assert fake_slack.count("auth.test") == 1
 
 
 def test_the_guards_alerts_go_to_the_admin_channel(daemon, fake_slack):

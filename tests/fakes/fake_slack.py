@@ -6,7 +6,8 @@ each response_url. Every Web API request is checked against Slack's published Op
 exists, the HTTP verb and content type are accepted, required parameters are present, no unknown
 parameter is sent. Problems are appended to :attr:`FakeSlack.violations`, which tests assert empty.
 The bot token is checked as Slack does (``Authorization: Bearer``; ``invalid_auth`` otherwise).
-:meth:`FakeSlack.rate_limit` makes the next N calls answer 429 with ``Retry-After``.
+:meth:`FakeSlack.rate_limit` makes the next N calls answer 429 with ``Retry-After``; :meth:`FakeSlack.fail`
+makes the next N calls of one method fail (an error code, or an HTTP 5xx).
 
 slack_sdk talks HTTP through ``urllib``, which ``responses`` does not see: :func:`urllib_via_requests`
 installs a urllib opener that hands each request to ``requests`` so that the ``responses`` mock
@@ -158,7 +159,8 @@ class FakeSlack:
     """Slack's Web API (auth.test, users.*, chat.postMessage, conversations.open/.history) and response_urls."""
 
     def __init__(self, *, base_url: str = DEFAULT_BASE_URL, token: str = "xoxb-fake-bot-token",
-                 spec: SlackSpec | None = None, team_id: str = "T0TICKET",
+                 spec: SlackSpec | None = None, team_id: str = "T0TICKET", team: str = "Fake",
+                 workspace_url: str = "https://fake.slack.test/",
                  app_token: str = "xapp-1-A0TICKETBOT-1-fakeapptoken") -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
@@ -174,6 +176,9 @@ class FakeSlack:
         self.throttled_posts = 0
         self.spec = spec
         self.team_id = team_id
+        #: The workspace's name and web address, as auth.test answers them (Slack's ``url`` ends with ``/``).
+        self.team = team
+        self.workspace_url = workspace_url
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: set[str] = set()
         self.messages: dict[str, list[dict[str, Any]]] = {}
@@ -182,6 +187,7 @@ class FakeSlack:
         self.violations: list[str] = []
         self._rate_limited = 0
         self._retry_after = 1
+        self._failing: dict[str, list[tuple[int, str]]] = {}  # method -> the (HTTP status, error) of its next calls
         self._ts = 0
 
     # arranging ---------------------------------------------------------------------------
@@ -212,6 +218,11 @@ class FakeSlack:
         """The next ``calls`` Web API requests get 429 with ``Retry-After: retry_after``."""
         self._rate_limited = calls
         self._retry_after = retry_after
+
+    def fail(self, method: str, calls: int = 1, *, error: str = "fatal_error", status: int = 200) -> None:
+        """The next ``calls`` requests of ``method`` fail: ``{"ok": false, "error": error}`` with HTTP ``status``
+        (200, as Slack answers an error code; 500 or 503 when Slack itself is in trouble)."""
+        self._failing.setdefault(method, []).extend([(status, error)] * calls)
 
     def new_response_url(self) -> str:
         """A response_url as Slack puts in a command or interaction payload."""
@@ -265,6 +276,9 @@ class FakeSlack:
             self._rate_limited -= 1
             return 429, {"Retry-After": str(self._retry_after), "Content-Type": "application/json"}, \
                 json.dumps({"ok": False, "error": "ratelimited"})
+        if self._failing.get(method):
+            status, error = self._failing[method].pop(0)
+            return status, {"Content-Type": "application/json"}, json.dumps({"ok": False, "error": error})
         token = bearer or str(params.get("token", ""))
         if not token:
             return _ok_false("not_authed")
@@ -290,7 +304,7 @@ class FakeSlack:
         return _ok({"url": self.socket_url()})
 
     def _m_auth_test(self, params: dict[str, Any]) -> Reply:
-        return _ok({"url": "https://fake.slack.test/", "team": "Fake", "user": "ticketbot",
+        return _ok({"url": self.workspace_url, "team": self.team, "user": "ticketbot",
                     "team_id": self.team_id, "user_id": BOT_USER_ID, "bot_id": "BTICKETBOT"})
 
     def _m_users_lookupByEmail(self, params: dict[str, Any]) -> Reply:

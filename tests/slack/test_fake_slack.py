@@ -76,6 +76,17 @@ def test_429_then_normal_service(fake_slack: FakeSlack, web: WebClient) -> None:
     assert web.auth_test()["user_id"] == "UTICKETBOT"
 
 
+def test_one_method_fails_as_told_the_others_answer(fake_slack: FakeSlack, web: WebClient) -> None:
+    fake_slack.fail("auth.test", 2, status=503, error="service_unavailable")
+    with pytest.raises(SlackApiError) as failure:
+        web.auth_test()
+    assert (failure.value.response.status_code, failure.value.response["error"]) == (503, "service_unavailable")
+    assert web.chat_postMessage(channel="CADMIN", text="x")["channel"] == "CADMIN"
+    with pytest.raises(SlackApiError):
+        web.auth_test()
+    assert web.auth_test()["url"] == fake_slack.workspace_url and web.auth_test()["team"] == fake_slack.team
+
+
 def test_response_urls_must_have_been_issued(fake_slack: FakeSlack) -> None:
     url = fake_slack.new_response_url()
     assert WebhookClient(url).send(text="hello", response_type="ephemeral").status_code == 200

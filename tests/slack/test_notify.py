@@ -7,13 +7,23 @@ from collections import Counter
 
 import pytest
 
+from bot.clock import VirtualClock
+from bot.config import RuleBlock
 from bot.effects import SlackMessage
+from bot.engine import BoundRule, Evaluation, Rule
+from bot.executor import APPLIED
+from bot.model import TICKET_CREATED, Event, Ticket
+from bot.pipeline import Processor
+from bot.replay import RecordingNotifier
 from bot.settings import ConfigurationError, Settings, SlackSettings
 from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION
-from bot.slack.notifier import Notifier, NotifyError
+from bot.slack.notifier import Notifier, NotifyError, Posted
 from bot.slack.sender import SlackNotifier
+from bot.store import Store
+from bot.trackers.memory import MemoryTracker
 from tests.fakes.fake_slack import FakeSlack
 from tests.slack.helpers import ADMIN, APPROVER
+from tests.support.daemon import onboarding_site
 
 
 def message(**kwargs: object) -> SlackMessage:
@@ -40,16 +50,16 @@ def test_a_dm_by_email_looks_the_person_up_once(notifier: SlackNotifier, fake_sl
     first = notifier.send(message(user_email="Approver@ACME.test"))
     second = notifier.send(message(user_email="approver@acme.test", step="nudge_again"))
 
-    assert [m["ts"] for m in fake_slack.dm(APPROVER)] == [first, second]
+    assert [m["ts"] for m in fake_slack.dm(APPROVER)] == [first.ts, second.ts]
     assert fake_slack.dm(APPROVER)[0]["text"] == "ONB-12 waits for your approval"
     assert fake_slack.count("users.lookupByEmail") == 1
-    assert notifier.calls == Counter({"users.lookupByEmail": 1, "chat.postMessage": 2})
+    assert notifier.calls == Counter({"users.lookupByEmail": 1, "chat.postMessage": 2, "auth.test": 1})
 
 
 def test_a_dm_by_slack_id_needs_no_lookup(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
     notifier.send(message(slack_user=ADMIN, user_email="ignored@acme.test"))
     assert len(fake_slack.dm(ADMIN)) == 1
-    assert notifier.calls == Counter({"chat.postMessage": 1})
+    assert notifier.calls == Counter({"chat.postMessage": 1, "auth.test": 1})  # auth.test: the permalink
 
 
 def test_nobody_with_that_email_is_a_clear_error(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
@@ -110,8 +120,8 @@ def test_alert_without_admin_channel_only_logs(fake_slack: FakeSlack, caplog: py
 def test_429_is_waited_out_through_the_injected_sleep(notifier: SlackNotifier, fake_slack: FakeSlack,
                                                       slept: list[float]) -> None:
     fake_slack.rate_limit(2, retry_after=7)
-    ts = notifier.send(message(channel="CADMIN"))
-    assert ts == fake_slack.in_channel("CADMIN")[0]["ts"]
+    sent = notifier.send(message(channel="CADMIN"))
+    assert sent.ts == fake_slack.in_channel("CADMIN")[0]["ts"]
     assert slept == [7.0, 7.0]
     assert fake_slack.count("chat.postMessage") == notifier.calls["chat.postMessage"] == 3
     assert notifier.throttled == 2
@@ -190,14 +200,15 @@ def test_every_message_carries_its_effects_marker_invisibly(notifier: SlackNotif
 
 def test_find_sent_looks_in_the_conversation_for_the_marker(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
     first, other = message(user_email="approver@acme.test"), message(user_email="approver@acme.test", step="n2")
-    ts = notifier.send(first)
-    assert notifier.find_sent(first) == ts  # a DM: conversations.open, then its history
+    sent = notifier.send(first)
+    assert notifier.find_sent(first) == sent  # a DM: conversations.open, then its history
+    assert sent.channel == fake_slack.dm_channel(APPROVER)
     assert notifier.find_sent(other) is None
     to_channel = message(channel="CADMIN", step="channel")
     assert notifier.find_sent(to_channel) is None
     assert notifier.find_sent(to_channel) is None
-    channel_ts = notifier.send(to_channel)
-    assert notifier.find_sent(to_channel) == channel_ts
+    in_channel = notifier.send(to_channel)
+    assert notifier.find_sent(to_channel) == in_channel
     assert fake_slack.count("conversations.history") == 5
 
 
@@ -234,11 +245,113 @@ def test_a_crash_between_the_send_and_its_record_does_not_send_twice(notifier: S
 
     store = Store(url)  # the restarted worker
     [outcome] = Executor(tracker, store, clock, scope=LIVE, notifier=notifier).apply([nudge])
-    assert outcome.status == ALREADY and "sent before its record was written" in outcome.detail
-    assert len(fake_slack.dm(APPROVER)) == 1
+    [sent] = fake_slack.dm(APPROVER)
+    found = f"ts {sent['ts']} in {fake_slack.dm_channel(APPROVER)}"  # the message found is the one sent
+    assert (outcome.status, outcome.detail) == (ALREADY, f"sent before its record was written ({found})")
+    assert outcome.url == f"https://fake.slack.test/archives/DAPPROVER/p{sent['ts'].replace('.', '')}"
+    assert (ALREADY, found) in [(a.outcome, a.detail) for a in store.applied("ONB-12") if a.kind == "slack_message"]
     [outcome] = Executor(tracker, store, clock, scope=LIVE, notifier=notifier).apply([nudge])
     assert outcome.detail == "recorded as applied earlier"
     assert fake_slack.count("chat.postMessage") == 1
+
+
+# where a message went, and its permalink -------------------------------------------------------------------
+def test_a_send_says_which_conversation_and_links_to_the_message(notifier: SlackNotifier,
+                                                                 fake_slack: FakeSlack) -> None:
+    """chat.postMessage answers the conversation (a person's DM: its ``D…`` id); the link is Slack's permalink
+    form on the workspace address auth.test gives, asked once however many messages go."""
+    fake_slack.workspace_url = "https://acme-support.slack.test/"
+    dm = notifier.send(message(user_email="approver@acme.test"))
+    in_channel = notifier.send(message(channel="CADMIN", step="to the channel"))
+    more = [notifier.send(message(slack_user=ADMIN, step=f"more-{i}")) for i in range(3)]
+
+    [to_approver] = fake_slack.dm(APPROVER)
+    assert dm == Posted(to_approver["ts"], "DAPPROVER",
+                        f"https://acme-support.slack.test/archives/DAPPROVER/p{to_approver['ts'].replace('.', '')}")
+    [posted] = fake_slack.in_channel("CADMIN")
+    assert in_channel == Posted(posted["ts"], "CADMIN",
+                                f"https://acme-support.slack.test/archives/CADMIN/p{posted['ts'].replace('.', '')}")
+    assert [p.permalink.rsplit("/", 2)[1:] for p in more] == [
+        ["DADMIN01", "p" + m["ts"].replace(".", "")] for m in fake_slack.dm(ADMIN)]
+    assert fake_slack.count("auth.test") == notifier.calls["auth.test"] == 1
+
+
+def test_the_permalink_has_slacks_documented_form(notifier: SlackNotifier, fake_slack: FakeSlack,
+                                                  slack_settings: Settings) -> None:
+    """chat.getPermalink's documented answer: https://ghostbusters.slack.com/archives/C1H9RESGA/p135854651500008."""
+    fake_slack.workspace_url = "https://ghostbusters.slack.com"  # no trailing slash: one is added
+    assert notifier.permalink("C1H9RESGA", "1358546515.00008") == \
+        "https://ghostbusters.slack.com/archives/C1H9RESGA/p135854651500008"
+    assert notifier.permalink("#general", "1358546515.00008") == ""  # a channel name is no conversation id
+    assert notifier.permalink("C1H9RESGA", "not a ts") == ""
+    assert fake_slack.count("auth.test") == 1
+    fake_slack.workspace_url = "http://plain.slack.test/"  # only an https address makes links
+    assert SlackNotifier.from_settings(slack_settings.slack).permalink("C1H9RESGA", "1358546515.00008") == ""
+
+
+@pytest.mark.parametrize(("status", "error"), [(200, "invalid_auth"), (500, "internal_error")])
+def test_a_failing_auth_test_costs_the_link_not_the_message(slack_settings: Settings, fake_slack: FakeSlack,
+                                                            caplog: pytest.LogCaptureFixture, status: int,
+                                                            error: str) -> None:
+    """The message is out before its link is made: without the workspace's address it is recorded without a
+    permalink, and auth.test is asked once (no retry, no wait), then not again for WORKSPACE_FAILURE_TTL."""
+    now, slept = [0.0], []
+    notifier = SlackNotifier.from_settings(slack_settings.slack, sleep=slept.append, monotonic=lambda: now[0])
+    fake_slack.fail("auth.test", error=error, status=status)
+    with caplog.at_level(logging.WARNING, logger="bot.slack.sender"):
+        first = notifier.send(message(channel="CADMIN", step="first"))
+    assert first == Posted(fake_slack.in_channel("CADMIN")[0]["ts"], "CADMIN", "")
+    assert f"without a permalink for 300 s: Slack auth.test failed: {error}" in caplog.text
+    assert fake_slack.token not in caplog.text
+    assert (fake_slack.count("auth.test"), slept) == (1, [])
+
+    now[0] = SlackNotifier.WORKSPACE_FAILURE_TTL - 1
+    second = notifier.send(message(channel="CADMIN", step="second"))
+    assert (second.channel, second.permalink, fake_slack.count("auth.test")) == ("CADMIN", "", 1)  # not asked
+
+    now[0] = SlackNotifier.WORKSPACE_FAILURE_TTL
+    third = notifier.send(message(channel="CADMIN", step="third"))
+    assert third.permalink == f"https://fake.slack.test/archives/CADMIN/p{third.ts.replace('.', '')}"
+    notifier.send(message(channel="CADMIN", step="fourth"))
+    assert fake_slack.count("auth.test") == 2 and len(fake_slack.in_channel("CADMIN")) == 4
+
+
+class _Announce(Rule):
+    """Tells the support channel about every event of a ticket."""
+
+    id = "announce"
+    title = "announces every event"
+
+    def evaluate(self, event: Event, ticket: Ticket, ctx: object) -> Evaluation:
+        return Evaluation([], [SlackMessage(rule_id=self.id, ticket_key=ticket.key, step=f"announce:{event.id}",
+                                            text=f"{ticket.key}: {event.kind}", channel="CSUPPORT")])
+
+
+def test_the_trace_of_a_sent_message_says_where_it_went_and_links_to_it(notifier: SlackNotifier,
+                                                                        fake_slack: FakeSlack, store: Store,
+                                                                        clock: VirtualClock) -> None:
+    """What the console shows is the trace: ``ts … in C…`` and the permalink, from the event's one path. A
+    notifier that answers only a ``ts`` (the replay's) keeps the old detail and no link."""
+    fake_slack.add_channel("CSUPPORT")
+    tracker = MemoryTracker(onboarding_site(["SS-1"]), now=clock.now)
+    event = Event(id="ev-1", source="test", kind=TICKET_CREATED, ticket_key="SS-1", occurred_at=clock.now())
+    report = Processor([BoundRule(_Announce(), RuleBlock())], tracker, store, clock, notifier=notifier).process(event)
+    assert not report.failed
+
+    [posted] = fake_slack.in_channel("CSUPPORT")
+    [trace] = store.traces("SS-1")
+    [effect] = trace.effects
+    assert (effect["kind"], effect["outcome"], effect["detail"], effect["url"]) == (
+        "slack_message", APPLIED, f"ts {posted['ts']} in CSUPPORT",
+        f"https://fake.slack.test/archives/CSUPPORT/p{posted['ts'].replace('.', '')}")
+    assert [(a.outcome, a.detail) for a in store.applied("SS-1") if a.outcome == APPLIED] == [
+        (APPLIED, f"ts {posted['ts']} in CSUPPORT")]
+
+    replayed = Processor([BoundRule(_Announce(), RuleBlock())], tracker, store, clock, scope="replay-1",
+                         notifier=RecordingNotifier([])).process(event)
+    assert not replayed.failed
+    [effect] = store.traces("SS-1", scope="replay-1")[0].effects
+    assert effect["detail"] == "ts replay.1" and "url" not in effect
 
 
 def test_a_failed_send_is_sent_on_the_retry(notifier: SlackNotifier, fake_slack: FakeSlack, tmp_path) -> None:
@@ -279,7 +392,7 @@ def test_a_burst_of_50_reminders_to_one_channel_keeps_to_slacks_per_channel_limi
             for i in range(50)]
     posted = fake_slack.in_channel("CREMINDERS")
     assert [m["text"] for m in posted] == [f"reminder {i}" for i in range(50)]
-    assert [m["ts"] for m in posted] == sent and len(set(sent)) == 50
+    assert [m["ts"] for m in posted] == [p.ts for p in sent] and len(set(sent)) == 50
     assert fake_slack.count("chat.postMessage") == 50 and fake_slack.throttled_posts == 0
     assert now[0] == pytest.approx(49.0)  # one a second, no more waiting than that
     notifier.send(message(channel=None, slack_user=ADMIN, text="another conversation"))
