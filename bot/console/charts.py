@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Index, Text, and_, case, cast, distinct, func, select, text, true
 
+from bot.console.queries import parse_time
 from bot.console.stages import RunbookShape
 from bot.model import TIMER_FIRED
 from bot.state import RuleStateRow
@@ -224,7 +225,7 @@ def target_charts(shape: RunbookShape, sample: Sequence[_Instance], now: datetim
             if start is None:
                 continue
             end = next((at for stage, at in inst.steps if stage in stops and at >= start), None) \
-                or _met(inst.data.get(f"met:{name}")) \
+                or parse_time(inst.data.get(f"met:{name}")) \
                 or (inst.steps[-1][1] if shape.is_final(inst.stage) and inst.steps else None)
             remembered = (shape.rule_id, name, start)
             if remembered not in memo:
@@ -441,16 +442,6 @@ def target_text(seconds: float) -> str:
 def _percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def _met(value: Any) -> datetime | None:
-    """When a deadline's condition held (the runbook records it as ``met:<deadline>``), if it did."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return _aware(datetime.fromisoformat(value))
-    except ValueError:
-        return None
 
 
 def _steps(history: Any) -> tuple[tuple[str, datetime], ...]:

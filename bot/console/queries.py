@@ -654,8 +654,8 @@ class ConsoleQueries:
         steps = []
         history = [h for h in state.history if isinstance(h, Mapping)]
         for index, item in enumerate(history):
-            at = _parse(item.get("at"))
-            following = _parse(history[index + 1].get("at")) if index + 1 < len(history) else None
+            at = parse_time(item.get("at"))
+            following = parse_time(history[index + 1].get("at")) if index + 1 < len(history) else None
             stage = str(item.get("stage"))
             final = shape.is_final(stage)
             lasted = (following - at) if at and following else (None if final or at is None else now - at)
@@ -874,7 +874,8 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _parse(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 text from a rule's record as an aware UTC datetime; None when it is not one."""
     if not isinstance(value, str):
         return None
     try:
