@@ -123,6 +123,25 @@ class AddWatcher(Effect):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChangeLabels(Effect):
+    """Add labels to a ticket and take others off (Jira labels, Zendesk tags), in one change.
+
+    Desired state, like the others: it is already true when every label of ``add`` is on the ticket and
+    none of ``remove`` is, whoever put them there. A label is one word (:func:`label_problem`). A label in
+    both lists is taken off (the trackers remove after they add), and the effect is then never already true:
+    the builders (``Acts.labels``, an automation's ``labels:``) refuse that."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    kind: ClassVar[str] = "change_labels"
+
+    def describe(self) -> str:
+        parts = [f"{verb} label{'s' if len(labels) > 1 else ''} {', '.join(labels)}"
+                 for verb, labels in (("add", self.add), ("remove", self.remove)) if labels]
+        return "; ".join(parts) or "change no labels"
+
+
+@dataclass(frozen=True, kw_only=True)
 class RemoveParticipant(Effect):
     """Make sure a person is *not* a request participant (no customer copies)."""
 
@@ -292,6 +311,7 @@ class CancelTimer(_TimerEffect):
 #:   32,767 characters.
 #: - ``zendesk_comment``: a ticket comment body (internal note or public reply); Zendesk caps a comment
 #:   at "~65,000" characters depending on encoding (Zendesk developer support), so 64,000 to stay clear of it.
+#: - ``jira_label``: one label of an issue; Jira refuses a label over 255 characters (and any with a space).
 #: - ``slack_text``: chat.postMessage ``text``; Slack truncates beyond 40,000 characters. A Slack text is
 #:   not refused but clipped visibly with "…" (a person reading a long message expects it cut, not
 #:   dropped); section blocks (3,000) are clipped where they are built, in bot/slack/blocks.py.
@@ -301,6 +321,7 @@ BOUNDS: dict[str, int] = {
     "jira_comment": 32_767,
     "zendesk_comment": 64_000,
     "slack_text": 40_000,
+    "jira_label": 255,
 }
 
 
@@ -314,7 +335,32 @@ def out_of_bounds(effect: Effect, system: str) -> str | None:
             return _bound(body, "the comment", bound, "Zendesk" if system == "zendesk" else "Jira")
         case CreateTicket(summary=summary) if system != "zendesk":
             return _bound(summary, "the summary", "jira_summary", "Jira", least=1)
+        case ChangeLabels(add=add, remove=remove):
+            return next(filter(None, (label_problem(label, system) for label in (*add, *remove))), None)
     return None
+
+
+def label_problem(label: str, system: str) -> str | None:
+    """Why ``label`` cannot be written as a label of ``system`` (``zendesk``: a tag), or None when it can.
+
+    Both systems keep a label as one word: Jira refuses a label with a space (HTTP 400), Zendesk splits it
+    into several tags, so either way the ticket would not carry what was asked. Jira also bounds a label's
+    length (:data:`BOUNDS`). Zendesk lower-cases tags; that is not a problem, the writers lower-case them
+    first (:func:`zendesk_tag`)."""
+    what = "a Zendesk tag" if system == "zendesk" else "a Jira label"
+    if not label.strip():
+        return f"{what} cannot be empty"
+    if any(c.isspace() for c in label):
+        split = " (Zendesk would split it into several tags)" if system == "zendesk" else ""
+        return f"{label!r} has a space: {what} is one word{split}; write it with - or _ instead"
+    if system != "zendesk" and len(label) > BOUNDS["jira_label"]:
+        return f"{what} has at most {BOUNDS['jira_label']} characters; {label[:40]!r}… has {len(label)}"
+    return None
+
+
+def zendesk_tag(label: str) -> str:
+    """A label as Zendesk stores it as a tag: lower case (Zendesk lower-cases every tag it is given)."""
+    return label.lower()
 
 
 def _bound(value: str, what: str, bound: str, vendor: str, *, least: int = 0) -> str | None:

@@ -2,8 +2,9 @@
 
 Before any write it checks two things, so repeated deliveries and re-runs write nothing:
 its own record of applied effect keys, and the ticket's current state (a watcher already
-watching, a field already set, an identical internal comment, or public reply, already there; for a
-ticket to create, a ticket already carrying the effect's marker label).
+watching, a field already set, labels already on (and those to remove already off), an identical
+internal comment, or public reply, already there; for a ticket to create, a ticket already carrying
+the effect's marker label).
 All field changes of one plan for one ticket go out in a single edit.
 
 Local effects (rule state, timers) are the plan's commit point: they are applied last, and only
@@ -181,6 +182,11 @@ class Executor:
                 return any(self._is_person(w, email) for w in ticket.watchers or ())
             case fx.RemoveParticipant(email=email):
                 return not any(self._is_person(p, email) for p in ticket.participants or ())
+            case fx.ChangeLabels(add=add, remove=remove):
+                # Zendesk keeps tags lower-case (and the tracker writes them so): compare them so.
+                fold = str.lower if _system(self.tracker) == "zendesk" else str
+                labels = {fold(label) for label in ticket.labels}
+                return all(fold(a) in labels for a in add) and not any(fold(r) in labels for r in remove)
             case fx.InternalComment(body=body):
                 # Mentions are rendered ahead of the body, so a posted comment ends with it.
                 text = body.strip()
@@ -284,6 +290,9 @@ class Executor:
                 t.add_watcher(key, email)
             case fx.RemoveParticipant(ticket_key=key, email=email):
                 t.remove_participant(key, email)
+            case fx.ChangeLabels(ticket_key=key, add=add, remove=remove):
+                t.change_labels(key, add, remove)
+                return "labels " + " ".join([*(f"+{a}" for a in add), *(f"-{r}" for r in remove)])
             case fx.InternalComment(ticket_key=key, body=body, mentions=mentions):
                 return f"comment {t.add_internal_comment(key, body, mentions)}"
             case fx.PublicReply(ticket_key=key, body=body):
@@ -416,10 +425,11 @@ class Executor:
         """Record an effect as made true. A write whose state check cannot tell the bot's change from a
         person's reaction to it is recorded at once (``durable``): a status ("CS back to To Do", then
         Config sets it Done: the soak benchmark's SIGKILLed retry moved it back again), a field value,
-        a Slack message, a public reply (the customer must never get the same reply twice, even if
-        the ticket cannot be read back) or a created ticket (nothing to read back). A watcher, a
-        participant, an internal comment or a link is found again on the ticket; their records, the
-        findings (already true) and the bot's own bookkeeping wait for the event's one commit."""
+        labels (a label a person took off again must stay off), a Slack message, a public reply (the
+        customer must never get the same reply twice, even if the ticket cannot be read back) or a
+        created ticket (nothing to read back). A watcher, a participant, an internal comment or a link
+        is found again on the ticket; their records, the findings (already true) and the bot's own
+        bookkeeping wait for the event's one commit."""
         if self.dry_run:
             return
         if durable is None:
@@ -429,8 +439,9 @@ class Executor:
                                   at=self.clock.now(), durable=durable)
 
 
-#: Writes recorded the moment they are made (with the field edits), see Executor._record.
-DURABLE_AT_ONCE = (fx.Transition, fx.SlackMessage, fx.CreateTicket, fx.PublicReply)
+#: Writes recorded the moment they are made (with the field edits), see Executor._record. Labels too: a
+#: person who takes off a label ticketbot added must not see it come back with a retried event.
+DURABLE_AT_ONCE = (fx.Transition, fx.SlackMessage, fx.CreateTicket, fx.PublicReply, fx.ChangeLabels)
 
 
 def _sent_detail(sent: Posted) -> str:

@@ -17,6 +17,7 @@ from bot.calendar import BusinessCalendar, BusinessDuration, Delay
 from bot.config import RuleBlock
 from bot.effects import (
     AddWatcher,
+    ChangeLabels,
     CreateTicket,
     Effect,
     InternalComment,
@@ -73,7 +74,7 @@ from rules.runbook.rule import RunbookRule
 from rules.runbook.words import Catalogue, Template, Words, template
 
 #: The rule API's version (see the module docstring).
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: ChangeLabels, Acts.labels
 
 __all__ = [
     "API_VERSION",
@@ -87,7 +88,7 @@ __all__ = [
     # what rules do
     "Acts", "Effect", "SetField", "SetReporter", "SetOrganization", "SetRequestType", "AddWatcher",
     "RemoveParticipant", "InternalComment", "PublicReply", "Transition", "LinkTickets", "CreateTicket",
-    "SlackMessage",
+    "SlackMessage", "ChangeLabels",
     # words, time, tickets
     "template", "Template", "Catalogue", "Words", "untrusted", "one_line", "days_left", "BusinessCalendar",
     "BusinessDuration", "Delay", "Ticket", "Event", "User", "Comment", "Link", "TICKET_CREATED", "TICKET_UPDATED",

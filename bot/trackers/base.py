@@ -117,6 +117,13 @@ class Tracker(TrackerReader, Protocol):
 
     def remove_participant(self, key: str, email: str) -> None: ...
 
+    def change_labels(self, key: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """Put the labels of ``add`` on ``key`` and take those of ``remove`` off (Zendesk: tags), keeping
+        every other label. Adding a label already there, or removing one that is not, changes nothing.
+        A label that is not one word (:func:`bot.effects.label_problem`) is :class:`Rejected` before any call;
+        Zendesk tags are written lower-case, as Zendesk stores them."""
+        ...
+
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         """Post an internal (never customer-visible) comment; returns its id.
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
+from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType, label_problem, zendesk_tag
 from bot.model import Comment, Link, Ticket, User
 from bot.trackers.base import NotFound, Rejected, TrackerError
 from bot.trackers.site import ZENDESK_STATUSES, Site, SiteUser, option_tag, zendesk_status
@@ -236,6 +236,26 @@ class MemoryTracker:
         stored.participants = [p for p in stored.participants if p.lower() != email.lower()]
         if len(stored.participants) != before:
             self._note(key, f"participant - {email}")
+            self._touch(stored)
+
+    def change_labels(self, key: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """As the adapters: each label checked first (Rejected, nothing changed), Zendesk tags lower-cased."""
+        stored = self._stored(key)
+        system = "zendesk" if self.zendesk else "jira"
+        for label in (*add, *remove):
+            if (problem := label_problem(label, system)) is not None:
+                raise Rejected(problem, name=label)
+        if self.zendesk:
+            add, remove = [zendesk_tag(a) for a in add], [zendesk_tag(r) for r in remove]
+        gone = set(remove)
+        labels = [t for t in stored.labels if t not in gone]
+        labels += [a for a in dict.fromkeys(add) if a not in labels and a not in gone]
+        if labels != stored.labels:
+            added = [a for a in labels if a not in stored.labels]
+            removed = [t for t in stored.labels if t not in labels]
+            stored.labels = labels
+            self._note(key, "labels" + (f" + {', '.join(added)}" if added else "")
+                       + (f" - {', '.join(removed)}" if removed else ""))
             self._touch(stored)
 
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:

@@ -116,6 +116,10 @@ class SharedMemoryTracker(MemoryTracker):
         with self._tx(write=True):
             super().remove_participant(key, email)
 
+    def change_labels(self, key: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        with self._tx(write=True):
+            super().change_labels(key, add, remove)
+
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         with self._tx(write=True):
             return super().add_internal_comment(key, body, mentions)

@@ -33,6 +33,7 @@ from bot.check import Requirement, Touch
 from bot.effects import (
     AddWatcher,
     CancelTimer,
+    ChangeLabels,
     Effect,
     InternalComment,
     LinkTickets,
@@ -43,6 +44,7 @@ from bot.effects import (
     SlackMessage,
     StartTimer,
     Transition,
+    zendesk_tag,
 )
 from bot.engine import Evaluation, Rule, RuleContext, Verdict, all_passed
 from bot.executor import DELIVER
@@ -346,6 +348,11 @@ class Plan:
                 return []
             ends = (other, ticket.key) if link.reverse else (ticket.key, other)
             return [LinkTickets(**self._kw(index), link_type=link.type, inward_key=ends[0], outward_key=ends[1])]
+        if (change := action.label_change) is not None:
+            # Zendesk keeps tags lower-case: the effect says (and the trace shows) the tag as it will be.
+            fold = zendesk_tag if a.tracker == "zendesk" else str
+            return [ChangeLabels(**self._kw(index), add=tuple(dict.fromkeys(map(fold, change.add))),
+                                 remove=tuple(dict.fromkeys(map(fold, change.remove))))]
         slack = action.slack
         assert slack is not None
         email = slack_user = channel = ""
@@ -591,7 +598,8 @@ def _people_requirements(people: Sequence[PersonRef], system: str, source: str, 
 
 
 def writes(a: Automation) -> list[Touch]:
-    """What its actions change, per project (on Zendesk a dropdown also sets a tag, a link is a tag and a note)."""
+    """What its actions change, per project (on Zendesk a dropdown also sets a tag, a link is a tag and a note).
+    Labels and tags need no requirement (:func:`requirements`): both systems take any label, free text."""
     out: list[Touch] = []
     zendesk = a.tracker == "zendesk"
     for p in a.projects:
@@ -609,6 +617,8 @@ def writes(a: Automation) -> list[Touch]:
                 out.append(Touch("watcher", None, p, a.tracker))
             if action.transition is not None:
                 out.append(Touch("status", None, p, a.tracker))
+            if action.label_change is not None:
+                out.append(Touch("label", None, p, a.tracker))
             if action.link is not None:
                 out.append(Touch("link", None, p, a.tracker))
                 if zendesk:

@@ -10,7 +10,8 @@ Every key is checked when the rules are loaded; a mistake is one line naming the
   ``in`` or ``empty``), ``text`` (with ``contains`` or ``regex``, case-insensitive), ``actor`` (e-mails,
   ``not_email``, ``not_bot``), ``any`` / ``all`` (lists of conditions) and ``not`` (a condition);
 * ``actions``: a list; each is one of ``set`` (fields), ``comment`` (internal, a template), ``watch``,
-  ``transition``, ``link``, ``slack`` (a person or a channel, a template), with an optional ``delay`` and
+  ``transition``, ``link``, ``labels`` / ``tags`` (``{add: [..], remove: [..]}``, the same action by its
+  Jira and its Zendesk name), ``slack`` (a person or a channel, a template), with an optional ``delay`` and
   ``while`` (conditions that must still hold when the delay ends).
 
 The models only say what is well formed; :mod:`rules.automations.rule` gives them meaning.
@@ -29,6 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from bot.calendar import BusinessCalendar, BusinessDuration, Delay
 from bot.config import RuleBlock
+from bot.effects import BOUNDS
 from bot.trackers.keys import is_key
 from rules.automations.text import Template, parse_template
 
@@ -55,6 +57,8 @@ _NOT_SETTABLE = {
     "resolution": "a resolution is set with a transition: `transition: {to: Done, resolution: Fixed}`",
     "comment": "write `comment: TEXT` as an action",
     "kind": "ticketbot does not change a ticket's kind",
+    "labels": "labels are added and removed by their own action: `labels: {add: [NAME], remove: [NAME]}`",
+    "tags": "tags are added and removed by their own action: `tags: {add: [NAME], remove: [NAME]}`",
 }
 #: The shortest schedule: a schedule ticks once per ticket, so a tick a minute would flood a project.
 MIN_EVERY = timedelta(hours=1)
@@ -402,7 +406,51 @@ class SlackAction(Block):
             raise Problem("channel", "a channel name (#support) or id is needed")
         return self
 
-ACTIONS = ("set", "comment", "watch", "transition", "link", "slack")
+def _labels(value: Any) -> Any:
+    """A list of labels (or one): each a non-empty text, kept as written (checked one by one in LabelsAction)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    for n, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise Problem(n, f"{item!r} is not a label (text)")
+    return tuple(str(item) for item in items)
+
+Labels = Annotated[tuple[str, ...], BeforeValidator(_labels)]
+
+class LabelsAction(Block):
+    """Labels to put on the ticket and to take off (Zendesk: tags). ``labels: [a, b]`` is ``{add: [a, b]}``.
+
+    Each label is one word, written as given: no placeholders (a filled-in value could hold a space, which
+    neither Jira nor Zendesk keeps as one label)."""
+
+    add: Labels = ()
+    remove: Labels = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"add": data} if isinstance(data, str | list) else data
+
+    @model_validator(mode="after")
+    def _shape(self) -> LabelsAction:
+        for key in ("add", "remove"):
+            if key in self.model_fields_set and not getattr(self, key):
+                raise Problem(key, "give at least one label (or leave the key out)")
+            for n, label in enumerate(getattr(self, key)):
+                if not label.strip():
+                    raise Problem((key, n), "an empty label")
+                if any(c.isspace() for c in label):
+                    raise Problem((key, n), f"{label!r} has a space: a label is one word (Jira refuses it, Zendesk "
+                                            "splits it into several tags); write it with - or _ instead")
+                if "{" in label and "}" in label:
+                    raise Problem((key, n), f"{label!r}: labels are written as given, placeholders are not filled in")
+        if not self.add and not self.remove:
+            raise ValueError("give labels to `add`, to `remove`, or both")
+        both = [label for label in self.add if label.casefold() in {r.casefold() for r in self.remove}]
+        if both:
+            raise Problem("remove", f"{both[0]!r} is also added: a label is either added or removed")
+        return self
+
+ACTIONS = ("set", "comment", "watch", "transition", "link", "labels", "tags", "slack")
 
 class Action(Block):
     set: dict[FieldName, FieldValue] | None = None
@@ -410,6 +458,8 @@ class Action(Block):
     watch: tuple[PersonRef, ...] | None = None
     transition: TransitionAction | None = None
     link: LinkAction | None = None
+    labels: LabelsAction | None = None
+    tags: LabelsAction | None = None  # the same action, by Zendesk's name
     slack: SlackAction | None = None
     delay: Delay | None = None
     while_: tuple[Condition, ...] | None = Field(default=None, alias="while")
@@ -453,6 +503,11 @@ class Action(Block):
     @property
     def kind(self) -> str:
         return next(a for a in ACTIONS if getattr(self, a) is not None)
+
+    @property
+    def label_change(self) -> LabelsAction | None:
+        """``labels`` or ``tags``: the same action."""
+        return self.labels or self.tags
 
 # the automation ------------------------------------------------------------------------------------
 class Automation(RuleBlock):
@@ -503,6 +558,12 @@ class Automation(RuleBlock):
                                                        "change the schedule")
             if action.link is not None and action.link.to is not None and not is_key(action.link.to, self.tracker):
                 raise Problem(("actions", n, "link", "to"), f"{action.link.to!r} is not a {self.tracker} ticket key")
+            change = action.label_change
+            for key in ("add", "remove"):
+                for i, label in enumerate(getattr(change, key) if change else ()):
+                    if self.tracker == "jira" and len(label) > BOUNDS["jira_label"]:
+                        raise Problem(("actions", n, action.kind, key, i), f"a Jira label has at most "
+                                                                           f"{BOUNDS['jira_label']} characters")
         return self
 
     @property

@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 
 from bot.calendar import BusinessCalendar
 from bot.effects import (
+    ChangeLabels,
     CreateTicket,
     Effect,
     InternalComment,
@@ -79,6 +80,16 @@ class Acts:
 
     def set_field(self, name: str, field_name: str, value: Any) -> Effect:
         return SetField(**self._kw(name), field=field_name, value=value)
+
+    def labels(self, name: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()) -> Effect:
+        """Put labels on the ticket and take others off (Zendesk: tags). A label in both would never be
+        true at once (every event would write it again): that is a mistake in the runbook, said at once."""
+        adding, removing = tuple(dict.fromkeys(add)), tuple(dict.fromkeys(remove))
+        both = sorted(set(adding) & set(removing))
+        if both or not (adding or removing):
+            raise ValueError(f"labels {name!r}: " + (f"{', '.join(both)} both added and removed" if both
+                                                     else "give labels to add or to remove"))
+        return ChangeLabels(**self._kw(name), add=adding, remove=removing)
 
     def link(self, name: str, link_type: str, inward_key: str, outward_key: str) -> Effect:
         return LinkTickets(**self._kw(name), link_type=link_type, inward_key=inward_key, outward_key=outward_key)

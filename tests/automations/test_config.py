@@ -43,8 +43,8 @@ def _error(tmp_path: Path, *items: Any, **top: Any) -> str:
     ({"customer_replies": True},
      "automations[1].customer_replies: an automation never writes to the customer"),
     ({"actions": [{"comment": "x", "transition": "Done"}]},
-     "automations[1].actions[0]: an action is exactly one of set, comment, watch, transition, link, slack (found "
-     "comment, transition)"),
+     "automations[1].actions[0]: an action is exactly one of set, comment, watch, transition, link, labels, tags, "
+     "slack (found comment, transition)"),
     ({"actions": [{"comment": "x", "delay": "2 bussiness days"}]},
      "automations[1].actions[0].delay: not a delay: '2 bussiness days'"),
     ({"actions": [{"comment": "x", "while": [{"status": "Open"}]}]},

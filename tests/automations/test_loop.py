@@ -33,6 +33,7 @@ PING = automation("ping", {"status_changed": {"to": "Waiting for support"}}, [{"
 PONG = automation("pong", {"status_changed": {"to": "In Progress"}}, [{"transition": "Waiting for support"}])
 _MOVE = re.compile(r"^(?P<key>[A-Z]+-\d+): status (?P<old>.+) -> (?P<new>.+)$")
 _SET = re.compile(r"^(?P<key>[A-Z]+-\d+): (?P<field>[^=]+) = '(?P<value>.*)'$")
+_LABELS = re.compile(r"^(?P<key>[A-Z]+-\d+): labels ")
 
 
 class Loop:
@@ -72,6 +73,9 @@ class Loop:
                 out.append(self.issue.move(self.clock.now(), BOT, move["new"]))
             elif (setting := _SET.match(line)) is not None:
                 out.append(self.issue.change(self.clock.now(), BOT, {setting["field"]: (None, setting["value"])}))
+            elif _LABELS.match(line) is not None:
+                labels = list(self.tracker.get_ticket(self.issue.key).labels)
+                out.append(self.issue.change(self.clock.now(), BOT, {"labels": (None, labels)}))
         return out
 
     def status_changes(self) -> list[str]:
@@ -153,3 +157,17 @@ def test_automations_that_set_fields_on_each_other_settle_by_desired_state(loop:
     sets = [line for line in world.tracker.changes() if " = " in line]
     assert sets == ["SUP-1: Priority = 'High'", "SUP-1: Impact = 'Major'"]  # then each finds its value already set
     assert rounds == 2 and world.daemon.guards.active_pauses() == []
+
+
+def test_an_automation_that_adds_the_label_its_own_condition_checks_settles(loop: Callable[..., Loop]) -> None:
+    """It takes its own events and reacts to label changes; its echo finds the label there: no second write."""
+    triage = automation("triage", {"field_changed": {"field": "labels"}}, [{"labels": {"add": ["needs-triage"]}}],
+                        conditions=[{"field": "labels", "in": ["customer"]}], handles_own_events=True)
+    world = loop(triage, max_writes_per_ticket_10min=30)
+    rounds = world.run(world.issue.change(world.clock.now(), NINA, {"labels": (None, "customer")}),
+                       ("labels", ["customer"]))
+    assert [line for line in world.tracker.changes() if "labels" in line] == ["SUP-1: labels + needs-triage"]
+    assert rounds == 1 and world.daemon.guards.active_pauses() == []
+    assert world.tracker.get_ticket("SUP-1").labels == ("customer", "needs-triage")
+    echo = world.daemon.store.traces("SUP-1")[-1]
+    assert [e["outcome"] for e in echo.effects] == ["already-true"]

@@ -145,6 +145,14 @@ class Backend:
             return [self.fake.users[a].email.lower() for a in self.fake.ticket(key).participants]
         return [self.fake.users[u]["email"].lower() for u in self.fake.ticket(key)["email_cc_ids"]]
 
+    def stored_labels(self, key: str) -> list[str]:
+        """The ticket's labels (Zendesk: tags) as the backend keeps them, in order."""
+        if self.name == "memory":
+            return list(self.tracker.tickets[key].labels)
+        if self.name == "jira":
+            return list(self.fake.ticket(key).labels)
+        return list(self.fake.ticket(key)["tags"])
+
     def stored_status(self, key: str) -> str:
         if self.name == "memory":
             return self.tracker.tickets[key].status

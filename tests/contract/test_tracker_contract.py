@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bot.effects import SetField, SetOrganization, SetReporter, SetRequestType
-from bot.trackers.base import NotFound, Tracker, TrackerError
+from bot.trackers.base import NotFound, Rejected, Tracker, TrackerError
 from tests.contract.conftest import CUSTOMER, DAVID, MARIA, MAX_RETRIES, ONBOARDING, Backend, StoredComment
 
 
@@ -105,6 +105,23 @@ def test_unknown_request_type_and_reporter_are_not_found(backend: Backend) -> No
         backend.tracker.update_fields(key, [SetReporter(rule_id="c", ticket_key=key, step="r",
                                                         email="nobody@goeverbright.com")])
     assert backend.tracker.get_ticket(key).request_type == "Get IT help"
+
+
+# labels (Zendesk: tags) -----------------------------------------------------------------------------
+def test_change_labels_adds_and_removes_keeping_the_others(backend: Backend) -> None:
+    key = backend.key("SS-2")
+    backend.tracker.change_labels(key, ["needs-triage", "vip", "keep"])
+    backend.tracker.change_labels(key, ["needs-triage"], ["vip", "never-there"])  # again: nothing more
+    assert sorted(backend.stored_labels(key)) == ["keep", "needs-triage"]
+    assert sorted(backend.tracker.get_ticket(key).labels) == ["keep", "needs-triage"]
+
+
+def test_a_label_with_a_space_is_rejected_and_nothing_changes(backend: Backend) -> None:
+    key = backend.key("SS-2")
+    with pytest.raises(Rejected, match="'needs triage' has a space") as caught:
+        backend.tracker.change_labels(key, ["ok", "needs triage"])
+    assert caught.value.name == "needs triage"
+    assert backend.stored_labels(key) == []
 
 
 # watchers and participants -----------------------------------------------------------------------

@@ -637,11 +637,35 @@ class FakeJira:
 
     def _edit_issue(self, *, key: str, body: Any, **_: Any) -> tuple[int, Any]:
         issue = self._issue(key)
-        if body.get("update"):
-            raise JiraHTTPError(400, "The fake only supports 'fields' edits, not 'update' operations.")
+        update = dict(body.get("update") or {})
+        if set(update) - {"labels"}:
+            raise JiraHTTPError(400, "The fake supports 'update' operations on labels only.")
+        labels = self._label_updates(issue, update.get("labels") or [])
         self._apply_fields(issue, dict(body.get("fields") or {}))
+        if labels is not None:
+            issue.labels = labels
         issue.updated = self.now
         return 204, None
+
+    @staticmethod
+    def _label_updates(issue: StoredIssue, verbs: list[Any]) -> list[str] | None:
+        """The labels after the update verbs (``add``, ``remove``, ``set``), in order, as Jira applies them;
+        a label with a space is refused (400) as Jira refuses it. None: no verbs."""
+        if not verbs:
+            return None
+        labels = list(issue.labels)
+        for verb in verbs:
+            ((op, value),) = dict(verb).items()
+            values = value if op == "set" else [value]
+            if not all(isinstance(v, str) and v and " " not in v and len(v) <= 255 for v in values):
+                raise JiraHTTPError(400, errors={"labels": f"The label '{value}' contains spaces which is invalid."})
+            if op == "add" and value not in labels:
+                labels.append(value)
+            elif op == "remove":
+                labels = [label for label in labels if label != value]
+            elif op == "set":
+                labels = list(dict.fromkeys(values))
+        return labels
 
     def _editmeta(self, *, key: str, **_: Any) -> tuple[int, Any]:
         self._issue(key)

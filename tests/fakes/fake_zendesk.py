@@ -199,6 +199,11 @@ def _first(query: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _tags_of(body: Any) -> list[str]:
+    """The tags of a tags request as Zendesk stores them: lower case, a tag with spaces split into several."""
+    return [t for item in (body or {}).get("tags") or () for t in str(item).lower().split()]
+
+
 def _encode_cursor(updated: int, ticket_id: int) -> str:
     return base64.urlsafe_b64encode(f"{updated}.{ticket_id}".encode()).decode().rstrip("=")
 
@@ -528,7 +533,8 @@ class FakeZendesk:
     @staticmethod
     def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
               ) -> tuple[int, dict[str, str], str]:
-        return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, json.dumps(body)
+        text = "" if status == 204 else json.dumps(body)  # No Content: no body at all
+        return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, text
 
     def _check_spec(self, method: str, path: str, body: Any) -> Answer | None:
         if self.spec is None:
@@ -556,6 +562,8 @@ class FakeZendesk:
         table = [
             ("GET", r"/api/v2/tickets/(\d+)", self._show_ticket),
             ("PUT", r"/api/v2/tickets/(\d+)", self._update_ticket),
+            ("PUT", r"/api/v2/tickets/(\d+)/tags", self._add_tags),
+            ("DELETE", r"/api/v2/tickets/(\d+)/tags", self._delete_tags),
             ("POST", r"/api/v2/tickets", self._create_ticket),
             ("GET", r"/api/v2/tickets", self._list_tickets),
             ("GET", r"/api/v2/tickets/(\d+)/comments", self._list_comments),
@@ -670,6 +678,27 @@ class FakeZendesk:
         self._validate(updated, ticket)
         audit = self._commit(int(ident), updated, changes.get("comment"), events)
         return 200, {"ticket": copy.deepcopy(self.tickets[int(ident)]), "audit": audit}
+
+    def _add_tags(self, ident: str, *, query: dict[str, list[str]], body: Any) -> Answer:
+        """PUT /api/v2/tickets/{id}/tags: add to the ticket's tags (Zendesk lower-cases them and splits one
+        with spaces into several); answers the ticket's tags."""
+        return self._change_tags(ident, body, additional_tags=_tags_of(body))
+
+    def _delete_tags(self, ident: str, *, query: dict[str, list[str]], body: Any) -> Answer:
+        """DELETE /api/v2/tickets/{id}/tags: remove those tags; 204 as the spec says."""
+        self._change_tags(ident, body, remove_tags=_tags_of(body))
+        return 204, {}
+
+    def _change_tags(self, ident: str, body: Any, **change: list[str]) -> Answer:
+        ticket = self._require_ticket(ident)
+        if ticket["status"] == "closed":
+            raise _Refused(422, "RecordInvalid", "Status: closed prevents ticket update")
+        if not isinstance((body or {}).get("tags"), list):
+            raise _Refused(400, "InvalidValue", "tags: give a list of tags")
+        updated = copy.deepcopy(ticket)
+        events = self._apply(updated, change)
+        self._commit(int(ident), updated, None, events)
+        return 200, {"tags": list(self.tickets[int(ident)]["tags"])}
 
     def _list_tickets(self, *, query: dict[str, list[str]], body: Any) -> Answer:
         """GET /api/v2/tickets: all tickets, or (``external_id``) those with that external id."""

@@ -304,3 +304,17 @@ def test_acts_gives_every_effect_a_prefixed_step_and_never_a_public_comment():
     nobody = acts.slack("s", "hi")
     assert isinstance(nobody, SlackMessage) and nobody.alert  # nobody to tell: the admin channel
     assert acts.on("T-2").transition("t", "Done").ticket_key == "T-2"
+
+
+def test_acts_labels_adds_and_removes_and_refuses_a_label_in_both():
+    from bot.api import ChangeLabels
+
+    acts = Acts(RULE, "T-1", "enter:a")
+    labels = acts.labels("l", add=["needs-triage", "needs-triage", "vip"], remove=["spam"])
+    assert isinstance(labels, ChangeLabels) and labels.step == "enter:a:l"
+    assert (labels.add, labels.remove) == (("needs-triage", "vip"), ("spam",))
+    assert labels.describe() == "add labels needs-triage, vip; remove label spam"
+    with pytest.raises(ValueError, match="labels 'l': vip both added and removed"):
+        acts.labels("l", add=["vip"], remove=["vip"])
+    with pytest.raises(ValueError, match="give labels to add or to remove"):
+        acts.labels("l")

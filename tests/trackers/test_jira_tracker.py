@@ -292,6 +292,31 @@ def test_second_identical_edit_does_no_lookups(fake: FakeJira, jira: JiraTracker
     assert since(fake, mark) == [("PUT", "/rest/api/2/issue/SS-2")]
 
 
+# labels ------------------------------------------------------------------------------------------------
+def test_labels_change_in_one_edit_with_the_update_verbs(fake: FakeJira, jira: JiraTracker) -> None:
+    fake.ticket("SS-2").labels = ["old", "keep"]
+    mark = len(fake.calls)
+    jira.change_labels("SS-2", ["needs-triage", "vip"], ["old"])
+    assert since(fake, mark) == [("PUT", "/rest/api/2/issue/SS-2")]
+    assert fake.bodies[-1][2] == {"update": {"labels": [{"add": "needs-triage"}, {"add": "vip"}, {"remove": "old"}]}}
+    assert fake.ticket("SS-2").labels == ["keep", "needs-triage", "vip"]  # a person's label stays
+    assert jira.get_ticket("SS-2").labels == ("keep", "needs-triage", "vip")
+
+
+@pytest.mark.parametrize(("label", "why"), [
+    ("needs triage", "'needs triage' has a space: a Jira label is one word; write it with - or _ instead"),
+    ("x" * 256, "a Jira label has at most 255 characters"),
+    (" ", "a Jira label cannot be empty"),
+])
+def test_a_label_jira_would_refuse_is_rejected_before_any_call(fake: FakeJira, jira: JiraTracker, label: str,
+                                                               why: str) -> None:
+    mark = len(fake.calls)
+    with pytest.raises(Rejected, match=re.escape(f"refused to call Jira: {why}")) as caught:
+        jira.change_labels("SS-2", ["fine", label])
+    assert caught.value.name == label
+    assert since(fake, mark) == [] and fake.ticket("SS-2").labels == []
+
+
 # other writes ------------------------------------------------------------------------------------------
 def test_comment_is_internal(fake: FakeJira, jira: JiraTracker) -> None:
     comment_id = jira.add_internal_comment("SS-1", "Configuration ticket SS-2 created.")

@@ -459,6 +459,40 @@ def test_search_updated_respects_the_lag_and_follows_the_cursor(fake: FakeZendes
     assert cursor_calls and all("start_time" not in r.query for r in cursor_calls)
 
 
+# -- tags -------------------------------------------------------------------------------------------------------------
+
+def test_tags_are_added_and_removed_through_the_tags_endpoints(fake: FakeZendesk, tracker: ZendeskTracker) -> None:
+    fake.tickets[102]["tags"] = ["old", "keep"]
+    mark = len(fake.requests)
+    tracker.change_labels("102", ["Needs-Triage", "vip"], ["OLD"])  # Zendesk keeps tags lower-case: so do we
+    assert [(r.method, r.path, r.body) for r in fake.requests[mark:]] == [
+        ("PUT", "/api/v2/tickets/102/tags.json", {"tags": ["needs-triage", "vip"]}),
+        ("DELETE", "/api/v2/tickets/102/tags.json", {"tags": ["old"]})]
+    assert fake.ticket(102)["tags"] == ["keep", "needs-triage", "vip"]
+    assert tracker.get_ticket("102").labels == ("keep", "needs-triage", "vip")
+    tracker.change_labels("102", remove=["vip"])
+    assert fake.ticket(102)["tags"] == ["keep", "needs-triage"]
+
+
+def test_a_tag_with_a_space_is_rejected_not_split(fake: FakeZendesk, tracker: ZendeskTracker) -> None:
+    mark = len(fake.requests)
+    with pytest.raises(Rejected, match=r"'needs triage' has a space: a Zendesk tag is one word \(Zendesk would split "
+                                       r"it into several tags\)"):
+        tracker.change_labels("102", ["needs triage"])
+    assert fake.requests[mark:] == [] and fake.ticket(102)["tags"] == []
+
+
+def test_the_executor_changes_tags_once(fake: FakeZendesk, tracker: ZendeskTracker, clock: VirtualClock) -> None:
+    plan = [fx.ChangeLabels(rule_id="eb", ticket_key="102", step="tags", add=("ticketbot-urgent",), remove=("x",))]
+    fake.tickets[102]["tags"] = ["x"]
+    (outcome,) = Executor(tracker, Store("sqlite://"), clock, scope="zendesk").apply(plan)
+    assert (outcome.status, outcome.detail) == (APPLIED, "labels +ticketbot-urgent -x")
+    writes = len(fake.writes())
+    (again,) = Executor(tracker, Store("sqlite://"), clock, scope="zendesk").apply(plan)  # only the ticket can tell
+    assert (again.status, again.detail) == (ALREADY, "already true on the ticket")
+    assert len(fake.writes()) == writes and fake.ticket(102)["tags"] == ["ticketbot-urgent"]
+
+
 # -- through the executor ---------------------------------------------------------------------------------------------
 
 def test_executor_applies_a_runbook_plan_once(fake: FakeZendesk, tracker: ZendeskTracker,

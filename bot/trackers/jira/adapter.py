@@ -45,7 +45,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from jira import JIRA, JIRAError
 
-from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
+from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType, label_problem
 from bot.model import Ticket, User
 from bot.settings import ConfigurationError, JiraSettings
 from bot.trackers.base import NotFound, Rejected, TrackerError, Unavailable, error_for_status
@@ -300,6 +300,20 @@ class JiraTracker:
         if user is None or not user.account_id:
             return
         self._request("DELETE", self._sd(f"request/{_part(key)}/participant"), body={"accountIds": [user.account_id]})
+
+    def change_labels(self, key: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """ONE ``PUT /issue/{key}`` with the labels field's update verbs (``{"update": {"labels": [{"add": …},
+        {"remove": …}]}}``): Jira adds and removes them against the labels the issue has at that moment, so a
+        label a person added meanwhile stays (a ``fields`` edit would replace the whole list). A label Jira
+        would refuse (a space, over 255 characters) is Rejected here, naming it, instead of Jira's 400."""
+        key = jira_key(key)
+        for label in (*add, *remove):
+            if (problem := label_problem(label, "jira")) is not None:
+                raise Rejected(f"refused to call Jira: {problem}", name=label)
+        verbs = [*({"add": label} for label in dict.fromkeys(add)),
+                 *({"remove": label} for label in dict.fromkeys(remove))]
+        if verbs:
+            self._request("PUT", self._api(f"issue/{_part(key)}"), body={"update": {"labels": verbs}})
 
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         """Post an internal comment; returns its id.

@@ -18,7 +18,8 @@ custom field by display name  ``custom_fields`` keyed by the field's TITLE (``GE
                               cached). Dropdowns take an option's name *or* tag value; reads give the
                               option's name. A few system fields work too: Subject, Priority, Type,
                               Status, Group (by group name).
-labels                        ``tags``
+labels                        ``tags``; ``change_labels`` adds them with ``PUT /tickets/{id}/tags`` and
+                              removes them with ``DELETE /tickets/{id}/tags`` (lower-cased, one word each)
 organization                  ``organization_id``; found by exact name, created when missing, and the
                               requester is made a member (Zendesk refuses an organization the
                               requester does not belong to)
@@ -71,7 +72,7 @@ from zenpy.lib.api_objects import OrganizationMembership as ZOrganizationMembers
 from zenpy.lib.api_objects import Ticket as ZTicket
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
 
-from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType
+from bot.effects import Effect, SetField, SetOrganization, SetReporter, SetRequestType, label_problem, zendesk_tag
 from bot.model import Comment, Link, Ticket, User
 from bot.settings import ConfigurationError, ZendeskSettings
 from bot.trackers.base import NotFound, Rejected, TrackerError, Unavailable, error_for_status
@@ -546,6 +547,27 @@ class ZendeskTracker:
         if user is None:
             return
         self._put(tid, {"email_ccs": [{"user_id": user.account_id, "action": "delete"}]}, f"remove CC from {tid}")
+
+    def change_labels(self, key: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """Add tags (``PUT /api/v2/tickets/{id}/tags``) and remove tags (``DELETE …/tags``), through zenpy's
+        ``add_tags`` / ``delete_tags``: each is applied to the tags the ticket has at that moment, so a tag a
+        person or a trigger added meanwhile stays (a ticket update with ``tags`` would replace them all).
+
+        Zendesk lower-cases a tag and splits one with spaces into several; so tags are lower-cased here and
+        one with a space is Rejected, naming it: what ticketbot writes is what ends up on the ticket, and the
+        executor's check (are they there?) finds it. Both calls are safe to repeat."""
+        tid = ticket_id(key)
+        for label in (*add, *remove):
+            if (problem := label_problem(label, "zendesk")) is not None:
+                raise Rejected(f"refused to call Zendesk: {problem}", name=label)
+        adding = list(dict.fromkeys(zendesk_tag(a) for a in add))
+        removing = list(dict.fromkeys(zendesk_tag(r) for r in remove))
+        if adding:
+            with self._api(f"add tags to {tid}"):
+                self.client.tickets.add_tags(tid, adding)
+        if removing:
+            with self._api(f"remove tags from {tid}"):
+                self.client.tickets.delete_tags(tid, removing)
 
     def add_internal_comment(self, key: str, body: str, mentions: Sequence[str] = ()) -> str:
         """Post an internal note (``public: false``) and return its comment id.
