@@ -278,14 +278,18 @@ class CsrfTokens:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+async def form_of(request: Request) -> dict[str, str] | None:
+    """The fields of a urlencoded form body ({} when the body is not a form); None when it is over
+    :data:`MAX_FORM_BYTES`. The body can be read once: call it once per request."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    body = await read_limited(request, MAX_FORM_BYTES)
+    return None if body is None else dict(parse_qsl(body.decode("utf-8", "replace")))
+
+
 async def form_field(request: Request, name: str) -> str | None:
     """One field of a urlencoded form body (at most :data:`MAX_FORM_BYTES`), else None."""
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return None
-    body = await read_limited(request, MAX_FORM_BYTES)
-    if body is None:
-        return None
-    return dict(parse_qsl(body.decode("utf-8", "replace"))).get(name)
+    return (await form_of(request) or {}).get(name)
 
 
 def cross_site(headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -299,11 +303,11 @@ async def csrf_problem(request: Request, tokens: CsrfTokens, identity: Identity)
     if cross_site(request.scope.get("headers", ())):
         return "the request was made by another site"
     token = request.headers.get(CSRF_HEADER)
-    if token is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        body = await read_limited(request, MAX_FORM_BYTES)
-        if body is None:
+    if token is None:
+        form = await form_of(request)
+        if form is None:
             return "the form is too large"
-        token = dict(parse_qsl(body.decode("utf-8", "replace"))).get(CSRF_FIELD)
+        token = form.get(CSRF_FIELD)
     if not token:
         return "the request carries no CSRF token: reload the page and try again"
     if not tokens.valid(identity, token):
